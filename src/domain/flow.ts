@@ -1,0 +1,159 @@
+/**
+ * Access Flow policy model. The zod schemas are the single definition: the admin console, the
+ * YAML file and the API all validate through them, and the TypeScript types are inferred from them.
+ */
+import { z } from 'zod';
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+/** Users are identified by (lower-case) email; groups by their name in the identity source. */
+export const principalSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('user'), id: z.string().min(1) }),
+  z.object({ type: z.literal('group'), id: z.string().min(1) }),
+  z.object({ type: z.literal('everyone') }),
+]);
+export type Principal = z.infer<typeof principalSchema>;
+
+export const approverSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('user'), id: z.string().min(1) }),
+  z.object({ type: z.literal('group'), id: z.string().min(1) }),
+  z.object({ type: z.literal('resource_owner') }),
+]);
+export type Approver = z.infer<typeof approverSchema>;
+
+/** One way to pick resources inside an integration. An empty include list means every resource. */
+export const resourceSelectorSchema = z.union([
+  z.object({ id: z.string().min(1) }).strict(),
+  z.object({ name: z.string().min(1) }).strict(),
+  z.object({ tags: z.record(z.string(), z.string()).refine((t) => Object.keys(t).length > 0, 'at least one tag') }).strict(),
+]);
+export type ResourceSelector = z.infer<typeof resourceSelectorSchema>;
+
+export const targetSpecSchema = z.object({
+  /** Integration name. */
+  integration: z.string().min(1),
+  include: z.array(resourceSelectorSchema).default([]),
+  exclude: z.array(resourceSelectorSchema).default([]),
+  permissions: z.array(z.string().min(1)).min(1),
+});
+export type TargetSpec = z.infer<typeof targetSpecSchema>;
+
+export const approvalRuleSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('any') }),
+  z.object({ type: z.literal('all') }),
+  z.object({ type: z.literal('quorum'), count: z.number().int().min(1) }),
+]);
+export type ApprovalRule = z.infer<typeof approvalRuleSchema>;
+
+export const approvalStepSchema = z.object({
+  approvers: z.array(approverSchema).min(1),
+  rule: approvalRuleSchema.default({ type: 'any' }),
+});
+export type ApprovalStep = z.infer<typeof approvalStepSchema>;
+
+export const approvalSchema = z.object({
+  /** No steps: requests under this flow are approved automatically. */
+  steps: z.array(approvalStepSchema).default([]),
+  requireReason: z.boolean().default(false),
+  allowSelfApproval: z.boolean().default(false),
+  /** Undecided requests time out after this long. */
+  timeoutMinutes: z.number().int().min(1).default(24 * 60),
+  /** Approvers are reminded this long after a step opens (0 = never). */
+  reminderMinutes: z.number().int().min(0).default(60),
+});
+export type ApprovalPolicy = z.infer<typeof approvalSchema>;
+
+export const durationPolicySchema = z
+  .object({
+    /** Durations offered to the requester, in minutes. Empty: any duration up to the maximum. */
+    choicesMinutes: z.array(z.number().int().min(1)).default([]),
+    maxMinutes: z.number().int().min(1).optional(),
+    allowIndefinite: z.boolean().default(false),
+  })
+  .refine((d) => d.allowIndefinite || d.maxMinutes !== undefined || d.choicesMinutes.length > 0, {
+    message: 'set maxMinutes, choicesMinutes or allowIndefinite',
+  })
+  .refine((d) => d.maxMinutes === undefined || d.choicesMinutes.every((c) => c <= d.maxMinutes!), {
+    message: 'every choice must be within maxMinutes',
+    path: ['choicesMinutes'],
+  });
+export type DurationPolicy = z.infer<typeof durationPolicySchema>;
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (24-hour)');
+export const availabilitySchema = z.object({
+  timeZone: z.string().refine((tz) => isValidTimeZone(tz), 'unknown IANA time zone'),
+  days: z.array(z.enum(WEEKDAYS)).min(1),
+  start: hhmm,
+  end: hhmm,
+});
+export type Availability = z.infer<typeof availabilitySchema>;
+
+export const extensionPolicySchema = z.object({
+  mode: z.enum(['none', 'direct', 'approval']).default('none'),
+  maxCount: z.number().int().min(0).default(1),
+});
+export type ExtensionPolicy = z.infer<typeof extensionPolicySchema>;
+
+export const flowSchema = z.object({
+  name: z.string().min(1).max(80),
+  description: z.string().max(500).default(''),
+  enabled: z.boolean().default(true),
+  grantees: z.object({
+    include: z.array(principalSchema).min(1),
+    exclude: z.array(principalSchema).default([]),
+  }),
+  targets: z.array(targetSpecSchema).default([]),
+  /** Names of Access Bundles that may be requested under this flow. */
+  bundles: z.array(z.string().min(1)).default([]),
+  approval: approvalSchema.default({
+    steps: [],
+    requireReason: false,
+    allowSelfApproval: false,
+    timeoutMinutes: 24 * 60,
+    reminderMinutes: 60,
+  }),
+  duration: durationPolicySchema,
+  requireJustification: z.boolean().default(false),
+  availability: availabilitySchema.optional(),
+  extension: extensionPolicySchema.default({ mode: 'none', maxCount: 1 }),
+}).refine((f) => f.targets.length > 0 || f.bundles.length > 0, {
+  message: 'a flow needs at least one target or bundle',
+  path: ['targets'],
+});
+export type FlowInput = z.input<typeof flowSchema>;
+export type FlowDefinition = z.infer<typeof flowSchema>;
+/** A stored flow: the definition plus its identity. */
+export type Flow = FlowDefinition & { id: string };
+
+export const bundleSchema = z.object({
+  name: z.string().min(1).max(80),
+  description: z.string().max(500).default(''),
+  targets: z
+    .array(z.object({ integration: z.string().min(1), resource: z.string().min(1), permission: z.string().min(1) }))
+    .min(1),
+});
+export type BundleDefinition = z.infer<typeof bundleSchema>;
+
+/** Settings an admin controls, including the built-in fallback flow. */
+export const settingsSchema = z.object({
+  admins: z.array(z.string().min(1)).default([]),
+  fallback: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Empty: the admins approve. */
+      approvers: z.array(approverSchema).default([]),
+      maxMinutes: z.number().int().min(1).max(4 * 60).default(4 * 60),
+    })
+    .default({ enabled: true, approvers: [], maxMinutes: 240 }),
+  expiryWarningMinutes: z.number().int().min(0).default(15),
+});
+export type Settings = z.infer<typeof settingsSchema>;
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,15 @@
+/** Who is acting: a Latch identity as resolved by a channel (Slack, Teams, API) and the context sources. */
+export interface Identity {
+  /** Lower-case email; the stable key across channels. */
+  id: string;
+  email: string;
+  displayName?: string;
+  groups: string[];
+  /** IANA time zone from the chat profile, when known. */
+  timeZone?: string;
+  onCall?: boolean;
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}

@@ -1,0 +1,64 @@
+/**
+ * The one interface every integration type implements. Every operation is idempotent: granting a
+ * grant that already exists, or revoking one that is already gone, succeeds and changes nothing
+ * more. That is what lets the lifecycle retry after a crash without knowing how far it got.
+ */
+import type { Resource } from '../domain/resource.js';
+
+export interface DiscoveredResource {
+  id: string;
+  name: string;
+  kind: string;
+  tags?: Record<string, string>;
+  permissions: string[];
+}
+
+export interface GrantSpec {
+  /** Stable id of this grant (request id + target index); connectors derive their names from it. */
+  grantId: string;
+  requestId: string;
+  /** The requester's email, for connectors that map it to an existing account. */
+  requesterEmail: string;
+  resource: Pick<Resource, 'id' | 'name' | 'kind'>;
+  permission: string;
+  /** null for indefinite access. */
+  expiresAt: Date | null;
+}
+
+/** What the connector needs later to revoke or check the grant; stored on the request. */
+export type GrantHandle = Record<string, string | number | boolean | null>;
+
+export interface GrantResult {
+  handle: GrantHandle;
+  /** Secrets for the requester only (e.g. a temporary login). Handed to the notifier, never stored or logged. */
+  credentials?: Record<string, string>;
+}
+
+export interface HealthResult {
+  ok: boolean;
+  message: string;
+}
+
+export interface Connector {
+  readonly type: string;
+  discover(): Promise<DiscoveredResource[]>;
+  grant(spec: GrantSpec): Promise<GrantResult>;
+  /** Removes the grant and cuts off live sessions that use it. Succeeds if it is already gone. */
+  revoke(spec: GrantSpec, handle: GrantHandle): Promise<void>;
+  /** Does the grant exist on the system now? */
+  check(spec: GrantSpec, handle: GrantHandle): Promise<boolean>;
+  /** Moves the grant's own expiry (defence in depth) after an extension. */
+  extend(spec: GrantSpec, handle: GrantHandle, expiresAt: Date | null): Promise<void>;
+  health(): Promise<HealthResult>;
+  close(): Promise<void>;
+}
+
+/** An integration as the connector factory sees it: plain config plus decrypted secrets. */
+export interface IntegrationRuntime {
+  name: string;
+  type: string;
+  config: Record<string, unknown>;
+  secrets: Record<string, string>;
+}
+
+export type ConnectorFactory = (integration: IntegrationRuntime) => Connector;

@@ -1,0 +1,114 @@
+/**
+ * What every use-case needs: the store, the audit log, the notifier, the connectors, a clock, and
+ * the reads of policy (flows, settings, admins, catalog) that decisions are made from.
+ */
+import type { Connector } from '../connectors/types.js';
+import { flowSchema, settingsSchema, type Flow, type Settings, type BundleDefinition } from '../domain/flow.js';
+import type { Identity } from '../domain/identity.js';
+import type { Resource } from '../domain/resource.js';
+import type { Logger } from '../logger.js';
+import type { Database } from '../store/db.js';
+import type { LatchEvent, Notifier } from './notifier.js';
+import type { AuditEvent } from '../audit/audit-log.js';
+
+export interface Auditor {
+  append(events: AuditEvent | AuditEvent[]): Promise<void>;
+}
+
+export interface ConnectorSource {
+  get(integration: string): Promise<Connector>;
+}
+
+export interface LifecycleDeps {
+  db: Database;
+  audit: Auditor;
+  notifier: Notifier;
+  connectors: ConnectorSource;
+  log: Logger;
+  /** Admins from LATCH_ADMINS; the rest are in settings. */
+  envAdmins: string[];
+  clock?: () => Date;
+  /** Wakes the sweep loop in this process after a change it should act on at once. */
+  kick?: () => void;
+  expiryWarningMinutes?: number;
+}
+
+export class LifecycleContext {
+  readonly db: Database;
+  readonly audit: Auditor;
+  readonly log: Logger;
+  readonly connectors: ConnectorSource;
+  private readonly deps: LifecycleDeps;
+
+  constructor(deps: LifecycleDeps) {
+    this.deps = deps;
+    this.db = deps.db;
+    this.audit = deps.audit;
+    this.log = deps.log;
+    this.connectors = deps.connectors;
+  }
+
+  now(): Date {
+    return this.deps.clock ? this.deps.clock() : new Date();
+  }
+
+  kick(): void {
+    this.deps.kick?.();
+  }
+
+  setKick(kick: () => void): void {
+    this.deps.kick = kick;
+  }
+
+  /** Delivery problems are logged, never thrown: the state change they report has already happened. */
+  async notify(event: LatchEvent): Promise<void> {
+    try {
+      await this.deps.notifier.notify(event);
+    } catch (err) {
+      this.log.warn({ err, event: event.type, request: event.request.id }, 'notification failed');
+    }
+  }
+
+  async settings(): Promise<Settings> {
+    const doc = await this.db.models.Settings.findById('global').lean();
+    const settings = settingsSchema.parse(doc?.value ?? {});
+    if (doc?.value?.expiryWarningMinutes === undefined && this.deps.expiryWarningMinutes !== undefined) {
+      settings.expiryWarningMinutes = this.deps.expiryWarningMinutes;
+    }
+    return settings;
+  }
+
+  async admins(settings?: Settings): Promise<string[]> {
+    const s = settings ?? (await this.settings());
+    return [...new Set([...this.deps.envAdmins, ...s.admins].map((a) => a.trim().toLowerCase()).filter(Boolean))];
+  }
+
+  async isAdmin(who: Identity, settings?: Settings): Promise<boolean> {
+    const admins = await this.admins(settings);
+    return admins.includes(who.id.toLowerCase()) || admins.includes(who.email.toLowerCase());
+  }
+
+  async flows(): Promise<Flow[]> {
+    const docs = await this.db.models.Flow.find().lean();
+    return docs.map((d) => ({ ...flowSchema.parse({ ...d.definition, enabled: d.enabled }), id: String(d._id) }));
+  }
+
+  async bundle(name: string): Promise<BundleDefinition | null> {
+    const doc = await this.db.models.Bundle.findOne({ name }).lean();
+    return doc ? (doc.definition as BundleDefinition) : null;
+  }
+
+  async catalog(integrations?: string[]): Promise<Resource[]> {
+    const filter = integrations ? { integration: { $in: integrations } } : {};
+    const docs = await this.db.models.Resource.find(filter).lean();
+    return docs.map((d) => ({
+      id: d.resourceId,
+      integration: d.integration,
+      name: d.name,
+      kind: d.kind,
+      tags: (d.tags ?? {}) as Record<string, string>,
+      owners: d.owners ?? [],
+      permissions: d.permissions ?? [],
+    }));
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The port through which lifecycle tells people what happened. Slack and Teams implement it with
+ * their own views; the logging notifier is the default. Implementations must not throw for a
+ * delivery problem that the request itself does not depend on: lifecycle has already moved state.
+ */
+import type { RequestView } from './views.js';
+
+export type LatchEvent =
+  | { type: 'request.submitted'; request: RequestView; approvers: Audience }
+  | { type: 'approval.needed'; request: RequestView; approvers: Audience; reminder: boolean }
+  | { type: 'request.approved'; request: RequestView; by: string }
+  | { type: 'request.rejected'; request: RequestView; by: string; reason: string }
+  | { type: 'request.cancelled'; request: RequestView }
+  | { type: 'request.timed_out'; request: RequestView }
+  | { type: 'access.granted'; request: RequestView; credentials: GrantedCredentials[] }
+  | { type: 'access.expiring'; request: RequestView; extension: ExtensionOffer }
+  | { type: 'access.extended'; request: RequestView; by: string }
+  | { type: 'extension.requested'; request: RequestView; minutes: number; approvers: Audience }
+  | { type: 'access.revoked'; request: RequestView }
+  | { type: 'request.failed'; request: RequestView; error: string }
+  | { type: 'revoke.failing'; request: RequestView; error: string; attempts: number; admins: string[] };
+
+export interface Audience {
+  users: string[];
+  groups: string[];
+}
+
+export interface GrantedCredentials {
+  resourceName: string;
+  permission: string;
+  values: Record<string, string>;
+}
+
+export interface ExtensionOffer {
+  allowed: boolean;
+  needsApproval: boolean;
+  choicesMinutes: number[];
+}
+
+export interface Notifier {
+  notify(event: LatchEvent): Promise<void>;
+}
+
+/** Fans out to several notifiers (e.g. Slack and Teams); one failing does not stop the others. */
+export class FanOutNotifier implements Notifier {
+  constructor(
+    private readonly targets: Notifier[],
+    private readonly onError: (err: unknown, event: LatchEvent) => void,
+  ) {}
+  async notify(event: LatchEvent): Promise<void> {
+    await Promise.all(
+      this.targets.map(async (t) => {
+        try {
+          await t.notify(event);
+        } catch (err) {
+          this.onError(err, event);
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,580 @@
+/**
+ * Request use-cases started by people: submit, approve, reject, cancel, revoke, revoke everything,
+ * extend. Each checks on the server who may act, then moves state with one guarded update.
+ */
+import type { ApprovalStep, Flow } from '../domain/flow.js';
+import type { Identity } from '../domain/identity.js';
+import { canApprove, evaluateStep, stepAudience, type ApprovalContext } from '../domain/approval.js';
+import { checkExtension, checkRequestedDuration, extendedExpiry, formatDuration } from '../domain/duration.js';
+import { formatRequestId } from '../domain/human-id.js';
+import { bundleTargets, matchFlow, type TargetRef } from '../domain/policy.js';
+import { STATE_LABELS, type RequestSource, type RequestState } from '../domain/request.js';
+import type { Resource } from '../domain/resource.js';
+import type { RequestDoc } from '../store/models.js';
+import type { LifecycleContext } from './context.js';
+import { conflict, forbidden, invalid } from './errors.js';
+import { loadRequest, nextRequestNumber } from './load.js';
+import { toView, type RequestView } from './views.js';
+
+export interface SubmitInput {
+  targets?: TargetRef[];
+  bundle?: string;
+  flowId?: string;
+  /** null asks for indefinite access. */
+  durationMinutes: number | null;
+  justification?: string;
+  source: RequestSource;
+}
+
+const EPOCH = new Date(0);
+const MAX_GUARD_RETRIES = 8;
+
+export class RequestUseCases {
+  constructor(private readonly ctx: LifecycleContext) {}
+
+  async submit(who: Identity, input: SubmitInput): Promise<RequestView> {
+    const ctx = this.ctx;
+    const now = ctx.now();
+    const [flows, settings] = await Promise.all([ctx.flows(), ctx.settings()]);
+
+    let refs: TargetRef[] = input.targets ?? [];
+    if (input.bundle) {
+      const bundle = await ctx.bundle(input.bundle);
+      if (!bundle) throw invalid(`There is no bundle called ${input.bundle}.`, 'bundle');
+      refs = bundleTargets(bundle);
+    }
+    if (refs.length === 0) throw invalid('Choose at least one resource.', 'targets');
+    const uniqueKeys = new Set(refs.map(targetKey));
+    if (uniqueKeys.size !== refs.length) throw invalid('The same resource and permission is listed twice.', 'targets');
+
+    const catalog = await ctx.catalog([...new Set(refs.map((r) => r.integration))]);
+    const resources = refs.map((ref) => {
+      const r = catalog.find((c) => c.integration === ref.integration && c.id === ref.resourceId);
+      if (!r) throw invalid(`${ref.resourceId} is not a known resource of ${ref.integration}.`, 'targets');
+      if (r.permissions.length > 0 && !r.permissions.includes(ref.permission)) {
+        throw invalid(`${r.name} has no ${ref.permission} permission.`, 'targets');
+      }
+      return r;
+    });
+
+    const flow = this.pickFlow(flows, settings, who, refs, catalog, now, input);
+    const viaFallback = flow.id === 'fallback';
+
+    const duration = checkRequestedDuration(flow.duration, input.durationMinutes);
+    if (!duration.ok) throw invalid(duration.reason, 'duration');
+    const justification = (input.justification ?? '').trim();
+    if (flow.requireJustification && !justification) {
+      throw invalid(`${flow.name} asks for a justification.`, 'justification');
+    }
+
+    const autoApproved = flow.approval.steps.length === 0;
+    const state: RequestState = autoApproved ? 'approved' : 'pending';
+    const number = await nextRequestNumber(ctx);
+    const openKey = `${who.id}|${[...uniqueKeys].sort().join(',')}`;
+    let doc: RequestDoc;
+    try {
+      const created = await ctx.db.models.Request.create({
+        number,
+        requester: {
+          id: who.id,
+          email: who.email,
+          displayName: who.displayName,
+          groups: who.groups,
+          timeZone: who.timeZone,
+        },
+        flowId: flow.id,
+        flowName: flow.name,
+        flow,
+        viaFallback,
+        bundle: input.bundle,
+        targets: refs.map((ref, i) => ({
+          integration: ref.integration,
+          resourceId: ref.resourceId,
+          resourceName: resources[i]!.name,
+          resourceKind: resources[i]!.kind,
+          permission: ref.permission,
+          owners: resources[i]!.owners,
+        })),
+        durationMinutes: duration.minutes,
+        justification,
+        source: input.source,
+        state,
+        decideBy: autoApproved ? undefined : addMinutes(now, flow.approval.timeoutMinutes),
+        remindAt:
+          autoApproved || flow.approval.reminderMinutes === 0
+            ? undefined
+            : addMinutes(now, flow.approval.reminderMinutes),
+        decidedAt: autoApproved ? now : undefined,
+        decidedBy: autoApproved ? 'auto' : undefined,
+        nextAttemptAt: now,
+        lease: { until: EPOCH },
+        openKey,
+      });
+      doc = created.toObject() as RequestDoc;
+    } catch (err) {
+      if (isDuplicateKey(err)) {
+        const existing = await ctx.db.models.Request.findOne({ openKey }).lean<RequestDoc>();
+        const id = existing ? formatRequestId(existing.number) : 'another request';
+        throw conflict(`You already have ${id} open for this access (${existing ? STATE_LABELS[existing.state as RequestState] : 'open'}).`);
+      }
+      throw err;
+    }
+
+    const view = toView(doc);
+    const audience = autoApproved ? { users: [], groups: [] } : this.audience(flow.approval.steps[0]!, doc);
+    await ctx.audit.append([
+      {
+        actor: { type: 'user', id: who.id },
+        action: 'request.submitted',
+        subject: { type: 'request', id: view.id },
+        details: {
+          flow: flow.name,
+          viaFallback,
+          targets: view.targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
+          durationMinutes: duration.minutes,
+          justification,
+          source: input.source,
+        },
+        at: now,
+      },
+      ...(autoApproved
+        ? [
+            {
+              actor: { type: 'system' as const, id: 'latch' },
+              action: 'request.approved',
+              subject: { type: 'request', id: view.id },
+              details: { auto: true, flow: flow.name },
+              at: now,
+            },
+          ]
+        : []),
+    ]);
+    await ctx.notify({ type: 'request.submitted', request: view, approvers: audience });
+    if (autoApproved) ctx.kick();
+    else await ctx.notify({ type: 'approval.needed', request: view, approvers: audience, reminder: false });
+    return view;
+  }
+
+  private pickFlow(
+    flows: Flow[],
+    settings: Parameters<typeof matchFlow>[1],
+    who: Identity,
+    refs: TargetRef[],
+    catalog: Resource[],
+    now: Date,
+    input: SubmitInput,
+  ): Flow {
+    if (input.bundle) {
+      const candidates = flows.filter((f) => f.bundles.includes(input.bundle!) && (!input.flowId || f.id === input.flowId));
+      for (const flow of candidates) {
+        const results = refs.map((ref) => matchFlow([{ ...flow, targets: [...flow.targets, ...bundleSpecs(refs)] }], settings, who, ref, catalog, now, flow.id));
+        if (results.every((r) => r.ok)) return flow;
+      }
+      throw forbidden(`No flow lets you request the bundle ${input.bundle}.`);
+    }
+    const first = matchFlow(flows, settings, who, refs[0]!, catalog, now, input.flowId);
+    if (!first.ok) throw forbidden(first.reasons.join(' '));
+    for (const ref of refs.slice(1)) {
+      const next = matchFlow(first.viaFallback ? [] : flows, settings, who, ref, catalog, now, first.viaFallback ? undefined : first.flow.id);
+      if (!next.ok) throw forbidden(next.reasons.join(' '));
+    }
+    return first.flow;
+  }
+
+  private audience(step: ApprovalStep, doc: RequestDoc) {
+    return stepAudience(step, owners(doc));
+  }
+
+  async approve(who: Identity, ref: string, reason?: string): Promise<RequestView> {
+    const ctx = this.ctx;
+    for (let attempt = 0; attempt < MAX_GUARD_RETRIES; attempt++) {
+      const doc = await loadRequest(ctx, ref);
+      const id = formatRequestId(doc.number);
+      this.assertPending(doc, id);
+      const flow = doc.flow as Flow;
+      const step = flow.approval.steps[doc.step]!;
+      const actx = approvalContext(doc);
+      const may = canApprove(step, who, actx);
+      if (!may.ok) {
+        await this.auditRefusal(who, id, 'approve', may.reason);
+        throw forbidden(may.reason);
+      }
+      if (flow.approval.requireReason && !reason?.trim()) throw invalid('A reason is required to approve.', 'reason');
+      if (doc.approvals.some((a) => a.step === doc.step && a.by === who.id)) {
+        throw conflict(`You have already approved ${id}.`);
+      }
+      const now = ctx.now();
+      const record = { step: doc.step, by: who.id, byGroups: who.groups, at: now, reason: reason?.trim() || undefined };
+      const stepApprovals = [...doc.approvals.filter((a) => a.step === doc.step), record];
+      const outcome = evaluateStep(step, stepApprovals.map((a) => ({ by: a.by, byGroups: a.byGroups ?? [], at: a.at })), actx);
+      const lastStep = doc.step >= flow.approval.steps.length - 1;
+      const set: Record<string, unknown> = {};
+      if (outcome.done && lastStep) {
+        Object.assign(set, { state: 'approved', decidedBy: who.id, decidedAt: now, nextAttemptAt: now, 'lease.until': EPOCH });
+      } else if (outcome.done) {
+        set.step = doc.step + 1;
+        if (flow.approval.reminderMinutes > 0) set.remindAt = addMinutes(now, flow.approval.reminderMinutes);
+      }
+      const updated = await ctx.db.models.Request.findOneAndUpdate(
+        { _id: doc._id, state: 'pending', version: doc.version },
+        {
+          $push: { approvals: record },
+          $set: set,
+          $inc: { version: 1 },
+          ...(outcome.done && lastStep ? { $unset: { remindAt: 1, decideBy: 1 } } : {}),
+        },
+        { new: true },
+      ).lean<RequestDoc>();
+      if (!updated) continue; // someone else acted first: re-read and decide again
+      const view = toView(updated);
+      await ctx.audit.append({
+        actor: { type: 'user', id: who.id },
+        action: outcome.done && lastStep ? 'request.approved' : 'request.approval_recorded',
+        subject: { type: 'request', id },
+        details: { step: doc.step, reason: record.reason, remaining: outcome.done ? undefined : outcome.remaining },
+        at: now,
+      });
+      if (outcome.done && lastStep) {
+        await ctx.notify({ type: 'request.approved', request: view, by: who.id });
+        ctx.kick();
+      } else if (outcome.done) {
+        await ctx.notify({
+          type: 'approval.needed',
+          request: view,
+          approvers: this.audience(flow.approval.steps[updated.step]!, updated),
+          reminder: false,
+        });
+      }
+      return view;
+    }
+    throw conflict('The request kept changing while you approved it; please try again.');
+  }
+
+  async reject(who: Identity, ref: string, reason: string): Promise<RequestView> {
+    const ctx = this.ctx;
+    const text = reason?.trim();
+    if (!text) throw invalid('Give a reason for denying the request.', 'reason');
+    for (let attempt = 0; attempt < MAX_GUARD_RETRIES; attempt++) {
+      const doc = await loadRequest(ctx, ref);
+      const id = formatRequestId(doc.number);
+      this.assertPending(doc, id);
+      const flow = doc.flow as Flow;
+      const may = canApprove(flow.approval.steps[doc.step]!, who, approvalContext(doc));
+      if (!may.ok) {
+        await this.auditRefusal(who, id, 'reject', may.reason);
+        throw forbidden(may.reason.replace('approve', 'deny'));
+      }
+      const now = ctx.now();
+      const updated = await this.endPending(doc, 'rejected', { decidedBy: who.id, decisionReason: text, decidedAt: now });
+      if (!updated) continue;
+      const view = toView(updated);
+      await ctx.audit.append({
+        actor: { type: 'user', id: who.id },
+        action: 'request.rejected',
+        subject: { type: 'request', id },
+        details: { reason: text, step: doc.step },
+        at: now,
+      });
+      await ctx.notify({ type: 'request.rejected', request: view, by: who.id, reason: text });
+      return view;
+    }
+    throw conflict('The request kept changing; please try again.');
+  }
+
+  async cancel(who: Identity, ref: string): Promise<RequestView> {
+    const ctx = this.ctx;
+    const doc = await loadRequest(ctx, ref);
+    const id = formatRequestId(doc.number);
+    if (doc.requester.id !== who.id) {
+      await this.auditRefusal(who, id, 'cancel', 'not the requester');
+      throw forbidden(`Only ${doc.requester.email} can cancel ${id}.`);
+    }
+    this.assertPending(doc, id);
+    const now = ctx.now();
+    const updated = await this.endPending(doc, 'cancelled', { endedBy: who.id, endedAt: now }, false);
+    if (!updated) {
+      const fresh = await loadRequest(ctx, ref);
+      throw conflict(`${id} is ${STATE_LABELS[fresh.state as RequestState]} and can no longer be cancelled.`);
+    }
+    const view = toView(updated);
+    await ctx.audit.append({ actor: { type: 'user', id: who.id }, action: 'request.cancelled', subject: { type: 'request', id }, at: now });
+    await ctx.notify({ type: 'request.cancelled', request: view });
+    return view;
+  }
+
+  /** Revoke by the requester, by someone who approved this request, or by an admin. */
+  async revoke(who: Identity, ref: string, reason?: string): Promise<RequestView> {
+    const ctx = this.ctx;
+    const doc = await loadRequest(ctx, ref);
+    const id = formatRequestId(doc.number);
+    const isRequester = doc.requester.id === who.id;
+    const isApprover = doc.approvals.some((a) => a.by === who.id);
+    if (!isRequester && !isApprover && !(await ctx.isAdmin(who))) {
+      await this.auditRefusal(who, id, 'revoke', 'not the requester, an approver of it, or an admin');
+      throw forbidden(`Only the requester, an approver of ${id} or an admin can revoke it.`);
+    }
+    const now = ctx.now();
+    const text = reason?.trim() || undefined;
+    const updated = await requestRevoke(ctx, doc, { by: who.id, reason: text, now });
+    if (!updated) {
+      const fresh = await loadRequest(ctx, ref);
+      throw conflict(`${id} is ${STATE_LABELS[fresh.state as RequestState]}; there is no access to revoke.`);
+    }
+    await ctx.audit.append({
+      actor: { type: 'user', id: who.id },
+      action: 'request.revoke_requested',
+      subject: { type: 'request', id },
+      details: { reason: text, as: isRequester ? 'requester' : isApprover ? 'approver' : 'admin' },
+      at: now,
+    });
+    ctx.kick();
+    return toView(updated);
+  }
+
+  /** The panic button: every active grant is revoked, and approved ones never start. Admins only. */
+  async revokeAll(who: Identity, reason: string): Promise<{ revoking: number }> {
+    const ctx = this.ctx;
+    if (!(await ctx.isAdmin(who))) {
+      await this.auditRefusal(who, '*', 'revoke_all', 'not an admin');
+      throw forbidden('Only admins can revoke all access.');
+    }
+    const text = reason?.trim();
+    if (!text) throw invalid('Give a reason for revoking all access.', 'reason');
+    const now = ctx.now();
+    const { Request } = ctx.db.models;
+    const endFields = { endReason: 'revoked', endedBy: who.id, endReasonText: text };
+    const [active, approved, granting] = await Promise.all([
+      Request.updateMany(
+        { state: 'active' },
+        { $set: { state: 'revoking', ...endFields, nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0 }, $inc: { version: 1 } },
+      ),
+      Request.updateMany(
+        { state: 'approved' },
+        { $set: { state: 'revoked', ...endFields, endedAt: now }, $unset: { openKey: 1 }, $inc: { version: 1 } },
+      ),
+      Request.updateMany({ state: 'granting' }, { $set: { revokeRequested: true, ...endFields }, $inc: { version: 1 } }),
+    ]);
+    const count = active.modifiedCount + granting.modifiedCount;
+    await ctx.audit.append({
+      actor: { type: 'user', id: who.id },
+      action: 'access.revoke_all',
+      subject: { type: 'organisation', id: '*' },
+      details: { reason: text, active: active.modifiedCount, granting: granting.modifiedCount, approvedStopped: approved.modifiedCount },
+      at: now,
+    });
+    ctx.kick();
+    return { revoking: count };
+  }
+
+  async extend(who: Identity, ref: string, minutes: number): Promise<RequestView> {
+    const ctx = this.ctx;
+    for (let attempt = 0; attempt < MAX_GUARD_RETRIES; attempt++) {
+      const doc = await loadRequest(ctx, ref);
+      const id = formatRequestId(doc.number);
+      const isAdmin = await ctx.isAdmin(who);
+      if (doc.requester.id !== who.id && !isAdmin) {
+        await this.auditRefusal(who, id, 'extend', 'not the requester or an admin');
+        throw forbidden(`Only ${doc.requester.email} or an admin can extend ${id}.`);
+      }
+      if (doc.state !== 'active') throw conflict(`${id} is ${STATE_LABELS[doc.state as RequestState]}; only active access can be extended.`);
+      if (!doc.expiresAt) throw conflict(`${id} does not expire; there is nothing to extend.`);
+      const flow = doc.flow as Flow;
+      const ext = checkExtension(flow.extension, doc.extensionCount ?? 0);
+      if (!ext.ok) throw forbidden(ext.reason);
+      const dur = checkRequestedDuration(flow.duration, minutes);
+      if (!dur.ok || dur.minutes === null) throw invalid(dur.ok ? 'An extension needs a duration.' : dur.reason, 'duration');
+      const now = ctx.now();
+      if (ext.needsApproval && !isAdmin) {
+        if (doc.pendingExtension) throw conflict(`An extension of ${id} is already waiting for approval.`);
+        const updated = await ctx.db.models.Request.findOneAndUpdate(
+          { _id: doc._id, state: 'active', version: doc.version },
+          { $set: { pendingExtension: { minutes: dur.minutes, requestedBy: who.id, at: now } }, $inc: { version: 1 } },
+          { new: true },
+        ).lean<RequestDoc>();
+        if (!updated) continue;
+        const view = toView(updated);
+        await ctx.audit.append({
+          actor: { type: 'user', id: who.id },
+          action: 'extension.requested',
+          subject: { type: 'request', id },
+          details: { minutes: dur.minutes },
+          at: now,
+        });
+        const step = flow.approval.steps[0];
+        const approvers = step ? this.audience(step, updated) : { users: await ctx.admins(), groups: [] };
+        await ctx.notify({ type: 'extension.requested', request: view, minutes: dur.minutes, approvers });
+        return view;
+      }
+      const updated = await this.applyExtension(doc, dur.minutes, who.id, now);
+      if (!updated) continue;
+      return updated;
+    }
+    throw conflict('The request kept changing; please try again.');
+  }
+
+  /** Approves an extension that is waiting for approval. */
+  async approveExtension(who: Identity, ref: string): Promise<RequestView> {
+    const ctx = this.ctx;
+    for (let attempt = 0; attempt < MAX_GUARD_RETRIES; attempt++) {
+      const doc = await loadRequest(ctx, ref);
+      const id = formatRequestId(doc.number);
+      const pending = doc.pendingExtension as { minutes: number } | null;
+      if (doc.state !== 'active' || !pending) throw conflict(`${id} has no extension waiting for approval.`);
+      const flow = doc.flow as Flow;
+      const step = flow.approval.steps[0];
+      const may = step ? canApprove(step, who, approvalContext(doc)) : (await ctx.isAdmin(who)) ? { ok: true as const } : { ok: false as const, reason: 'Only admins can approve this extension.' };
+      if (!may.ok) {
+        await this.auditRefusal(who, id, 'approve_extension', may.reason);
+        throw forbidden(may.reason);
+      }
+      const updated = await this.applyExtension(doc, pending.minutes, who.id, ctx.now());
+      if (updated) return updated;
+    }
+    throw conflict('The request kept changing; please try again.');
+  }
+
+  private async applyExtension(doc: RequestDoc, minutes: number, by: string, now: Date): Promise<RequestView | null> {
+    const ctx = this.ctx;
+    const settings = await ctx.settings();
+    const expiresAt = extendedExpiry(doc.expiresAt!, now, minutes);
+    const warnAt = warnTime(expiresAt, settings.expiryWarningMinutes, now);
+    const updated = await ctx.db.models.Request.findOneAndUpdate(
+      { _id: doc._id, state: 'active', version: doc.version },
+      {
+        $set: { expiresAt, pendingExtension: null, ...(warnAt ? { warnAt } : {}) },
+        $unset: { warnedAt: 1, ...(warnAt ? {} : { warnAt: 1 }) },
+        $inc: { version: 1, extensionCount: 1 },
+        $push: { extensions: { at: now, by, minutes, previousExpiresAt: doc.expiresAt } },
+      },
+      { new: true },
+    ).lean<RequestDoc>();
+    if (!updated) return null;
+    const id = formatRequestId(doc.number);
+    // The system's own expiry (e.g. VALID UNTIL) follows; revoke at expiresAt stays the real guarantee.
+    await Promise.all(
+      updated.targets.map(async (t, i) => {
+        if (t.grantState !== 'active' || !t.handle) return;
+        try {
+          const connector = await ctx.connectors.get(t.integration);
+          await connector.extend(grantSpec(updated, i), t.handle as never, expiresAt);
+        } catch (err) {
+          ctx.log.warn({ err, request: id }, 'could not move the expiry on the target system');
+        }
+      }),
+    );
+    const view = toView(updated);
+    await ctx.audit.append({
+      actor: { type: 'user', id: by },
+      action: 'access.extended',
+      subject: { type: 'request', id },
+      details: { minutes, expiresAt: expiresAt.toISOString(), previousExpiresAt: doc.expiresAt?.toISOString() },
+      at: now,
+    });
+    await ctx.notify({ type: 'access.extended', request: view, by });
+    return view;
+  }
+
+  private assertPending(doc: RequestDoc, id: string): void {
+    if (doc.state === 'pending') return;
+    const who = doc.decidedBy && doc.decidedBy !== 'auto' ? ` by ${doc.decidedBy}` : '';
+    const label = STATE_LABELS[doc.state as RequestState];
+    const decided = ['approved', 'granting', 'active', 'revoking', 'revoked', 'expired', 'failed'].includes(doc.state);
+    throw conflict(decided ? `${id} was already approved${who}; it is ${label}.` : `${id} is ${label}${doc.state === 'rejected' ? who : ''}; nothing to decide.`);
+  }
+
+  private async endPending(doc: RequestDoc, state: RequestState, set: Record<string, unknown>, guardVersion = true) {
+    return this.ctx.db.models.Request.findOneAndUpdate(
+      { _id: doc._id, state: 'pending', ...(guardVersion ? { version: doc.version } : {}) },
+      { $set: { state, ...set }, $unset: { openKey: 1, remindAt: 1, decideBy: 1 }, $inc: { version: 1 } },
+      { new: true },
+    ).lean<RequestDoc>();
+  }
+
+  private async auditRefusal(who: Identity, id: string, action: string, reason: string): Promise<void> {
+    await this.ctx.audit.append({
+      actor: { type: 'user', id: who.id },
+      action: 'action.refused',
+      subject: { type: 'request', id },
+      details: { action, reason },
+      at: this.ctx.now(),
+    });
+  }
+}
+
+/** Moves a request toward revocation, whatever stage it is in. Returns null if it holds no access. */
+export async function requestRevoke(
+  ctx: LifecycleContext,
+  doc: RequestDoc,
+  opts: { by: string; reason?: string; now: Date },
+): Promise<RequestDoc | null> {
+  const { Request } = ctx.db.models;
+  const endFields = { endReason: 'revoked', endedBy: opts.by, endReasonText: opts.reason };
+  if (doc.state === 'active') {
+    return Request.findOneAndUpdate(
+      { _id: doc._id, state: 'active' },
+      { $set: { state: 'revoking', ...endFields, nextAttemptAt: opts.now, 'lease.until': EPOCH, attempts: 0 }, $inc: { version: 1 } },
+      { new: true },
+    ).lean<RequestDoc>();
+  }
+  if (doc.state === 'approved') {
+    const r = await Request.findOneAndUpdate(
+      { _id: doc._id, state: 'approved' },
+      { $set: { state: 'revoked', ...endFields, endedAt: opts.now }, $unset: { openKey: 1 }, $inc: { version: 1 } },
+      { new: true },
+    ).lean<RequestDoc>();
+    if (r) return r;
+  }
+  if (doc.state === 'granting' || doc.state === 'approved') {
+    return Request.findOneAndUpdate(
+      { _id: doc._id, state: 'granting' },
+      { $set: { revokeRequested: true, ...endFields }, $inc: { version: 1 } },
+      { new: true },
+    ).lean<RequestDoc>();
+  }
+  return null;
+}
+
+export function grantSpec(doc: RequestDoc, index: number) {
+  const t = doc.targets[index]!;
+  return {
+    grantId: `${doc.number}-${index}`,
+    requestId: formatRequestId(doc.number),
+    requesterEmail: doc.requester.email,
+    resource: { id: t.resourceId, name: t.resourceName, kind: t.resourceKind },
+    permission: t.permission,
+    expiresAt: doc.expiresAt ?? null,
+  };
+}
+
+export function approvalContext(doc: RequestDoc): ApprovalContext {
+  const flow = doc.flow as Flow;
+  return { requesterId: doc.requester.id, resourceOwners: owners(doc), allowSelfApproval: flow.approval.allowSelfApproval };
+}
+
+function owners(doc: RequestDoc): string[] {
+  return [...new Set(doc.targets.flatMap((t) => t.owners ?? []))];
+}
+
+function bundleSpecs(refs: TargetRef[]) {
+  return refs.map((r) => ({ integration: r.integration, include: [{ id: r.resourceId }], exclude: [], permissions: [r.permission] }));
+}
+
+export function targetKey(r: TargetRef): string {
+  return `${r.integration}/${r.resourceId}/${r.permission}`;
+}
+
+export function addMinutes(d: Date, minutes: number): Date {
+  return new Date(d.getTime() + minutes * 60_000);
+}
+
+export function warnTime(expiresAt: Date, leadMinutes: number, now: Date): Date | null {
+  if (leadMinutes <= 0) return null;
+  const t = new Date(expiresAt.getTime() - leadMinutes * 60_000);
+  return t.getTime() > now.getTime() ? t : null;
+}
+
+function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
+}
+
+export { formatDuration };

@@ -1,0 +1,408 @@
+/**
+ * Time-driven state changes (DESIGN.md "Time-driven work"). Each sweep claims a bounded batch of due
+ * requests with one guarded update that sets a lease, does the work, and records the outcome in one
+ * bulk write. A worker that dies leaves leases that run out; the next sweep (any worker) takes over.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Flow } from '../domain/flow.js';
+import { stepAudience } from '../domain/approval.js';
+import { formatRequestId } from '../domain/human-id.js';
+import type { RequestDoc } from '../store/models.js';
+import type { LifecycleContext } from './context.js';
+import type { GrantedCredentials } from './notifier.js';
+import { addMinutes, grantSpec, warnTime } from './requests.js';
+import { toView } from './views.js';
+import type { AuditEvent } from '../audit/audit-log.js';
+
+const EPOCH = new Date(0);
+
+export interface SweepOptions {
+  /** Identifies this worker in leases (host:pid:random). */
+  owner: string;
+  leaseMs: number;
+  batchSize: number;
+  /** Connector calls in flight at once. */
+  concurrency: number;
+  /** Grant attempts before the request fails (and what was granted is taken back). */
+  maxGrantAttempts: number;
+  /** Revoke retries back off from retryBaseMs doubling up to retryMaxMs; admins hear after alertAfter failures. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  alertAfter: number;
+}
+
+export const DEFAULT_SWEEP_OPTIONS: Omit<SweepOptions, 'owner'> = {
+  leaseMs: 60_000,
+  batchSize: 200,
+  concurrency: 16,
+  maxGrantAttempts: 3,
+  retryBaseMs: 2_000,
+  retryMaxMs: 5 * 60_000,
+  alertAfter: 3,
+};
+
+export interface TickStats {
+  expired: number;
+  revoked: number;
+  revokeFailures: number;
+  granted: number;
+  grantFailures: number;
+  warned: number;
+  reminded: number;
+  timedOut: number;
+}
+
+export class Sweeps {
+  readonly opts: SweepOptions;
+  constructor(
+    private readonly ctx: LifecycleContext,
+    opts: Partial<SweepOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_SWEEP_OPTIONS, owner: `worker-${randomUUID().slice(0, 8)}`, ...opts };
+  }
+
+  /** The urgent sweeps: revocations and grants. Cheap when nothing is due. */
+  async tickUrgent(): Promise<Pick<TickStats, 'expired' | 'revoked' | 'revokeFailures' | 'granted' | 'grantFailures'>> {
+    const expired = await this.expireDue();
+    const [rev, gr] = await Promise.all([this.processRevokes(), this.processGrants()]);
+    return { expired, ...rev, ...gr };
+  }
+
+  /** Sweeps where a second of delay does not matter: warnings, reminders, time-outs. */
+  async tickRelaxed(): Promise<Pick<TickStats, 'warned' | 'reminded' | 'timedOut'>> {
+    const [warned, reminded, timedOut] = await Promise.all([this.warnDue(), this.remindDue(), this.timeOutDue()]);
+    return { warned, reminded, timedOut };
+  }
+
+  async tick(): Promise<TickStats> {
+    const urgent = await this.tickUrgent();
+    const relaxed = await this.tickRelaxed();
+    return { ...urgent, ...relaxed };
+  }
+
+  /** active and past expiresAt -> revoking (reason: expired). */
+  async expireDue(): Promise<number> {
+    const now = this.ctx.now();
+    const { Request } = this.ctx.db.models;
+    const due = { state: 'active', expiresAt: { $lte: now } };
+    const ids = await Request.find(due).sort({ expiresAt: 1 }).limit(this.opts.batchSize).select('_id').lean();
+    if (ids.length === 0) return 0;
+    const r = await Request.updateMany(
+      { _id: { $in: ids.map((d) => d._id) }, ...due },
+      {
+        $set: { state: 'revoking', endReason: 'expired', endedBy: 'latch', nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0 },
+        $inc: { version: 1 },
+      },
+    );
+    return r.modifiedCount;
+  }
+
+  /** Claims due documents in `states` by setting a lease; returns the ones this call won. */
+  private async claim(states: string[], setState?: string): Promise<RequestDoc[]> {
+    const now = this.ctx.now();
+    const { Request } = this.ctx.db.models;
+    const due = { state: { $in: states }, nextAttemptAt: { $lte: now }, 'lease.until': { $lte: now } };
+    const ids = await Request.find(due).sort({ nextAttemptAt: 1 }).limit(this.opts.batchSize).select('_id').lean();
+    if (ids.length === 0) return [];
+    const token = `${this.opts.owner}:${randomUUID()}`;
+    await Request.updateMany(
+      { _id: { $in: ids.map((d) => d._id) }, ...due },
+      {
+        $set: { 'lease.owner': token, 'lease.until': new Date(now.getTime() + this.opts.leaseMs), ...(setState ? { state: setState } : {}) },
+        $inc: { version: 1 },
+      },
+    );
+    return Request.find({ 'lease.owner': token }).lean<RequestDoc[]>();
+  }
+
+  async processRevokes(): Promise<{ revoked: number; revokeFailures: number }> {
+    const claimed = await this.claim(['revoking']);
+    if (claimed.length === 0) return { revoked: 0, revokeFailures: 0 };
+    const outcomes = await mapLimit(claimed, this.opts.concurrency, (doc) => this.revokeTargets(doc));
+    const now = this.ctx.now();
+    const { Request } = this.ctx.db.models;
+    const done: RequestDoc[] = [];
+    const failed: Array<{ doc: RequestDoc; error: string }> = [];
+    const ops = claimed.map((doc, i) => {
+      const o = outcomes[i]!;
+      const filter = { _id: doc._id, state: 'revoking', 'lease.owner': doc.lease!.owner };
+      if (o.ok) {
+        done.push(doc);
+        const finalState = doc.endReason === 'expired' ? 'expired' : doc.endReason === 'failed' ? 'failed' : 'revoked';
+        return {
+          updateOne: {
+            filter,
+            update: {
+              $set: { state: finalState, targets: o.targets, endedAt: now, 'lease.until': EPOCH, lastError: null },
+              $unset: { openKey: 1, warnAt: 1, nextAttemptAt: 1 },
+              $inc: { version: 1 },
+            },
+          },
+        };
+      }
+      failed.push({ doc, error: o.error });
+      const attempts = (doc.attempts ?? 0) + 1;
+      return {
+        updateOne: {
+          filter,
+          update: {
+            $set: {
+              targets: o.targets,
+              attempts,
+              lastError: o.error,
+              nextAttemptAt: new Date(now.getTime() + backoff(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs)),
+              'lease.until': EPOCH,
+            },
+            $inc: { version: 1 },
+          },
+        },
+      };
+    });
+    await Request.bulkWrite(ops as never, { ordered: false });
+    await this.reportRevokes(done, failed, now);
+    return { revoked: done.length, revokeFailures: failed.length };
+  }
+
+  private async revokeTargets(doc: RequestDoc): Promise<{ ok: true; targets: RequestDoc['targets'] } | { ok: false; targets: RequestDoc['targets']; error: string }> {
+    const targets = doc.targets.map((t) => ({ ...t }));
+    const errors: string[] = [];
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
+      if (t.grantState !== 'active' || !t.handle) continue;
+      try {
+        const connector = await this.ctx.connectors.get(t.integration);
+        await connector.revoke(grantSpec(doc, i), t.handle as never);
+        t.grantState = 'revoked';
+        t.revokedAt = this.ctx.now();
+      } catch (err) {
+        errors.push(`${t.resourceName}: ${errorText(err)}`);
+      }
+    }
+    return errors.length ? { ok: false, targets, error: errors.join('; ') } : { ok: true, targets };
+  }
+
+  private async reportRevokes(done: RequestDoc[], failed: Array<{ doc: RequestDoc; error: string }>, now: Date): Promise<void> {
+    const ctx = this.ctx;
+    const events: AuditEvent[] = done.map((doc) => ({
+      actor: doc.endReason === 'expired' ? { type: 'system', id: 'latch' } : { type: 'user', id: doc.endedBy ?? 'latch' },
+      action: doc.endReason === 'expired' ? 'access.expired' : doc.endReason === 'failed' ? 'request.failed' : 'access.revoked',
+      subject: { type: 'request', id: formatRequestId(doc.number) },
+      details: { targets: doc.targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`), reason: doc.endReasonText ?? undefined, lastError: doc.endReason === 'failed' ? doc.lastError : undefined },
+      at: now,
+    }));
+    const alerts = failed.filter(({ doc }) => (doc.attempts ?? 0) + 1 >= this.opts.alertAfter && !doc.adminsAlertedAt);
+    for (const { doc, error } of failed) {
+      events.push({
+        actor: { type: 'system', id: 'latch' },
+        action: 'revoke.attempt_failed',
+        subject: { type: 'request', id: formatRequestId(doc.number) },
+        details: { attempt: (doc.attempts ?? 0) + 1, error },
+        at: now,
+      });
+    }
+    if (events.length) await ctx.audit.append(events);
+    if (alerts.length) {
+      await ctx.db.models.Request.updateMany({ _id: { $in: alerts.map((a) => a.doc._id) } }, { $set: { adminsAlertedAt: now } });
+      const admins = await ctx.admins();
+      for (const { doc, error } of alerts) {
+        await ctx.notify({ type: 'revoke.failing', request: toView(doc), error, attempts: (doc.attempts ?? 0) + 1, admins });
+      }
+    }
+    await mapLimit(done, this.opts.concurrency, async (doc) => {
+      const fresh = { ...doc, state: doc.endReason === 'expired' ? 'expired' : doc.endReason === 'failed' ? 'failed' : 'revoked' } as RequestDoc;
+      if (doc.endReason === 'failed') await ctx.notify({ type: 'request.failed', request: toView(fresh), error: doc.lastError ?? 'grant failed' });
+      else await ctx.notify({ type: 'access.revoked', request: toView(fresh) });
+    });
+  }
+
+  async processGrants(): Promise<{ granted: number; grantFailures: number }> {
+    const claimed = await this.claim(['approved', 'granting'], 'granting');
+    if (claimed.length === 0) return { granted: 0, grantFailures: 0 };
+    const settings = await this.ctx.settings();
+    let granted = 0;
+    let failures = 0;
+    await mapLimit(claimed, this.opts.concurrency, async (doc) => {
+      const ok = await this.grantOne(doc, settings.expiryWarningMinutes);
+      if (ok) granted++;
+      else failures++;
+    });
+    return { granted, grantFailures: failures };
+  }
+
+  private async grantOne(doc: RequestDoc, warningMinutes: number): Promise<boolean> {
+    const ctx = this.ctx;
+    const { Request } = ctx.db.models;
+    const id = formatRequestId(doc.number);
+    const now = ctx.now();
+    const expiresAt = doc.durationMinutes == null ? null : addMinutes(now, doc.durationMinutes);
+    const withExpiry = { ...doc, expiresAt } as RequestDoc;
+    const targets = doc.targets.map((t) => ({ ...t }));
+    const credentials: GrantedCredentials[] = [];
+    let error: string | null = null;
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
+      if (doc.revokeRequested) break;
+      try {
+        const connector = await ctx.connectors.get(t.integration);
+        // Granting an already-granted target again is harmless (connector contract) and renews credentials.
+        const result = await connector.grant(grantSpec(withExpiry, i));
+        t.grantState = 'active';
+        t.handle = result.handle;
+        t.grantedAt = now;
+        t.error = undefined;
+        if (result.credentials) credentials.push({ resourceName: t.resourceName, permission: t.permission, values: result.credentials });
+      } catch (err) {
+        error = `${t.resourceName}: ${errorText(err)}`;
+        t.error = errorText(err);
+        break;
+      }
+    }
+    const lease = { _id: doc._id, state: 'granting', 'lease.owner': doc.lease!.owner };
+    if (error === null && !doc.revokeRequested) {
+      const warnAt = expiresAt ? warnTime(expiresAt, warningMinutes, now) : null;
+      const active = await Request.findOneAndUpdate(
+        { ...lease, revokeRequested: { $ne: true } },
+        {
+          $set: { state: 'active', targets, grantedAt: now, expiresAt, 'lease.until': EPOCH, lastError: null, attempts: 0, ...(warnAt ? { warnAt } : {}) },
+          $unset: { nextAttemptAt: 1 },
+          $inc: { version: 1 },
+        },
+        { new: true },
+      ).lean<RequestDoc>();
+      if (active) {
+        await ctx.audit.append({
+          actor: { type: 'system', id: 'latch' },
+          action: 'access.granted',
+          subject: { type: 'request', id },
+          details: { targets: targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`), expiresAt: expiresAt?.toISOString() ?? null },
+          at: now,
+        });
+        await ctx.notify({ type: 'access.granted', request: toView(active), credentials });
+        return true;
+      }
+    }
+    if (error === null || doc.revokeRequested) {
+      // Revoked while being granted: take back whatever was granted.
+      await Request.updateOne(lease, {
+        $set: { state: 'revoking', targets, nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0, endReason: 'revoked' },
+        $inc: { version: 1 },
+      });
+      this.ctx.kick();
+      return true;
+    }
+    const attempts = (doc.attempts ?? 0) + 1;
+    if (attempts < this.opts.maxGrantAttempts) {
+      await Request.updateOne(lease, {
+        $set: {
+          targets,
+          attempts,
+          lastError: error,
+          nextAttemptAt: new Date(now.getTime() + backoff(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs)),
+          'lease.until': EPOCH,
+        },
+        $inc: { version: 1 },
+      });
+      await ctx.audit.append({ actor: { type: 'system', id: 'latch' }, action: 'grant.attempt_failed', subject: { type: 'request', id }, details: { attempt: attempts, error }, at: now });
+      return false;
+    }
+    // Out of attempts: undo partial grants through the revoke path, which ends in `failed`.
+    await Request.updateOne(lease, {
+      $set: { state: 'revoking', targets, endReason: 'failed', lastError: error, nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0 },
+      $inc: { version: 1 },
+    });
+    this.ctx.kick();
+    return false;
+  }
+
+  async warnDue(): Promise<number> {
+    const docs = await this.claimMarker({ state: 'active', warnAt: { $lte: this.ctx.now() } }, { $unset: { warnAt: 1 } }, 'warnedAt');
+    for (const doc of docs) {
+      const flow = doc.flow as Flow;
+      const ext = flow.extension;
+      const allowed = ext.mode !== 'none' && (doc.extensionCount ?? 0) < ext.maxCount && doc.expiresAt != null;
+      const choices = flow.duration.choicesMinutes.length
+        ? flow.duration.choicesMinutes
+        : [15, 30, 60, 120, 240].filter((m) => flow.duration.maxMinutes === undefined || m <= flow.duration.maxMinutes);
+      await this.ctx.notify({
+        type: 'access.expiring',
+        request: toView(doc),
+        extension: { allowed, needsApproval: ext.mode === 'approval', choicesMinutes: allowed ? choices : [] },
+      });
+    }
+    return docs.length;
+  }
+
+  async remindDue(): Promise<number> {
+    const now = this.ctx.now();
+    const docs = await this.claimMarker({ state: 'pending', remindAt: { $lte: now } }, { $unset: { remindAt: 1 } }, 'remindedAt');
+    const { Request } = this.ctx.db.models;
+    for (const doc of docs) {
+      const flow = doc.flow as Flow;
+      const step = flow.approval.steps[doc.step];
+      if (!step) continue;
+      if (flow.approval.reminderMinutes > 0) {
+        await Request.updateOne({ _id: doc._id, state: 'pending' }, { $set: { remindAt: addMinutes(now, flow.approval.reminderMinutes) } });
+      }
+      const owners = [...new Set(doc.targets.flatMap((t) => t.owners ?? []))];
+      await this.ctx.notify({ type: 'approval.needed', request: toView(doc), approvers: stepAudience(step, owners), reminder: true });
+    }
+    return docs.length;
+  }
+
+  async timeOutDue(): Promise<number> {
+    const now = this.ctx.now();
+    const docs = await this.claimMarker(
+      { state: 'pending', decideBy: { $lte: now } },
+      { $set: { state: 'timed_out', endedAt: now, endedBy: 'latch' }, $unset: { openKey: 1, remindAt: 1, decideBy: 1 } },
+      'timedOutAt',
+    );
+    if (docs.length === 0) return 0;
+    await this.ctx.audit.append(
+      docs.map((doc) => ({
+        actor: { type: 'system' as const, id: 'latch' },
+        action: 'request.timed_out',
+        subject: { type: 'request', id: formatRequestId(doc.number) },
+        at: now,
+      })),
+    );
+    for (const doc of docs) await this.ctx.notify({ type: 'request.timed_out', request: toView(doc) });
+    return docs.length;
+  }
+
+  /** One guarded update marks a batch as handled (so two workers never both notify), then reads it back. */
+  private async claimMarker(due: Record<string, unknown>, update: Record<string, Record<string, unknown>>, marker: string): Promise<RequestDoc[]> {
+    const { Request } = this.ctx.db.models;
+    const ids = await Request.find(due).limit(this.opts.batchSize).select('_id').lean();
+    if (ids.length === 0) return [];
+    const token = `${this.opts.owner}:${randomUUID()}`;
+    await Request.updateMany(
+      { _id: { $in: ids.map((d) => d._id) }, ...due },
+      { ...update, $set: { ...(update.$set ?? {}), [`markers.${marker}`]: token }, $inc: { version: 1 } },
+      { strict: false },
+    );
+    return Request.find({ [`markers.${marker}`]: token }).lean<RequestDoc[]>();
+  }
+}
+
+export function backoff(attempt: number, baseMs: number, maxMs: number): number {
+  const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  // Jitter keeps many failed revokes from retrying in lockstep against a recovering server.
+  return Math.round(exp * (0.8 + Math.random() * 0.4));
+}
+
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 500);
+}

@@ -1,0 +1,73 @@
+/** Plain, secret-free views of requests for notifiers, chat views and the API. */
+import type { RequestState } from '../domain/request.js';
+import { formatRequestId } from '../domain/human-id.js';
+import type { RequestDoc } from '../store/models.js';
+
+export interface RequestView {
+  id: string;
+  number: number;
+  requester: { id: string; email: string; displayName?: string; groups: string[]; timeZone?: string };
+  flowId: string;
+  flowName: string;
+  viaFallback: boolean;
+  bundle?: string;
+  targets: Array<{ integration: string; resourceId: string; resourceName: string; permission: string; grantState: string }>;
+  durationMinutes: number | null;
+  justification: string;
+  source: string;
+  state: RequestState;
+  step: number;
+  stepCount: number;
+  approvals: Array<{ step: number; by: string; at: Date; reason?: string }>;
+  decidedBy?: string;
+  decisionReason?: string;
+  createdAt?: Date;
+  grantedAt?: Date;
+  expiresAt?: Date | null;
+  extensionCount: number;
+  endReason?: string | null;
+  endedBy?: string;
+  endReasonText?: string;
+}
+
+export function toView(doc: RequestDoc): RequestView {
+  const flow = doc.flow as { approval?: { steps?: unknown[] } };
+  return {
+    id: formatRequestId(doc.number),
+    number: doc.number,
+    requester: {
+      id: doc.requester.id,
+      email: doc.requester.email,
+      displayName: doc.requester.displayName ?? undefined,
+      groups: [...(doc.requester.groups ?? [])],
+      timeZone: doc.requester.timeZone ?? undefined,
+    },
+    flowId: doc.flowId,
+    flowName: doc.flowName,
+    viaFallback: Boolean(doc.viaFallback),
+    bundle: doc.bundle ?? undefined,
+    targets: doc.targets.map((t) => ({
+      integration: t.integration,
+      resourceId: t.resourceId,
+      resourceName: t.resourceName,
+      permission: t.permission,
+      grantState: t.grantState,
+    })),
+    durationMinutes: doc.durationMinutes ?? null,
+    justification: doc.justification ?? '',
+    source: doc.source,
+    state: doc.state as RequestState,
+    step: doc.step ?? 0,
+    stepCount: flow.approval?.steps?.length ?? 0,
+    approvals: (doc.approvals ?? []).map((a) => ({ step: a.step, by: a.by, at: a.at, reason: a.reason ?? undefined })),
+    decidedBy: doc.decidedBy ?? undefined,
+    decisionReason: doc.decisionReason ?? undefined,
+    createdAt: (doc as { createdAt?: Date }).createdAt,
+    grantedAt: doc.grantedAt ?? undefined,
+    expiresAt: doc.expiresAt ?? null,
+    extensionCount: doc.extensionCount ?? 0,
+    endReason: doc.endReason ?? null,
+    endedBy: doc.endedBy ?? undefined,
+    endReasonText: doc.endReasonText ?? undefined,
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * Mongoose models. Every hot query of the lifecycle and the sweeps has an index that matches it,
+ * because the embedded stand-in server scans slowly.
+ */
+import mongoose, { Schema, type Connection, type Model } from 'mongoose';
+import { REQUEST_STATES } from '../domain/request.js';
+
+const requesterSchema = new Schema(
+  {
+    id: { type: String, required: true },
+    email: { type: String, required: true },
+    displayName: String,
+    groups: { type: [String], default: [] },
+    timeZone: String,
+  },
+  { _id: false },
+);
+
+const targetSchema = new Schema(
+  {
+    integration: { type: String, required: true },
+    resourceId: { type: String, required: true },
+    resourceName: { type: String, required: true },
+    resourceKind: { type: String, required: true },
+    permission: { type: String, required: true },
+    owners: { type: [String], default: [] },
+    /** Grant state of this target on the real system. */
+    grantState: { type: String, enum: ['none', 'active', 'revoked', 'failed'], default: 'none' },
+    handle: { type: Schema.Types.Mixed, default: null },
+    grantedAt: Date,
+    revokedAt: Date,
+    error: String,
+  },
+  { _id: false },
+);
+
+const approvalSchema = new Schema(
+  {
+    step: { type: Number, required: true },
+    by: { type: String, required: true },
+    byGroups: { type: [String], default: [] },
+    at: { type: Date, required: true },
+    reason: String,
+  },
+  { _id: false },
+);
+
+const requestSchema = new Schema(
+  {
+    number: { type: Number, required: true, unique: true },
+    requester: { type: requesterSchema, required: true },
+    flowId: { type: String, required: true },
+    flowName: { type: String, required: true },
+    /** The flow as it was at submission: later edits do not change the rules of a running request. */
+    flow: { type: Schema.Types.Mixed, required: true },
+    viaFallback: { type: Boolean, default: false },
+    bundle: String,
+    targets: { type: [targetSchema], required: true },
+    durationMinutes: { type: Number, default: null },
+    justification: { type: String, default: '' },
+    source: { type: String, required: true },
+    state: { type: String, enum: REQUEST_STATES, required: true },
+    version: { type: Number, default: 0 },
+    step: { type: Number, default: 0 },
+    approvals: { type: [approvalSchema], default: [] },
+    decidedBy: String,
+    decisionReason: String,
+    decidedAt: Date,
+    decideBy: Date,
+    remindAt: Date,
+    grantedAt: Date,
+    expiresAt: Date,
+    warnAt: Date,
+    warnedAt: Date,
+    extensionCount: { type: Number, default: 0 },
+    extensions: { type: [Schema.Types.Mixed], default: [] },
+    pendingExtension: { type: Schema.Types.Mixed, default: null },
+    endReason: { type: String, enum: ['expired', 'revoked', 'failed', null], default: null },
+    endedBy: String,
+    endReasonText: String,
+    endedAt: Date,
+    revokeRequested: { type: Boolean, default: false },
+    /** Set while the request is open, so one person cannot have two open requests for the same targets. */
+    openKey: String,
+    lease: {
+      owner: String,
+      until: Date,
+    },
+    attempts: { type: Number, default: 0 },
+    nextAttemptAt: Date,
+    lastError: String,
+    adminsAlertedAt: Date,
+  },
+  { timestamps: true, minimize: false },
+);
+requestSchema.index({ openKey: 1 }, { unique: true, partialFilterExpression: { openKey: { $exists: true } } });
+requestSchema.index({ state: 1, expiresAt: 1 });
+requestSchema.index({ state: 1, warnAt: 1 });
+requestSchema.index({ state: 1, decideBy: 1 });
+requestSchema.index({ state: 1, remindAt: 1 });
+requestSchema.index({ state: 1, nextAttemptAt: 1 });
+requestSchema.index({ 'requester.id': 1, state: 1 });
+
+export interface TargetDoc {
+  integration: string;
+  resourceId: string;
+  resourceName: string;
+  resourceKind: string;
+  permission: string;
+  owners: string[];
+  grantState: 'none' | 'active' | 'revoked' | 'failed';
+  handle: Record<string, string | number | boolean | null> | null;
+  grantedAt?: Date;
+  revokedAt?: Date;
+  error?: string;
+}
+
+/** A request as read with lean(): plain data, no mongoose document methods. */
+export interface RequestDoc {
+  _id: mongoose.Types.ObjectId;
+  number: number;
+  requester: { id: string; email: string; displayName?: string; groups: string[]; timeZone?: string };
+  flowId: string;
+  flowName: string;
+  flow: unknown;
+  viaFallback: boolean;
+  bundle?: string;
+  targets: TargetDoc[];
+  durationMinutes: number | null;
+  justification: string;
+  source: string;
+  state: string;
+  version: number;
+  step: number;
+  approvals: Array<{ step: number; by: string; byGroups: string[]; at: Date; reason?: string }>;
+  decidedBy?: string;
+  decisionReason?: string;
+  decidedAt?: Date;
+  decideBy?: Date;
+  remindAt?: Date;
+  grantedAt?: Date;
+  expiresAt?: Date | null;
+  warnAt?: Date;
+  extensionCount: number;
+  extensions: unknown[];
+  pendingExtension: unknown;
+  endReason: 'expired' | 'revoked' | 'failed' | null;
+  endedBy?: string;
+  endReasonText?: string;
+  endedAt?: Date;
+  revokeRequested: boolean;
+  openKey?: string;
+  lease?: { owner?: string; until?: Date };
+  attempts: number;
+  nextAttemptAt?: Date;
+  lastError?: string | null;
+  adminsAlertedAt?: Date;
+  createdAt?: Date;
+  updatedAt?: Date;
+}
+
+const flowDocSchema = new Schema(
+  {
+    name: { type: String, required: true, unique: true },
+    definition: { type: Schema.Types.Mixed, required: true },
+    enabled: { type: Boolean, default: true },
+    /** 'config' when declared in the flows file, 'console' when made in a chat console or API. */
+    origin: { type: String, default: 'console' },
+  },
+  { timestamps: true, minimize: false },
+);
+
+const integrationSchema = new Schema(
+  {
+    name: { type: String, required: true, unique: true },
+    type: { type: String, required: true },
+    description: { type: String, default: '' },
+    config: { type: Schema.Types.Mixed, default: {} },
+    /** Sealed with the SecretBox; never returned by any view. */
+    secrets: { type: Schema.Types.Mixed, default: {} },
+    tags: { type: Schema.Types.Mixed, default: {} },
+    health: { ok: Boolean, message: String, checkedAt: Date },
+    origin: { type: String, default: 'console' },
+  },
+  { timestamps: true, minimize: false },
+);
+
+const resourceSchema = new Schema(
+  {
+    integration: { type: String, required: true },
+    resourceId: { type: String, required: true },
+    name: { type: String, required: true },
+    kind: { type: String, required: true },
+    tags: { type: Schema.Types.Mixed, default: {} },
+    owners: { type: [String], default: [] },
+    permissions: { type: [String], default: [] },
+    seenAt: Date,
+  },
+  { minimize: false },
+);
+resourceSchema.index({ integration: 1, resourceId: 1 }, { unique: true });
+
+const bundleDocSchema = new Schema(
+  {
+    name: { type: String, required: true, unique: true },
+    definition: { type: Schema.Types.Mixed, required: true },
+    origin: { type: String, default: 'console' },
+  },
+  { timestamps: true, minimize: false },
+);
+
+const settingsDocSchema = new Schema(
+  { _id: { type: String }, value: { type: Schema.Types.Mixed, required: true }, version: { type: Number, default: 0 } },
+  { timestamps: true, minimize: false },
+);
+
+const counterSchema = new Schema({ _id: { type: String }, seq: { type: Number, required: true } });
+
+function model<T>(conn: Connection, name: string, schema: Schema<T>, collection: string): Model<T> {
+  return (conn.models[name] as Model<T> | undefined) ?? conn.model<T>(name, schema, collection);
+}
+
+export function models(conn: Connection) {
+  return {
+    Request: model(conn, 'Request', requestSchema, 'requests'),
+    Flow: model(conn, 'Flow', flowDocSchema, 'flows'),
+    Integration: model(conn, 'Integration', integrationSchema, 'integrations'),
+    Resource: model(conn, 'Resource', resourceSchema, 'resources'),
+    Bundle: model(conn, 'Bundle', bundleDocSchema, 'bundles'),
+    Settings: model(conn, 'Settings', settingsDocSchema, 'settings'),
+    Counter: model(conn, 'Counter', counterSchema, 'counters'),
+  };
+}
+export type Models = ReturnType<typeof models>;

@@ -25,7 +25,11 @@ export type Approver = z.infer<typeof approverSchema>;
 export const resourceSelectorSchema = z.union([
   z.object({ id: z.string().min(1) }).strict(),
   z.object({ name: z.string().min(1) }).strict(),
-  z.object({ tags: z.record(z.string(), z.string()).refine((t) => Object.keys(t).length > 0, 'at least one tag') }).strict(),
+  z
+    .object({
+      tags: z.record(z.string(), z.string()).refine((t) => Object.keys(t).length > 0, 'at least one tag'),
+    })
+    .strict(),
 ]);
 export type ResourceSelector = z.infer<typeof resourceSelectorSchema>;
 
@@ -57,7 +61,11 @@ export const approvalSchema = z.object({
   requireReason: z.boolean().default(false),
   allowSelfApproval: z.boolean().default(false),
   /** Undecided requests time out after this long. */
-  timeoutMinutes: z.number().int().min(1).default(24 * 60),
+  timeoutMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .default(24 * 60),
   /** Approvers are reminded this long after a step opens (0 = never). */
   reminderMinutes: z.number().int().min(0).default(60),
 });
@@ -94,32 +102,34 @@ export const extensionPolicySchema = z.object({
 });
 export type ExtensionPolicy = z.infer<typeof extensionPolicySchema>;
 
-export const flowSchema = z.object({
-  name: z.string().min(1).max(80),
-  description: z.string().max(500).default(''),
-  enabled: z.boolean().default(true),
-  grantees: z.object({
-    include: z.array(principalSchema).min(1),
-    exclude: z.array(principalSchema).default([]),
-  }),
-  targets: z.array(targetSpecSchema).default([]),
-  /** Names of Access Bundles that may be requested under this flow. */
-  bundles: z.array(z.string().min(1)).default([]),
-  approval: approvalSchema.default({
-    steps: [],
-    requireReason: false,
-    allowSelfApproval: false,
-    timeoutMinutes: 24 * 60,
-    reminderMinutes: 60,
-  }),
-  duration: durationPolicySchema,
-  requireJustification: z.boolean().default(false),
-  availability: availabilitySchema.optional(),
-  extension: extensionPolicySchema.default({ mode: 'none', maxCount: 1 }),
-}).refine((f) => f.targets.length > 0 || f.bundles.length > 0, {
-  message: 'a flow needs at least one target or bundle',
-  path: ['targets'],
-});
+export const flowSchema = z
+  .object({
+    name: z.string().min(1).max(80),
+    description: z.string().max(500).default(''),
+    enabled: z.boolean().default(true),
+    grantees: z.object({
+      include: z.array(principalSchema).min(1),
+      exclude: z.array(principalSchema).default([]),
+    }),
+    targets: z.array(targetSpecSchema).default([]),
+    /** Names of Access Bundles that may be requested under this flow. */
+    bundles: z.array(z.string().min(1)).default([]),
+    approval: approvalSchema.default({
+      steps: [],
+      requireReason: false,
+      allowSelfApproval: false,
+      timeoutMinutes: 24 * 60,
+      reminderMinutes: 60,
+    }),
+    duration: durationPolicySchema,
+    requireJustification: z.boolean().default(false),
+    availability: availabilitySchema.optional(),
+    extension: extensionPolicySchema.default({ mode: 'none', maxCount: 1 }),
+  })
+  .refine((f) => f.targets.length > 0 || f.bundles.length > 0, {
+    message: 'a flow needs at least one target or bundle',
+    path: ['targets'],
+  });
 export type FlowInput = z.input<typeof flowSchema>;
 export type FlowDefinition = z.infer<typeof flowSchema>;
 /** A stored flow: the definition plus its identity. */
@@ -129,7 +139,13 @@ export const bundleSchema = z.object({
   name: z.string().min(1).max(80),
   description: z.string().max(500).default(''),
   targets: z
-    .array(z.object({ integration: z.string().min(1), resource: z.string().min(1), permission: z.string().min(1) }))
+    .array(
+      z.object({
+        integration: z.string().min(1),
+        resource: z.string().min(1),
+        permission: z.string().min(1),
+      }),
+    )
     .min(1),
 });
 export type BundleDefinition = z.infer<typeof bundleSchema>;
@@ -142,7 +158,12 @@ export const settingsSchema = z.object({
       enabled: z.boolean().default(true),
       /** Empty: the admins approve. */
       approvers: z.array(approverSchema).default([]),
-      maxMinutes: z.number().int().min(1).max(4 * 60).default(4 * 60),
+      maxMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(4 * 60)
+        .default(4 * 60),
     })
     .default({ enabled: true, approvers: [], maxMinutes: 240 }),
   expiryWarningMinutes: z.number().int().min(0).default(15),

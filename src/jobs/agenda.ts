@@ -22,7 +22,12 @@ export interface RunningJobs {
   stop(): Promise<void>;
 }
 
-export async function startJobs(db: Database, loop: SweepLoop, log: Logger, opts: JobsOptions): Promise<RunningJobs> {
+export async function startJobs(
+  db: Database,
+  loop: SweepLoop,
+  log: Logger,
+  opts: JobsOptions,
+): Promise<RunningJobs> {
   const mongo = db.conn.db;
   if (!mongo) throw new Error('database connection is not open');
   const agenda = new Agenda({

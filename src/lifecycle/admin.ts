@@ -4,7 +4,14 @@
  * validates with the same zod schemas as the flows file, and audits the change.
  */
 import type { ZodError } from 'zod';
-import { bundleSchema, flowSchema, settingsSchema, type Flow, type FlowInput, type Settings } from '../domain/flow.js';
+import {
+  bundleSchema,
+  flowSchema,
+  settingsSchema,
+  type Flow,
+  type FlowInput,
+  type Settings,
+} from '../domain/flow.js';
 import type { Identity } from '../domain/identity.js';
 import type { SecretBox } from '../store/secrets.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
@@ -42,7 +49,12 @@ export class AdminUseCases {
     throw forbidden('Only Latch admins can do that.');
   }
 
-  private async audit(actor: Actor, action: string, subject: { type: string; id: string }, details?: Record<string, unknown>) {
+  private async audit(
+    actor: Actor,
+    action: string,
+    subject: { type: string; id: string },
+    details?: Record<string, unknown>,
+  ) {
     await this.ctx.audit.append({
       actor: actor === 'config-file' ? { type: 'system', id: 'config-file' } : { type: 'user', id: actor.id },
       action,
@@ -58,29 +70,53 @@ export class AdminUseCases {
   }
 
   /** Creates a flow, or replaces the one with `id`. */
-  async saveFlow(actor: Actor, input: FlowInput, id?: string, origin: 'console' | 'config' = 'console'): Promise<Flow> {
+  async saveFlow(
+    actor: Actor,
+    input: FlowInput,
+    id?: string,
+    origin: 'console' | 'config' = 'console',
+  ): Promise<Flow> {
     await this.requireAdmin(actor, 'flow.save');
     const parsed = flowSchema.safeParse(input);
     if (!parsed.success) throw zodToLatch(parsed.error);
     const def = parsed.data;
-    await this.assertReferencesExist(def.targets.map((t) => t.integration), def.bundles);
+    await this.assertReferencesExist(
+      def.targets.map((t) => t.integration),
+      def.bundles,
+    );
     const { Flow: FlowModel } = this.ctx.db.models;
     try {
       const doc = id
-        ? await FlowModel.findByIdAndUpdate(id, { $set: { name: def.name, definition: def, enabled: def.enabled, origin } }, { new: true }).lean()
-        : await FlowModel.create({ name: def.name, definition: def, enabled: def.enabled, origin }).then((d) => d.toObject());
+        ? await FlowModel.findByIdAndUpdate(
+            id,
+            { $set: { name: def.name, definition: def, enabled: def.enabled, origin } },
+            { returnDocument: 'after' },
+          ).lean()
+        : await FlowModel.create({ name: def.name, definition: def, enabled: def.enabled, origin }).then(
+            (d) => d.toObject(),
+          );
       if (!doc) throw notFound('That flow no longer exists.');
-      await this.audit(actor, id ? 'flow.updated' : 'flow.created', { type: 'flow', id: def.name }, { definition: def });
+      await this.audit(
+        actor,
+        id ? 'flow.updated' : 'flow.created',
+        { type: 'flow', id: def.name },
+        { definition: def },
+      );
       return { ...def, id: String(doc._id) };
     } catch (err) {
-      if ((err as { code?: number }).code === 11000) throw conflict(`A flow called ${def.name} already exists.`);
+      if ((err as { code?: number }).code === 11000)
+        throw conflict(`A flow called ${def.name} already exists.`);
       throw err;
     }
   }
 
   async setFlowEnabled(actor: Actor, id: string, enabled: boolean): Promise<void> {
     await this.requireAdmin(actor, 'flow.enable');
-    const doc = await this.ctx.db.models.Flow.findByIdAndUpdate(id, { $set: { enabled, 'definition.enabled': enabled } }, { new: true }).lean();
+    const doc = await this.ctx.db.models.Flow.findByIdAndUpdate(
+      id,
+      { $set: { enabled, 'definition.enabled': enabled } },
+      { returnDocument: 'after' },
+    ).lean();
     if (!doc) throw notFound('That flow no longer exists.');
     await this.audit(actor, enabled ? 'flow.enabled' : 'flow.disabled', { type: 'flow', id: doc.name });
   }
@@ -96,13 +132,21 @@ export class AdminUseCases {
     await this.requireAdmin(actor, 'bundle.save');
     const parsed = bundleSchema.safeParse(input);
     if (!parsed.success) throw zodToLatch(parsed.error);
-    await this.assertReferencesExist(parsed.data.targets.map((t) => t.integration), []);
+    await this.assertReferencesExist(
+      parsed.data.targets.map((t) => t.integration),
+      [],
+    );
     await this.ctx.db.models.Bundle.updateOne(
       { name: parsed.data.name },
       { $set: { definition: parsed.data, origin: actor === 'config-file' ? 'config' : 'console' } },
       { upsert: true },
     );
-    await this.audit(actor, 'bundle.saved', { type: 'bundle', id: parsed.data.name }, { definition: parsed.data });
+    await this.audit(
+      actor,
+      'bundle.saved',
+      { type: 'bundle', id: parsed.data.name },
+      { definition: parsed.data },
+    );
   }
 
   async updateSettings(actor: Actor, patch: Partial<Settings>): Promise<Settings> {
@@ -112,16 +156,29 @@ export class AdminUseCases {
     const merged = settingsSchema.safeParse({ ...(current?.value ?? {}), ...patch });
     if (!merged.success) throw zodToLatch(merged.error);
     const filter = current ? { _id: 'global', version: current.version } : { _id: 'global' };
-    const r = await SettingsModel.updateOne(filter, { $set: { value: merged.data }, $inc: { version: 1 } }, { upsert: !current });
-    if (r.matchedCount === 0 && r.upsertedCount === 0) throw conflict('Settings changed meanwhile; reload and try again.');
-    await this.audit(actor, 'settings.updated', { type: 'settings', id: 'global' }, { changed: Object.keys(patch), settings: merged.data });
+    const r = await SettingsModel.updateOne(
+      filter,
+      { $set: { value: merged.data }, $inc: { version: 1 } },
+      { upsert: !current },
+    );
+    if (r.matchedCount === 0 && r.upsertedCount === 0)
+      throw conflict('Settings changed meanwhile; reload and try again.');
+    await this.audit(
+      actor,
+      'settings.updated',
+      { type: 'settings', id: 'global' },
+      { changed: Object.keys(patch), settings: merged.data },
+    );
     return merged.data;
   }
 
   async saveIntegration(actor: Actor, input: IntegrationInput): Promise<void> {
     await this.requireAdmin(actor, 'integration.save');
     if (!this.registry.types().includes(input.type)) {
-      throw invalid(`Unknown integration type ${input.type}; known: ${this.registry.types().join(', ')}.`, 'type');
+      throw invalid(
+        `Unknown integration type ${input.type}; known: ${this.registry.types().join(', ')}.`,
+        'type',
+      );
     }
     const { Integration } = this.ctx.db.models;
     const existing = await Integration.findOne({ name: input.name }).lean();
@@ -146,13 +203,21 @@ export class AdminUseCases {
     try {
       await this.registry.get(input.name);
     } catch (err) {
-      throw invalid(`Saved, but the ${input.type} configuration is not usable: ${(err as Error).message}`, 'config');
+      throw invalid(
+        `Saved, but the ${input.type} configuration is not usable: ${(err as Error).message}`,
+        'config',
+      );
     } finally {
-      await this.audit(actor, existing ? 'integration.updated' : 'integration.created', { type: 'integration', id: input.name }, {
-        type: input.type,
-        config: input.config,
-        secretsChanged: Object.keys(fresh),
-      });
+      await this.audit(
+        actor,
+        existing ? 'integration.updated' : 'integration.created',
+        { type: 'integration', id: input.name },
+        {
+          type: input.type,
+          config: input.config,
+          secretsChanged: Object.keys(fresh),
+        },
+      );
     }
   }
 
@@ -171,7 +236,13 @@ export class AdminUseCases {
           updateOne: {
             filter: { integration, resourceId: r.id },
             update: {
-              $set: { name: r.name, kind: r.kind, permissions: r.permissions, seenAt: now, discoveredTags: r.tags ?? {} },
+              $set: {
+                name: r.name,
+                kind: r.kind,
+                permissions: r.permissions,
+                seenAt: now,
+                discoveredTags: r.tags ?? {},
+              },
               $setOnInsert: { tags: { ...integrationTags, ...(r.tags ?? {}) }, owners: [] },
             },
             upsert: true,
@@ -181,24 +252,42 @@ export class AdminUseCases {
       );
     }
     await this.ctx.db.models.Resource.deleteMany({ integration, seenAt: { $lt: now } });
-    await this.ctx.db.models.Integration.updateOne({ name: integration }, { $set: { health: { ok: true, message: `${found.length} resources`, checkedAt: now } } });
+    await this.ctx.db.models.Integration.updateOne(
+      { name: integration },
+      { $set: { health: { ok: true, message: `${found.length} resources`, checkedAt: now } } },
+    );
     return found.length;
   }
 
-  async setResourceMeta(actor: Actor, integration: string, resourceId: string, meta: { tags?: Record<string, string>; owners?: string[] }): Promise<void> {
+  async setResourceMeta(
+    actor: Actor,
+    integration: string,
+    resourceId: string,
+    meta: { tags?: Record<string, string>; owners?: string[] },
+  ): Promise<void> {
     await this.requireAdmin(actor, 'resource.update');
     const set: Record<string, unknown> = {};
     if (meta.tags) set.tags = meta.tags;
     if (meta.owners) set.owners = meta.owners.map((o) => o.trim().toLowerCase());
-    const r = await this.ctx.db.models.Resource.updateOne({ integration, resourceId }, { $set: set }, { strict: false });
+    const r = await this.ctx.db.models.Resource.updateOne(
+      { integration, resourceId },
+      { $set: set },
+      { strict: false },
+    );
     if (r.matchedCount === 0) throw notFound(`${integration} has no resource ${resourceId}.`);
-    await this.audit(actor, 'resource.updated', { type: 'resource', id: `${integration}/${resourceId}` }, meta);
+    await this.audit(
+      actor,
+      'resource.updated',
+      { type: 'resource', id: `${integration}/${resourceId}` },
+      meta,
+    );
   }
 
   private async assertReferencesExist(integrations: string[], bundles: string[]): Promise<void> {
     const { Integration, Bundle } = this.ctx.db.models;
     for (const name of new Set(integrations)) {
-      if (!(await Integration.exists({ name }))) throw invalid(`There is no integration called ${name}.`, 'targets');
+      if (!(await Integration.exists({ name })))
+        throw invalid(`There is no integration called ${name}.`, 'targets');
     }
     for (const name of new Set(bundles)) {
       if (!(await Bundle.exists({ name }))) throw invalid(`There is no bundle called ${name}.`, 'bundles');

@@ -3,7 +3,13 @@
  * the reads of policy (flows, settings, admins, catalog) that decisions are made from.
  */
 import type { Connector } from '../connectors/types.js';
-import { flowSchema, settingsSchema, type Flow, type Settings, type BundleDefinition } from '../domain/flow.js';
+import {
+  flowSchema,
+  settingsSchema,
+  type Flow,
+  type Settings,
+  type BundleDefinition,
+} from '../domain/flow.js';
 import type { Identity } from '../domain/identity.js';
 import type { Resource } from '../domain/resource.js';
 import type { Logger } from '../logger.js';
@@ -80,7 +86,9 @@ export class LifecycleContext {
 
   async admins(settings?: Settings): Promise<string[]> {
     const s = settings ?? (await this.settings());
-    return [...new Set([...this.deps.envAdmins, ...s.admins].map((a) => a.trim().toLowerCase()).filter(Boolean))];
+    return [
+      ...new Set([...this.deps.envAdmins, ...s.admins].map((a) => a.trim().toLowerCase()).filter(Boolean)),
+    ];
   }
 
   async isAdmin(who: Identity, settings?: Settings): Promise<boolean> {
@@ -90,7 +98,10 @@ export class LifecycleContext {
 
   async flows(): Promise<Flow[]> {
     const docs = await this.db.models.Flow.find().lean();
-    return docs.map((d) => ({ ...flowSchema.parse({ ...d.definition, enabled: d.enabled }), id: String(d._id) }));
+    return docs.map((d) => ({
+      ...flowSchema.parse({ ...d.definition, enabled: d.enabled }),
+      id: String(d._id),
+    }));
   }
 
   async bundle(name: string): Promise<BundleDefinition | null> {

@@ -20,7 +20,7 @@ export async function nextRequestNumber(ctx: LifecycleContext): Promise<number> 
   const doc = await ctx.db.models.Counter.findOneAndUpdate(
     { _id: 'request' },
     [{ $set: { seq: { $add: [{ $ifNull: ['$seq', 1000] }, 1] } } }],
-    { upsert: true, new: true, updatePipeline: true },
+    { upsert: true, returnDocument: 'after', updatePipeline: true },
   ).lean();
   return doc!.seq;
 }

@@ -4,10 +4,27 @@
  */
 import type { ApprovalStep, Flow } from '../domain/flow.js';
 import type { Identity } from '../domain/identity.js';
-import { canApprove, evaluateStep, stepAudience, type ApprovalContext } from '../domain/approval.js';
-import { checkExtension, checkRequestedDuration, extendedExpiry, formatDuration } from '../domain/duration.js';
+import {
+  canApprove,
+  evaluateStep,
+  stepAudience,
+  unsatisfiableStep,
+  type ApprovalContext,
+} from '../domain/approval.js';
+import {
+  checkExtension,
+  checkRequestedDuration,
+  extendedExpiry,
+  formatDuration,
+} from '../domain/duration.js';
 import { formatRequestId } from '../domain/human-id.js';
-import { bundleTargets, matchFlow, type TargetRef } from '../domain/policy.js';
+import {
+  FALLBACK_FLOW_ID,
+  bundleTargets,
+  matchBundleFlow,
+  matchFlow,
+  type TargetRef,
+} from '../domain/policy.js';
 import { STATE_LABELS, type RequestSource, type RequestState } from '../domain/request.js';
 import type { Resource } from '../domain/resource.js';
 import type { RequestDoc } from '../store/models.js';
@@ -35,7 +52,9 @@ export class RequestUseCases {
   async submit(who: Identity, input: SubmitInput): Promise<RequestView> {
     const ctx = this.ctx;
     const now = ctx.now();
-    const [flows, settings] = await Promise.all([ctx.flows(), ctx.settings()]);
+    const [flows, stored] = await Promise.all([ctx.flows(), ctx.settings()]);
+    // The fallback flow's default approvers are all admins, including those from LATCH_ADMINS.
+    const settings = { ...stored, admins: await ctx.admins(stored) };
 
     let refs: TargetRef[] = input.targets ?? [];
     if (input.bundle) {
@@ -45,7 +64,8 @@ export class RequestUseCases {
     }
     if (refs.length === 0) throw invalid('Choose at least one resource.', 'targets');
     const uniqueKeys = new Set(refs.map(targetKey));
-    if (uniqueKeys.size !== refs.length) throw invalid('The same resource and permission is listed twice.', 'targets');
+    if (uniqueKeys.size !== refs.length)
+      throw invalid('The same resource and permission is listed twice.', 'targets');
 
     const catalog = await ctx.catalog([...new Set(refs.map((r) => r.integration))]);
     const resources = refs.map((ref) => {
@@ -58,7 +78,19 @@ export class RequestUseCases {
     });
 
     const flow = this.pickFlow(flows, settings, who, refs, catalog, now, input);
-    const viaFallback = flow.id === 'fallback';
+    const viaFallback = flow.id === FALLBACK_FLOW_ID;
+    const probe = {
+      requesterId: who.id,
+      resourceOwners: [...new Set(resources.flatMap((r) => r.owners))],
+      allowSelfApproval: flow.approval.allowSelfApproval,
+    };
+    for (const step of flow.approval.steps) {
+      const why = unsatisfiableStep(step, probe);
+      if (why)
+        throw forbidden(
+          `${flow.name} could never approve this request: ${why}. Ask an admin to fix the flow.`,
+        );
+    }
 
     const duration = checkRequestedDuration(flow.duration, input.durationMinutes);
     if (!duration.ok) throw invalid(duration.reason, 'duration');
@@ -115,7 +147,9 @@ export class RequestUseCases {
       if (isDuplicateKey(err)) {
         const existing = await ctx.db.models.Request.findOne({ openKey }).lean<RequestDoc>();
         const id = existing ? formatRequestId(existing.number) : 'another request';
-        throw conflict(`You already have ${id} open for this access (${existing ? STATE_LABELS[existing.state as RequestState] : 'open'}).`);
+        throw conflict(
+          `You already have ${id} open for this access (${existing ? STATE_LABELS[existing.state as RequestState] : 'open'}).`,
+        );
       }
       throw err;
     }
@@ -165,18 +199,15 @@ export class RequestUseCases {
     input: SubmitInput,
   ): Flow {
     if (input.bundle) {
-      const candidates = flows.filter((f) => f.bundles.includes(input.bundle!) && (!input.flowId || f.id === input.flowId));
-      for (const flow of candidates) {
-        const results = refs.map((ref) => matchFlow([{ ...flow, targets: [...flow.targets, ...bundleSpecs(refs)] }], settings, who, ref, catalog, now, flow.id));
-        if (results.every((r) => r.ok)) return flow;
-      }
-      throw forbidden(`No flow lets you request the bundle ${input.bundle}.`);
+      const match = matchBundleFlow(flows, settings, who, input.bundle, now, input.flowId);
+      if (!match.ok) throw forbidden(refusal(match.reasons));
+      return match.flow;
     }
     const first = matchFlow(flows, settings, who, refs[0]!, catalog, now, input.flowId);
-    if (!first.ok) throw forbidden(first.reasons.join(' '));
+    if (!first.ok) throw forbidden(refusal(first.reasons));
     for (const ref of refs.slice(1)) {
-      const next = matchFlow(first.viaFallback ? [] : flows, settings, who, ref, catalog, now, first.viaFallback ? undefined : first.flow.id);
-      if (!next.ok) throw forbidden(next.reasons.join(' '));
+      const next = matchFlow(flows, settings, who, ref, catalog, now, first.flow.id);
+      if (!next.ok) throw forbidden(refusal(next.reasons));
     }
     return first.flow;
   }
@@ -199,18 +230,35 @@ export class RequestUseCases {
         await this.auditRefusal(who, id, 'approve', may.reason);
         throw forbidden(may.reason);
       }
-      if (flow.approval.requireReason && !reason?.trim()) throw invalid('A reason is required to approve.', 'reason');
+      if (flow.approval.requireReason && !reason?.trim())
+        throw invalid('A reason is required to approve.', 'reason');
       if (doc.approvals.some((a) => a.step === doc.step && a.by === who.id)) {
         throw conflict(`You have already approved ${id}.`);
       }
       const now = ctx.now();
-      const record = { step: doc.step, by: who.id, byGroups: who.groups, at: now, reason: reason?.trim() || undefined };
+      const record = {
+        step: doc.step,
+        by: who.id,
+        byGroups: who.groups,
+        at: now,
+        reason: reason?.trim() || undefined,
+      };
       const stepApprovals = [...doc.approvals.filter((a) => a.step === doc.step), record];
-      const outcome = evaluateStep(step, stepApprovals.map((a) => ({ by: a.by, byGroups: a.byGroups ?? [], at: a.at })), actx);
+      const outcome = evaluateStep(
+        step,
+        stepApprovals.map((a) => ({ by: a.by, byGroups: a.byGroups ?? [], at: a.at })),
+        actx,
+      );
       const lastStep = doc.step >= flow.approval.steps.length - 1;
       const set: Record<string, unknown> = {};
       if (outcome.done && lastStep) {
-        Object.assign(set, { state: 'approved', decidedBy: who.id, decidedAt: now, nextAttemptAt: now, 'lease.until': EPOCH });
+        Object.assign(set, {
+          state: 'approved',
+          decidedBy: who.id,
+          decidedAt: now,
+          nextAttemptAt: now,
+          'lease.until': EPOCH,
+        });
       } else if (outcome.done) {
         set.step = doc.step + 1;
         if (flow.approval.reminderMinutes > 0) set.remindAt = addMinutes(now, flow.approval.reminderMinutes);
@@ -223,7 +271,7 @@ export class RequestUseCases {
           $inc: { version: 1 },
           ...(outcome.done && lastStep ? { $unset: { remindAt: 1, decideBy: 1 } } : {}),
         },
-        { new: true },
+        { returnDocument: 'after' },
       ).lean<RequestDoc>();
       if (!updated) continue; // someone else acted first: re-read and decide again
       const view = toView(updated);
@@ -231,7 +279,11 @@ export class RequestUseCases {
         actor: { type: 'user', id: who.id },
         action: outcome.done && lastStep ? 'request.approved' : 'request.approval_recorded',
         subject: { type: 'request', id },
-        details: { step: doc.step, reason: record.reason, remaining: outcome.done ? undefined : outcome.remaining },
+        details: {
+          step: doc.step,
+          reason: record.reason,
+          remaining: outcome.done ? undefined : outcome.remaining,
+        },
         at: now,
       });
       if (outcome.done && lastStep) {
@@ -265,7 +317,11 @@ export class RequestUseCases {
         throw forbidden(may.reason.replace('approve', 'deny'));
       }
       const now = ctx.now();
-      const updated = await this.endPending(doc, 'rejected', { decidedBy: who.id, decisionReason: text, decidedAt: now });
+      const updated = await this.endPending(doc, 'rejected', {
+        decidedBy: who.id,
+        decisionReason: text,
+        decidedAt: now,
+      });
       if (!updated) continue;
       const view = toView(updated);
       await ctx.audit.append({
@@ -297,7 +353,12 @@ export class RequestUseCases {
       throw conflict(`${id} is ${STATE_LABELS[fresh.state as RequestState]} and can no longer be cancelled.`);
     }
     const view = toView(updated);
-    await ctx.audit.append({ actor: { type: 'user', id: who.id }, action: 'request.cancelled', subject: { type: 'request', id }, at: now });
+    await ctx.audit.append({
+      actor: { type: 'user', id: who.id },
+      action: 'request.cancelled',
+      subject: { type: 'request', id },
+      at: now,
+    });
     await ctx.notify({ type: 'request.cancelled', request: view });
     return view;
   }
@@ -346,20 +407,35 @@ export class RequestUseCases {
     const [active, approved, granting] = await Promise.all([
       Request.updateMany(
         { state: 'active' },
-        { $set: { state: 'revoking', ...endFields, nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0 }, $inc: { version: 1 } },
+        {
+          $set: { state: 'revoking', ...endFields, nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0 },
+          $inc: { version: 1 },
+        },
       ),
       Request.updateMany(
         { state: 'approved' },
-        { $set: { state: 'revoked', ...endFields, endedAt: now }, $unset: { openKey: 1 }, $inc: { version: 1 } },
+        {
+          $set: { state: 'revoked', ...endFields, endedAt: now },
+          $unset: { openKey: 1 },
+          $inc: { version: 1 },
+        },
       ),
-      Request.updateMany({ state: 'granting' }, { $set: { revokeRequested: true, ...endFields }, $inc: { version: 1 } }),
+      Request.updateMany(
+        { state: 'granting' },
+        { $set: { revokeRequested: true, ...endFields }, $inc: { version: 1 } },
+      ),
     ]);
     const count = active.modifiedCount + granting.modifiedCount;
     await ctx.audit.append({
       actor: { type: 'user', id: who.id },
       action: 'access.revoke_all',
       subject: { type: 'organisation', id: '*' },
-      details: { reason: text, active: active.modifiedCount, granting: granting.modifiedCount, approvedStopped: approved.modifiedCount },
+      details: {
+        reason: text,
+        active: active.modifiedCount,
+        granting: granting.modifiedCount,
+        approvedStopped: approved.modifiedCount,
+      },
       at: now,
     });
     ctx.kick();
@@ -376,20 +452,27 @@ export class RequestUseCases {
         await this.auditRefusal(who, id, 'extend', 'not the requester or an admin');
         throw forbidden(`Only ${doc.requester.email} or an admin can extend ${id}.`);
       }
-      if (doc.state !== 'active') throw conflict(`${id} is ${STATE_LABELS[doc.state as RequestState]}; only active access can be extended.`);
+      if (doc.state !== 'active')
+        throw conflict(
+          `${id} is ${STATE_LABELS[doc.state as RequestState]}; only active access can be extended.`,
+        );
       if (!doc.expiresAt) throw conflict(`${id} does not expire; there is nothing to extend.`);
       const flow = doc.flow as Flow;
       const ext = checkExtension(flow.extension, doc.extensionCount ?? 0);
       if (!ext.ok) throw forbidden(ext.reason);
       const dur = checkRequestedDuration(flow.duration, minutes);
-      if (!dur.ok || dur.minutes === null) throw invalid(dur.ok ? 'An extension needs a duration.' : dur.reason, 'duration');
+      if (!dur.ok || dur.minutes === null)
+        throw invalid(dur.ok ? 'An extension needs a duration.' : dur.reason, 'duration');
       const now = ctx.now();
       if (ext.needsApproval && !isAdmin) {
         if (doc.pendingExtension) throw conflict(`An extension of ${id} is already waiting for approval.`);
         const updated = await ctx.db.models.Request.findOneAndUpdate(
           { _id: doc._id, state: 'active', version: doc.version },
-          { $set: { pendingExtension: { minutes: dur.minutes, requestedBy: who.id, at: now } }, $inc: { version: 1 } },
-          { new: true },
+          {
+            $set: { pendingExtension: { minutes: dur.minutes, requestedBy: who.id, at: now } },
+            $inc: { version: 1 },
+          },
+          { returnDocument: 'after' },
         ).lean<RequestDoc>();
         if (!updated) continue;
         const view = toView(updated);
@@ -422,7 +505,11 @@ export class RequestUseCases {
       if (doc.state !== 'active' || !pending) throw conflict(`${id} has no extension waiting for approval.`);
       const flow = doc.flow as Flow;
       const step = flow.approval.steps[0];
-      const may = step ? canApprove(step, who, approvalContext(doc)) : (await ctx.isAdmin(who)) ? { ok: true as const } : { ok: false as const, reason: 'Only admins can approve this extension.' };
+      const may = step
+        ? canApprove(step, who, approvalContext(doc))
+        : (await ctx.isAdmin(who))
+          ? { ok: true as const }
+          : { ok: false as const, reason: 'Only admins can approve this extension.' };
       if (!may.ok) {
         await this.auditRefusal(who, id, 'approve_extension', may.reason);
         throw forbidden(may.reason);
@@ -433,7 +520,12 @@ export class RequestUseCases {
     throw conflict('The request kept changing; please try again.');
   }
 
-  private async applyExtension(doc: RequestDoc, minutes: number, by: string, now: Date): Promise<RequestView | null> {
+  private async applyExtension(
+    doc: RequestDoc,
+    minutes: number,
+    by: string,
+    now: Date,
+  ): Promise<RequestView | null> {
     const ctx = this.ctx;
     const settings = await ctx.settings();
     const expiresAt = extendedExpiry(doc.expiresAt!, now, minutes);
@@ -446,7 +538,7 @@ export class RequestUseCases {
         $inc: { version: 1, extensionCount: 1 },
         $push: { extensions: { at: now, by, minutes, previousExpiresAt: doc.expiresAt } },
       },
-      { new: true },
+      { returnDocument: 'after' },
     ).lean<RequestDoc>();
     if (!updated) return null;
     const id = formatRequestId(doc.number);
@@ -467,7 +559,11 @@ export class RequestUseCases {
       actor: { type: 'user', id: by },
       action: 'access.extended',
       subject: { type: 'request', id },
-      details: { minutes, expiresAt: expiresAt.toISOString(), previousExpiresAt: doc.expiresAt?.toISOString() },
+      details: {
+        minutes,
+        expiresAt: expiresAt.toISOString(),
+        previousExpiresAt: doc.expiresAt?.toISOString(),
+      },
       at: now,
     });
     await ctx.notify({ type: 'access.extended', request: view, by });
@@ -478,15 +574,26 @@ export class RequestUseCases {
     if (doc.state === 'pending') return;
     const who = doc.decidedBy && doc.decidedBy !== 'auto' ? ` by ${doc.decidedBy}` : '';
     const label = STATE_LABELS[doc.state as RequestState];
-    const decided = ['approved', 'granting', 'active', 'revoking', 'revoked', 'expired', 'failed'].includes(doc.state);
-    throw conflict(decided ? `${id} was already approved${who}; it is ${label}.` : `${id} is ${label}${doc.state === 'rejected' ? who : ''}; nothing to decide.`);
+    const decided = ['approved', 'granting', 'active', 'revoking', 'revoked', 'expired', 'failed'].includes(
+      doc.state,
+    );
+    throw conflict(
+      decided
+        ? `${id} was already approved${who}; it is ${label}.`
+        : `${id} is ${label}${doc.state === 'rejected' ? who : ''}; nothing to decide.`,
+    );
   }
 
-  private async endPending(doc: RequestDoc, state: RequestState, set: Record<string, unknown>, guardVersion = true) {
+  private async endPending(
+    doc: RequestDoc,
+    state: RequestState,
+    set: Record<string, unknown>,
+    guardVersion = true,
+  ) {
     return this.ctx.db.models.Request.findOneAndUpdate(
       { _id: doc._id, state: 'pending', ...(guardVersion ? { version: doc.version } : {}) },
       { $set: { state, ...set }, $unset: { openKey: 1, remindAt: 1, decideBy: 1 }, $inc: { version: 1 } },
-      { new: true },
+      { returnDocument: 'after' },
     ).lean<RequestDoc>();
   }
 
@@ -512,15 +619,22 @@ export async function requestRevoke(
   if (doc.state === 'active') {
     return Request.findOneAndUpdate(
       { _id: doc._id, state: 'active' },
-      { $set: { state: 'revoking', ...endFields, nextAttemptAt: opts.now, 'lease.until': EPOCH, attempts: 0 }, $inc: { version: 1 } },
-      { new: true },
+      {
+        $set: { state: 'revoking', ...endFields, nextAttemptAt: opts.now, 'lease.until': EPOCH, attempts: 0 },
+        $inc: { version: 1 },
+      },
+      { returnDocument: 'after' },
     ).lean<RequestDoc>();
   }
   if (doc.state === 'approved') {
     const r = await Request.findOneAndUpdate(
       { _id: doc._id, state: 'approved' },
-      { $set: { state: 'revoked', ...endFields, endedAt: opts.now }, $unset: { openKey: 1 }, $inc: { version: 1 } },
-      { new: true },
+      {
+        $set: { state: 'revoked', ...endFields, endedAt: opts.now },
+        $unset: { openKey: 1 },
+        $inc: { version: 1 },
+      },
+      { returnDocument: 'after' },
     ).lean<RequestDoc>();
     if (r) return r;
   }
@@ -528,7 +642,7 @@ export async function requestRevoke(
     return Request.findOneAndUpdate(
       { _id: doc._id, state: 'granting' },
       { $set: { revokeRequested: true, ...endFields }, $inc: { version: 1 } },
-      { new: true },
+      { returnDocument: 'after' },
     ).lean<RequestDoc>();
   }
   return null;
@@ -537,7 +651,8 @@ export async function requestRevoke(
 export function grantSpec(doc: RequestDoc, index: number) {
   const t = doc.targets[index]!;
   return {
-    grantId: `${doc.number}-${index}`,
+    // The ObjectId, not the AR number: numbers repeat across installs that share a target system.
+    grantId: `${String(doc._id)}-${index}`,
     requestId: formatRequestId(doc.number),
     requesterEmail: doc.requester.email,
     resource: { id: t.resourceId, name: t.resourceName, kind: t.resourceKind },
@@ -548,15 +663,22 @@ export function grantSpec(doc: RequestDoc, index: number) {
 
 export function approvalContext(doc: RequestDoc): ApprovalContext {
   const flow = doc.flow as Flow;
-  return { requesterId: doc.requester.id, resourceOwners: owners(doc), allowSelfApproval: flow.approval.allowSelfApproval };
+  return {
+    requesterId: doc.requester.id,
+    resourceOwners: owners(doc),
+    allowSelfApproval: flow.approval.allowSelfApproval,
+  };
 }
 
 function owners(doc: RequestDoc): string[] {
   return [...new Set(doc.targets.flatMap((t) => t.owners ?? []))];
 }
 
-function bundleSpecs(refs: TargetRef[]) {
-  return refs.map((r) => ({ integration: r.integration, include: [{ id: r.resourceId }], exclude: [], permissions: [r.permission] }));
+function refusal(reasons: string[]): string {
+  const lines = [...new Set(reasons)];
+  return lines.length === 1
+    ? `${lines[0]}.`
+    : `No flow lets you ask for this:\n${lines.map((r) => `• ${r}`).join('\n')}`;
 }
 
 export function targetKey(r: TargetRef): string {

@@ -62,7 +62,9 @@ export class Sweeps {
   }
 
   /** The urgent sweeps: revocations and grants. Cheap when nothing is due. */
-  async tickUrgent(): Promise<Pick<TickStats, 'expired' | 'revoked' | 'revokeFailures' | 'granted' | 'grantFailures'>> {
+  async tickUrgent(): Promise<
+    Pick<TickStats, 'expired' | 'revoked' | 'revokeFailures' | 'granted' | 'grantFailures'>
+  > {
     const expired = await this.expireDue();
     const [rev, gr] = await Promise.all([this.processRevokes(), this.processGrants()]);
     return { expired, ...rev, ...gr };
@@ -70,7 +72,11 @@ export class Sweeps {
 
   /** Sweeps where a second of delay does not matter: warnings, reminders, time-outs. */
   async tickRelaxed(): Promise<Pick<TickStats, 'warned' | 'reminded' | 'timedOut'>> {
-    const [warned, reminded, timedOut] = await Promise.all([this.warnDue(), this.remindDue(), this.timeOutDue()]);
+    const [warned, reminded, timedOut] = await Promise.all([
+      this.warnDue(),
+      this.remindDue(),
+      this.timeOutDue(),
+    ]);
     return { warned, reminded, timedOut };
   }
 
@@ -85,12 +91,23 @@ export class Sweeps {
     const now = this.ctx.now();
     const { Request } = this.ctx.db.models;
     const due = { state: 'active', expiresAt: { $lte: now } };
-    const ids = await Request.find(due).sort({ expiresAt: 1 }).limit(this.opts.batchSize).select('_id').lean();
+    const ids = await Request.find(due)
+      .sort({ expiresAt: 1 })
+      .limit(this.opts.batchSize)
+      .select('_id')
+      .lean();
     if (ids.length === 0) return 0;
     const r = await Request.updateMany(
       { _id: { $in: ids.map((d) => d._id) }, ...due },
       {
-        $set: { state: 'revoking', endReason: 'expired', endedBy: 'latch', nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0 },
+        $set: {
+          state: 'revoking',
+          endReason: 'expired',
+          endedBy: 'latch',
+          nextAttemptAt: now,
+          'lease.until': EPOCH,
+          attempts: 0,
+        },
         $inc: { version: 1 },
       },
     );
@@ -102,13 +119,21 @@ export class Sweeps {
     const now = this.ctx.now();
     const { Request } = this.ctx.db.models;
     const due = { state: { $in: states }, nextAttemptAt: { $lte: now }, 'lease.until': { $lte: now } };
-    const ids = await Request.find(due).sort({ nextAttemptAt: 1 }).limit(this.opts.batchSize).select('_id').lean();
+    const ids = await Request.find(due)
+      .sort({ nextAttemptAt: 1 })
+      .limit(this.opts.batchSize)
+      .select('_id')
+      .lean();
     if (ids.length === 0) return [];
     const token = `${this.opts.owner}:${randomUUID()}`;
     await Request.updateMany(
       { _id: { $in: ids.map((d) => d._id) }, ...due },
       {
-        $set: { 'lease.owner': token, 'lease.until': new Date(now.getTime() + this.opts.leaseMs), ...(setState ? { state: setState } : {}) },
+        $set: {
+          'lease.owner': token,
+          'lease.until': new Date(now.getTime() + this.opts.leaseMs),
+          ...(setState ? { state: setState } : {}),
+        },
         $inc: { version: 1 },
       },
     );
@@ -128,12 +153,19 @@ export class Sweeps {
       const filter = { _id: doc._id, state: 'revoking', 'lease.owner': doc.lease!.owner };
       if (o.ok) {
         done.push(doc);
-        const finalState = doc.endReason === 'expired' ? 'expired' : doc.endReason === 'failed' ? 'failed' : 'revoked';
+        const finalState =
+          doc.endReason === 'expired' ? 'expired' : doc.endReason === 'failed' ? 'failed' : 'revoked';
         return {
           updateOne: {
             filter,
             update: {
-              $set: { state: finalState, targets: o.targets, endedAt: now, 'lease.until': EPOCH, lastError: null },
+              $set: {
+                state: finalState,
+                targets: o.targets,
+                endedAt: now,
+                'lease.until': EPOCH,
+                lastError: null,
+              },
               $unset: { openKey: 1, warnAt: 1, nextAttemptAt: 1 },
               $inc: { version: 1 },
             },
@@ -150,7 +182,9 @@ export class Sweeps {
               targets: o.targets,
               attempts,
               lastError: o.error,
-              nextAttemptAt: new Date(now.getTime() + backoff(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs)),
+              nextAttemptAt: new Date(
+                now.getTime() + backoff(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
+              ),
               'lease.until': EPOCH,
             },
             $inc: { version: 1 },
@@ -163,7 +197,12 @@ export class Sweeps {
     return { revoked: done.length, revokeFailures: failed.length };
   }
 
-  private async revokeTargets(doc: RequestDoc): Promise<{ ok: true; targets: RequestDoc['targets'] } | { ok: false; targets: RequestDoc['targets']; error: string }> {
+  private async revokeTargets(
+    doc: RequestDoc,
+  ): Promise<
+    | { ok: true; targets: RequestDoc['targets'] }
+    | { ok: false; targets: RequestDoc['targets']; error: string }
+  > {
     const targets = doc.targets.map((t) => ({ ...t }));
     const errors: string[] = [];
     for (let i = 0; i < targets.length; i++) {
@@ -181,16 +220,34 @@ export class Sweeps {
     return errors.length ? { ok: false, targets, error: errors.join('; ') } : { ok: true, targets };
   }
 
-  private async reportRevokes(done: RequestDoc[], failed: Array<{ doc: RequestDoc; error: string }>, now: Date): Promise<void> {
+  private async reportRevokes(
+    done: RequestDoc[],
+    failed: Array<{ doc: RequestDoc; error: string }>,
+    now: Date,
+  ): Promise<void> {
     const ctx = this.ctx;
     const events: AuditEvent[] = done.map((doc) => ({
-      actor: doc.endReason === 'expired' ? { type: 'system', id: 'latch' } : { type: 'user', id: doc.endedBy ?? 'latch' },
-      action: doc.endReason === 'expired' ? 'access.expired' : doc.endReason === 'failed' ? 'request.failed' : 'access.revoked',
+      actor:
+        doc.endReason === 'expired'
+          ? { type: 'system', id: 'latch' }
+          : { type: 'user', id: doc.endedBy ?? 'latch' },
+      action:
+        doc.endReason === 'expired'
+          ? 'access.expired'
+          : doc.endReason === 'failed'
+            ? 'request.failed'
+            : 'access.revoked',
       subject: { type: 'request', id: formatRequestId(doc.number) },
-      details: { targets: doc.targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`), reason: doc.endReasonText ?? undefined, lastError: doc.endReason === 'failed' ? doc.lastError : undefined },
+      details: {
+        targets: doc.targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
+        reason: doc.endReasonText ?? undefined,
+        lastError: doc.endReason === 'failed' ? doc.lastError : undefined,
+      },
       at: now,
     }));
-    const alerts = failed.filter(({ doc }) => (doc.attempts ?? 0) + 1 >= this.opts.alertAfter && !doc.adminsAlertedAt);
+    const alerts = failed.filter(
+      ({ doc }) => (doc.attempts ?? 0) + 1 >= this.opts.alertAfter && !doc.adminsAlertedAt,
+    );
     for (const { doc, error } of failed) {
       events.push({
         actor: { type: 'system', id: 'latch' },
@@ -202,15 +259,32 @@ export class Sweeps {
     }
     if (events.length) await ctx.audit.append(events);
     if (alerts.length) {
-      await ctx.db.models.Request.updateMany({ _id: { $in: alerts.map((a) => a.doc._id) } }, { $set: { adminsAlertedAt: now } });
+      await ctx.db.models.Request.updateMany(
+        { _id: { $in: alerts.map((a) => a.doc._id) } },
+        { $set: { adminsAlertedAt: now } },
+      );
       const admins = await ctx.admins();
       for (const { doc, error } of alerts) {
-        await ctx.notify({ type: 'revoke.failing', request: toView(doc), error, attempts: (doc.attempts ?? 0) + 1, admins });
+        await ctx.notify({
+          type: 'revoke.failing',
+          request: toView(doc),
+          error,
+          attempts: (doc.attempts ?? 0) + 1,
+          admins,
+        });
       }
     }
     await mapLimit(done, this.opts.concurrency, async (doc) => {
-      const fresh = { ...doc, state: doc.endReason === 'expired' ? 'expired' : doc.endReason === 'failed' ? 'failed' : 'revoked' } as RequestDoc;
-      if (doc.endReason === 'failed') await ctx.notify({ type: 'request.failed', request: toView(fresh), error: doc.lastError ?? 'grant failed' });
+      const fresh = {
+        ...doc,
+        state: doc.endReason === 'expired' ? 'expired' : doc.endReason === 'failed' ? 'failed' : 'revoked',
+      } as RequestDoc;
+      if (doc.endReason === 'failed')
+        await ctx.notify({
+          type: 'request.failed',
+          request: toView(fresh),
+          error: doc.lastError ?? 'grant failed',
+        });
       else await ctx.notify({ type: 'access.revoked', request: toView(fresh) });
     });
   }
@@ -250,7 +324,12 @@ export class Sweeps {
         t.handle = result.handle;
         t.grantedAt = now;
         t.error = undefined;
-        if (result.credentials) credentials.push({ resourceName: t.resourceName, permission: t.permission, values: result.credentials });
+        if (result.credentials)
+          credentials.push({
+            resourceName: t.resourceName,
+            permission: t.permission,
+            values: result.credentials,
+          });
       } catch (err) {
         error = `${t.resourceName}: ${errorText(err)}`;
         t.error = errorText(err);
@@ -263,18 +342,30 @@ export class Sweeps {
       const active = await Request.findOneAndUpdate(
         { ...lease, revokeRequested: { $ne: true } },
         {
-          $set: { state: 'active', targets, grantedAt: now, expiresAt, 'lease.until': EPOCH, lastError: null, attempts: 0, ...(warnAt ? { warnAt } : {}) },
+          $set: {
+            state: 'active',
+            targets,
+            grantedAt: now,
+            expiresAt,
+            'lease.until': EPOCH,
+            lastError: null,
+            attempts: 0,
+            ...(warnAt ? { warnAt } : {}),
+          },
           $unset: { nextAttemptAt: 1 },
           $inc: { version: 1 },
         },
-        { new: true },
+        { returnDocument: 'after' },
       ).lean<RequestDoc>();
       if (active) {
         await ctx.audit.append({
           actor: { type: 'system', id: 'latch' },
           action: 'access.granted',
           subject: { type: 'request', id },
-          details: { targets: targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`), expiresAt: expiresAt?.toISOString() ?? null },
+          details: {
+            targets: targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
+            expiresAt: expiresAt?.toISOString() ?? null,
+          },
           at: now,
         });
         await ctx.notify({ type: 'access.granted', request: toView(active), credentials });
@@ -284,7 +375,14 @@ export class Sweeps {
     if (error === null || doc.revokeRequested) {
       // Revoked while being granted: take back whatever was granted.
       await Request.updateOne(lease, {
-        $set: { state: 'revoking', targets, nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0, endReason: 'revoked' },
+        $set: {
+          state: 'revoking',
+          targets,
+          nextAttemptAt: now,
+          'lease.until': EPOCH,
+          attempts: 0,
+          endReason: 'revoked',
+        },
         $inc: { version: 1 },
       });
       this.ctx.kick();
@@ -297,17 +395,33 @@ export class Sweeps {
           targets,
           attempts,
           lastError: error,
-          nextAttemptAt: new Date(now.getTime() + backoff(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs)),
+          nextAttemptAt: new Date(
+            now.getTime() + backoff(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
+          ),
           'lease.until': EPOCH,
         },
         $inc: { version: 1 },
       });
-      await ctx.audit.append({ actor: { type: 'system', id: 'latch' }, action: 'grant.attempt_failed', subject: { type: 'request', id }, details: { attempt: attempts, error }, at: now });
+      await ctx.audit.append({
+        actor: { type: 'system', id: 'latch' },
+        action: 'grant.attempt_failed',
+        subject: { type: 'request', id },
+        details: { attempt: attempts, error },
+        at: now,
+      });
       return false;
     }
     // Out of attempts: undo partial grants through the revoke path, which ends in `failed`.
     await Request.updateOne(lease, {
-      $set: { state: 'revoking', targets, endReason: 'failed', lastError: error, nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0 },
+      $set: {
+        state: 'revoking',
+        targets,
+        endReason: 'failed',
+        lastError: error,
+        nextAttemptAt: now,
+        'lease.until': EPOCH,
+        attempts: 0,
+      },
       $inc: { version: 1 },
     });
     this.ctx.kick();
@@ -315,18 +429,29 @@ export class Sweeps {
   }
 
   async warnDue(): Promise<number> {
-    const docs = await this.claimMarker({ state: 'active', warnAt: { $lte: this.ctx.now() } }, { $unset: { warnAt: 1 } }, 'warnedAt');
+    const docs = await this.claimMarker(
+      { state: 'active', warnAt: { $lte: this.ctx.now() } },
+      { $unset: { warnAt: 1 } },
+      'warnedAt',
+    );
     for (const doc of docs) {
       const flow = doc.flow as Flow;
       const ext = flow.extension;
-      const allowed = ext.mode !== 'none' && (doc.extensionCount ?? 0) < ext.maxCount && doc.expiresAt != null;
+      const allowed =
+        ext.mode !== 'none' && (doc.extensionCount ?? 0) < ext.maxCount && doc.expiresAt != null;
       const choices = flow.duration.choicesMinutes.length
         ? flow.duration.choicesMinutes
-        : [15, 30, 60, 120, 240].filter((m) => flow.duration.maxMinutes === undefined || m <= flow.duration.maxMinutes);
+        : [15, 30, 60, 120, 240].filter(
+            (m) => flow.duration.maxMinutes === undefined || m <= flow.duration.maxMinutes,
+          );
       await this.ctx.notify({
         type: 'access.expiring',
         request: toView(doc),
-        extension: { allowed, needsApproval: ext.mode === 'approval', choicesMinutes: allowed ? choices : [] },
+        extension: {
+          allowed,
+          needsApproval: ext.mode === 'approval',
+          choicesMinutes: allowed ? choices : [],
+        },
       });
     }
     return docs.length;
@@ -334,17 +459,29 @@ export class Sweeps {
 
   async remindDue(): Promise<number> {
     const now = this.ctx.now();
-    const docs = await this.claimMarker({ state: 'pending', remindAt: { $lte: now } }, { $unset: { remindAt: 1 } }, 'remindedAt');
+    const docs = await this.claimMarker(
+      { state: 'pending', remindAt: { $lte: now } },
+      { $unset: { remindAt: 1 } },
+      'remindedAt',
+    );
     const { Request } = this.ctx.db.models;
     for (const doc of docs) {
       const flow = doc.flow as Flow;
       const step = flow.approval.steps[doc.step];
       if (!step) continue;
       if (flow.approval.reminderMinutes > 0) {
-        await Request.updateOne({ _id: doc._id, state: 'pending' }, { $set: { remindAt: addMinutes(now, flow.approval.reminderMinutes) } });
+        await Request.updateOne(
+          { _id: doc._id, state: 'pending' },
+          { $set: { remindAt: addMinutes(now, flow.approval.reminderMinutes) } },
+        );
       }
       const owners = [...new Set(doc.targets.flatMap((t) => t.owners ?? []))];
-      await this.ctx.notify({ type: 'approval.needed', request: toView(doc), approvers: stepAudience(step, owners), reminder: true });
+      await this.ctx.notify({
+        type: 'approval.needed',
+        request: toView(doc),
+        approvers: stepAudience(step, owners),
+        reminder: true,
+      });
     }
     return docs.length;
   }
@@ -353,7 +490,10 @@ export class Sweeps {
     const now = this.ctx.now();
     const docs = await this.claimMarker(
       { state: 'pending', decideBy: { $lte: now } },
-      { $set: { state: 'timed_out', endedAt: now, endedBy: 'latch' }, $unset: { openKey: 1, remindAt: 1, decideBy: 1 } },
+      {
+        $set: { state: 'timed_out', endedAt: now, endedBy: 'latch' },
+        $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
+      },
       'timedOutAt',
     );
     if (docs.length === 0) return 0;
@@ -370,7 +510,11 @@ export class Sweeps {
   }
 
   /** One guarded update marks a batch as handled (so two workers never both notify), then reads it back. */
-  private async claimMarker(due: Record<string, unknown>, update: Record<string, Record<string, unknown>>, marker: string): Promise<RequestDoc[]> {
+  private async claimMarker(
+    due: Record<string, unknown>,
+    update: Record<string, Record<string, unknown>>,
+    marker: string,
+  ): Promise<RequestDoc[]> {
     const { Request } = this.ctx.db.models;
     const ids = await Request.find(due).limit(this.opts.batchSize).select('_id').lean();
     if (ids.length === 0) return [];

@@ -11,7 +11,13 @@ export interface RequestView {
   flowName: string;
   viaFallback: boolean;
   bundle?: string;
-  targets: Array<{ integration: string; resourceId: string; resourceName: string; permission: string; grantState: string }>;
+  targets: Array<{
+    integration: string;
+    resourceId: string;
+    resourceName: string;
+    permission: string;
+    grantState: string;
+  }>;
   durationMinutes: number | null;
   justification: string;
   source: string;
@@ -59,7 +65,12 @@ export function toView(doc: RequestDoc): RequestView {
     state: doc.state as RequestState,
     step: doc.step ?? 0,
     stepCount: flow.approval?.steps?.length ?? 0,
-    approvals: (doc.approvals ?? []).map((a) => ({ step: a.step, by: a.by, at: a.at, reason: a.reason ?? undefined })),
+    approvals: (doc.approvals ?? []).map((a) => ({
+      step: a.step,
+      by: a.by,
+      at: a.at,
+      reason: a.reason ?? undefined,
+    })),
     decidedBy: doc.decidedBy ?? undefined,
     decisionReason: doc.decisionReason ?? undefined,
     createdAt: (doc as { createdAt?: Date }).createdAt,

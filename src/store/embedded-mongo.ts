@@ -4,7 +4,8 @@
  * virtualenv. Shared by `npm start`, the test global setup and the benchmarks.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import dns from 'node:dns/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -50,7 +51,7 @@ export async function startEmbeddedMongo(opts: EmbeddedMongoOptions): Promise<Em
     existsSync(noDownloadMarker) &&
     Date.now() - Number(readFileSync(noDownloadMarker, 'utf8')) < 24 * 3600 * 1000;
 
-  if (opts.prefer !== 'secantusdb' && !triedRecently) {
+  if (opts.prefer !== 'secantusdb' && !triedRecently && (await mongodCanBeHad())) {
     try {
       return await startMemoryServer(opts);
     } catch (err) {
@@ -59,6 +60,22 @@ export async function startEmbeddedMongo(opts: EmbeddedMongoOptions): Promise<Em
     }
   }
   return startSecantus(opts, log);
+}
+
+/** A cached or system mongod, or a reachable download host; otherwise do not even try. */
+async function mongodCanBeHad(): Promise<boolean> {
+  if (process.env.MONGOMS_SYSTEM_BINARY) return true;
+  const cache = path.join(process.env.HOME ?? '', '.cache', 'mongodb-binaries');
+  if (existsSync(cache) && readdirSync(cache).some((f) => f.startsWith('mongod'))) return true;
+  const host = process.env.MONGOMS_DOWNLOAD_MIRROR
+    ? new URL(process.env.MONGOMS_DOWNLOAD_MIRROR).hostname
+    : 'fastdl.mongodb.org';
+  const lookup = dns.lookup(host).then(
+    () => true,
+    () => false,
+  );
+  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000).unref());
+  return Promise.race([lookup, timeout]);
 }
 
 async function startMemoryServer(opts: EmbeddedMongoOptions): Promise<EmbeddedMongo> {
@@ -89,7 +106,8 @@ export function ensureSecantusInstalled(stateDir: string, log: (msg: string) => 
   const pip = spawnSync(path.join(venv, 'bin', 'pip'), ['install', '-q', `secantusdb==${SECANTUS_VERSION}`], {
     stdio: 'inherit',
   });
-  if (pip.status !== 0 || !existsSync(bin)) throw new Error(`pip install secantusdb==${SECANTUS_VERSION} failed`);
+  if (pip.status !== 0 || !existsSync(bin))
+    throw new Error(`pip install secantusdb==${SECANTUS_VERSION} failed`);
   return bin;
 }
 

@@ -93,7 +93,10 @@ const requestSchema = new Schema(
   },
   { timestamps: true, minimize: false },
 );
-requestSchema.index({ openKey: 1 }, { unique: true, partialFilterExpression: { openKey: { $exists: true } } });
+requestSchema.index(
+  { openKey: 1 },
+  { unique: true, partialFilterExpression: { openKey: { $exists: true } } },
+);
 requestSchema.index({ state: 1, expiresAt: 1 });
 requestSchema.index({ state: 1, warnAt: 1 });
 requestSchema.index({ state: 1, decideBy: 1 });
@@ -210,7 +213,11 @@ const bundleDocSchema = new Schema(
 );
 
 const settingsDocSchema = new Schema(
-  { _id: { type: String }, value: { type: Schema.Types.Mixed, required: true }, version: { type: Number, default: 0 } },
+  {
+    _id: { type: String },
+    value: { type: Schema.Types.Mixed, required: true },
+    version: { type: Number, default: 0 },
+  },
   { timestamps: true, minimize: false },
 );
 

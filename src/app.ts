@@ -1,0 +1,82 @@
+/**
+ * The composition root: wires store, audit, connectors, notifier, use-cases and sweeps. Entry
+ * points (main, worker, tests, benchmarks) build Latch through here so they run the same code.
+ */
+import { AuditLog } from './audit/audit-log.js';
+import { ConnectorRegistry } from './connectors/registry.js';
+import type { ConnectorFactory } from './connectors/types.js';
+import { createPostgresConnector } from './connectors/postgres/index.js';
+import { AdminUseCases } from './lifecycle/admin.js';
+import { LifecycleContext } from './lifecycle/context.js';
+import { LoggingNotifier } from './lifecycle/logging-notifier.js';
+import type { Notifier } from './lifecycle/notifier.js';
+import { RequestUseCases } from './lifecycle/requests.js';
+import { Sweeps, type SweepOptions } from './lifecycle/sweeps.js';
+import { SweepLoop, type SweepLoopOptions } from './jobs/sweep-loop.js';
+import type { Logger } from './logger.js';
+import type { Database } from './store/db.js';
+import { SecretBox } from './store/secrets.js';
+
+export const CONNECTOR_FACTORIES: Record<string, ConnectorFactory> = {
+  postgresql: createPostgresConnector,
+};
+
+export interface LatchOptions {
+  db: Database;
+  encryptionKey: Buffer;
+  log: Logger;
+  envAdmins?: string[];
+  notifier?: Notifier;
+  factories?: Record<string, ConnectorFactory>;
+  clock?: () => Date;
+  sweep?: Partial<SweepOptions>;
+  loop?: Partial<SweepLoopOptions>;
+  expiryWarningMinutes?: number;
+}
+
+export interface Latch {
+  db: Database;
+  ctx: LifecycleContext;
+  audit: AuditLog;
+  registry: ConnectorRegistry;
+  requests: RequestUseCases;
+  admin: AdminUseCases;
+  sweeps: Sweeps;
+  loop: SweepLoop;
+  close(): Promise<void>;
+}
+
+export function createLatch(opts: LatchOptions): Latch {
+  const box = new SecretBox(opts.encryptionKey);
+  const registry = new ConnectorRegistry(opts.db, box, opts.factories ?? CONNECTOR_FACTORIES);
+  const audit = new AuditLog(opts.db.conn);
+  const ctx = new LifecycleContext({
+    db: opts.db,
+    audit,
+    notifier: opts.notifier ?? new LoggingNotifier(opts.log),
+    connectors: registry,
+    log: opts.log,
+    envAdmins: opts.envAdmins ?? [],
+    clock: opts.clock,
+    expiryWarningMinutes: opts.expiryWarningMinutes,
+  });
+  const sweeps = new Sweeps(ctx, opts.sweep);
+  const loop = new SweepLoop(sweeps, opts.log, {
+    tickMs: 250,
+    relaxedEveryMs: 2_000,
+    heartbeatEveryMs: 3_000,
+    ...opts.loop,
+  });
+  ctx.setKick(() => loop.kick());
+  return {
+    db: opts.db,
+    ctx,
+    audit,
+    registry,
+    requests: new RequestUseCases(ctx),
+    admin: new AdminUseCases(ctx, box, registry),
+    sweeps,
+    loop,
+    close: () => registry.closeAll(),
+  };
+}

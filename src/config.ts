@@ -1,0 +1,246 @@
+/**
+ * Process configuration, read from the environment once at start-up. Every variable is checked
+ * before anything starts, and all problems are reported together so a deploy fails once, not once
+ * per typo.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { parseEncryptionKey } from './store/secrets.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type NodeEnv = 'development' | 'production' | 'test';
+export type ProcessRole = 'all' | 'web' | 'worker';
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  port: number;
+  /** Unset: Latch starts its embedded database. */
+  mongodbUri?: string;
+  /** Absolute. */
+  dataDir: string;
+  /** As given (base64 or hex, already checked to be 32 bytes); see resolveEncryptionKey. */
+  encryptionKey?: string;
+  /** Absolute path of the flows-as-code YAML file (LATCH_CONFIG), if there is one. */
+  configFile?: string;
+  /** Emails (lower-cased) and chat user ids, as given. */
+  admins: string[];
+  logLevel: LogLevel;
+  role: ProcessRole;
+  sweepIntervalMs: number;
+  expiryWarningMinutes: number;
+  /** Without a trailing slash. */
+  publicUrl?: string;
+}
+
+export class ConfigError extends Error {
+  readonly issues: { variable: string; message: string }[];
+
+  constructor(issues: { variable: string; message: string }[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  - ${i.variable}: ${i.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export const DEFAULT_CONFIG_FILE = 'latch.config.yaml';
+
+/** Blank counts as unset: `FOO=` in an env file or compose file almost always means "not set". */
+const raw = z
+  .string()
+  .optional()
+  .transform((v) => {
+    const t = v?.trim();
+    return t ? t : undefined;
+  });
+
+function fail(ctx: z.RefinementCtx, message: string): never {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+}
+
+function intVar(def: number, min: number, max = Number.MAX_SAFE_INTEGER) {
+  const expected =
+    max === Number.MAX_SAFE_INTEGER
+      ? `expected an integer of at least ${min}`
+      : `expected an integer between ${min} and ${max}`;
+  return raw.transform((v, ctx) => {
+    if (v === undefined) return def;
+    const n = /^[+-]?\d+$/.test(v) ? Number(v) : NaN;
+    return Number.isSafeInteger(n) && n >= min && n <= max ? n : fail(ctx, expected);
+  });
+}
+
+function enumVar<const T extends readonly string[]>(values: T, def: T[number]) {
+  return raw.transform((v, ctx): T[number] => {
+    if (v === undefined) return def;
+    const lower = v.toLowerCase();
+    return values.includes(lower) ? (lower as T[number]) : fail(ctx, `expected one of ${values.join(', ')}`);
+  });
+}
+
+const envSchema = z.object({
+  NODE_ENV: enumVar(['development', 'production', 'test'] as const, 'development'),
+  PORT: intVar(3000, 1, 65535),
+  MONGODB_URI: raw.transform((v, ctx) =>
+    v === undefined || /^mongodb(\+srv)?:\/\/\S+$/.test(v)
+      ? v
+      : fail(ctx, 'expected a mongodb:// or mongodb+srv:// connection string'),
+  ),
+  LATCH_DATA_DIR: raw,
+  LATCH_ENCRYPTION_KEY: raw.transform((v, ctx) =>
+    v === undefined || parseEncryptionKey(v)
+      ? v
+      : fail(ctx, 'must be 32 bytes, base64 or hex (generate one with: openssl rand -base64 32)'),
+  ),
+  LATCH_CONFIG: raw,
+  LATCH_ADMINS: raw.transform((v) => parseAdmins(v ?? '')),
+  LOG_LEVEL: enumVar(LOG_LEVELS, 'info'),
+  LATCH_ROLE: enumVar(['all', 'web', 'worker'] as const, 'all'),
+  LATCH_SWEEP_INTERVAL_MS: intVar(250, 20),
+  LATCH_EXPIRY_WARNING_MINUTES: intVar(15, 0),
+  LATCH_PUBLIC_URL: raw.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      return fail(ctx, 'expected an absolute http(s) URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail(ctx, 'expected an http(s) URL');
+    return v.replace(/\/+$/, '');
+  }),
+});
+
+type VariableName = keyof typeof envSchema.shape;
+
+/** Values that may carry credentials are never echoed back in errors. */
+const SENSITIVE = new Set<VariableName>(['MONGODB_URI', 'LATCH_ENCRYPTION_KEY']);
+
+export interface ConfigVariableDoc {
+  name: string;
+  /** null: no default. */
+  default: string | null;
+  description: string;
+}
+
+const DOCS: Record<VariableName, Omit<ConfigVariableDoc, 'name'>> = {
+  NODE_ENV: {
+    default: 'development',
+    description: '`development`, `production` or `test`. Production requires `LATCH_ENCRYPTION_KEY`.',
+  },
+  PORT: { default: '3000', description: 'HTTP port of the web process.' },
+  MONGODB_URI: {
+    default: null,
+    description:
+      'MongoDB connection string. Unset: Latch starts an embedded database under the data directory.',
+  },
+  LATCH_DATA_DIR: {
+    default: '.latch',
+    description: 'Directory for local state: embedded database, generated encryption key.',
+  },
+  LATCH_ENCRYPTION_KEY: {
+    default: null,
+    description:
+      'Key that encrypts integration secrets at rest: 32 bytes, base64 or hex (`openssl rand -base64 32`). ' +
+      'Required in production; elsewhere one is generated into the data directory.',
+  },
+  LATCH_CONFIG: {
+    default: DEFAULT_CONFIG_FILE,
+    description: 'Path of the flows-as-code YAML file. The default is used only if that file exists.',
+  },
+  LATCH_ADMINS: {
+    default: null,
+    description: 'Comma-separated emails or chat user ids of Latch administrators.',
+  },
+  LOG_LEVEL: { default: 'info', description: `Log level: ${LOG_LEVELS.join(', ')}.` },
+  LATCH_ROLE: {
+    default: 'all',
+    description: 'What this process runs: `web` (chat, HTTP), `worker` (jobs, sweeps) or `all` (both).',
+  },
+  LATCH_SWEEP_INTERVAL_MS: {
+    default: '250',
+    description:
+      'How often the worker sweeps for due work (expiries, warnings, time-outs), in ms; at least 20.',
+  },
+  LATCH_EXPIRY_WARNING_MINUTES: {
+    default: '15',
+    description: 'How many minutes before expiry requesters are warned (0 = no warning).',
+  },
+  LATCH_PUBLIC_URL: {
+    default: null,
+    description: 'Public base URL of the web process, used in links sent to chat.',
+  },
+};
+
+export function describeConfig(): ConfigVariableDoc[] {
+  return (Object.keys(envSchema.shape) as VariableName[]).map((name) => ({ name, ...DOCS[name] }));
+}
+
+export interface LoadConfigOptions {
+  /** Base for relative paths; the process working directory by default. */
+  cwd?: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfigOptions = {}): Config {
+  const cwd = opts.cwd ?? process.cwd();
+  const input = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k]]));
+  const parsed = envSchema.safeParse(input);
+  const issues: { variable: string; message: string }[] = [];
+
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const variable = String(issue.path[0] ?? '?') as VariableName;
+      const value = env[variable];
+      const got = SENSITIVE.has(variable) || value === undefined ? '' : `, got ${JSON.stringify(value)}`;
+      issues.push({ variable, message: issue.message + got });
+    }
+  }
+
+  // Checked here rather than when the file is read so that a wrong path fails with the other problems.
+  let configFile: string | undefined;
+  const configured = env.LATCH_CONFIG?.trim();
+  if (configured) {
+    configFile = path.resolve(cwd, configured);
+    if (!existsSync(configFile)) {
+      issues.push({ variable: 'LATCH_CONFIG', message: `file not found: ${configFile}` });
+    }
+  } else if (existsSync(path.resolve(cwd, DEFAULT_CONFIG_FILE))) {
+    configFile = path.resolve(cwd, DEFAULT_CONFIG_FILE);
+  }
+
+  if (!parsed.success || issues.length > 0) {
+    const order = Object.keys(envSchema.shape);
+    issues.sort((a, b) => order.indexOf(a.variable) - order.indexOf(b.variable));
+    throw new ConfigError(issues);
+  }
+
+  const e = parsed.data;
+  return Object.freeze({
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    mongodbUri: e.MONGODB_URI,
+    dataDir: path.resolve(cwd, e.LATCH_DATA_DIR ?? '.latch'),
+    encryptionKey: e.LATCH_ENCRYPTION_KEY,
+    configFile,
+    admins: Object.freeze(e.LATCH_ADMINS) as string[],
+    logLevel: e.LOG_LEVEL,
+    role: e.LATCH_ROLE,
+    sweepIntervalMs: e.LATCH_SWEEP_INTERVAL_MS,
+    expiryWarningMinutes: e.LATCH_EXPIRY_WARNING_MINUTES,
+    publicUrl: e.LATCH_PUBLIC_URL,
+  });
+}
+
+/** Emails are lower-cased to match identities (normalizeEmail); chat ids such as U012AB are case-sensitive. */
+export function parseAdmins(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const entry = part.trim();
+    if (!entry) continue;
+    const id = entry.includes('@') ? entry.toLowerCase() : entry;
+    if (!out.includes(id)) out.push(id);
+  }
+  return out;
+}

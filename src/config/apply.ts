@@ -1,0 +1,67 @@
+/**
+ * Applies the flows file at start: upserts integrations, bundles, flows and settings by name.
+ * Unchanged entries are left alone so a restart does not fill the audit log with no-op edits.
+ */
+import { canonicalJson } from '../audit/canonical-json.js';
+import { flowSchema } from '../domain/flow.js';
+import type { AdminUseCases } from '../lifecycle/admin.js';
+import type { LifecycleContext } from '../lifecycle/context.js';
+import type { DeclaredConfig } from './flows-file.js';
+
+export interface ApplyReport {
+  integrations: number;
+  bundles: number;
+  flows: number;
+  unchanged: number;
+  discoveryErrors: string[];
+}
+
+export async function applyDeclaredConfig(
+  ctx: LifecycleContext,
+  admin: AdminUseCases,
+  declared: DeclaredConfig,
+): Promise<ApplyReport> {
+  const report: ApplyReport = { integrations: 0, bundles: 0, flows: 0, unchanged: 0, discoveryErrors: [] };
+  const { Integration, Bundle, Flow } = ctx.db.models;
+  for (const integ of declared.integrations) {
+    const existing = await Integration.findOne({ name: integ.name }).lean();
+    const same =
+      existing &&
+      existing.type === integ.type &&
+      canonicalJson(existing.config) === canonicalJson(integ.config) &&
+      canonicalJson(existing.tags ?? {}) === canonicalJson(integ.tags) &&
+      Object.keys(integ.secrets).every(
+        (k) => (existing.secrets as Record<string, string>)?.[k] !== undefined,
+      );
+    if (same && Object.keys(integ.secrets).length === 0) report.unchanged++;
+    else {
+      await admin.saveIntegration('config-file', integ);
+      report.integrations++;
+    }
+    try {
+      await admin.discover('config-file', integ.name);
+    } catch (err) {
+      report.discoveryErrors.push(`${integ.name}: ${(err as Error).message}`);
+    }
+  }
+  for (const bundle of declared.bundles) {
+    const existing = await Bundle.findOne({ name: bundle.name }).lean();
+    if (existing && canonicalJson(existing.definition) === canonicalJson(bundle)) report.unchanged++;
+    else {
+      await admin.saveBundle('config-file', bundle);
+      report.bundles++;
+    }
+  }
+  for (const flow of declared.flows) {
+    const existing = await Flow.findOne({ name: flow.name }).lean();
+    const normalized = flowSchema.parse(flow);
+    if (existing && canonicalJson(existing.definition) === canonicalJson(normalized)) report.unchanged++;
+    else {
+      await admin.saveFlow('config-file', flow, existing ? String(existing._id) : undefined, 'config');
+      report.flows++;
+    }
+  }
+  if (declared.settings && Object.keys(declared.settings).length)
+    await admin.updateSettings('config-file', declared.settings);
+  return report;
+}

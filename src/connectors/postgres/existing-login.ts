@@ -1,0 +1,86 @@
+/**
+ * existing_login mode: the requester already has a login; a grant is membership in a group role
+ * that holds the privileges.
+ */
+import type { GrantHandle, GrantResult, GrantSpec } from '../types.js';
+import { adminPool, resolveTarget, TERMINATE_SESSIONS_SQL, type PgContext } from './context.js';
+import { loginForEmail } from './names.js';
+import { requirePermission } from './privileges.js';
+import { ident, pgCode, PgCode } from './sql.js';
+
+interface Membership {
+  login: string;
+  group: string;
+}
+
+function membershipFor(ctx: PgContext, spec: GrantSpec): Membership {
+  const permission = requirePermission(spec.permission);
+  const group = ctx.config.roleMap[permission];
+  if (!group)
+    throw new Error(`no PostgreSQL group role is mapped for permission ${permission} (config roleMap)`);
+  const login = loginForEmail(ctx.config.loginMapping, spec.requesterEmail);
+  // Revoke ends every session of the login: pointed at Latch's own admin user it would cut Latch off.
+  if (login === ctx.config.user)
+    throw new Error(`refusing to grant to ${login}: it is the integration's admin user`);
+  return { login, group };
+}
+
+function membershipOf(ctx: PgContext, spec: GrantSpec, handle: GrantHandle): Membership {
+  if (typeof handle.login === 'string' && typeof handle.group === 'string') {
+    return { login: handle.login, group: handle.group };
+  }
+  return membershipFor(ctx, spec);
+}
+
+export async function grantExistingLogin(ctx: PgContext, spec: GrantSpec): Promise<GrantResult> {
+  const target = resolveTarget(ctx, spec);
+  const { login, group } = membershipFor(ctx, spec);
+  try {
+    // Already a member: PostgreSQL only notices, so a repeated grant is harmless.
+    await adminPool(ctx).query(`GRANT ${ident(group)} TO ${ident(login)}`);
+  } catch (err) {
+    if (pgCode(err) === PgCode.undefinedObject) {
+      throw new Error(`cannot grant ${group} to ${login}: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  }
+  return {
+    handle: { mode: 'existing_login', login, group, database: target.database, schema: target.schema },
+  };
+}
+
+/**
+ * Sessions are ended after the REVOKE commits: one that had run SET ROLE to the group would
+ * otherwise keep acting as it.
+ */
+export async function revokeExistingLogin(
+  ctx: PgContext,
+  spec: GrantSpec,
+  handle: GrantHandle,
+): Promise<void> {
+  const { login, group } = membershipOf(ctx, spec, handle);
+  const admin = adminPool(ctx);
+  try {
+    await admin.query(`REVOKE ${ident(group)} FROM ${ident(login)}`);
+  } catch (err) {
+    // A login or group that no longer exists holds no membership.
+    if (pgCode(err) !== PgCode.undefinedObject) throw err;
+  }
+  await admin.query(TERMINATE_SESSIONS_SQL, [login]);
+}
+
+export async function checkExistingLogin(
+  ctx: PgContext,
+  spec: GrantSpec,
+  handle: GrantHandle,
+): Promise<boolean> {
+  const { login, group } = membershipOf(ctx, spec, handle);
+  const { rowCount } = await adminPool(ctx).query(
+    `SELECT 1 FROM pg_auth_members m
+       JOIN pg_roles g ON g.oid = m.roleid
+       JOIN pg_roles u ON u.oid = m.member
+     WHERE g.rolname = $1 AND u.rolname = $2`,
+    [group, login],
+  );
+  return (rowCount ?? 0) > 0;
+}

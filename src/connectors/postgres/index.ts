@@ -1,0 +1,111 @@
+/**
+ * The PostgreSQL connector. In temporary_login mode every grant is a throwaway LOGIN role; in
+ * existing_login mode a grant is membership of the requester's own login in a group role.
+ */
+import { z } from 'zod';
+import type {
+  Connector,
+  ConnectorFactory,
+  DiscoveredResource,
+  GrantHandle,
+  GrantResult,
+  GrantSpec,
+  HealthResult,
+  IntegrationRuntime,
+} from '../types.js';
+import { postgresConfigSchema, postgresSecretsSchema, type PostgresConfig } from './config.js';
+import type { PgContext } from './context.js';
+import { discover } from './discovery.js';
+import { checkExistingLogin, grantExistingLogin, revokeExistingLogin } from './existing-login.js';
+import { health } from './health.js';
+import { PoolSet } from './pools.js';
+import {
+  checkTemporaryLogin,
+  extendTemporaryLogin,
+  grantTemporaryLogin,
+  revokeTemporaryLogin,
+} from './temporary-login.js';
+
+export { postgresConfigSchema, postgresSecretsSchema, type PostgresConfig } from './config.js';
+export { databaseResourceId, schemaResourceId, parseResourceId, temporaryRoleName } from './names.js';
+
+export class PostgresConnector implements Connector {
+  readonly type = 'postgresql';
+  private readonly ctx: PgContext;
+
+  constructor(config: PostgresConfig, password: string | undefined) {
+    const pools = new PoolSet({
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      password,
+      ssl: config.ssl,
+      max: config.poolSize,
+      idleTimeoutMillis: 10_000,
+      connectionTimeoutMillis: 10_000,
+      // A revoke stuck behind a lock must fail and be retried, not hold a pooled connection forever.
+      statement_timeout: 30_000,
+      application_name: 'latch',
+    });
+    this.ctx = { config, pools };
+  }
+
+  discover(): Promise<DiscoveredResource[]> {
+    return discover(this.ctx);
+  }
+
+  grant(spec: GrantSpec): Promise<GrantResult> {
+    return this.ctx.config.mode === 'temporary_login'
+      ? grantTemporaryLogin(this.ctx, spec)
+      : grantExistingLogin(this.ctx, spec);
+  }
+
+  revoke(spec: GrantSpec, handle: GrantHandle): Promise<void> {
+    return this.modeOf(handle) === 'temporary_login'
+      ? revokeTemporaryLogin(this.ctx, spec, handle)
+      : revokeExistingLogin(this.ctx, spec, handle);
+  }
+
+  check(spec: GrantSpec, handle: GrantHandle): Promise<boolean> {
+    return this.modeOf(handle) === 'temporary_login'
+      ? checkTemporaryLogin(this.ctx, spec, handle)
+      : checkExistingLogin(this.ctx, spec, handle);
+  }
+
+  async extend(spec: GrantSpec, handle: GrantHandle, expiresAt: Date | null): Promise<void> {
+    // existing_login: the login's own validity is not Latch's to change, so nothing to move.
+    if (this.modeOf(handle) === 'temporary_login')
+      await extendTemporaryLogin(this.ctx, spec, handle, expiresAt);
+  }
+
+  health(): Promise<HealthResult> {
+    return health(this.ctx);
+  }
+
+  close(): Promise<void> {
+    return this.ctx.pools.close();
+  }
+
+  /** The handle records what was done; it wins over the current config if the mode was switched since. */
+  private modeOf(handle: GrantHandle): PostgresConfig['mode'] {
+    return handle.mode === 'temporary_login' || handle.mode === 'existing_login'
+      ? handle.mode
+      : this.ctx.config.mode;
+  }
+}
+
+export const createPostgresConnector: ConnectorFactory = (integration: IntegrationRuntime) => {
+  const config = postgresConfigSchema.safeParse(integration.config);
+  if (!config.success) {
+    throw new Error(
+      `invalid config for PostgreSQL integration ${integration.name}:\n${z.prettifyError(config.error)}`,
+    );
+  }
+  const secrets = postgresSecretsSchema.safeParse(integration.secrets);
+  if (!secrets.success) {
+    // Never echo secret values: report only which fields are wrong.
+    const fields = secrets.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
+    throw new Error(`invalid secrets for PostgreSQL integration ${integration.name}: ${fields}`);
+  }
+  return new PostgresConnector(config.data, secrets.data.password);
+};

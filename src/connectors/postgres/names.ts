@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import type { LoginMapping } from './config.js';
+
+const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * Deterministic role name for a grant, so a retried grant or a revoke without a handle finds the
+ * same role. Anything lossy (case, punctuation, truncation) adds a hash of the raw grantId, so two
+ * grantIds never share a role.
+ */
+export function temporaryRoleName(prefix: string, grantId: string): string {
+  const cleaned = grantId.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const plain = prefix + cleaned;
+  if (cleaned === grantId && plain.length <= MAX_IDENTIFIER_BYTES) return plain;
+  const hash = createHash('sha256').update(grantId).digest('hex').slice(0, 10);
+  return `${plain.slice(0, MAX_IDENTIFIER_BYTES - hash.length - 1)}_${hash}`;
+}
+
+export interface PgTarget {
+  database: string;
+  /** null for a whole-database resource. */
+  schema: string | null;
+}
+
+// Only `/` (the separator) and `%` (the escape) are encoded, so ordinary names give the plain ids
+// `db:app/schema:billing` while any name still parses back unambiguously.
+const encodePart = (s: string): string => s.replace(/[%/]/g, (c) => (c === '%' ? '%25' : '%2F'));
+const decodePart = (s: string): string =>
+  s.replace(/%(25|2F)/gi, (_m, hex: string) => (hex === '25' ? '%' : '/'));
+
+export const databaseResourceId = (database: string): string => `db:${encodePart(database)}`;
+export const schemaResourceId = (database: string, schema: string): string =>
+  `${databaseResourceId(database)}/schema:${encodePart(schema)}`;
+
+export function parseResourceId(id: string): PgTarget {
+  const m = /^db:([^/]+)(?:\/schema:([^/]+))?$/.exec(id);
+  if (!m?.[1]) {
+    throw new Error(
+      `not a PostgreSQL resource id: ${JSON.stringify(id)} (expected db:<database>[/schema:<schema>])`,
+    );
+  }
+  return { database: decodePart(m[1]), schema: m[2] === undefined ? null : decodePart(m[2]) };
+}
+
+/** Emails are case-insensitive and unquoted PostgreSQL names are lowercase, so logins are matched lowercased. */
+export function loginForEmail(mapping: LoginMapping, email: string): string {
+  const normalised = email.trim().toLowerCase();
+  if (mapping === 'email') return normalised;
+  if (mapping === 'email_localpart') {
+    const at = normalised.lastIndexOf('@');
+    if (at <= 0)
+      throw new Error(`cannot derive a PostgreSQL login from ${JSON.stringify(email)}: not an email`);
+    return normalised.slice(0, at);
+  }
+  const hit = Object.entries(mapping.map).find(([key]) => key.trim().toLowerCase() === normalised);
+  if (!hit) throw new Error(`no PostgreSQL login is mapped for ${email} (loginMapping.map)`);
+  return hit[1];
+}

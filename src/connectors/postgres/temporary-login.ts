@@ -1,0 +1,159 @@
+/**
+ * temporary_login mode: each grant is its own LOGIN role with a generated password, dropped on revoke.
+ */
+import type pg from 'pg';
+import type { GrantHandle, GrantResult, GrantSpec } from '../types.js';
+import { adminPool, resolveTarget, type PgContext } from './context.js';
+import { temporaryRoleName } from './names.js';
+import { grantStatements, LIST_SCHEMAS_SQL, requirePermission } from './privileges.js';
+import { generatePassword, scramSha256Verifier } from './scram.js';
+import { aclBatch, batch, ident, literal, pgCode, PgCode, validUntil } from './sql.js';
+
+export async function grantTemporaryLogin(ctx: PgContext, spec: GrantSpec): Promise<GrantResult> {
+  const target = resolveTarget(ctx, spec);
+  const permission = requirePermission(spec.permission);
+  const role = temporaryRoleName(ctx.config.rolePrefix, spec.grantId);
+  const password = generatePassword();
+  await upsertLoginRole(adminPool(ctx), role, await scramSha256Verifier(password), spec.expiresAt);
+
+  const pool = ctx.pools.get(target.database);
+  const schemas =
+    target.schema === null
+      ? (await pool.query<{ nspname: string }>(LIST_SCHEMAS_SQL)).rows.map((r) => r.nspname)
+      : [target.schema];
+  await pool.query(aclBatch(grantStatements(target.database, schemas, role, permission)));
+
+  const { host, port } = ctx.config;
+  return {
+    handle: { mode: 'temporary_login', role, database: target.database, schema: target.schema, permission },
+    credentials: { username: role, password, host, port: String(port), database: target.database },
+  };
+}
+
+/** Creates the role, or (on a retried grant) gives the existing one a new password, expiry and LOGIN back. */
+async function upsertLoginRole(admin: pg.Pool, role: string, verifier: string, expiresAt: Date | null) {
+  const r = ident(role);
+  const attributes = `LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${validUntil(expiresAt)}`;
+  try {
+    // Membership lets a non-superuser CREATEROLE admin later terminate, REASSIGN and DROP OWNED this role
+    // (all require having its privileges); for a superuser it is harmless and vanishes with DROP ROLE.
+    await admin.query(batch([`CREATE ROLE ${r} ${attributes}`, `GRANT ${r} TO CURRENT_USER`]));
+  } catch (err) {
+    const code = pgCode(err);
+    // 23505: a concurrent CREATE ROLE of the same name won the race on pg_authid's unique index.
+    if (code !== PgCode.duplicateObject && code !== PgCode.uniqueViolation) throw err;
+    await admin.query(`ALTER ROLE ${r} ${attributes}`);
+  }
+}
+
+/** The role to act on: the handle's, else the one the grantId maps to (a grant that failed before returning a handle). */
+function roleOf(ctx: PgContext, spec: GrantSpec, handle: GrantHandle): string {
+  const role =
+    typeof handle.role === 'string' ? handle.role : temporaryRoleName(ctx.config.rolePrefix, spec.grantId);
+  // A handle is data from the store; never let one make us drop a role Latch did not create.
+  if (!role.startsWith(ctx.config.rolePrefix)) {
+    throw new Error(
+      `refusing to touch role ${JSON.stringify(role)}: it lacks the prefix ${ctx.config.rolePrefix}`,
+    );
+  }
+  return role;
+}
+
+interface DependencyRow {
+  terminated: number;
+  dbid: number | null;
+  datname: string | null;
+  owns: boolean | null;
+}
+
+/**
+ * One row per database holding something of the role (dbid 0: privileges on shared objects such as
+ * databases), after ending its sessions. The terminate CTE yields exactly one row, so it runs even
+ * when the role holds nothing.
+ */
+const TERMINATE_AND_FIND_DEPENDENCIES_SQL = `
+WITH killed AS (
+  SELECT count(pg_terminate_backend(pid))::int AS terminated
+  FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()
+), deps AS (
+  SELECT s.dbid, bool_or(s.deptype = 'o') AS owns
+  FROM pg_shdepend s
+  WHERE s.refclassid = 'pg_authid'::regclass
+    AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)
+  GROUP BY s.dbid
+)
+SELECT k.terminated, d.dbid::int AS dbid, db.datname, d.owns
+FROM killed k LEFT JOIN deps d ON true LEFT JOIN pg_database db ON db.oid = d.dbid`;
+
+/**
+ * NOLOGIN is committed before sessions are ended, so a client that reconnects at once is refused;
+ * only then are its privileges and the role removed. Three round trips for the usual one-database grant.
+ */
+export async function revokeTemporaryLogin(
+  ctx: PgContext,
+  spec: GrantSpec,
+  handle: GrantHandle,
+): Promise<void> {
+  const role = roleOf(ctx, spec, handle);
+  const r = ident(role);
+  const admin = adminPool(ctx);
+  try {
+    await admin.query(`ALTER ROLE ${r} NOLOGIN`);
+  } catch (err) {
+    if (pgCode(err) === PgCode.undefinedObject) return;
+    throw err;
+  }
+  const { rows } = await admin.query<DependencyRow>(TERMINATE_AND_FIND_DEPENDENCIES_SQL, [role]);
+
+  const perDatabase = rows.filter((row) => row.dbid !== null && row.dbid !== 0 && row.datname !== null);
+  const hasShared = rows.some((row) => row.dbid === 0);
+  const targets = perDatabase.map((row) => ({ database: row.datname as string, owns: row.owns === true }));
+  // DROP OWNED in any database also clears shared-object privileges (e.g. CONNECT).
+  if (targets.length === 0 && hasShared) targets.push({ database: ctx.config.database, owns: false });
+
+  let dropped = false;
+  for (const [i, t] of targets.entries()) {
+    const last = i === targets.length - 1;
+    const statements = aclBatch([
+      // Objects the temporary role created (admin permission) are kept, handed to the admin user.
+      t.owns && `REASSIGN OWNED BY ${r} TO CURRENT_USER`,
+      `DROP OWNED BY ${r}`,
+      last && `DROP ROLE IF EXISTS ${r}`,
+    ]);
+    try {
+      await ctx.pools.get(t.database).query(statements);
+      dropped = last;
+    } catch (err) {
+      const code = pgCode(err);
+      if (code === PgCode.undefinedObject) return; // a concurrent revoke finished first
+      if (code !== PgCode.invalidCatalogName) throw err; // else the database was dropped meanwhile
+    }
+  }
+  if (!dropped) await admin.query(`DROP ROLE IF EXISTS ${r}`);
+}
+
+export async function checkTemporaryLogin(
+  ctx: PgContext,
+  spec: GrantSpec,
+  handle: GrantHandle,
+): Promise<boolean> {
+  const role = roleOf(ctx, spec, handle);
+  const { rowCount } = await adminPool(ctx).query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+  return (rowCount ?? 0) > 0;
+}
+
+export async function extendTemporaryLogin(
+  ctx: PgContext,
+  spec: GrantSpec,
+  handle: GrantHandle,
+  expiresAt: Date | null,
+): Promise<void> {
+  const role = roleOf(ctx, spec, handle);
+  try {
+    await adminPool(ctx).query(`ALTER ROLE ${ident(role)} VALID UNTIL ${validUntil(expiresAt)}`);
+  } catch (err) {
+    if (pgCode(err) === PgCode.undefinedObject)
+      throw new Error(`temporary login ${role} no longer exists`, { cause: err });
+    throw err;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Starts Latch. `npm start` runs the web and worker roles in one process with the embedded
+ * database; `--role web|worker` (or LATCH_ROLE) runs one role against a shared MONGODB_URI.
+ */
+import path from 'node:path';
+import type http from 'node:http';
+import { createLatch, type Latch } from './app.js';
+import { ConfigError, loadConfig, type Config, type ProcessRole } from './config.js';
+import { applyDeclaredConfig } from './config/apply.js';
+import { FlowsFileError, loadFlowsFile } from './config/flows-file.js';
+import { startJobs, type RunningJobs } from './jobs/agenda.js';
+import { createLogger, type Logger } from './logger.js';
+import { connectDatabase } from './store/db.js';
+import { startEmbeddedMongo, type EmbeddedMongo } from './store/embedded-mongo.js';
+import { resolveEncryptionKey } from './store/secrets.js';
+import { startHttpServer } from './web/server.js';
+
+export async function run(roleOverride?: ProcessRole): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const role = roleOverride ?? roleFromArgs() ?? config.role;
+  const log = createLogger(config.logLevel);
+
+  let embedded: EmbeddedMongo | undefined;
+  let uri = config.mongodbUri;
+  if (!uri) {
+    if (role !== 'all') {
+      console.error(`Running the ${role} role alone needs a MongoDB the other role shares: set MONGODB_URI.`);
+      process.exit(1);
+    }
+    embedded = await startEmbeddedMongo({
+      stateDir: config.dataDir,
+      persistent: true,
+      log: (m) => log.info(m),
+    });
+    uri = embedded.uri;
+    log.info(
+      { database: embedded.kind, data: embedded.dataPath },
+      `database: embedded ${embedded.kind}, data in ${embedded.dataPath}`,
+    );
+  } else {
+    log.info({ database: redactUri(uri) }, 'database: MONGODB_URI');
+  }
+  const db = await connectDatabase(uri);
+  const encryptionKey = resolveEncryptionKey({
+    configuredKey: config.encryptionKey,
+    nodeEnv: config.nodeEnv,
+    dataDir: config.dataDir,
+    log: (m) => log.warn(m),
+  });
+  const latch = createLatch({
+    db,
+    encryptionKey,
+    log,
+    envAdmins: config.admins,
+    expiryWarningMinutes: config.expiryWarningMinutes,
+    loop: { tickMs: config.sweepIntervalMs },
+  });
+
+  if (config.configFile) await applyFlowsFile(latch, config.configFile, log);
+
+  let server: http.Server | undefined;
+  let jobs: RunningJobs | undefined;
+  if (role === 'all' || role === 'web') {
+    server = await startHttpServer(latch, config.port);
+    log.info({ port: config.port }, `web listening on :${config.port}`);
+  }
+  if (role === 'all' || role === 'worker') {
+    jobs = await startJobs(db, latch.loop, log, { processEveryMs: 1_000, lockLifetimeMs: 20_000 });
+    log.info('worker started');
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await jobs?.stop();
+    await latch.close();
+    await db.close();
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function applyFlowsFile(latch: Latch, file: string, log: Logger): Promise<void> {
+  const { Integration, Bundle } = latch.db.models;
+  const [integrations, bundles] = await Promise.all([Integration.distinct('name'), Bundle.distinct('name')]);
+  try {
+    const declared = await loadFlowsFile(file, {
+      source: path.relative(process.cwd(), file) || file,
+      env: process.env,
+      known: { integrations: integrations as string[], bundles: bundles as string[] },
+    });
+    const report = await applyDeclaredConfig(latch.ctx, latch.admin, declared);
+    log.info({ file, ...report }, 'flows file applied');
+    for (const e of report.discoveryErrors) log.warn(`discovery failed for ${e}`);
+  } catch (err) {
+    if (err instanceof FlowsFileError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+function roleFromArgs(): ProcessRole | undefined {
+  const i = process.argv.indexOf('--role');
+  const v = i >= 0 ? process.argv[i + 1] : undefined;
+  return v === 'web' || v === 'worker' || v === 'all' ? v : undefined;
+}
+
+function redactUri(uri: string): string {
+  return uri.replace(/\/\/([^@/]+)@/, '//***@');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  run().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,183 @@
+import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, describeConfig, loadConfig, parseAdmins } from '../../src/config.js';
+
+let cwd: string;
+beforeEach(() => {
+  cwd = mkdtempSync(path.join(os.tmpdir(), 'latch-config-'));
+});
+afterEach(() => {
+  rmSync(cwd, { recursive: true, force: true });
+});
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies defaults to an empty environment', () => {
+    const config = loadConfig({}, { cwd });
+    expect(config).toEqual({
+      nodeEnv: 'development',
+      port: 3000,
+      mongodbUri: undefined,
+      dataDir: path.join(cwd, '.latch'),
+      encryptionKey: undefined,
+      configFile: undefined,
+      admins: [],
+      logLevel: 'info',
+      role: 'all',
+      sweepIntervalMs: 250,
+      expiryWarningMinutes: 15,
+      publicUrl: undefined,
+    });
+  });
+
+  it('reads every variable', () => {
+    writeFileSync(path.join(cwd, 'flows.yaml'), 'flows: []\n');
+    const key = Buffer.alloc(32, 7).toString('hex');
+    const config = loadConfig(
+      {
+        NODE_ENV: 'production',
+        PORT: '8080',
+        MONGODB_URI: 'mongodb://db:27017/latch',
+        LATCH_DATA_DIR: 'state',
+        LATCH_ENCRYPTION_KEY: key,
+        LATCH_CONFIG: 'flows.yaml',
+        LATCH_ADMINS: 'ops@example.com',
+        LOG_LEVEL: 'debug',
+        LATCH_ROLE: 'worker',
+        LATCH_SWEEP_INTERVAL_MS: '50',
+        LATCH_EXPIRY_WARNING_MINUTES: '0',
+        LATCH_PUBLIC_URL: 'https://latch.example.com/',
+      },
+      { cwd },
+    );
+    expect(config).toEqual({
+      nodeEnv: 'production',
+      port: 8080,
+      mongodbUri: 'mongodb://db:27017/latch',
+      dataDir: path.join(cwd, 'state'),
+      encryptionKey: key,
+      configFile: path.join(cwd, 'flows.yaml'),
+      admins: ['ops@example.com'],
+      logLevel: 'debug',
+      role: 'worker',
+      sweepIntervalMs: 50,
+      expiryWarningMinutes: 0,
+      publicUrl: 'https://latch.example.com',
+    });
+  });
+
+  it('names every bad variable at once', () => {
+    const err = configError(() =>
+      loadConfig(
+        {
+          NODE_ENV: 'staging',
+          PORT: 'abc',
+          MONGODB_URI: 'postgres://user:hunter2@db/x',
+          LATCH_ENCRYPTION_KEY: 'c2hvcnQ=',
+          LOG_LEVEL: 'loud',
+          LATCH_ROLE: 'both',
+          LATCH_SWEEP_INTERVAL_MS: '5',
+          LATCH_EXPIRY_WARNING_MINUTES: '-1',
+          LATCH_PUBLIC_URL: 'not a url',
+          LATCH_CONFIG: 'missing.yaml',
+        },
+        { cwd },
+      ),
+    );
+    expect(err.issues.map((i) => i.variable)).toEqual([
+      'NODE_ENV',
+      'PORT',
+      'MONGODB_URI',
+      'LATCH_ENCRYPTION_KEY',
+      'LATCH_CONFIG',
+      'LOG_LEVEL',
+      'LATCH_ROLE',
+      'LATCH_SWEEP_INTERVAL_MS',
+      'LATCH_EXPIRY_WARNING_MINUTES',
+      'LATCH_PUBLIC_URL',
+    ]);
+    expect(err.message).toContain('Invalid configuration:\n');
+    expect(err.message).toContain('  - PORT: expected an integer between 1 and 65535, got "abc"');
+    expect(err.message).toContain('  - LATCH_ENCRYPTION_KEY: must be 32 bytes, base64 or hex');
+    expect(err.message).toContain(
+      '  - NODE_ENV: expected one of development, production, test, got "staging"',
+    );
+    expect(err.message).toContain('  - LATCH_SWEEP_INTERVAL_MS: expected an integer of at least 20, got "5"');
+    expect(err.message).toContain(`  - LATCH_CONFIG: file not found: ${path.join(cwd, 'missing.yaml')}`);
+    // Values that can hold credentials are not echoed.
+    expect(err.message).not.toContain('hunter2');
+    expect(err.message).not.toContain('c2hvcnQ=');
+  });
+
+  it('rejects ports out of range and non-integers', () => {
+    for (const PORT of ['0', '65536', '80.5', '1e3']) {
+      expect(() => loadConfig({ PORT }, { cwd })).toThrow(/PORT: expected an integer between 1 and 65535/);
+    }
+  });
+
+  it('treats blank values as unset', () => {
+    const config = loadConfig({ PORT: '', MONGODB_URI: '  ', LATCH_ENCRYPTION_KEY: '' }, { cwd });
+    expect(config.port).toBe(3000);
+    expect(config.mongodbUri).toBeUndefined();
+    expect(config.encryptionKey).toBeUndefined();
+  });
+
+  it('uses latch.config.yaml from the working directory only if it exists', () => {
+    expect(loadConfig({}, { cwd }).configFile).toBeUndefined();
+    writeFileSync(path.join(cwd, 'latch.config.yaml'), 'flows: []\n');
+    expect(loadConfig({}, { cwd }).configFile).toBe(path.join(cwd, 'latch.config.yaml'));
+  });
+
+  it('accepts a base64 encryption key', () => {
+    const key = Buffer.alloc(32, 1).toString('base64');
+    expect(loadConfig({ LATCH_ENCRYPTION_KEY: key }, { cwd }).encryptionKey).toBe(key);
+  });
+
+  it('parses the admins list', () => {
+    const config = loadConfig(
+      { LATCH_ADMINS: ' Ops@Example.com, ,U012ABCDEF,,ops@example.com , 29:1abc ' },
+      { cwd },
+    );
+    expect(config.admins).toEqual(['ops@example.com', 'U012ABCDEF', '29:1abc']);
+    expect(parseAdmins('')).toEqual([]);
+    expect(parseAdmins(' , ')).toEqual([]);
+  });
+});
+
+describe('describeConfig', () => {
+  it('documents every variable loadConfig reads', () => {
+    const rows = describeConfig();
+    expect(rows.map((r) => r.name)).toEqual([
+      'NODE_ENV',
+      'PORT',
+      'MONGODB_URI',
+      'LATCH_DATA_DIR',
+      'LATCH_ENCRYPTION_KEY',
+      'LATCH_CONFIG',
+      'LATCH_ADMINS',
+      'LOG_LEVEL',
+      'LATCH_ROLE',
+      'LATCH_SWEEP_INTERVAL_MS',
+      'LATCH_EXPIRY_WARNING_MINUTES',
+      'LATCH_PUBLIC_URL',
+    ]);
+    expect(rows.find((r) => r.name === 'PORT')).toEqual({
+      name: 'PORT',
+      default: '3000',
+      description: expect.any(String),
+    });
+    expect(rows.find((r) => r.name === 'MONGODB_URI')?.default).toBeNull();
+    for (const row of rows) expect(row.description.length).toBeGreaterThan(10);
+  });
+});

@@ -22,18 +22,9 @@ export async function applyDeclaredConfig(
   declared: DeclaredConfig,
 ): Promise<ApplyReport> {
   const report: ApplyReport = { integrations: 0, bundles: 0, flows: 0, unchanged: 0, discoveryErrors: [] };
-  const { Integration, Bundle, Flow } = ctx.db.models;
+  const { Bundle, Flow } = ctx.db.models;
   for (const integ of declared.integrations) {
-    const existing = await Integration.findOne({ name: integ.name }).lean();
-    const same =
-      existing &&
-      existing.type === integ.type &&
-      canonicalJson(existing.config) === canonicalJson(integ.config) &&
-      canonicalJson(existing.tags ?? {}) === canonicalJson(integ.tags) &&
-      Object.keys(integ.secrets).every(
-        (k) => (existing.secrets as Record<string, string>)?.[k] !== undefined,
-      );
-    if (same && Object.keys(integ.secrets).length === 0) report.unchanged++;
+    if (await admin.integrationMatches(integ)) report.unchanged++;
     else {
       await admin.saveIntegration('config-file', integ);
       report.integrations++;

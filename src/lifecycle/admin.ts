@@ -4,6 +4,7 @@
  * validates with the same zod schemas as the flows file, and audits the change.
  */
 import type { ZodError } from 'zod';
+import { canonicalJson } from '../audit/canonical-json.js';
 import {
   bundleSchema,
   flowSchema,
@@ -219,6 +220,22 @@ export class AdminUseCases {
         },
       );
     }
+  }
+
+  /** True when the stored integration already is exactly `input`, secrets included (compared decrypted). */
+  async integrationMatches(input: IntegrationInput): Promise<boolean> {
+    const doc = await this.ctx.db.models.Integration.findOne({ name: input.name }).lean();
+    if (!doc || doc.type !== input.type || (doc.description ?? '') !== (input.description ?? ''))
+      return false;
+    if (canonicalJson(doc.config) !== canonicalJson(input.config)) return false;
+    if (canonicalJson(doc.tags ?? {}) !== canonicalJson(input.tags ?? {})) return false;
+    let stored: Record<string, string>;
+    try {
+      stored = this.box.openRecord((doc.secrets ?? {}) as Record<string, string>);
+    } catch {
+      return false; // sealed with another key: rewrite with the current one
+    }
+    return Object.entries(input.secrets ?? {}).every(([k, v]) => stored[k] === v);
   }
 
   /** Asks the connector for its resources and stores them; tags and owners set by admins are kept. */

@@ -192,9 +192,22 @@ export class Sweeps {
         },
       };
     });
-    await Request.bulkWrite(ops as never, { ordered: false });
-    await this.reportRevokes(done, failed, now);
-    return { revoked: done.length, revokeFailures: failed.length };
+    const result = await Request.bulkWrite(ops as never, { ordered: false });
+    let recordedDone = done;
+    let recordedFailed = failed;
+    if (result.matchedCount < ops.length) {
+      // Some leases ran out while we worked and another worker took those requests: their outcome
+      // is that worker's to record and report, not ours.
+      const token = claimed[0]!.lease!.owner;
+      const ours = await Request.find({ _id: { $in: claimed.map((d) => d._id) }, 'lease.owner': token })
+        .select('_id')
+        .lean();
+      const kept = new Set(ours.map((d) => String(d._id)));
+      recordedDone = done.filter((d) => kept.has(String(d._id)));
+      recordedFailed = failed.filter((f) => kept.has(String(f.doc._id)));
+    }
+    await this.reportRevokes(recordedDone, recordedFailed, now);
+    return { revoked: recordedDone.length, revokeFailures: recordedFailed.length };
   }
 
   private async revokeTargets(

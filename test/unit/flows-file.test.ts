@@ -403,8 +403,8 @@ describe('loadFlowsFile', () => {
       env: { PROD_DB_PASSWORD: 'prod-pw', ANALYTICS_DB_PASSWORD: 'analytics-pw' },
     });
     expect(config.integrations.map((i) => [i.name, i.type, i.config.mode, i.secrets])).toEqual([
-      ['prod-db', 'postgres', 'temporary_login', { password: 'prod-pw' }],
-      ['analytics-db', 'postgres', 'existing_login', { password: 'analytics-pw' }],
+      ['prod-db', 'postgresql', 'temporary_login', { password: 'prod-pw' }],
+      ['analytics-db', 'postgresql', 'existing_login', { password: 'analytics-pw' }],
     ]);
     for (const i of config.integrations) {
       expect(Object.keys(i.config)).toEqual(

@@ -2,6 +2,7 @@
  * Starts Latch. `npm start` runs the web and worker roles in one process with the embedded
  * database; `--role web|worker` (or LATCH_ROLE) runs one role against a shared MONGODB_URI.
  */
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
 import { createLatch, type Latch } from './app.js';
@@ -11,7 +12,7 @@ import { FlowsFileError, loadFlowsFile } from './config/flows-file.js';
 import { startJobs, type RunningJobs } from './jobs/agenda.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectDatabase } from './store/db.js';
-import { startEmbeddedMongo, type EmbeddedMongo } from './store/embedded-mongo.js';
+import { EMBEDDED_URI_FILE, startEmbeddedMongo, type EmbeddedMongo } from './store/embedded-mongo.js';
 import { resolveEncryptionKey } from './store/secrets.js';
 import { startHttpServer } from './web/server.js';
 
@@ -42,6 +43,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
       log: (m) => log.info(m),
     });
     uri = embedded.uri;
+    writeFileSync(path.join(config.dataDir, EMBEDDED_URI_FILE), uri + '\n');
     log.info(
       { database: embedded.kind, data: embedded.dataPath },
       `database: embedded ${embedded.kind}, data in ${embedded.dataPath}`,
@@ -87,7 +89,10 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     await jobs?.stop();
     await latch.close();
     await db.close();
-    await embedded?.stop();
+    if (embedded) {
+      rmSync(path.join(config.dataDir, EMBEDDED_URI_FILE), { force: true });
+      await embedded.stop();
+    }
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

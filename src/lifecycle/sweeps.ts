@@ -137,7 +137,8 @@ export class Sweeps {
         $inc: { version: 1 },
       },
     );
-    return Request.find({ 'lease.owner': token }).lean<RequestDoc[]>();
+    // Read back by _id (indexed) and keep the ones whose lease is ours: others won the race for the rest.
+    return Request.find({ _id: { $in: ids.map((d) => d._id) }, 'lease.owner': token }).lean<RequestDoc[]>();
   }
 
   async processRevokes(): Promise<{ revoked: number; revokeFailures: number }> {
@@ -535,9 +536,10 @@ export class Sweeps {
     await Request.updateMany(
       { _id: { $in: ids.map((d) => d._id) }, ...due },
       { ...update, $set: { ...(update.$set ?? {}), [`markers.${marker}`]: token }, $inc: { version: 1 } },
-      { strict: false },
     );
-    return Request.find({ [`markers.${marker}`]: token }).lean<RequestDoc[]>();
+    return Request.find({ _id: { $in: ids.map((d) => d._id) }, [`markers.${marker}`]: token }).lean<
+      RequestDoc[]
+    >();
   }
 }
 

@@ -11,6 +11,8 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 
 export const SECANTUS_VERSION = '0.7.0b3';
+/** While `npm start` runs, its embedded database's address is here, for admin tools (npm run audit). */
+export const EMBEDDED_URI_FILE = 'embedded-mongo.uri';
 
 export interface EmbeddedMongo {
   uri: string;

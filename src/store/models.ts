@@ -90,6 +90,8 @@ const requestSchema = new Schema(
     nextAttemptAt: Date,
     lastError: String,
     adminsAlertedAt: Date,
+    /** Claim tokens of the notification sweeps (warned, reminded, timed out): who sent each one. */
+    markers: { type: Schema.Types.Mixed, default: {} },
   },
   { timestamps: true, minimize: false },
 );

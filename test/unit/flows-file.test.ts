@@ -406,7 +406,9 @@ describe('loadFlowsFile', () => {
       ['prod-db', 'postgresql', 'temporary_login', { password: 'prod-pw' }],
       ['analytics-db', 'postgresql', 'existing_login', { password: 'analytics-pw' }],
     ]);
-    expect(config.integrations[1]?.config.loginMapping).toMatchObject({ map: { 'alice@example.com': 'alice' } });
+    expect(config.integrations[1]?.config.loginMapping).toMatchObject({
+      map: { 'alice@example.com': 'alice' },
+    });
     expect(config.bundles.map((b) => b.name)).toEqual(['incident-response']);
     expect(config.flows.map((f) => f.name)).toEqual(['analytics-read', 'prod-write', 'incident']);
     expect(config.flows[2]?.approval.steps[0]?.rule).toEqual({ type: 'quorum', count: 2 });

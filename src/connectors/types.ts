@@ -25,7 +25,11 @@ export interface GrantSpec {
   expiresAt: Date | null;
 }
 
-/** What the connector needs later to revoke or check the grant; stored on the request. */
+/**
+ * What the connector needs later to revoke or check the grant; stored on the request. A handle may
+ * carry `shareKey`: grants of one integration with the same key share one thing on the system (an
+ * existing login's group membership), so the lifecycle revokes it only when no other grant holds it.
+ */
 export type GrantHandle = Record<string, string | number | boolean | null>;
 
 export interface GrantResult {

@@ -223,8 +223,11 @@ export class Sweeps {
       const t = targets[i]!;
       if (t.grantState !== 'active' || !t.handle) continue;
       try {
+        const shareKey = t.handle.shareKey;
+        const stillHeld =
+          typeof shareKey === 'string' && (await this.heldElsewhere(doc, t.integration, shareKey));
         const connector = await this.ctx.connectors.get(t.integration);
-        await connector.revoke(grantSpec(doc, i), t.handle as never);
+        if (!stillHeld) await connector.revoke(grantSpec(doc, i), t.handle as never);
         t.grantState = 'revoked';
         t.revokedAt = this.ctx.now();
       } catch (err) {
@@ -232,6 +235,17 @@ export class Sweeps {
       }
     }
     return errors.length ? { ok: false, targets, error: errors.join('; ') } : { ok: true, targets };
+  }
+
+  /** Does another live request of the same person hold the same shared grant (see GrantHandle.shareKey)? */
+  private async heldElsewhere(doc: RequestDoc, integration: string, shareKey: string): Promise<boolean> {
+    const other = await this.ctx.db.models.Request.exists({
+      _id: { $ne: doc._id },
+      'requester.id': doc.requester.id,
+      state: { $in: ['active', 'granting'] },
+      targets: { $elemMatch: { integration, 'handle.shareKey': shareKey, grantState: 'active' } },
+    });
+    return other !== null;
   }
 
   private async reportRevokes(

@@ -509,3 +509,73 @@ describe('revoke everything', () => {
     expect(panic[0]!.details).toMatchObject({ reason: 'Incident 7: credentials leaked' });
   });
 });
+
+describe('existing logins', () => {
+  it('keeps a group membership while another active grant of the same person still needs it', async () => {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const login = `erin_${suffix}`;
+    const group = `analysts_${suffix}`;
+    const c = new pg.Client({ connectionString: process.env.PG_URL });
+    await c.connect();
+    await c.query(
+      `CREATE ROLE ${pg.escapeIdentifier(login)} LOGIN; CREATE ROLE ${pg.escapeIdentifier(group)} NOLOGIN`,
+    );
+    const pgc = new pg.Client({ connectionString: withDatabase(process.env.PG_URL!, database) });
+    await pgc.connect();
+    await pgc.query('CREATE SCHEMA IF NOT EXISTS ops');
+    await pgc.end();
+    const isMember = async () =>
+      (
+        await c.query(
+          'SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE g.rolname = $1 AND u.rolname = $2',
+          [group, login],
+        )
+      ).rowCount === 1;
+    try {
+      await addPgIntegration(fx.latch, 'pg-existing', {
+        databases: [database],
+        mode: 'existing_login',
+        roleMap: { read: group },
+        loginMapping: { map: { 'erin@example.com': login } },
+      });
+      await fx.latch.admin.saveFlow(
+        admin,
+        flow({
+          name: 'Analysts',
+          targets: [{ integration: 'pg-existing', include: [], permissions: ['read'] }],
+        }),
+      );
+      const erin = person('erin');
+      const ask = (schema: string) =>
+        fx.latch.requests.submit(erin, {
+          targets: [
+            { integration: 'pg-existing', resourceId: schemaId(database, schema), permission: 'read' },
+          ],
+          durationMinutes: 60,
+          source: 'api',
+        });
+      const one = await ask('billing');
+      const two = await ask('ops');
+      await fx.latch.sweeps.tickUrgent();
+      expect(await stateOf(one.id)).toBe('active');
+      expect(await stateOf(two.id)).toBe('active');
+      expect(fx.notifier.of('access.granted', one.id)[0]!.credentials).toEqual([]);
+      expect(await isMember()).toBe(true);
+
+      await fx.latch.requests.revoke(erin, one.id);
+      await fx.latch.sweeps.tickUrgent();
+      expect(await stateOf(one.id)).toBe('revoked');
+      expect(await isMember()).toBe(true);
+
+      await fx.latch.requests.revoke(erin, two.id);
+      await fx.latch.sweeps.tickUrgent();
+      expect(await stateOf(two.id)).toBe('revoked');
+      expect(await isMember()).toBe(false);
+    } finally {
+      await c.query(
+        `DROP ROLE IF EXISTS ${pg.escapeIdentifier(login)}; DROP ROLE IF EXISTS ${pg.escapeIdentifier(group)}`,
+      );
+      await c.end();
+    }
+  });
+});

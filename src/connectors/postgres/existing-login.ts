@@ -45,7 +45,15 @@ export async function grantExistingLogin(ctx: PgContext, spec: GrantSpec): Promi
     throw err;
   }
   return {
-    handle: { mode: 'existing_login', login, group, database: target.database, schema: target.schema },
+    // Two grants (say, two schemas) can map to the same membership: the lifecycle keeps it while any holds it.
+    handle: {
+      mode: 'existing_login',
+      login,
+      group,
+      database: target.database,
+      schema: target.schema,
+      shareKey: `member:${login}:${group}`,
+    },
   };
 }
 

@@ -10,12 +10,19 @@
  *
  *   npm run bench:revoke-lag -- [--count 1000] [--window-seconds 10] [--lead-seconds 3]
  *                               [--tick-ms 250] [--batch-size 200] [--concurrency 16]
- *                               [--setup-concurrency 12] [--trace]
+ *                               [--setup-concurrency 4] [--trace]
+ *
+ * Servers start as the tests start them (MONGODB_URI / PG_URL win). Set-up (submits, grants) is slow
+ * on SecantusDB: minutes for 1,000. --lead-seconds is the gap between the (estimated) end of the
+ * deadline rewrite and the first deadline. --tick-ms, --batch-size and --concurrency are the sweep
+ * options of the measured worker.
  *
  * --trace adds a breakdown of where the sweep loop spends its time (MongoDB commands, PostgreSQL
- * revokes, audit appends) measured by wrapping calls from outside; it adds a little overhead.
+ * revokes, audit appends, CPU per process) measured by wrapping calls from outside; it adds a little
+ * overhead.
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -52,7 +59,7 @@ function parseCli(): Args {
       'tick-ms': { type: 'string' },
       'batch-size': { type: 'string' },
       concurrency: { type: 'string' },
-      'setup-concurrency': { type: 'string', default: '12' },
+      'setup-concurrency': { type: 'string', default: '4' },
       trace: { type: 'boolean', default: false },
     },
     strict: true,
@@ -173,6 +180,7 @@ function monitorCommands(db: Database, t: Timings): void {
       const ups = cmd.updates as Array<{ q: unknown }> | undefined;
       shape = `${ups?.length ?? 0}x ${keysOf(ups?.[0]?.q)}`;
     } else if (e.commandName === 'findAndModify') shape = keysOf(cmd.query);
+    else if (e.commandName === 'aggregate') shape = 'count: the benchmark waiting';
     else if (e.commandName === 'insert')
       shape = `${(cmd.documents as unknown[] | undefined)?.length ?? 0} docs`;
     started.set(e.requestId, `mongo ${e.commandName} ${coll} {${shape}}`.slice(0, 58));
@@ -186,11 +194,102 @@ function monitorCommands(db: Database, t: Timings): void {
   client.on('commandFailed', done);
 }
 
+/** CPU used by this process, its SecantusDB child and the throwaway PostgreSQL cluster (Linux /proc, best effort). */
+class CpuMeter {
+  private readonly hz = 100; // USER_HZ: clock ticks per second in /proc/<pid>/stat on Linux
+  constructor(private readonly pgDataDir: string | null) {}
+
+  private stat(pid: number): { ppid: number; ms: number } | null {
+    try {
+      const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+      return { ppid: Number(f[1]), ms: ((Number(f[11]) + Number(f[12])) * 1000) / this.hz };
+    } catch {
+      return null;
+    }
+  }
+
+  private processes(): Map<number, { ppid: number; ms: number }> {
+    const all = new Map<number, { ppid: number; ms: number }>();
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const st = this.stat(Number(name));
+      if (st) all.set(Number(name), st);
+    }
+    return all;
+  }
+
+  /** Per-process CPU ms of each group, keyed by pid so processes that come and go are counted fairly. */
+  snapshot(): { groups: Record<string, Map<number, number>>; machineBusyMs: number } {
+    const all = this.processes();
+    const under = (root: number): Map<number, number> => {
+      const out = new Map<number, number>();
+      const walk = (pid: number) => {
+        const st = all.get(pid);
+        if (!st || out.has(pid)) return;
+        out.set(pid, st.ms);
+        for (const [child, c] of all) if (c.ppid === pid) walk(child);
+      };
+      walk(root);
+      return out;
+    };
+    const node = new Map([[process.pid, (process.cpuUsage().user + process.cpuUsage().system) / 1000]]);
+    const mongo = new Map<number, number>();
+    for (const [pid, st] of all)
+      if (st.ppid === process.pid) for (const [p, ms] of under(pid)) mongo.set(p, ms);
+    let pgRoot = 0;
+    try {
+      if (this.pgDataDir)
+        pgRoot = Number(readFileSync(path.join(this.pgDataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    } catch {
+      // not a local cluster
+    }
+    const postgres = pgRoot ? under(pgRoot) : new Map<number, number>();
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    const busyTicks = cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!;
+    return {
+      groups: { 'node (Latch + Agenda + benchmark)': node, 'MongoDB server': mongo, PostgreSQL: postgres },
+      machineBusyMs: (busyTicks * 1000) / this.hz,
+    };
+  }
+
+  static diff(
+    a: ReturnType<CpuMeter['snapshot']>,
+    b: ReturnType<CpuMeter['snapshot']>,
+  ): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, after] of Object.entries(b.groups)) {
+      const before = a.groups[name] ?? new Map<number, number>();
+      let ms = 0;
+      for (const [pid, v] of after) ms += v - (before.get(pid) ?? 0);
+      out[name] = ms;
+    }
+    out['whole machine (all processes)'] = b.machineBusyMs - a.machineBusyMs;
+    return out;
+  }
+}
+
 interface TickRecord {
   start: number;
   ms: number;
   expired: number;
   revoked: number;
+}
+
+async function dropRoles(pgUrl: string, roles: string[]): Promise<void> {
+  if (roles.length === 0) return;
+  const c = new pg.Client({ connectionString: pgUrl });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ rolname: string }>(
+      'SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])',
+      [roles],
+    );
+    for (const r of rows) await c.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(r.rolname)}`);
+  } finally {
+    await c.end();
+  }
 }
 
 const noopNotifier: Notifier = { notify: async () => {} };
@@ -239,9 +338,10 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   stops.push(['MongoDB connection', () => db.close()]);
   if (process.env.MONGODB_URI) stops.push(['bench database', () => db.conn.dropDatabase()]);
 
+  const encryptionKey = randomBytes(32);
   const latch = createLatch({
     db,
-    encryptionKey: randomBytes(32),
+    encryptionKey,
     log: silentLogger,
     envAdmins: [ADMIN],
     notifier: noopNotifier,
@@ -254,10 +354,25 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   stops.push(['Latch', () => latch.close()]);
 
   const target = await createPgDatabase('bench', pgServer.url);
+  // On a shared cluster (PG_URL), roles a failed run left behind go once their database is dropped.
+  const roles: string[] = [];
+  stops.push(['left-over roles', () => dropRoles(pgServer.url, roles)]);
   stops.push(['PostgreSQL database', () => target.drop()]);
-  await addPgIntegration(latch, 'pg', { databases: [target.database] }, pgServer.url);
+  // Set-up (submitting and granting) runs through its own Latch, like a web process would; the one
+  // measured below only revokes. Set-up concurrency stays low: every submit and every grant appends to
+  // the audit log on its own, and concurrent appenders mostly lose the race for the next seq and retry.
+  const setupLatch = createLatch({
+    db,
+    encryptionKey,
+    log: silentLogger,
+    envAdmins: [ADMIN],
+    notifier: noopNotifier,
+    sweep: { concurrency: args.setupConcurrency },
+  });
+  stops.push(['set-up Latch', () => setupLatch.close()]);
+  await addPgIntegration(setupLatch, 'pg', { databases: [target.database] }, pgServer.url);
   const resourceId = schemaId(target.database);
-  await latch.admin.saveFlow(
+  await setupLatch.admin.saveFlow(
     person('bench-admin'),
     flow({
       name: 'Bench billing read (auto)',
@@ -275,7 +390,7 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
     Array.from({ length: args.count }, (_, i) => i),
     args.setupConcurrency,
     async (i) => {
-      await latch.requests.submit(person(`u${i}`), {
+      await setupLatch.requests.submit(person(`u${i}`), {
         targets: [{ integration: 'pg', resourceId, permission: 'read' }],
         durationMinutes: 60,
         source: 'api',
@@ -285,18 +400,31 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   );
   const submittedAt = Date.now();
   progress(`submitted ${args.count} in ${secs(submittedAt - serversReady)}; granting`);
+  let grantErrors = 0;
+  let lastProgress = Date.now();
   for (;;) {
-    const s = await latch.sweeps.tickUrgent();
+    let s = { granted: 0, grantFailures: 0 };
+    try {
+      s = await setupLatch.sweeps.tickUrgent();
+    } catch (err) {
+      // As the sweep loop does: log and go on; what the failed tick claimed is retried after its lease.
+      grantErrors++;
+      progress(`a granting tick failed (${String(err).split('\n')[0]}); going on`);
+    }
     const open = await Request.countDocuments({ state: { $in: ['approved', 'granting'] } });
-    if (s.granted + s.grantFailures > 0)
+    if (s.granted + s.grantFailures > 0) {
+      lastProgress = Date.now();
       progress(`granted ${s.granted} (failures ${s.grantFailures}), ${open} to go`);
+    }
     if (open === 0) break;
-    if (s.granted + s.grantFailures === 0) await sleep(200); // retries wait for their backoff
+    if (Date.now() - lastProgress > 180_000) throw new Error(`granting stalled with ${open} to go`);
+    if (s.granted + s.grantFailures === 0) await sleep(200); // retries wait for their backoff or lease
   }
+  await setupLatch.close();
   const active = await Request.find({ state: 'active' }).select('_id targets').lean<RequestDoc[]>();
   if (active.length !== args.count)
     throw new Error(`only ${active.length} of ${args.count} requests became active`);
-  const roles = active.map((d) => String(d.targets[0]?.handle?.role));
+  roles.push(...active.map((d) => String(d.targets[0]?.handle?.role)));
   const grantedAt = Date.now();
   progress(`granted ${args.count} in ${secs(grantedAt - submittedAt)}`);
 
@@ -322,8 +450,10 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   const loopStartedAt = Date.now();
   progress(`sweep loop running after ${secs(loopStartedAt - grantedAt)}`);
 
-  // 4. Spread the deadlines evenly over the window, starting leadMs from now; no warnings.
-  const windowStart = Date.now() + args.leadMs;
+  // 4. Spread the deadlines evenly over the window, starting leadMs after this rewrite is done; no
+  //    warnings. The rewrite itself takes a few ms per document on the slow store, hence the estimate.
+  const WRITE_ESTIMATE_MS = 6;
+  const windowStart = Date.now() + args.count * WRITE_ESTIMATE_MS + args.leadMs;
   const step = args.count > 1 ? args.windowMs / (args.count - 1) : 0;
   const expiresAtOf = new Map<string, number>();
   const ops = active.map((d, i) => {
@@ -346,18 +476,23 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   );
   timings.enabled = args.trace;
   measuring = true;
+  const cpu = args.trace ? new CpuMeter(pgServer.dataDir) : null;
+  const cpuBefore = cpu?.snapshot();
+  const cpuStart = Date.now();
 
   // 5. Wait for every grant to be revoked (state expired), within a generous timeout.
   const lastExpiresAt = windowStart + args.windowMs;
   const deadline = lastExpiresAt + 120_000;
   let expired: number;
   for (;;) {
-    await sleep(500);
+    await sleep(1000); // this count is load on the store too (it shows as "aggregate requests" in --trace)
     expired = await Request.countDocuments({ state: 'expired' });
     if (expired >= args.count || Date.now() > deadline) break;
   }
   timings.enabled = false;
   measuring = false;
+  const cpuUsed = cpu && cpuBefore ? CpuMeter.diff(cpuBefore, cpu.snapshot()) : null;
+  const cpuWallMs = Date.now() - cpuStart;
   const unfinished = args.count - expired;
   if (unfinished)
     progress(`${unfinished} did not finish within ${secs(deadline - lastExpiresAt)} of the last deadline`);
@@ -381,7 +516,7 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   }
   lags.sort((a, b) => a - b);
   const firstExpiresAt = Math.min(...expiresAtOf.values());
-  const spanMs = lastEnded - firstExpiresAt;
+  const spanMs = lags.length ? lastEnded - firstExpiresAt : NaN;
 
   const pgClient = new pg.Client({ connectionString: pgServer.url });
   await pgClient.connect();
@@ -400,7 +535,7 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
     `  sweep options:       tickMs=${args.tickMs ?? 250} batchSize=${latch.sweeps.opts.batchSize} concurrency=${latch.sweeps.opts.concurrency}`,
   );
   say(
-    `  setup:               ${secs(serversReady - t0)} servers, ${secs(submittedAt - serversReady)} submitting, ${secs(grantedAt - submittedAt)} granting, ${secs(writtenAt - writeStart)} moving deadlines`,
+    `  setup:               ${secs(serversReady - t0)} servers, ${secs(submittedAt - serversReady)} submitting, ${secs(grantedAt - submittedAt)} granting (${grantErrors} failed ticks), ${secs(writtenAt - writeStart)} moving deadlines; concurrency ${args.setupConcurrency}`,
   );
   say(
     `  revoked:             ${lags.length}/${args.count}${unfinished ? ` (${unfinished} NOT finished)` : ''}`,
@@ -424,6 +559,16 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   if (args.trace) {
     say('');
     timings.print('where the measured phase spent its time (--trace):');
+    if (cpuUsed) {
+      say('');
+      say(
+        `CPU used during the measured phase (${secs(cpuWallMs)} wall, so at most ${secs(cpuWallMs * 2)} on 2 cores):`,
+      );
+      for (const [what, used] of Object.entries(cpuUsed))
+        say(
+          `  ${what.padEnd(34)} ${secs(used).padStart(8)}  (${((100 * used) / cpuWallMs).toFixed(0)}% of one core)`,
+        );
+    }
     say('');
     say('busy ticks (time after window start, duration, expired -> revoking, revoked):');
     for (const t of busy)

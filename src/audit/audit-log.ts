@@ -66,16 +66,59 @@ export function entryHash(entry: HashedFields): string {
 
 export class AuditLog {
   private readonly model: AuditEntryModel;
+  private readonly queue: Array<{
+    events: PreparedEvent[];
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }> = [];
+  private flushing = false;
+  /** Highest seq known to exist; 0 before the first read. */
+  private lastSeq = 0;
 
   constructor(conn: mongoose.Connection) {
     this.model = auditEntryModel(conn);
   }
 
-  async append(events: AuditEvent | AuditEvent[]): Promise<void> {
+  /**
+   * Appends events. Appends made at the same time in this process are coalesced into one batch, so
+   * they never race each other for the next seq; only other processes can collide, and those
+   * collisions are retried below.
+   */
+  append(events: AuditEvent | AuditEvent[]): Promise<void> {
     const list = Array.isArray(events) ? events : [events];
-    if (list.length === 0) return;
-    // Validate and freeze `at` once, so a retry after a conflict hashes the same event content.
-    let pending = list.map(prepareEvent);
+    if (list.length === 0) return Promise.resolve();
+    let prepared: PreparedEvent[];
+    try {
+      // Validate and freeze `at` once, so a retry after a conflict hashes the same event content.
+      prepared = list.map(prepareEvent);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ events: prepared, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const waiting = this.queue.splice(0, this.queue.length);
+        try {
+          await this.appendPrepared(waiting.flatMap((w) => w.events));
+          for (const w of waiting) w.resolve();
+        } catch (err) {
+          for (const w of waiting) w.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async appendPrepared(prepared: PreparedEvent[]): Promise<void> {
+    let pending = prepared;
     await ensureIndexes(this.model);
 
     for (let attempt = 1; ; attempt++) {
@@ -83,6 +126,7 @@ export class AuditLog {
       const docs = chainOnto(head, pending);
       try {
         await this.model.insertMany(docs, { ordered: true, lean: true });
+        this.lastSeq = docs[docs.length - 1]!.seq;
         return;
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
@@ -167,10 +211,17 @@ export class AuditLog {
   }
 
   private async head(): Promise<{ seq: number; hash: string } | null> {
-    return this.model
-      .findOne({}, { _id: 0, seq: 1, hash: 1 })
-      .sort({ seq: -1 })
-      .lean<{ seq: number; hash: string }>();
+    // The log only grows, so the head is at or after the last seq this process saw; bounding the
+    // range keeps this lookup from walking the whole index on stores that do not stop early.
+    const find = (filter: Record<string, unknown>) =>
+      this.model
+        .findOne(filter, { _id: 0, seq: 1, hash: 1 })
+        .sort({ seq: -1 })
+        .lean<{ seq: number; hash: string }>();
+    // Nothing at or after lastSeq means entries were deleted under us; fall back to the full lookup.
+    const head = (await find({ seq: { $gte: this.lastSeq } })) ?? (this.lastSeq > 0 ? await find({}) : null);
+    this.lastSeq = head?.seq ?? 0;
+    return head;
   }
 
   /** How many of `docs`, from the front, are in the collection (looked up by the _ids we chose). */

@@ -65,9 +65,8 @@ export class Sweeps {
   async tickUrgent(): Promise<
     Pick<TickStats, 'expired' | 'revoked' | 'revokeFailures' | 'granted' | 'grantFailures'>
   > {
-    const expired = await this.expireDue();
     const [rev, gr] = await Promise.all([this.processRevokes(), this.processGrants()]);
-    return { expired, ...rev, ...gr };
+    return { ...rev, ...gr };
   }
 
   /** Sweeps where a second of delay does not matter: warnings, reminders, time-outs. */
@@ -86,8 +85,11 @@ export class Sweeps {
     return { ...urgent, ...relaxed };
   }
 
-  /** active and past expiresAt -> revoking (reason: expired). */
-  async expireDue(): Promise<number> {
+  /**
+   * active and past expiresAt -> revoking (reason: expired), claimed by this worker in the same
+   * write: on the slow store every write per revoke counts against on-time revocation.
+   */
+  private async claimExpired(): Promise<RequestDoc[]> {
     const now = this.ctx.now();
     const { Request } = this.ctx.db.models;
     const due = { state: 'active', expiresAt: { $lte: now } };
@@ -96,8 +98,9 @@ export class Sweeps {
       .limit(this.opts.batchSize)
       .select('_id')
       .lean();
-    if (ids.length === 0) return 0;
-    const r = await Request.updateMany(
+    if (ids.length === 0) return [];
+    const token = this.newToken();
+    await Request.updateMany(
       { _id: { $in: ids.map((d) => d._id) }, ...due },
       {
         $set: {
@@ -105,13 +108,18 @@ export class Sweeps {
           endReason: 'expired',
           endedBy: 'latch',
           nextAttemptAt: now,
-          'lease.until': EPOCH,
           attempts: 0,
+          'lease.owner': token,
+          'lease.until': new Date(now.getTime() + this.opts.leaseMs),
         },
         $inc: { version: 1 },
       },
     );
-    return r.modifiedCount;
+    return Request.find({ _id: { $in: ids.map((d) => d._id) }, 'lease.owner': token }).lean<RequestDoc[]>();
+  }
+
+  private newToken(): string {
+    return `${this.opts.owner}:${randomUUID()}`;
   }
 
   /** Claims due documents in `states` by setting a lease; returns the ones this call won. */
@@ -125,7 +133,7 @@ export class Sweeps {
       .select('_id')
       .lean();
     if (ids.length === 0) return [];
-    const token = `${this.opts.owner}:${randomUUID()}`;
+    const token = this.newToken();
     await Request.updateMany(
       { _id: { $in: ids.map((d) => d._id) }, ...due },
       {
@@ -141,43 +149,36 @@ export class Sweeps {
     return Request.find({ _id: { $in: ids.map((d) => d._id) }, 'lease.owner': token }).lean<RequestDoc[]>();
   }
 
-  async processRevokes(): Promise<{ revoked: number; revokeFailures: number }> {
-    const claimed = await this.claim(['revoking']);
-    if (claimed.length === 0) return { revoked: 0, revokeFailures: 0 };
+  async processRevokes(): Promise<{ expired: number; revoked: number; revokeFailures: number }> {
+    const expired = await this.claimExpired();
+    const retried = await this.claim(['revoking']);
+    const claimed = [...expired, ...retried];
+    if (claimed.length === 0) return { expired: 0, revoked: 0, revokeFailures: 0 };
     const outcomes = await mapLimit(claimed, this.opts.concurrency, (doc) => this.revokeTargets(doc));
     const now = this.ctx.now();
     const { Request } = this.ctx.db.models;
     const done: RequestDoc[] = [];
     const failed: Array<{ doc: RequestDoc; error: string }> = [];
-    const ops = claimed.map((doc, i) => {
+    // Successes are written in one update per claim and final state; failures each need their own.
+    const finished = new Map<string, { token: string; state: string; ids: RequestDoc['_id'][] }>();
+    const failOps: unknown[] = [];
+    claimed.forEach((doc, i) => {
       const o = outcomes[i]!;
-      const filter = { _id: doc._id, state: 'revoking', 'lease.owner': doc.lease!.owner };
+      const token = doc.lease!.owner!;
       if (o.ok) {
         done.push(doc);
-        const finalState =
-          doc.endReason === 'expired' ? 'expired' : doc.endReason === 'failed' ? 'failed' : 'revoked';
-        return {
-          updateOne: {
-            filter,
-            update: {
-              $set: {
-                state: finalState,
-                targets: o.targets,
-                endedAt: now,
-                'lease.until': EPOCH,
-                lastError: null,
-              },
-              $unset: { openKey: 1, warnAt: 1, nextAttemptAt: 1 },
-              $inc: { version: 1 },
-            },
-          },
-        };
+        const state = finalStateOf(doc);
+        const key = `${token}|${state}`;
+        const group = finished.get(key) ?? { token, state, ids: [] };
+        group.ids.push(doc._id);
+        finished.set(key, group);
+        return;
       }
       failed.push({ doc, error: o.error });
       const attempts = (doc.attempts ?? 0) + 1;
-      return {
+      failOps.push({
         updateOne: {
-          filter,
+          filter: { _id: doc._id, state: 'revoking', 'lease.owner': token },
           update: {
             $set: {
               targets: o.targets,
@@ -191,24 +192,45 @@ export class Sweeps {
             $inc: { version: 1 },
           },
         },
-      };
+      });
     });
-    const result = await Request.bulkWrite(ops as never, { ordered: false });
+    const writes = await Promise.all([
+      ...[...finished.values()].map((g) =>
+        Request.updateMany(
+          { _id: { $in: g.ids }, state: 'revoking', 'lease.owner': g.token },
+          {
+            $set: {
+              state: g.state,
+              endedAt: now,
+              'lease.until': EPOCH,
+              lastError: null,
+              'targets.$[t].grantState': 'revoked',
+            },
+            $unset: { openKey: 1, warnAt: 1, nextAttemptAt: 1 },
+            $inc: { version: 1 },
+          },
+          { arrayFilters: [{ 't.grantState': 'active' }] },
+        ).then((r) => r.matchedCount),
+      ),
+      failOps.length
+        ? Request.bulkWrite(failOps as never, { ordered: false }).then((r) => r.matchedCount)
+        : 0,
+    ]);
     let recordedDone = done;
     let recordedFailed = failed;
-    if (result.matchedCount < ops.length) {
+    if (writes.reduce((a, b) => a + b, 0) < claimed.length) {
       // Some leases ran out while we worked and another worker took those requests: their outcome
       // is that worker's to record and report, not ours.
-      const token = claimed[0]!.lease!.owner;
-      const ours = await Request.find({ _id: { $in: claimed.map((d) => d._id) }, 'lease.owner': token })
-        .select('_id')
+      const rows = await Request.find({ _id: { $in: claimed.map((d) => d._id) } })
+        .select({ _id: 1, 'lease.owner': 1 })
         .lean();
-      const kept = new Set(ours.map((d) => String(d._id)));
-      recordedDone = done.filter((d) => kept.has(String(d._id)));
-      recordedFailed = failed.filter((f) => kept.has(String(f.doc._id)));
+      const ownerNow = new Map(rows.map((r) => [String(r._id), r.lease?.owner]));
+      const ours = (d: RequestDoc) => ownerNow.get(String(d._id)) === d.lease!.owner;
+      recordedDone = done.filter(ours);
+      recordedFailed = failed.filter((f) => ours(f.doc));
     }
     await this.reportRevokes(recordedDone, recordedFailed, now);
-    return { revoked: recordedDone.length, revokeFailures: recordedFailed.length };
+    return { expired: expired.length, revoked: recordedDone.length, revokeFailures: recordedFailed.length };
   }
 
   private async revokeTargets(
@@ -305,7 +327,7 @@ export class Sweeps {
     await mapLimit(done, this.opts.concurrency, async (doc) => {
       const fresh = {
         ...doc,
-        state: doc.endReason === 'expired' ? 'expired' : doc.endReason === 'failed' ? 'failed' : 'revoked',
+        state: finalStateOf(doc),
       } as RequestDoc;
       if (doc.endReason === 'failed')
         await ctx.notify({
@@ -386,17 +408,22 @@ export class Sweeps {
         { returnDocument: 'after' },
       ).lean<RequestDoc>();
       if (active) {
-        await ctx.audit.append({
-          actor: { type: 'system', id: 'latch' },
-          action: 'access.granted',
-          subject: { type: 'request', id },
-          details: {
-            targets: targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
-            expiresAt: expiresAt?.toISOString() ?? null,
-          },
-          at: now,
-        });
+        // Credentials exist only in this message: send them before anything else can fail.
         await ctx.notify({ type: 'access.granted', request: toView(active), credentials });
+        try {
+          await ctx.audit.append({
+            actor: { type: 'system', id: 'latch' },
+            action: 'access.granted',
+            subject: { type: 'request', id },
+            details: {
+              targets: targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
+              expiresAt: expiresAt?.toISOString() ?? null,
+            },
+            at: now,
+          });
+        } catch (err) {
+          ctx.log.error({ err, request: id }, 'access granted but the audit entry could not be written');
+        }
         return true;
       }
     }
@@ -555,6 +582,10 @@ export class Sweeps {
       RequestDoc[]
     >();
   }
+}
+
+function finalStateOf(doc: RequestDoc): 'expired' | 'failed' | 'revoked' {
+  return doc.endReason === 'expired' ? 'expired' : doc.endReason === 'failed' ? 'failed' : 'revoked';
 }
 
 export function backoff(attempt: number, baseMs: number, maxMs: number): number {

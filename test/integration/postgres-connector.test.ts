@@ -407,7 +407,14 @@ describe('PostgreSQL connector: existing logins', () => {
 
     const result = await c.grant(g);
     expect(result).toEqual({
-      handle: { mode: 'existing_login', login: alice, group: readers, database: appDb, schema: 'billing' },
+      handle: {
+        mode: 'existing_login',
+        login: alice,
+        group: readers,
+        database: appDb,
+        schema: 'billing',
+        shareKey: `member:${alice}:${readers}`,
+      },
     });
     await c.grant(g);
     expect(await isMember()).toBe(true);

@@ -249,7 +249,14 @@ export class Sweeps {
         const stillHeld =
           typeof shareKey === 'string' && (await this.heldElsewhere(doc, t.integration, shareKey));
         const connector = await this.ctx.connectors.get(t.integration);
-        if (!stillHeld) await connector.revoke(grantSpec(doc, i), t.handle as never);
+        if (!stillHeld) {
+          const spec = grantSpec(doc, i);
+          await connector.revoke(spec, t.handle as never);
+          // Confirmed on the system itself: a revoke that says it worked but left access behind is retried.
+          if (await connector.check(spec, t.handle as never)) {
+            throw new Error('access is still present on the system after the revoke');
+          }
+        }
         t.grantState = 'revoked';
         t.revokedAt = this.ctx.now();
       } catch (err) {

@@ -109,6 +109,60 @@ describe('a revoke while PostgreSQL is down', () => {
   });
 });
 
+describe('a revoke that reports success but leaves access behind', () => {
+  let fx: Fixture;
+  let dropDb: () => Promise<void>;
+  let lying = true;
+  const liar: ConnectorFactory = (integration) => {
+    const real = createPostgresConnector(integration);
+    return {
+      type: real.type,
+      discover: () => real.discover(),
+      grant: (spec) => real.grant(spec),
+      revoke: async (spec, handle) => (lying ? undefined : real.revoke(spec, handle)),
+      check: (spec, handle) => real.check(spec, handle),
+      extend: (spec, handle, at) => real.extend(spec, handle, at),
+      health: () => real.health(),
+      close: () => real.close(),
+    };
+  };
+
+  beforeAll(async () => {
+    fx = await createFixture('verify', { factories: { postgresql: liar } });
+  }, 60_000);
+  afterAll(async () => {
+    await fx.close();
+    await dropDb?.();
+  });
+
+  it('is not believed: the request stays revoking until the system confirms the access is gone', async () => {
+    const pgdb = await createPgDatabase('verify');
+    dropDb = pgdb.drop;
+    await addPgIntegration(fx.latch, 'pg', { databases: [pgdb.database] });
+    await autoFlow(fx, 'pg', schemaId(pgdb.database));
+    const req = await fx.latch.requests.submit(alice, {
+      targets: [{ integration: 'pg', resourceId: schemaId(pgdb.database), permission: 'read' }],
+      durationMinutes: 30,
+      source: 'api',
+    });
+    await fx.latch.sweeps.tickUrgent();
+    const role = fx.notifier.of('access.granted', req.id)[0]!.credentials[0]!.values.username!;
+    fx.clock.advance(31 * MIN);
+    expect((await fx.latch.sweeps.tickUrgent()).revokeFailures).toBe(1);
+    const doc = await fx.db.models.Request.findOne({ number: req.number }).lean();
+    expect(doc!.state).toBe('revoking');
+    expect(doc!.lastError).toMatch(/still present/);
+    expect(await roleExists(role)).toBe(true);
+    expect(fx.notifier.of('access.revoked', req.id)).toHaveLength(0);
+
+    lying = false;
+    fx.clock.advance(5 * MIN);
+    expect((await fx.latch.sweeps.tickUrgent()).revoked).toBe(1);
+    expect(await roleExists(role)).toBe(false);
+    expect((await fx.db.models.Request.findOne({ number: req.number }).lean())!.state).toBe('expired');
+  });
+});
+
 /** A connector whose revokes wait until the test lets them go: a worker frozen mid-revoke. */
 function freezingFactory(): { factory: ConnectorFactory; release: () => void; started: () => boolean } {
   let releaseAll: () => void = () => {};

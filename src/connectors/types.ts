@@ -51,6 +51,11 @@ export interface Connector {
   revoke(spec: GrantSpec, handle: GrantHandle): Promise<void>;
   /** Does the grant exist on the system now? */
   check(spec: GrantSpec, handle: GrantHandle): Promise<boolean>;
+  /**
+   * check() for many grants in one round trip where the system allows it; same order as `items`.
+   * Optional: without it the lifecycle calls check() for each.
+   */
+  checkMany?(items: Array<{ spec: GrantSpec; handle: GrantHandle }>): Promise<boolean[]>;
   /** Moves the grant's own expiry (defence in depth) after an extension. */
   extend(spec: GrantSpec, handle: GrantHandle, expiresAt: Date | null): Promise<void>;
   health(): Promise<HealthResult>;

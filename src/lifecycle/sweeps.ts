@@ -41,6 +41,13 @@ export const DEFAULT_SWEEP_OPTIONS: Omit<SweepOptions, 'owner'> = {
   alertAfter: 3,
 };
 
+interface RevokeOutcome {
+  targets: RequestDoc['targets'];
+  errors: string[];
+  /** Targets this attempt revoked on the system (not ones kept because another grant shares them). */
+  revokedNow: number[];
+}
+
 export interface TickStats {
   expired: number;
   revoked: number;
@@ -155,6 +162,7 @@ export class Sweeps {
     const claimed = [...expired, ...retried];
     if (claimed.length === 0) return { expired: 0, revoked: 0, revokeFailures: 0 };
     const outcomes = await mapLimit(claimed, this.opts.concurrency, (doc) => this.revokeTargets(doc));
+    await this.verifyRevoked(claimed, outcomes);
     const now = this.ctx.now();
     const { Request } = this.ctx.db.models;
     const done: RequestDoc[] = [];
@@ -165,7 +173,7 @@ export class Sweeps {
     claimed.forEach((doc, i) => {
       const o = outcomes[i]!;
       const token = doc.lease!.owner!;
-      if (o.ok) {
+      if (o.errors.length === 0) {
         done.push(doc);
         const state = finalStateOf(doc);
         const key = `${token}|${state}`;
@@ -174,7 +182,8 @@ export class Sweeps {
         finished.set(key, group);
         return;
       }
-      failed.push({ doc, error: o.error });
+      const error = o.errors.join('; ');
+      failed.push({ doc, error });
       const attempts = (doc.attempts ?? 0) + 1;
       failOps.push({
         updateOne: {
@@ -183,7 +192,7 @@ export class Sweeps {
             $set: {
               targets: o.targets,
               attempts,
-              lastError: o.error,
+              lastError: error,
               nextAttemptAt: new Date(
                 now.getTime() + backoff(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
               ),
@@ -233,14 +242,10 @@ export class Sweeps {
     return { expired: expired.length, revoked: recordedDone.length, revokeFailures: recordedFailed.length };
   }
 
-  private async revokeTargets(
-    doc: RequestDoc,
-  ): Promise<
-    | { ok: true; targets: RequestDoc['targets'] }
-    | { ok: false; targets: RequestDoc['targets']; error: string }
-  > {
+  private async revokeTargets(doc: RequestDoc): Promise<RevokeOutcome> {
     const targets = doc.targets.map((t) => ({ ...t }));
     const errors: string[] = [];
+    const revokedNow: number[] = [];
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
       if (t.grantState !== 'active' || !t.handle) continue;
@@ -248,14 +253,10 @@ export class Sweeps {
         const shareKey = t.handle.shareKey;
         const stillHeld =
           typeof shareKey === 'string' && (await this.heldElsewhere(doc, t.integration, shareKey));
-        const connector = await this.ctx.connectors.get(t.integration);
         if (!stillHeld) {
-          const spec = grantSpec(doc, i);
-          await connector.revoke(spec, t.handle as never);
-          // Confirmed on the system itself: a revoke that says it worked but left access behind is retried.
-          if (await connector.check(spec, t.handle as never)) {
-            throw new Error('access is still present on the system after the revoke');
-          }
+          const connector = await this.ctx.connectors.get(t.integration);
+          await connector.revoke(grantSpec(doc, i), t.handle as never);
+          revokedNow.push(i);
         }
         t.grantState = 'revoked';
         t.revokedAt = this.ctx.now();
@@ -263,7 +264,49 @@ export class Sweeps {
         errors.push(`${t.resourceName}: ${errorText(err)}`);
       }
     }
-    return errors.length ? { ok: false, targets, error: errors.join('; ') } : { ok: true, targets };
+    return { targets, errors, revokedNow };
+  }
+
+  /**
+   * Confirms on the systems themselves that what was just revoked is gone (one checkMany per
+   * integration where the connector has it). A revoke that reported success but left access
+   * behind, or that cannot be confirmed, becomes a failure to retry.
+   */
+  private async verifyRevoked(claimed: RequestDoc[], outcomes: RevokeOutcome[]): Promise<void> {
+    const byIntegration = new Map<string, Array<{ doc: number; target: number }>>();
+    outcomes.forEach((o, d) =>
+      o.revokedNow.forEach((t) => {
+        const integration = o.targets[t]!.integration;
+        byIntegration.set(integration, [...(byIntegration.get(integration) ?? []), { doc: d, target: t }]);
+      }),
+    );
+    await Promise.all(
+      [...byIntegration].map(async ([integration, refs]) => {
+        const items = refs.map((r) => ({
+          spec: grantSpec(claimed[r.doc]!, r.target),
+          handle: claimed[r.doc]!.targets[r.target]!.handle as never,
+        }));
+        let present: boolean[];
+        let reason = 'access is still present on the system after the revoke';
+        try {
+          const connector = await this.ctx.connectors.get(integration);
+          present = connector.checkMany
+            ? await connector.checkMany(items)
+            : await mapLimit(items, this.opts.concurrency, (it) => connector.check(it.spec, it.handle));
+        } catch (err) {
+          present = items.map(() => true);
+          reason = `the revoke could not be confirmed: ${errorText(err)}`;
+        }
+        refs.forEach((r, k) => {
+          if (!present[k]) return;
+          const o = outcomes[r.doc]!;
+          const t = o.targets[r.target]!;
+          t.grantState = 'active';
+          t.revokedAt = undefined;
+          o.errors.push(`${t.resourceName}: ${reason}`);
+        });
+      }),
+    );
   }
 
   /** Does another live request of the same person hold the same shared grant (see GrantHandle.shareKey)? */

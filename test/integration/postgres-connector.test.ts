@@ -387,6 +387,26 @@ describe('PostgreSQL connector: temporary logins', () => {
   });
 });
 
+describe('PostgreSQL connector: checking many grants at once', () => {
+  it('answers for each grant in one call, in order', async () => {
+    const c = connector({ databases: [appDb] });
+    const kept = spec(billing, 'read');
+    const gone = spec(billing, 'read');
+    const never = spec(billing, 'read');
+    const a = await c.grant(kept);
+    const b = await c.grant(gone);
+    await c.revoke(gone, b.handle);
+    const result = await c.checkMany([
+      { spec: kept, handle: a.handle },
+      { spec: gone, handle: b.handle },
+      { spec: never, handle: {} },
+    ]);
+    expect(result).toEqual([true, false, false]);
+    await c.revoke(kept, a.handle);
+    expect(await c.checkMany([{ spec: kept, handle: a.handle }])).toEqual([false]);
+  });
+});
+
 describe('PostgreSQL connector: existing logins', () => {
   const el = (loginMapping: unknown = 'email_localpart') =>
     connector({ mode: 'existing_login', roleMap: { read: readers }, loginMapping, databases: [appDb] });

@@ -21,6 +21,7 @@ import { health } from './health.js';
 import { PoolSet } from './pools.js';
 import {
   checkTemporaryLogin,
+  checkTemporaryLogins,
   extendTemporaryLogin,
   grantTemporaryLogin,
   revokeTemporaryLogin,
@@ -70,6 +71,25 @@ export class PostgresConnector implements Connector {
     return this.modeOf(handle) === 'temporary_login'
       ? checkTemporaryLogin(this.ctx, spec, handle)
       : checkExistingLogin(this.ctx, spec, handle);
+  }
+
+  async checkMany(items: Array<{ spec: GrantSpec; handle: GrantHandle }>): Promise<boolean[]> {
+    const results: boolean[] = new Array(items.length);
+    const temporary: number[] = [];
+    await Promise.all(
+      items.map(async (item, i) => {
+        if (this.modeOf(item.handle) === 'temporary_login') temporary.push(i);
+        else results[i] = await this.check(item.spec, item.handle);
+      }),
+    );
+    if (temporary.length) {
+      const found = await checkTemporaryLogins(
+        this.ctx,
+        temporary.map((i) => items[i]!),
+      );
+      temporary.forEach((i, k) => (results[i] = found[k]!));
+    }
+    return results;
   }
 
   async extend(spec: GrantSpec, handle: GrantHandle, expiresAt: Date | null): Promise<void> {

@@ -142,6 +142,20 @@ export async function checkTemporaryLogin(
   return (rowCount ?? 0) > 0;
 }
 
+/** Which of these grants' roles still exist, in one query. */
+export async function checkTemporaryLogins(
+  ctx: PgContext,
+  items: Array<{ spec: GrantSpec; handle: GrantHandle }>,
+): Promise<boolean[]> {
+  const roles = items.map(({ spec, handle }) => roleOf(ctx, spec, handle));
+  const { rows } = await adminPool(ctx).query<{ rolname: string }>(
+    'SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])',
+    [roles],
+  );
+  const present = new Set(rows.map((r) => r.rolname));
+  return roles.map((r) => present.has(r));
+}
+
 export async function extendTemporaryLogin(
   ctx: PgContext,
   spec: GrantSpec,

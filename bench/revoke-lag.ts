@@ -142,7 +142,15 @@ function recordTicks(latch: Latch, ticks: TickRecord[], on: () => boolean): void
 /** Times the sweeps' steps by wrapping them from outside (src is not changed). */
 function instrumentSweeps(latch: Latch, t: Timings): void {
   const sweeps = latch.sweeps as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-  for (const name of ['expireDue', 'processRevokes', 'processGrants', 'tickRelaxed', 'claim']) {
+  for (const name of [
+    'claimExpired',
+    'processRevokes',
+    'verifyRevoked',
+    'processGrants',
+    'tickRelaxed',
+    'claim',
+  ]) {
+    if (typeof sweeps[name] !== 'function') continue; // renamed or gone: trace what exists
     const orig = sweeps[name]!.bind(latch.sweeps);
     sweeps[name] = (...a: unknown[]) =>
       t.wrap(`sweeps.${name}${name === 'claim' ? `(${JSON.stringify(a[0])})` : ''}`, () => orig(...a));

@@ -54,7 +54,10 @@ export class SweepLoop {
           lastBeat = Date.now();
         }
         // After a busy tick go again at once: more may be due than one batch held.
-        if (!busy && !this.kicked) await this.sleep(this.opts.tickMs, signal);
+        if (!busy && !this.kicked) {
+          const nextExpiry = this.sweeps.msUntilNextExpiry();
+          await this.sleep(Math.min(this.opts.tickMs, nextExpiry ?? Infinity), signal);
+        }
       }
     } finally {
       this.running = false;

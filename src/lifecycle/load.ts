@@ -16,11 +16,22 @@ export async function loadRequest(ctx: LifecycleContext, ref: string): Promise<R
 }
 
 export async function nextRequestNumber(ctx: LifecycleContext): Promise<number> {
-  // Numbers start at 1001 so ids look like AR-1042 from day one.
-  const doc = await ctx.db.models.Counter.findOneAndUpdate(
-    { _id: 'request' },
-    [{ $set: { seq: { $add: [{ $ifNull: ['$seq', 1000] }, 1] } } }],
-    { upsert: true, returnDocument: 'after', updatePipeline: true },
-  ).lean();
-  return doc!.seq;
+  const { Counter } = ctx.db.models;
+  // A plain $inc on an existing counter is atomic everywhere; creating it is a separate step that
+  // tolerates a concurrent creator (racing upserts are where servers differ).
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const doc = await Counter.findOneAndUpdate(
+      { _id: 'request' },
+      { $inc: { seq: 1 } },
+      { returnDocument: 'after' },
+    ).lean();
+    if (doc) return doc.seq;
+    try {
+      // Numbers start at 1001 so ids look like AR-1042 from day one.
+      await Counter.create({ _id: 'request', seq: 1000 });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000) throw err;
+    }
+  }
+  throw new Error('could not allocate a request number');
 }

@@ -29,6 +29,8 @@ export interface SweepOptions {
   retryBaseMs: number;
   retryMaxMs: number;
   alertAfter: number;
+  /** How far ahead the expiry sweep looks to learn when the next expiry falls. */
+  lookaheadMs: number;
 }
 
 export const DEFAULT_SWEEP_OPTIONS: Omit<SweepOptions, 'owner'> = {
@@ -39,6 +41,7 @@ export const DEFAULT_SWEEP_OPTIONS: Omit<SweepOptions, 'owner'> = {
   retryBaseMs: 2_000,
   retryMaxMs: 5 * 60_000,
   alertAfter: 3,
+  lookaheadMs: 1_000,
 };
 
 interface RevokeOutcome {
@@ -61,6 +64,7 @@ export interface TickStats {
 
 export class Sweeps {
   readonly opts: SweepOptions;
+  private nextExpiryAt: Date | null = null;
   constructor(
     private readonly ctx: LifecycleContext,
     opts: Partial<SweepOptions> = {},
@@ -100,11 +104,16 @@ export class Sweeps {
     const now = this.ctx.now();
     const { Request } = this.ctx.db.models;
     const due = { state: 'active', expiresAt: { $lte: now } };
-    const ids = await Request.find(due)
+    // Looking a little ahead in the same query tells the loop when the next expiry falls, so it can
+    // wake for it instead of at the next fixed tick.
+    const horizon = new Date(now.getTime() + this.opts.lookaheadMs);
+    const rows = await Request.find({ state: 'active', expiresAt: { $lte: horizon } })
       .sort({ expiresAt: 1 })
       .limit(this.opts.batchSize)
-      .select('_id')
+      .select({ _id: 1, expiresAt: 1 })
       .lean();
+    this.nextExpiryAt = rows.find((r) => r.expiresAt! > now)?.expiresAt ?? null;
+    const ids = rows.filter((r) => r.expiresAt! <= now);
     if (ids.length === 0) return [];
     const token = this.newToken();
     await Request.updateMany(
@@ -123,6 +132,13 @@ export class Sweeps {
       },
     );
     return Request.find({ _id: { $in: ids.map((d) => d._id) }, 'lease.owner': token }).lean<RequestDoc[]>();
+  }
+
+  /** How long until the next expiry this worker knows of (within the look-ahead), if any. */
+  msUntilNextExpiry(): number | undefined {
+    return this.nextExpiryAt
+      ? Math.max(0, this.nextExpiryAt.getTime() - this.ctx.now().getTime())
+      : undefined;
   }
 
   private newToken(): string {

@@ -141,6 +141,22 @@ export class Sweeps {
       : undefined;
   }
 
+  /** The update that records a failed attempt, releases the lease and schedules the next try. */
+  private retryLater(targets: RequestDoc['targets'], attempts: number, error: string, now: Date) {
+    return {
+      $set: {
+        targets,
+        attempts,
+        lastError: error,
+        nextAttemptAt: new Date(
+          now.getTime() + backoff(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
+        ),
+        'lease.until': EPOCH,
+      },
+      $inc: { version: 1 },
+    };
+  }
+
   private newToken(): string {
     return `${this.opts.owner}:${randomUUID()}`;
   }
@@ -204,18 +220,7 @@ export class Sweeps {
       failOps.push({
         updateOne: {
           filter: { _id: doc._id, state: 'revoking', 'lease.owner': token },
-          update: {
-            $set: {
-              targets: o.targets,
-              attempts,
-              lastError: error,
-              nextAttemptAt: new Date(
-                now.getTime() + backoff(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
-              ),
-              'lease.until': EPOCH,
-            },
-            $inc: { version: 1 },
-          },
+          update: this.retryLater(o.targets, attempts, error, now),
         },
       });
     });
@@ -511,18 +516,7 @@ export class Sweeps {
     }
     const attempts = (doc.attempts ?? 0) + 1;
     if (attempts < this.opts.maxGrantAttempts) {
-      await Request.updateOne(lease, {
-        $set: {
-          targets,
-          attempts,
-          lastError: error,
-          nextAttemptAt: new Date(
-            now.getTime() + backoff(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
-          ),
-          'lease.until': EPOCH,
-        },
-        $inc: { version: 1 },
-      });
+      await Request.updateOne(lease, this.retryLater(targets, attempts, error, now));
       await ctx.audit.append({
         actor: { type: 'system', id: 'latch' },
         action: 'grant.attempt_failed',

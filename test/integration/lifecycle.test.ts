@@ -284,9 +284,18 @@ describe('a flow with approval', () => {
     expect(fx.notifier.of('request.approved', req.id)).toHaveLength(1);
     const doc = await fx.db.models.Request.findOne({ number: req.number }).lean();
     expect(doc!.approvals).toHaveLength(1);
-    await fx.latch.requests.revoke(alice, req.id);
+    // An approver of this request may revoke it; a member of the approver group who did not approve may not.
+    const winner = approvers[results.findIndex((r) => r.status === 'fulfilled')]!;
+    const bystander = approvers.find((p) => p !== winner)!;
+    expect((await rejected(fx.latch.requests.revoke(bystander, req.id))).code).toBe('forbidden');
+    await fx.latch.requests.revoke(winner, req.id, 'not needed any more');
     await fx.latch.sweeps.tickUrgent();
     expect(await stateOf(req.id)).toBe('revoked');
+    const entry = (
+      await fx.latch.audit.latest(5, { subjectId: req.id, action: 'request.revoke_requested' })
+    )[0];
+    expect(entry?.actor.id).toBe(winner.id);
+    expect(entry?.details).toMatchObject({ as: 'approver' });
   });
 });
 

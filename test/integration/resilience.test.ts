@@ -109,23 +109,31 @@ describe('a revoke while PostgreSQL is down', () => {
   });
 });
 
+/** The real PostgreSQL connector with some operations replaced, to stage a failure. */
+function withOverrides(overrides: (real: Connector) => Partial<Connector>): ConnectorFactory {
+  return (integration) => {
+    const real = createPostgresConnector(integration);
+    const over = overrides(real);
+    return {
+      type: real.type,
+      discover: over.discover ?? (() => real.discover()),
+      grant: over.grant ?? ((spec) => real.grant(spec)),
+      revoke: over.revoke ?? ((spec, handle) => real.revoke(spec, handle)),
+      check: over.check ?? ((spec, handle) => real.check(spec, handle)),
+      extend: over.extend ?? ((spec, handle, at) => real.extend(spec, handle, at)),
+      health: over.health ?? (() => real.health()),
+      close: over.close ?? (() => real.close()),
+    };
+  };
+}
+
 describe('a revoke that reports success but leaves access behind', () => {
   let fx: Fixture;
   let dropDb: () => Promise<void>;
   let lying = true;
-  const liar: ConnectorFactory = (integration) => {
-    const real = createPostgresConnector(integration);
-    return {
-      type: real.type,
-      discover: () => real.discover(),
-      grant: (spec) => real.grant(spec),
-      revoke: async (spec, handle) => (lying ? undefined : real.revoke(spec, handle)),
-      check: (spec, handle) => real.check(spec, handle),
-      extend: (spec, handle, at) => real.extend(spec, handle, at),
-      health: () => real.health(),
-      close: () => real.close(),
-    };
-  };
+  const liar = withOverrides((real) => ({
+    revoke: async (spec, handle) => (lying ? undefined : real.revoke(spec, handle)),
+  }));
 
   beforeAll(async () => {
     fx = await createFixture('verify', { factories: { postgresql: liar } });
@@ -168,23 +176,13 @@ function freezingFactory(): { factory: ConnectorFactory; release: () => void; st
   let releaseAll: () => void = () => {};
   const gate = new Promise<void>((resolve) => (releaseAll = resolve));
   let began = false;
-  const factory: ConnectorFactory = (integration) => {
-    const real: Connector = createPostgresConnector(integration);
-    return {
-      type: real.type,
-      discover: () => real.discover(),
-      grant: (spec) => real.grant(spec),
-      revoke: async (spec, handle) => {
-        began = true;
-        await gate;
-        return real.revoke(spec, handle);
-      },
-      check: (spec, handle) => real.check(spec, handle),
-      extend: (spec, handle, at) => real.extend(spec, handle, at),
-      health: () => real.health(),
-      close: () => real.close(),
-    };
-  };
+  const factory = withOverrides((real) => ({
+    revoke: async (spec, handle) => {
+      began = true;
+      await gate;
+      return real.revoke(spec, handle);
+    },
+  }));
   return { factory, release: () => releaseAll(), started: () => began };
 }
 

@@ -40,22 +40,3 @@ export interface ExtensionOffer {
 export interface Notifier {
   notify(event: LatchEvent): Promise<void>;
 }
-
-/** Fans out to several notifiers (e.g. Slack and Teams); one failing does not stop the others. */
-export class FanOutNotifier implements Notifier {
-  constructor(
-    private readonly targets: Notifier[],
-    private readonly onError: (err: unknown, event: LatchEvent) => void,
-  ) {}
-  async notify(event: LatchEvent): Promise<void> {
-    await Promise.all(
-      this.targets.map(async (t) => {
-        try {
-          await t.notify(event);
-        } catch (err) {
-          this.onError(err, event);
-        }
-      }),
-    );
-  }
-}

@@ -11,12 +11,7 @@ import {
   unsatisfiableStep,
   type ApprovalContext,
 } from '../domain/approval.js';
-import {
-  checkExtension,
-  checkRequestedDuration,
-  extendedExpiry,
-  formatDuration,
-} from '../domain/duration.js';
+import { checkExtension, checkRequestedDuration, extendedExpiry } from '../domain/duration.js';
 import { formatRequestId } from '../domain/human-id.js';
 import {
   FALLBACK_FLOW_ID,
@@ -698,5 +693,3 @@ export function warnTime(expiresAt: Date, leadMinutes: number, now: Date): Date 
 function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
 }
-
-export { formatDuration };

@@ -90,12 +90,6 @@ export class Sweeps {
     return { warned, reminded, timedOut };
   }
 
-  async tick(): Promise<TickStats> {
-    const urgent = await this.tickUrgent();
-    const relaxed = await this.tickRelaxed();
-    return { ...urgent, ...relaxed };
-  }
-
   /**
    * active and past expiresAt -> revoking (reason: expired), claimed by this worker in the same
    * write: on the slow store every write per revoke counts against on-time revocation.

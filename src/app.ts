@@ -56,7 +56,7 @@ export function createLatch(opts: LatchOptions): Latch {
     notifier: opts.notifier ?? new LoggingNotifier(opts.log),
     connectors: registry,
     log: opts.log,
-    envAdmins: opts.envAdmins ?? [],
+    envAdmins: [...(opts.envAdmins ?? [])],
     clock: opts.clock,
     expiryWarningMinutes: opts.expiryWarningMinutes,
   });

@@ -32,7 +32,24 @@ export interface Config {
   expiryWarningMinutes: number;
   /** Without a trailing slash. */
   publicUrl?: string;
+  /** Absent when no Slack variable is set: Latch runs without Slack. */
+  slack?: SlackConfig;
 }
+
+export interface SlackConfig {
+  /** Verifies HTTP deliveries; not needed in Socket Mode. */
+  signingSecret?: string;
+  /** Single-workspace install. */
+  botToken?: string;
+  /** Socket Mode instead of HTTP when set. */
+  appToken?: string;
+  /** Multi-workspace install through OAuth. */
+  oauth?: { clientId: string; clientSecret: string; stateSecret: string };
+  /** Base URL of the Web API, ending in a slash. */
+  apiUrl: string;
+}
+
+export const SLACK_API_URL_DEFAULT = 'https://slack.com/api/';
 
 export class ConfigError extends Error {
   readonly issues: { variable: string; message: string }[];
@@ -111,12 +128,40 @@ const envSchema = z.object({
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail(ctx, 'expected an http(s) URL');
     return v.replace(/\/+$/, '');
   }),
+  SLACK_SIGNING_SECRET: raw,
+  SLACK_BOT_TOKEN: raw.transform((v, ctx) =>
+    v === undefined || v.startsWith('xoxb-') ? v : fail(ctx, 'expected a bot token (xoxb-...)'),
+  ),
+  SLACK_APP_TOKEN: raw.transform((v, ctx) =>
+    v === undefined || v.startsWith('xapp-') ? v : fail(ctx, 'expected an app-level token (xapp-...)'),
+  ),
+  SLACK_CLIENT_ID: raw,
+  SLACK_CLIENT_SECRET: raw,
+  SLACK_STATE_SECRET: raw,
+  SLACK_API_URL: raw.transform((v, ctx) => {
+    if (v === undefined) return SLACK_API_URL_DEFAULT;
+    try {
+      const url = new URL(v);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail(ctx, 'expected an http(s) URL');
+    } catch {
+      return fail(ctx, 'expected an absolute http(s) URL');
+    }
+    return v.endsWith('/') ? v : v + '/';
+  }),
 });
 
 type VariableName = keyof typeof envSchema.shape;
 
 /** Values that may carry credentials are never echoed back in errors. */
-const SENSITIVE = new Set<VariableName>(['MONGODB_URI', 'LATCH_ENCRYPTION_KEY']);
+const SENSITIVE = new Set<VariableName>([
+  'MONGODB_URI',
+  'LATCH_ENCRYPTION_KEY',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_BOT_TOKEN',
+  'SLACK_APP_TOKEN',
+  'SLACK_CLIENT_SECRET',
+  'SLACK_STATE_SECRET',
+]);
 
 export interface ConfigVariableDoc {
   name: string;
@@ -172,6 +217,31 @@ const DOCS: Record<VariableName, Omit<ConfigVariableDoc, 'name'>> = {
     default: null,
     description: 'Public base URL of the web process, used in links sent to chat.',
   },
+  SLACK_SIGNING_SECRET: {
+    default: null,
+    description: 'Slack app signing secret (Basic Information page). Required for HTTP mode.',
+  },
+  SLACK_BOT_TOKEN: {
+    default: null,
+    description: 'Bot token (`xoxb-...`) of a single-workspace install. Omit when using OAuth.',
+  },
+  SLACK_APP_TOKEN: {
+    default: null,
+    description: 'App-level token (`xapp-...`, `connections:write`): Socket Mode instead of HTTP.',
+  },
+  SLACK_CLIENT_ID: {
+    default: null,
+    description: 'OAuth client id: multi-workspace install at `/slack/install`.',
+  },
+  SLACK_CLIENT_SECRET: { default: null, description: 'OAuth client secret (with `SLACK_CLIENT_ID`).' },
+  SLACK_STATE_SECRET: {
+    default: null,
+    description: 'Secret that signs the OAuth state parameter (with `SLACK_CLIENT_ID`).',
+  },
+  SLACK_API_URL: {
+    default: SLACK_API_URL_DEFAULT,
+    description: 'Base URL of the Slack Web API (GovSlack: `https://slack-gov.com/api/`).',
+  },
 };
 
 export function describeConfig(): ConfigVariableDoc[] {
@@ -210,6 +280,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     configFile = path.resolve(cwd, DEFAULT_CONFIG_FILE);
   }
 
+  if (parsed.success) issues.push(...slackIssues(parsed.data));
+
   if (!parsed.success || issues.length > 0) {
     const order = Object.keys(envSchema.shape);
     issues.sort((a, b) => order.indexOf(a.variable) - order.indexOf(b.variable));
@@ -230,6 +302,56 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     sweepIntervalMs: e.LATCH_SWEEP_INTERVAL_MS,
     expiryWarningMinutes: e.LATCH_EXPIRY_WARNING_MINUTES,
     publicUrl: e.LATCH_PUBLIC_URL,
+    slack: slackConfig(e),
+  });
+}
+
+type ParsedEnv = z.infer<typeof envSchema>;
+
+function slackIssues(e: ParsedEnv): { variable: string; message: string }[] {
+  const issues: { variable: string; message: string }[] = [];
+  const oauthVars = ['SLACK_CLIENT_ID', 'SLACK_CLIENT_SECRET', 'SLACK_STATE_SECRET'] as const;
+  const oauthSet = oauthVars.filter((v) => e[v] !== undefined);
+  const any = e.SLACK_BOT_TOKEN || e.SLACK_APP_TOKEN || e.SLACK_SIGNING_SECRET || oauthSet.length > 0;
+  if (!any) return issues;
+  if (oauthSet.length > 0 && oauthSet.length < oauthVars.length) {
+    for (const v of oauthVars)
+      if (e[v] === undefined) issues.push({ variable: v, message: 'required for OAuth install' });
+  }
+  const oauth = oauthSet.length === oauthVars.length;
+  if (!e.SLACK_BOT_TOKEN && !oauth) {
+    issues.push({
+      variable: 'SLACK_BOT_TOKEN',
+      message: 'set a bot token, or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET for OAuth',
+    });
+  }
+  if (e.SLACK_APP_TOKEN) {
+    if (oauth && !e.SLACK_BOT_TOKEN)
+      issues.push({ variable: 'SLACK_APP_TOKEN', message: 'Socket Mode needs SLACK_BOT_TOKEN' });
+  } else if (!e.SLACK_SIGNING_SECRET) {
+    issues.push({
+      variable: 'SLACK_SIGNING_SECRET',
+      message: 'required for HTTP mode (or set SLACK_APP_TOKEN)',
+    });
+  }
+  return issues;
+}
+
+function slackConfig(e: ParsedEnv): SlackConfig | undefined {
+  if (!e.SLACK_BOT_TOKEN && !e.SLACK_CLIENT_ID && !e.SLACK_APP_TOKEN) return undefined;
+  return Object.freeze({
+    signingSecret: e.SLACK_SIGNING_SECRET,
+    botToken: e.SLACK_BOT_TOKEN,
+    appToken: e.SLACK_APP_TOKEN,
+    oauth:
+      e.SLACK_CLIENT_ID && e.SLACK_CLIENT_SECRET && e.SLACK_STATE_SECRET
+        ? {
+            clientId: e.SLACK_CLIENT_ID,
+            clientSecret: e.SLACK_CLIENT_SECRET,
+            stateSecret: e.SLACK_STATE_SECRET,
+          }
+        : undefined,
+    apiUrl: e.SLACK_API_URL,
   });
 }
 

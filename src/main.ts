@@ -9,7 +9,10 @@ import { createLatch, type Latch } from './app.js';
 import { ConfigError, loadConfig, type Config, type ProcessRole } from './config.js';
 import { applyDeclaredConfig } from './config/apply.js';
 import { FlowsFileError, loadFlowsFile } from './config/flows-file.js';
+import { createSlackCore, startSlackApp, type SlackChannel } from './channels/slack/index.js';
 import { startJobs, type RunningJobs } from './jobs/agenda.js';
+import { LoggingNotifier } from './lifecycle/logging-notifier.js';
+import { fanOut } from './lifecycle/notifier.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectDatabase } from './store/db.js';
 import { EMBEDDED_URI_FILE, startEmbeddedMongo, type EmbeddedMongo } from './store/embedded-mongo.js';
@@ -58,11 +61,17 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     dataDir: config.dataDir,
     log: (m) => log.warn(m),
   });
+  const slackCore = config.slack
+    ? await createSlackCore({ db, config: config.slack, encryptionKey, log })
+    : undefined;
   const latch = createLatch({
     db,
     encryptionKey,
     log,
     envAdmins: config.admins,
+    notifier: fanOut([new LoggingNotifier(log), ...(slackCore ? [slackCore.notifier] : [])], (err, event) =>
+      log.warn({ err, event: event.type }, 'notification failed'),
+    ),
     expiryWarningMinutes: config.expiryWarningMinutes,
     loop: { tickMs: config.sweepIntervalMs },
   });
@@ -71,8 +80,15 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
 
   let server: http.Server | undefined;
   let jobs: RunningJobs | undefined;
+  let slack: SlackChannel | undefined;
   if (role === 'all' || role === 'web') {
-    server = await startHttpServer(latch, config.port);
+    if (slackCore) {
+      slack = await startSlackApp(slackCore, latch, { log, envAdmins: config.admins });
+      log.info(slack.route ? 'Slack: HTTP mode at /slack/events' : 'Slack: Socket Mode connected');
+    } else {
+      log.warn('Slack is not configured (SLACK_BOT_TOKEN or SLACK_CLIENT_ID): no chat channel is running');
+    }
+    server = await startHttpServer(latch, config.port, slack?.route ? [slack.route] : []);
     log.info({ port: config.port }, `web listening on :${config.port}`);
   }
   if (role === 'all' || role === 'worker') {
@@ -87,6 +103,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     log.info({ signal }, 'stopping');
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await jobs?.stop();
+    await slack?.stop();
     await latch.close();
     await db.close();
     if (embedded) {

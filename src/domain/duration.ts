@@ -69,6 +69,19 @@ export function durationOptions(policy: DurationPolicy): Array<number | null> {
 
 export type ExtensionCheck = { ok: true; needsApproval: boolean } | { ok: false; reason: string };
 
+/**
+ * The organisation-wide self-extension setting can only tighten a flow's rule: `approval` makes
+ * every extension wait for an approver, `never` turns extensions off.
+ */
+export function effectiveExtension(
+  policy: ExtensionPolicy,
+  selfExtension: 'flow' | 'approval' | 'never' = 'flow',
+): ExtensionPolicy {
+  if (selfExtension === 'never') return { ...policy, mode: 'none' };
+  if (selfExtension === 'approval' && policy.mode === 'direct') return { ...policy, mode: 'approval' };
+  return policy;
+}
+
 export function checkExtension(policy: ExtensionPolicy, extensionsSoFar: number): ExtensionCheck {
   if (policy.mode === 'none' || policy.maxCount === 0) {
     return { ok: false, reason: 'This flow does not allow extending access' };

@@ -167,6 +167,10 @@ export const settingsSchema = z.object({
     })
     .default({ enabled: true, approvers: [], maxMinutes: 240 }),
   expiryWarningMinutes: z.number().int().min(0).default(15),
+  /** Tightens every flow's extension rule: `flow` keeps it, `approval` needs an approver, `never` forbids. */
+  selfExtension: z.enum(['flow', 'approval', 'never']).default('flow'),
+  /** Slack channel id that receives a line for every lifecycle event. */
+  auditChannel: z.string().max(255).optional(),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 

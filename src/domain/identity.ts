@@ -8,6 +8,8 @@ export interface Identity {
   /** IANA time zone from the chat profile, when known. */
   timeZone?: string;
   onCall?: boolean;
+  /** Chat user ids (Slack `U…`, Teams AAD ids) that LATCH_ADMINS may name instead of an email. */
+  aliases?: string[];
 }
 
 export function normalizeEmail(email: string): string {

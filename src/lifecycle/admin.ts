@@ -38,6 +38,11 @@ export class AdminUseCases {
     private readonly registry: ConnectorRegistry,
   ) {}
 
+  /** For channels opening an admin-only form: refuses and audits like every admin use-case. */
+  async assertAdmin(actor: Actor, action: string): Promise<void> {
+    await this.requireAdmin(actor, action);
+  }
+
   private async requireAdmin(actor: Actor, action: string): Promise<void> {
     if (actor === 'config-file') return;
     if (await this.ctx.isAdmin(actor)) return;

@@ -62,6 +62,11 @@ export class LifecycleContext {
     this.deps.kick?.();
   }
 
+  /** Emails a channel resolved from LATCH_ADMINS entries that were chat user ids. */
+  addEnvAdmins(emails: string[]): void {
+    for (const e of emails) if (!this.deps.envAdmins.includes(e)) this.deps.envAdmins.push(e);
+  }
+
   setKick(kick: () => void): void {
     this.deps.kick = kick;
   }
@@ -93,7 +98,8 @@ export class LifecycleContext {
 
   async isAdmin(who: Identity, settings?: Settings): Promise<boolean> {
     const admins = await this.admins(settings);
-    return admins.includes(who.id.toLowerCase()) || admins.includes(who.email.toLowerCase());
+    const names = [who.id, who.email, ...(who.aliases ?? [])].map((n) => n.toLowerCase());
+    return names.some((n) => admins.includes(n));
   }
 
   async flows(): Promise<Flow[]> {

@@ -8,6 +8,7 @@ import type { RequestView } from './views.js';
 export type LatchEvent =
   | { type: 'request.submitted'; request: RequestView; approvers: Audience }
   | { type: 'approval.needed'; request: RequestView; approvers: Audience; reminder: boolean }
+  | { type: 'approval.recorded'; request: RequestView; by: string; remaining?: string }
   | { type: 'request.approved'; request: RequestView; by: string }
   | { type: 'request.rejected'; request: RequestView; by: string; reason: string }
   | { type: 'request.cancelled'; request: RequestView }
@@ -39,4 +40,19 @@ export interface ExtensionOffer {
 
 export interface Notifier {
   notify(event: LatchEvent): Promise<void>;
+}
+
+/** Tells every channel in turn; one failing does not keep the others from hearing. */
+export function fanOut(notifiers: Notifier[], onError: (err: unknown, event: LatchEvent) => void): Notifier {
+  return {
+    async notify(event) {
+      for (const n of notifiers) {
+        try {
+          await n.notify(event);
+        } catch (err) {
+          onError(err, event);
+        }
+      }
+    },
+  };
 }

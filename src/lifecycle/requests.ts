@@ -11,7 +11,12 @@ import {
   unsatisfiableStep,
   type ApprovalContext,
 } from '../domain/approval.js';
-import { checkExtension, checkRequestedDuration, extendedExpiry } from '../domain/duration.js';
+import {
+  checkExtension,
+  effectiveExtension,
+  checkRequestedDuration,
+  extendedExpiry,
+} from '../domain/duration.js';
 import { formatRequestId } from '../domain/human-id.js';
 import {
   FALLBACK_FLOW_ID,
@@ -284,7 +289,15 @@ export class RequestUseCases {
       if (outcome.done && lastStep) {
         await ctx.notify({ type: 'request.approved', request: view, by: who.id });
         ctx.kick();
-      } else if (outcome.done) {
+        return view;
+      }
+      await ctx.notify({
+        type: 'approval.recorded',
+        request: view,
+        by: who.id,
+        remaining: outcome.done ? undefined : outcome.remaining,
+      });
+      if (outcome.done) {
         await ctx.notify({
           type: 'approval.needed',
           request: view,
@@ -453,7 +466,8 @@ export class RequestUseCases {
         );
       if (!doc.expiresAt) throw conflict(`${id} does not expire; there is nothing to extend.`);
       const flow = doc.flow as Flow;
-      const ext = checkExtension(flow.extension, doc.extensionCount ?? 0);
+      const policy = effectiveExtension(flow.extension, (await ctx.settings()).selfExtension);
+      const ext = checkExtension(policy, doc.extensionCount ?? 0);
       if (!ext.ok) throw forbidden(ext.reason);
       const dur = checkRequestedDuration(flow.duration, minutes);
       if (!dur.ok || dur.minutes === null)

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Flow } from '../domain/flow.js';
 import { stepAudience } from '../domain/approval.js';
 import { formatRequestId } from '../domain/human-id.js';
+import { effectiveExtension } from '../domain/duration.js';
 import type { RequestDoc } from '../store/models.js';
 import type { LifecycleContext } from './context.js';
 import type { GrantedCredentials } from './notifier.js';
@@ -543,9 +544,10 @@ export class Sweeps {
       { $unset: { warnAt: 1 } },
       'warnedAt',
     );
+    const selfExtension = docs.length > 0 ? (await this.ctx.settings()).selfExtension : 'flow';
     for (const doc of docs) {
       const flow = doc.flow as Flow;
-      const ext = flow.extension;
+      const ext = effectiveExtension(flow.extension, selfExtension);
       const allowed =
         ext.mode !== 'none' && (doc.extensionCount ?? 0) < ext.maxCount && doc.expiresAt != null;
       const choices = flow.duration.choicesMinutes.length

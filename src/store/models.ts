@@ -225,7 +225,7 @@ const settingsDocSchema = new Schema(
 
 const counterSchema = new Schema({ _id: { type: String }, seq: { type: Number, required: true } });
 
-function model<T>(conn: Connection, name: string, schema: Schema<T>, collection: string): Model<T> {
+export function model<T>(conn: Connection, name: string, schema: Schema<T>, collection: string): Model<T> {
   return (conn.models[name] as Model<T> | undefined) ?? conn.model<T>(name, schema, collection);
 }
 

@@ -155,6 +155,71 @@ describe('loadConfig', () => {
   });
 });
 
+describe('Slack configuration', () => {
+  const base = { LATCH_DATA_DIR: '/tmp/latch-config-test' };
+
+  it('runs without Slack when no Slack variable is set', () => {
+    expect(loadConfig(base).slack).toBeUndefined();
+  });
+
+  it('takes a single-workspace install in HTTP mode, with the API URL ending in a slash', () => {
+    const config = loadConfig({
+      ...base,
+      SLACK_BOT_TOKEN: 'xoxb-1',
+      SLACK_SIGNING_SECRET: 's3cret',
+      SLACK_API_URL: 'https://slack-gov.com/api',
+    });
+    expect(config.slack).toEqual({
+      signingSecret: 's3cret',
+      botToken: 'xoxb-1',
+      appToken: undefined,
+      oauth: undefined,
+      apiUrl: 'https://slack-gov.com/api/',
+    });
+    expect(loadConfig({ ...base, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' }).slack?.apiUrl).toBe(
+      'https://slack.com/api/',
+    );
+  });
+
+  it('takes OAuth multi-workspace installs and Socket Mode', () => {
+    const oauth = loadConfig({
+      ...base,
+      SLACK_CLIENT_ID: '1.2',
+      SLACK_CLIENT_SECRET: 'c',
+      SLACK_STATE_SECRET: 'st',
+      SLACK_SIGNING_SECRET: 's',
+    }).slack;
+    expect(oauth?.oauth).toEqual({ clientId: '1.2', clientSecret: 'c', stateSecret: 'st' });
+    expect(oauth?.botToken).toBeUndefined();
+    const socket = loadConfig({ ...base, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' }).slack;
+    expect(socket?.appToken).toBe('xapp-1');
+  });
+
+  it('names every missing or malformed Slack variable, without echoing secrets', () => {
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({ ...base, SLACK_CLIENT_ID: '1.2', SLACK_APP_TOKEN: 'xoxb-wrong-kind' });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.issues.map((i) => i.variable)).toEqual(['SLACK_APP_TOKEN']);
+    expect(err!.message).not.toContain('xoxb-wrong-kind');
+    let err2: ConfigError | undefined;
+    try {
+      loadConfig({ ...base, SLACK_CLIENT_ID: '1.2' });
+    } catch (e) {
+      err2 = e as ConfigError;
+    }
+    expect(err2!.issues.map((i) => i.variable).sort()).toEqual([
+      'SLACK_BOT_TOKEN',
+      'SLACK_CLIENT_SECRET',
+      'SLACK_SIGNING_SECRET',
+      'SLACK_STATE_SECRET',
+    ]);
+  });
+});
+
 describe('describeConfig', () => {
   it('documents every variable loadConfig reads', () => {
     const rows = describeConfig();
@@ -171,6 +236,13 @@ describe('describeConfig', () => {
       'LATCH_SWEEP_INTERVAL_MS',
       'LATCH_EXPIRY_WARNING_MINUTES',
       'LATCH_PUBLIC_URL',
+      'SLACK_SIGNING_SECRET',
+      'SLACK_BOT_TOKEN',
+      'SLACK_APP_TOKEN',
+      'SLACK_CLIENT_ID',
+      'SLACK_CLIENT_SECRET',
+      'SLACK_STATE_SECRET',
+      'SLACK_API_URL',
     ]);
     expect(rows.find((r) => r.name === 'PORT')).toEqual({
       name: 'PORT',

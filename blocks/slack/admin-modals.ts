@@ -1,0 +1,437 @@
+/**
+ * Modals behind the admin console and the decision buttons: flow editor, integration editor,
+ * settings, revoke-everything confirmation, deny/revoke reasons, and the one-time credentials view.
+ */
+import { formatDuration } from '../../src/domain/duration.js';
+import type { Flow, Settings } from '../../src/domain/flow.js';
+import { ACTION, BLOCK, VIEW } from './ids.js';
+import { context, esc, modal, option, plain, section, truncate, type Block } from './text.js';
+import { credentialsValues } from './messages.js';
+
+const DURATIONS = [15, 30, 60, 120, 240, 480, 1440, 2880, 4320, 10080, 20160, 43200];
+
+function textInput(
+  blockId: string,
+  label: string,
+  opts: {
+    initial?: string;
+    optional?: boolean;
+    multiline?: boolean;
+    max?: number;
+    hint?: string;
+    placeholder?: string;
+  } = {},
+): Block {
+  const max = opts.max ?? 3000;
+  return {
+    type: 'input',
+    block_id: blockId,
+    optional: opts.optional ?? false,
+    label: plain(label, 2000),
+    ...(opts.hint ? { hint: plain(opts.hint, 2000) } : {}),
+    element: {
+      type: 'plain_text_input',
+      action_id: 'value',
+      multiline: opts.multiline ?? false,
+      max_length: max,
+      ...(opts.initial ? { initial_value: truncate(opts.initial, max) } : {}),
+      ...(opts.placeholder ? { placeholder: plain(opts.placeholder, 150) } : {}),
+    },
+  };
+}
+
+function staticSelect(
+  blockId: string,
+  label: string,
+  options: Array<{ text: string; value: string }>,
+  initial?: string,
+  optional = false,
+): Block {
+  const opts = options.slice(0, 100).map((o) => option(o.text, o.value));
+  const init = opts.find((o) => o.value === initial);
+  return {
+    type: 'input',
+    block_id: blockId,
+    optional,
+    label: plain(label, 2000),
+    element: {
+      type: 'static_select',
+      action_id: 'value',
+      options: opts,
+      ...(init ? { initial_option: init } : {}),
+    },
+  };
+}
+
+function multiStatic(
+  blockId: string,
+  label: string,
+  options: Array<{ text: string; value: string }>,
+  initial: string[],
+  hint?: string,
+): Block {
+  const opts = options.slice(0, 100).map((o) => option(o.text, o.value));
+  const init = opts.filter((o) => initial.includes(o.value));
+  if (opts.length === 0) {
+    return context(`*${esc(label)}*: none available yet.`);
+  }
+  return {
+    type: 'input',
+    block_id: blockId,
+    optional: true,
+    label: plain(label, 2000),
+    ...(hint ? { hint: plain(hint, 2000) } : {}),
+    element: {
+      type: 'multi_static_select',
+      action_id: 'value',
+      options: opts,
+      ...(init.length ? { initial_options: init } : {}),
+    },
+  };
+}
+
+function usersSelect(blockId: string, label: string, initial: string[], hint?: string): Block {
+  return {
+    type: 'input',
+    block_id: blockId,
+    optional: true,
+    label: plain(label, 2000),
+    ...(hint ? { hint: plain(hint, 2000) } : {}),
+    element: {
+      type: 'multi_users_select',
+      action_id: 'value',
+      ...(initial.length ? { initial_users: initial.slice(0, 100) } : {}),
+    },
+  };
+}
+
+function checkboxes(
+  blockId: string,
+  label: string,
+  options: Array<{ text: string; value: string }>,
+  checked: string[],
+): Block {
+  const opts = options.slice(0, 10).map((o) => ({ text: plain(o.text, 75), value: o.value }));
+  const init = opts.filter((o) => checked.includes(o.value));
+  return {
+    type: 'input',
+    block_id: blockId,
+    optional: true,
+    label: plain(label, 2000),
+    element: {
+      type: 'checkboxes',
+      action_id: 'value',
+      options: opts,
+      ...(init.length ? { initial_options: init } : {}),
+    },
+  };
+}
+
+export interface FlowFormModel {
+  flow?: Flow;
+  /** Slack user ids for the flow's user principals and approvers, where Slack knows them. */
+  granteeUserIds: string[];
+  approverUserIds: string[];
+  userGroups: Array<{ handle: string; name: string }>;
+  integrations: string[];
+  bundles: string[];
+  permissions: string[];
+  privateMetadata: string;
+}
+
+/** One target and one approval step are edited here; further ones (from a flows file) are kept as they are. */
+export function flowModal(m: FlowFormModel) {
+  const f = m.flow;
+  const target = f?.targets[0];
+  const step = f?.approval.steps[0];
+  const groups = m.userGroups.map((g) => ({
+    text: `@${g.handle}${g.name && g.name !== g.handle ? ` (${g.name})` : ''}`,
+    value: g.handle,
+  }));
+  const granteeGroups = (f?.grantees.include ?? []).flatMap((p) => (p.type === 'group' ? [p.id] : []));
+  const approverGroups = (step?.approvers ?? []).flatMap((a) => (a.type === 'group' ? [a.id] : []));
+  const everyone = (f?.grantees.include ?? []).some((p) => p.type === 'everyone');
+  const owners = (step?.approvers ?? []).some((a) => a.type === 'resource_owner');
+  const resources = (target?.include ?? [])
+    .map((s) =>
+      'name' in s
+        ? s.name
+        : 'id' in s
+          ? s.id
+          : Object.entries(s.tags)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' & '),
+    )
+    .join(', ');
+  const options = [
+    ...(f?.approval.requireReason ? ['require_reason'] : []),
+    ...(f?.approval.allowSelfApproval ? ['self_approval'] : []),
+    ...(f?.requireJustification ? ['justification'] : []),
+    ...(f?.duration.allowIndefinite ? ['indefinite'] : []),
+  ];
+  const extra = (f?.targets.length ?? 0) - 1 + ((f?.approval.steps.length ?? 0) - 1);
+  const blocks: Block[] = [
+    textInput('name', 'Name', { initial: f?.name, max: 80 }),
+    textInput('description', 'Description', {
+      initial: f?.description,
+      optional: true,
+      multiline: true,
+      max: 500,
+    }),
+    section('*Who may ask*'),
+    checkboxes(
+      'grantees_everyone',
+      'Everyone',
+      [{ text: 'Everyone in the workspace', value: 'everyone' }],
+      everyone ? ['everyone'] : [],
+    ),
+    usersSelect('grantees_users', 'People', m.granteeUserIds),
+    multiStatic('grantees_groups', 'User groups', groups, granteeGroups),
+    section('*What*'),
+    staticSelect(
+      'integration',
+      'Integration',
+      m.integrations.map((i) => ({ text: i, value: i })),
+      target?.integration,
+      true,
+    ),
+    textInput('resources', 'Resources', {
+      initial: resources,
+      optional: true,
+      max: 2000,
+      hint: 'Resource names, or tag=value, separated by commas. Empty: every resource of the integration.',
+    }),
+    multiStatic(
+      'permissions',
+      'Permissions',
+      m.permissions.map((p) => ({ text: p, value: p })),
+      target?.permissions ?? [],
+    ),
+    multiStatic(
+      'bundles',
+      'Bundles',
+      m.bundles.map((b) => ({ text: b, value: b })),
+      f?.bundles ?? [],
+    ),
+    section('*Approval*'),
+    usersSelect(
+      'approvers_users',
+      'Approvers',
+      m.approverUserIds,
+      'Nobody chosen and no group or owners: requests are approved automatically.',
+    ),
+    multiStatic('approvers_groups', 'Approver groups', groups, approverGroups),
+    checkboxes(
+      'approvers_owners',
+      'Resource owners',
+      [{ text: 'Resource owners approve too', value: 'owners' }],
+      owners ? ['owners'] : [],
+    ),
+    staticSelect(
+      'rule',
+      'How many must approve',
+      [
+        { text: 'Any one of them', value: 'any' },
+        { text: 'All of them', value: 'all' },
+      ],
+      step?.rule.type === 'all' ? 'all' : 'any',
+    ),
+    textInput('timeout', 'Undecided requests time out after (hours)', {
+      initial: String(Math.round((f?.approval.timeoutMinutes ?? 1440) / 60)),
+      max: 5,
+    }),
+    section('*Duration and extensions*'),
+    staticSelect(
+      'max_duration',
+      'Longest duration',
+      DURATIONS.map((d) => ({ text: formatDuration(d), value: String(d) })),
+      String(f?.duration.maxMinutes ?? 240),
+    ),
+    staticSelect(
+      'extension',
+      'Extensions',
+      [
+        { text: 'Not allowed', value: 'none' },
+        { text: 'Requester extends directly', value: 'direct' },
+        { text: 'An approver must agree', value: 'approval' },
+      ],
+      f?.extension.mode ?? 'none',
+    ),
+    textInput('extension_count', 'At most this many extensions', {
+      initial: String(f?.extension.maxCount ?? 1),
+      max: 3,
+    }),
+    checkboxes(
+      'options',
+      'Options',
+      [
+        { text: 'Approvers must give a reason', value: 'require_reason' },
+        { text: 'Requesters may approve their own requests', value: 'self_approval' },
+        { text: 'Requesters must justify', value: 'justification' },
+        { text: 'Indefinite access may be asked for', value: 'indefinite' },
+      ],
+      options,
+    ),
+  ];
+  if (extra > 0)
+    blocks.push(
+      context(
+        `This flow has ${extra} more target(s) or approval step(s) from its definition; they are kept unchanged.`,
+      ),
+    );
+  return modal({
+    callbackId: VIEW.flow,
+    title: f ? 'Edit flow' : 'New flow',
+    submit: 'Save',
+    blocks,
+    privateMetadata: m.privateMetadata,
+  });
+}
+
+export function integrationModal(m: {
+  name?: string;
+  type?: string;
+  types: string[];
+  description?: string;
+  configYaml: string;
+  storedSecretNames: string[];
+  privateMetadata: string;
+}) {
+  const blocks: Block[] = [
+    m.name
+      ? section(`*Name*: ${esc(m.name)}`)
+      : textInput('name', 'Name', { max: 60, hint: 'How flows refer to it, e.g. postgres-prod.' }),
+    staticSelect(
+      'type',
+      'Type',
+      m.types.map((t) => ({ text: t, value: t })),
+      m.type ?? m.types[0],
+    ),
+    textInput('description', 'Description', { initial: m.description, optional: true, max: 500 }),
+    textInput('config', 'Configuration (YAML)', {
+      initial: m.configYaml,
+      multiline: true,
+      max: 3000,
+      hint: 'For postgresql: host, port, user, database, mode, databases… Secrets do not go here.',
+    }),
+    textInput('secrets', 'Secrets', {
+      optional: true,
+      multiline: true,
+      max: 3000,
+      placeholder: 'password=…',
+      hint: m.storedSecretNames.length
+        ? `Stored: ${m.storedSecretNames.join(', ')}. They are never shown; leave empty to keep them, or give key=value lines to replace.`
+        : 'key=value lines, e.g. password=… They are encrypted and never shown again.',
+    }),
+  ];
+  return modal({
+    callbackId: VIEW.integration,
+    title: m.name ? 'Edit integration' : 'Add integration',
+    submit: 'Save',
+    blocks,
+    privateMetadata: m.privateMetadata,
+  });
+}
+
+export function settingsModal(m: {
+  settings: Settings;
+  adminUserIds: string[];
+  fallbackApproverUserIds: string[];
+  envAdmins: string[];
+}) {
+  const s = m.settings;
+  return modal({
+    callbackId: VIEW.settings,
+    title: 'Settings',
+    submit: 'Save',
+    blocks: [
+      usersSelect(
+        'admins',
+        'Admins',
+        m.adminUserIds,
+        m.envAdmins.length
+          ? `Also admins, from LATCH_ADMINS: ${truncate(m.envAdmins.join(', '), 1500)}`
+          : undefined,
+      ),
+      checkboxes(
+        'fallback',
+        'Fallback flow',
+        [{ text: 'On: anything no flow covers can be asked for, admins approve', value: 'on' }],
+        s.fallback.enabled ? ['on'] : [],
+      ),
+      usersSelect(
+        'fallback_approvers',
+        'Fallback approvers',
+        m.fallbackApproverUserIds,
+        'Empty: the admins approve.',
+      ),
+      staticSelect(
+        'self_extension',
+        'Self-extension',
+        [
+          { text: "Follow each flow's rule", value: 'flow' },
+          { text: 'Always needs an approver', value: 'approval' },
+          { text: 'Never', value: 'never' },
+        ],
+        s.selfExtension,
+      ),
+      textInput('warning', 'Warn this many minutes before expiry (0 = off)', {
+        initial: String(s.expiryWarningMinutes),
+        max: 4,
+      }),
+      {
+        type: 'input',
+        block_id: 'audit_channel',
+        optional: true,
+        label: plain('Audit channel', 2000),
+        hint: plain('Every request event is posted there. Invite Latch to the channel first.', 2000),
+        element: {
+          type: 'conversations_select',
+          action_id: 'value',
+          filter: { include: ['public', 'private'], exclude_bot_users: true },
+          ...(s.auditChannel ? { initial_conversation: s.auditChannel } : {}),
+        },
+      },
+    ],
+  });
+}
+
+export function reasonModal(opts: {
+  callbackId: typeof VIEW.deny | typeof VIEW.revoke | typeof VIEW.revokeAll;
+  title: string;
+  intro: string;
+  submit: string;
+  optional?: boolean;
+  confirmPhrase?: string;
+  privateMetadata: string;
+}) {
+  const blocks: Block[] = [
+    section(opts.intro),
+    textInput(BLOCK.reason, 'Reason', { optional: opts.optional, multiline: true, max: 1000 }),
+  ];
+  if (opts.confirmPhrase) {
+    blocks.push(textInput(BLOCK.confirm, `Type ${opts.confirmPhrase} to confirm`, { max: 40 }));
+  }
+  return modal({
+    callbackId: opts.callbackId,
+    title: opts.title,
+    submit: opts.submit,
+    blocks,
+    privateMetadata: opts.privateMetadata,
+  });
+}
+
+export function credentialsModal(
+  sets: Array<{ resourceName: string; permission: string; values: Record<string, string> }>,
+) {
+  const blocks: Block[] = [
+    section(':key: These are shown once. Copy them now; Latch does not keep a readable copy.'),
+    ...sets
+      .slice(0, 40)
+      .flatMap((c) => [
+        section(`*${esc(c.resourceName)}* (${esc(c.permission)})\n${credentialsValues(c.values)}`),
+      ]),
+  ];
+  return modal({ callbackId: VIEW.credentials, title: 'Your credentials', blocks });
+}
+

@@ -1,0 +1,58 @@
+/** Callback and action ids shared by the view builders and the Slack listeners. */
+export const VIEW = {
+  loading: 'latch_loading',
+  request: 'latch_request',
+  submitted: 'latch_submitted',
+  deny: 'latch_deny',
+  credentials: 'latch_credentials',
+  revoke: 'latch_revoke',
+  revokeAll: 'latch_revoke_all',
+  flow: 'latch_flow',
+  integration: 'latch_integration',
+  settings: 'latch_settings',
+  notice: 'latch_notice',
+} as const;
+
+export const ACTION = {
+  // request modal
+  resources: 'request_resources',
+  bundle: 'request_bundle',
+  flow: 'request_flow',
+  permission: 'request_permission',
+  duration: 'request_duration',
+  justification: 'request_justification',
+  // approver messages
+  approve: 'approval_approve',
+  deny: 'approval_deny',
+  approveExtension: 'extension_approve',
+  // requester messages and home
+  showCredentials: 'credentials_show',
+  extend: 'access_extend',
+  revoke: 'access_revoke',
+  cancel: 'request_cancel',
+  openRequest: 'home_request',
+  section: 'home_section',
+  page: 'home_page',
+  // admin console
+  flowNew: 'admin_flow_new',
+  flowEdit: 'admin_flow_edit',
+  flowToggle: 'admin_flow_toggle',
+  flowDelete: 'admin_flow_delete',
+  integrationNew: 'admin_integration_new',
+  integrationEdit: 'admin_integration_edit',
+  adminRevoke: 'admin_revoke',
+  revokeAll: 'admin_revoke_all',
+  settingsEdit: 'admin_settings_edit',
+} as const;
+
+/** Input block ids of modals; a LatchError's `field` maps onto them for inline errors. */
+export const BLOCK = {
+  resources: 'resources',
+  bundle: 'bundle',
+  flow: 'flow',
+  permission: 'permission',
+  duration: 'duration',
+  justification: 'justification',
+  reason: 'reason',
+  confirm: 'confirm',
+} as const;

@@ -1,0 +1,221 @@
+/**
+ * Direct messages: the approver's card (updated in place once anyone decides) and everything the
+ * requester is told along the way. Each builder returns `{ text, blocks }`; `text` is what a
+ * notification or a screen reader shows.
+ */
+import type { RequestView } from '../../src/lifecycle/views.js';
+import { formatDuration } from '../../src/domain/duration.js';
+import { ACTION } from './ids.js';
+import { button, context, esc, md, section, truncate, type Block } from './text.js';
+
+export interface Message {
+  text: string;
+  blocks: Block[];
+}
+
+export interface RequesterContext {
+  groups: string[];
+  timeZone?: string;
+  /** "14:05" in the requester's zone. */
+  localTime?: string;
+  withinWorkingHours?: boolean;
+  /** Earlier requests by the same person: all, and for the same resources. */
+  previousRequests: number;
+  previousForSame: number;
+}
+
+const MAX_TARGETS_LISTED = 10;
+
+export function describeTargets(r: RequestView, max = MAX_TARGETS_LISTED): string {
+  if (r.bundle && r.targets.length > 3) return `bundle *${esc(r.bundle)}* (${r.targets.length} resources)`;
+  const parts = r.targets
+    .slice(0, max)
+    .map((t) => `*${esc(t.permission)}* on *${esc(t.resourceName)}* (${esc(t.integration)})`);
+  const more = r.targets.length > max ? ` and ${r.targets.length - max} more` : '';
+  return parts.join(', ') + more;
+}
+
+export function plainTargets(r: RequestView): string {
+  if (r.bundle) return `bundle ${r.bundle}`;
+  const first = r.targets[0];
+  const one = first ? `${first.permission} on ${first.resourceName}` : 'access';
+  return r.targets.length > 1 ? `${one} and ${r.targets.length - 1} more` : one;
+}
+
+export function approvalCard(opts: {
+  request: RequestView;
+  requester: string;
+  context: RequesterContext;
+  reminder?: boolean;
+  /** Set once decided: replaces the buttons, so nobody acts on a stale card. */
+  outcome?: string;
+  /** Recorded approvals short of a decision ("approved by Bob, 1 of 2"). */
+  progress?: string;
+}): Message {
+  const r = opts.request;
+  const c = opts.context;
+  const lead = `${opts.reminder ? ':bell: Reminder: ' : ''}${opts.requester} asks for ${describeTargets(r)} for *${formatDuration(r.durationMinutes)}*.`;
+  const fields = [
+    md(`*Request*\n${r.id}${r.stepCount > 1 ? ` · step ${r.step + 1} of ${r.stepCount}` : ''}`, 2000),
+    md(`*Flow*\n${esc(r.flowName)}${r.viaFallback ? ' (fallback)' : ''}`, 2000),
+    md(`*Why*\n${r.justification ? esc(truncate(r.justification, 1500)) : '_no reason given_'}`, 2000),
+    md(
+      `*Requester's time*\n${c.localTime ? `${c.localTime} ${esc(c.timeZone ?? '')}` : 'unknown zone'}${
+        c.withinWorkingHours === undefined
+          ? ''
+          : c.withinWorkingHours
+            ? ' · working hours'
+            : ' · *outside working hours*'
+      }`,
+      2000,
+    ),
+    md(`*Groups*\n${c.groups.length ? esc(truncate(c.groups.join(', '), 1500)) : '_none_'}`, 2000),
+    md(
+      `*Asked before*\n${c.previousRequests === 0 ? 'first request' : `${c.previousRequests} request${c.previousRequests === 1 ? '' : 's'}, ${c.previousForSame} for this`}`,
+      2000,
+    ),
+  ];
+  const blocks: Block[] = [section(lead), { type: 'section', fields }];
+  if (opts.progress) blocks.push(context(esc(opts.progress)));
+  if (opts.outcome) {
+    blocks.push(section(opts.outcome));
+  } else {
+    blocks.push({
+      type: 'actions',
+      block_id: `approval:${r.id}`,
+      elements: [
+        button('Approve', ACTION.approve, r.id, { style: 'primary' }),
+        button('Deny', ACTION.deny, r.id, { style: 'danger' }),
+      ],
+    });
+  }
+  return { text: `${r.id}: ${plainRequester(opts.requester)} asks for ${plainTargets(r)}`, blocks };
+}
+
+export function extensionCard(opts: {
+  request: RequestView;
+  requester: string;
+  minutes: number;
+  outcome?: string;
+}): Message {
+  const r = opts.request;
+  const blocks: Block[] = [
+    section(
+      `${opts.requester} asks to extend ${r.id} (${describeTargets(r)}) by *${formatDuration(opts.minutes)}*.`,
+    ),
+  ];
+  if (opts.outcome) blocks.push(section(opts.outcome));
+  else
+    blocks.push({
+      type: 'actions',
+      block_id: `extension:${r.id}`,
+      elements: [button('Approve extension', ACTION.approveExtension, r.id, { style: 'primary' })],
+    });
+  return { text: `${r.id}: extension by ${formatDuration(opts.minutes)} requested`, blocks };
+}
+
+function plainRequester(text: string): string {
+  return text.replace(/<@[A-Z0-9]+>/g, 'someone');
+}
+
+// ---- the requester's side ----
+
+export function submittedMessage(r: RequestView, waitingOn: string): Message {
+  const text = `${r.id} submitted: ${plainTargets(r)} for ${formatDuration(r.durationMinutes)}`;
+  return {
+    text,
+    blocks: [
+      section(
+        `:inbox_tray: *${r.id}* is submitted: ${describeTargets(r)} for *${formatDuration(r.durationMinutes)}*.\nWaiting for ${esc(waitingOn)}.`,
+      ),
+      {
+        type: 'actions',
+        block_id: `requester:${r.id}`,
+        elements: [button('Cancel request', ACTION.cancel, r.id)],
+      },
+    ],
+  };
+}
+
+export function decidedMessage(
+  r: RequestView,
+  outcome: 'approved' | 'denied',
+  by: string,
+  reason?: string,
+): Message {
+  if (outcome === 'approved') {
+    return {
+      text: `${r.id} approved`,
+      blocks: [
+        section(
+          `:white_check_mark: *${r.id}* is approved by ${by}. Latch is granting ${describeTargets(r)} now.`,
+        ),
+      ],
+    };
+  }
+  return {
+    text: `${r.id} denied`,
+    blocks: [
+      section(`:no_entry: *${r.id}* is denied by ${by}.${reason ? `\n>${esc(truncate(reason, 2000))}` : ''}`),
+    ],
+  };
+}
+
+export function simpleMessage(text: string, emoji: string): Message {
+  return { text: text.replace(/[*_]/g, ''), blocks: [section(`${emoji} ${text}`)] };
+}
+
+export function grantedMessage(r: RequestView, until: string, dropId?: string): Message {
+  const elements = [
+    ...(dropId ? [button('Show credentials', ACTION.showCredentials, dropId, { style: 'primary' })] : []),
+    button('Revoke now', ACTION.revoke, r.id, {
+      confirm: { title: 'Revoke access?', text: `End ${r.id} now?`, confirm: 'Revoke' },
+    }),
+  ];
+  return {
+    text: `${r.id}: access granted`,
+    blocks: [
+      section(`:unlock: *${r.id}*: you have ${describeTargets(r)} until *${until}*.`),
+      ...(dropId
+        ? [context('Credentials are not posted here. The button shows them once, in a window only you see.')]
+        : []),
+      { type: 'actions', block_id: `granted:${r.id}`, elements },
+    ],
+  };
+}
+
+export function expiringMessage(
+  r: RequestView,
+  until: string,
+  offer: { allowed: boolean; needsApproval: boolean; choicesMinutes: number[] },
+): Message {
+  const blocks: Block[] = [
+    section(`:hourglass: *${r.id}*: your access to ${describeTargets(r)} ends at *${until}*.`),
+  ];
+  if (offer.allowed && offer.choicesMinutes.length > 0) {
+    blocks.push({
+      type: 'actions',
+      block_id: `expiring:${r.id}`,
+      elements: offer.choicesMinutes
+        .slice(0, 5)
+        .map((m) =>
+          button(
+            `${offer.needsApproval ? 'Ask for' : 'Extend by'} ${formatDuration(m)}`,
+            `${ACTION.extend}:${m}`,
+            `${r.id}:${m}`,
+          ),
+        ),
+    });
+    if (offer.needsApproval)
+      blocks.push(context('An approver has to agree to an extension under this flow.'));
+  } else {
+    blocks.push(context('This access cannot be extended; request it again if you still need it.'));
+  }
+  return { text: `${r.id}: access ends at ${until}`, blocks };
+}
+
+export function credentialsValues(values: Record<string, string>): string {
+  return Object.entries(values)
+    .map(([k, v]) => `*${esc(k)}*: \`${v.replace(/`/g, "'")}\``)
+    .join('\n');
+}

@@ -1,0 +1,114 @@
+/** Small pure helpers for Block Kit: text objects that respect Slack's limits, and dates in a reader's zone. */
+import { DateTime } from 'luxon';
+
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return text.slice(0, Math.max(0, max - 1)) + '…';
+}
+
+/** Slack mrkdwn treats &, < and > as control characters. */
+export function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+export function plain(text: string, max = 3000) {
+  return { type: 'plain_text' as const, text: truncate(text || ' ', max), emoji: true };
+}
+
+export function md(text: string, max = 3000) {
+  return { type: 'mrkdwn' as const, text: truncate(text || ' ', max) };
+}
+
+export function section(text: string, extra: Record<string, unknown> = {}) {
+  return { type: 'section', text: md(text), ...extra };
+}
+
+export function context(...texts: string[]) {
+  return { type: 'context', elements: texts.slice(0, 10).map((t) => md(t)) };
+}
+
+export function header(text: string) {
+  return { type: 'header', text: plain(text, 150) };
+}
+
+export const divider = { type: 'divider' };
+
+export function button(
+  text: string,
+  actionId: string,
+  value: string,
+  opts: { style?: 'primary' | 'danger'; confirm?: Confirm } = {},
+) {
+  return {
+    type: 'button',
+    text: plain(text, 75),
+    action_id: actionId,
+    value: truncate(value, 2000),
+    ...(opts.style ? { style: opts.style } : {}),
+    ...(opts.confirm ? { confirm: confirmDialog(opts.confirm) } : {}),
+  };
+}
+
+export interface Confirm {
+  title: string;
+  text: string;
+  confirm: string;
+  deny?: string;
+}
+
+function confirmDialog(c: Confirm) {
+  return {
+    title: plain(c.title, 100),
+    text: plain(c.text, 300),
+    confirm: plain(c.confirm, 30),
+    deny: plain(c.deny ?? 'Cancel', 30),
+  };
+}
+
+export function option(text: string, value: string, description?: string) {
+  return {
+    text: plain(text, 75),
+    value,
+    ...(description ? { description: plain(description, 75) } : {}),
+  };
+}
+
+/** "Mon 23 Nov, 14:05 (Europe/Paris)" in the reader's zone, falling back to UTC. */
+export function when(date: Date | null | undefined, timeZone?: string): string {
+  if (!date) return 'never';
+  const zone = timeZone && DateTime.local().setZone(timeZone).isValid ? timeZone : 'UTC';
+  return DateTime.fromJSDate(date).setZone(zone).toFormat("ccc d LLL, HH:mm '('ZZZZ')'");
+}
+
+/** Slack renders a date token in each reader's own zone; the fallback is for old clients and notifications. */
+export function slackDate(date: Date, fallback: string): string {
+  return `<!date^${Math.floor(date.getTime() / 1000)}^{date_short_pretty} {time}|${esc(fallback)}>`;
+}
+
+export function mention(slackUserId: string | undefined, fallback: string): string {
+  return slackUserId ? `<@${slackUserId}>` : esc(fallback);
+}
+
+/** A modal: title and button labels are cut to Slack's 24 characters. */
+export function modal(opts: {
+  callbackId: string;
+  title: string;
+  blocks: unknown[];
+  submit?: string;
+  close?: string;
+  privateMetadata?: string;
+  externalId?: string;
+}) {
+  return {
+    type: 'modal' as const,
+    callback_id: opts.callbackId,
+    title: plain(opts.title, 24),
+    ...(opts.submit ? { submit: plain(opts.submit, 24) } : {}),
+    close: plain(opts.close ?? (opts.submit ? 'Cancel' : 'Close'), 24),
+    blocks: opts.blocks.slice(0, 100),
+    ...(opts.privateMetadata ? { private_metadata: opts.privateMetadata } : {}),
+    ...(opts.externalId ? { external_id: opts.externalId } : {}),
+  };
+}
+
+export type Block = Record<string, unknown>;

@@ -1,0 +1,157 @@
+/**
+ * Slack users and user groups as Latch sees them. A Slack user becomes a Latch identity only
+ * through an email Slack has confirmed (`users.info`), so nobody can claim someone else's access by
+ * editing a display name. Profiles are cached in MongoDB for a few minutes, user groups in memory.
+ */
+import type { WebClient } from '@slack/web-api';
+import { normalizeEmail, type Identity } from '../../domain/identity.js';
+import { forbidden } from '../../lifecycle/errors.js';
+import type { Logger } from '../../logger.js';
+import type { SlackModels } from './store.js';
+import type { Workspaces } from './workspaces.js';
+
+export interface SlackUserRef {
+  teamId?: string;
+  userId: string;
+}
+
+interface UserGroup {
+  id: string;
+  handle: string;
+  name: string;
+  users: string[];
+}
+
+interface SlackProfileUser {
+  id: string;
+  team_id?: string;
+  is_bot?: boolean;
+  deleted?: boolean;
+  is_email_confirmed?: boolean;
+  tz?: string;
+  real_name?: string;
+  name?: string;
+  profile?: { email?: string; display_name?: string; real_name?: string };
+}
+
+const PROFILE_TTL_MS = 10 * 60_000;
+const GROUPS_TTL_MS = 5 * 60_000;
+
+export class SlackDirectory {
+  private readonly groupCache = new Map<string, { at: number; groups: UserGroup[] }>();
+
+  constructor(
+    private readonly m: SlackModels,
+    private readonly workspaces: Workspaces,
+    private readonly log: Logger,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** The Latch identity of a Slack user; refuses users without a confirmed email. */
+  async identity(teamId: string | undefined, userId: string): Promise<Identity> {
+    const key = `${teamId ?? '-'}:${userId}`;
+    let doc = await this.m.SlackUser.findById(key).lean();
+    if (!doc || this.now().getTime() - doc.fetchedAt.getTime() > PROFILE_TTL_MS) {
+      const client = await this.workspaces.client(teamId);
+      const res = await client.users.info({ user: userId });
+      const user = res.user as SlackProfileUser | undefined;
+      const email = user?.profile?.email;
+      if (!user || user.is_bot || user.deleted || !email) {
+        throw forbidden(
+          'Latch could not find an email address on your Slack profile, so it cannot tell who you are.',
+        );
+      }
+      if (user.is_email_confirmed === false) {
+        throw forbidden('Your Slack email address is not confirmed yet; confirm it, then try again.');
+      }
+      const groups = (await this.userGroups(teamId, client))
+        .filter((g) => g.users.includes(userId))
+        .map((g) => g.handle);
+      const fields = {
+        teamId: teamId ?? '-',
+        userId,
+        email: normalizeEmail(email),
+        displayName: user.profile?.real_name || user.real_name || user.profile?.display_name || user.name,
+        timeZone: user.tz,
+        groups,
+        fetchedAt: this.now(),
+      };
+      await this.m.SlackUser.updateOne({ _id: key }, { $set: fields }, { upsert: true });
+      doc = { _id: key, ...fields } as typeof doc & object;
+    }
+    return {
+      id: doc!.email,
+      email: doc!.email,
+      displayName: doc!.displayName ?? undefined,
+      groups: [...(doc!.groups ?? [])],
+      timeZone: doc!.timeZone ?? undefined,
+      aliases: [userId],
+    };
+  }
+
+  /** Where to reach a Latch identity in Slack; cached profiles first, then users.lookupByEmail. */
+  async findByEmail(email: string): Promise<SlackUserRef | null> {
+    const e = normalizeEmail(email);
+    const known = await this.m.SlackUser.findOne({ email: e }).lean();
+    if (known) return { teamId: known.teamId === '-' ? undefined : known.teamId, userId: known.userId };
+    for (const { teamId, client } of await this.workspaces.all()) {
+      try {
+        const res = await client.users.lookupByEmail({ email: e });
+        const id = (res.user as SlackProfileUser | undefined)?.id;
+        if (id) return { teamId, userId: id };
+      } catch (err) {
+        if ((err as { data?: { error?: string } }).data?.error !== 'users_not_found') throw err;
+      }
+    }
+    return null;
+  }
+
+  /** Slack users in a user group, named by handle (`db-admins`), name or id, across workspaces. */
+  async groupMembers(group: string): Promise<SlackUserRef[]> {
+    const out: SlackUserRef[] = [];
+    for (const { teamId, client } of await this.workspaces.all()) {
+      const g = (await this.userGroups(teamId, client)).find(
+        (x) => x.handle === group || x.id === group || x.name === group,
+      );
+      if (g) out.push(...g.users.map((userId) => ({ teamId, userId })));
+    }
+    return out;
+  }
+
+  async listGroups(teamId?: string): Promise<UserGroup[]> {
+    return this.userGroups(teamId, await this.workspaces.client(teamId));
+  }
+
+  /** Emails of Slack users picked in a users select, for storing in flows and settings. */
+  async emailsOf(teamId: string | undefined, userIds: string[]): Promise<string[]> {
+    const ids = await Promise.all(userIds.map((u) => this.identity(teamId, u)));
+    return ids.map((i) => i.email);
+  }
+
+  /** Slack user ids for emails, where Slack knows them, for pre-filling users selects. */
+  async userIdsOf(emails: string[]): Promise<string[]> {
+    const refs = await Promise.all(emails.map((e) => this.findByEmail(e).catch(() => null)));
+    return refs.filter((r): r is SlackUserRef => r !== null).map((r) => r.userId);
+  }
+
+  private async userGroups(teamId: string | undefined, client: WebClient): Promise<UserGroup[]> {
+    const key = teamId ?? '-';
+    const hit = this.groupCache.get(key);
+    if (hit && Date.now() - hit.at < GROUPS_TTL_MS) return hit.groups;
+    let groups: UserGroup[] = [];
+    try {
+      const res = await client.usergroups.list({ include_users: true });
+      groups = (res.usergroups ?? []).map((g) => ({
+        id: g.id ?? '',
+        handle: g.handle ?? '',
+        name: g.name ?? '',
+        users: g.users ?? [],
+      }));
+    } catch (err) {
+      // Free workspaces have no user groups; identity still works without them.
+      this.log.debug({ err }, 'usergroups.list failed');
+    }
+    this.groupCache.set(key, { at: Date.now(), groups });
+    return groups;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The request modal from open to submit: opened at once with a loading view (the trigger id
+ * expires in 3 seconds), filled in with views.update, redrawn when the choice changes, and
+ * submitted through the lifecycle with refusals shown inline on the field they concern.
+ */
+import type { WebClient } from '@slack/web-api';
+import { BLOCK } from '../../../blocks/slack/ids.js';
+import { option } from '../../../blocks/slack/text.js';
+import {
+  loadingModal,
+  parseDurationValue,
+  requestModal,
+  submittedModal,
+} from '../../../blocks/slack/request-modal.js';
+import { plainTargets } from '../../../blocks/slack/messages.js';
+import { describeApprovers } from '../../domain/approval.js';
+import type { Identity } from '../../domain/identity.js';
+import { LatchError } from '../../lifecycle/errors.js';
+import { errorText, type SlackDeps } from './context.js';
+import { buildForm, offersFor, searchOffers, type FormState } from './request-form.js';
+
+export interface ViewPayload {
+  id: string;
+  hash?: string;
+  callback_id?: string;
+  private_metadata?: string;
+  state?: { values?: Record<string, Record<string, StateValue>> };
+}
+
+export interface StateValue {
+  type?: string;
+  value?: string | null;
+  selected_option?: { value: string } | null;
+  selected_options?: Array<{ value: string }>;
+  selected_users?: string[];
+  selected_conversation?: string | null;
+}
+
+interface Meta {
+  w?: string;
+}
+
+export async function openRequestModal(
+  deps: SlackDeps,
+  client: WebClient,
+  triggerId: string,
+  who: () => Promise<Identity>,
+  words?: string,
+): Promise<void> {
+  const opened = await client.views.open({ trigger_id: triggerId, view: loadingModal() as never });
+  const view = opened.view as { id: string; hash: string };
+  let next;
+  try {
+    const identity = await who();
+    const all = await offersFor(deps.latch.ctx, identity);
+    next = requestModal(buildForm(all, { selected: [], words }, JSON.stringify({ w: words } satisfies Meta)));
+  } catch (err) {
+    next = requestModalError(errorText(deps, err));
+  }
+  await client.views.update({ view_id: view.id, hash: view.hash, view: next as never });
+}
+
+function requestModalError(text: string) {
+  return {
+    ...loadingModal(),
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }],
+  };
+}
+
+export function stateOf(view: ViewPayload): FormState {
+  const v = view.state?.values ?? {};
+  const first = (block: string) => Object.values(v[block] ?? {})[0];
+  const duration = first(BLOCK.duration)?.selected_option?.value;
+  return {
+    selected: (first(BLOCK.resources)?.selected_options ?? []).map((o) => o.value),
+    bundle: first(BLOCK.bundle)?.selected_option?.value ?? undefined,
+    flowId: first(BLOCK.flow)?.selected_option?.value ?? undefined,
+    permission: first(BLOCK.permission)?.selected_option?.value ?? undefined,
+    duration: parseDurationValue(duration),
+  };
+}
+
+/** Redraws the modal after the resources, bundle or flow changed, keeping what was typed. */
+export async function refreshRequestModal(
+  deps: SlackDeps,
+  client: WebClient,
+  view: ViewPayload,
+  who: Identity,
+): Promise<void> {
+  const all = await offersFor(deps.latch.ctx, who);
+  const state = stateOf(view);
+  const form = buildForm(
+    all,
+    { ...state, duration: undefined, permission: state.permission },
+    view.private_metadata ?? '{}',
+  );
+  try {
+    await client.views.update({ view_id: view.id, hash: view.hash, view: requestModal(form) as never });
+  } catch (err) {
+    // A faster second change already redrew the modal.
+    if ((err as { data?: { error?: string } }).data?.error !== 'hash_conflict') throw err;
+  }
+}
+
+export async function resourceOptions(deps: SlackDeps, who: Identity, query: string) {
+  const { offers } = await offersFor(deps.latch.ctx, who);
+  return { options: searchOffers(offers, query).map((o) => option(o.label, o.value)) };
+}
+
+const FIELD_TO_BLOCK: Record<string, string> = {
+  targets: BLOCK.resources,
+  bundle: BLOCK.bundle,
+  duration: BLOCK.duration,
+  justification: BLOCK.justification,
+  flow: BLOCK.flow,
+};
+
+export type SubmissionAck =
+  | { response_action: 'errors'; errors: Record<string, string> }
+  | { response_action: 'update'; view: unknown };
+
+export async function submitRequest(
+  deps: SlackDeps,
+  view: ViewPayload,
+  who: Identity,
+): Promise<SubmissionAck> {
+  const state = stateOf(view);
+  const values = view.state?.values ?? {};
+  const justification = Object.values(values[BLOCK.justification] ?? {})[0]?.value ?? '';
+  const present = (block: string) => values[block] !== undefined;
+  const errors: Record<string, string> = {};
+  if (state.selected.length === 0 && !state.bundle) {
+    errors[present(BLOCK.resources) ? BLOCK.resources : BLOCK.bundle] =
+      'Choose at least one resource or a bundle.';
+  }
+  if (state.selected.length > 0 && state.bundle)
+    errors[BLOCK.bundle] = 'Choose resources or a bundle, not both.';
+  if (state.selected.length > 0 && !state.permission && !errors[BLOCK.resources]) {
+    errors[present(BLOCK.permission) ? BLOCK.permission : BLOCK.resources] = present(BLOCK.permission)
+      ? 'Choose a permission.'
+      : 'No single access flow offers a common permission on all of these; request them separately.';
+  }
+  if (state.duration === undefined) {
+    if (present(BLOCK.duration)) errors[BLOCK.duration] = 'Choose a duration.';
+    else if (!errors[BLOCK.resources] && !errors[BLOCK.bundle])
+      errors[present(BLOCK.resources) ? BLOCK.resources : BLOCK.bundle] =
+        'No access flow covers this choice.';
+  }
+  if (Object.keys(errors).length > 0) return { response_action: 'errors', errors };
+
+  const all = await offersFor(deps.latch.ctx, who);
+  const targets = state.selected.map((value) => {
+    const o = all.offers.find((x) => x.value === value);
+    if (!o) return undefined;
+    return { integration: o.resource.integration, resourceId: o.resource.id, permission: state.permission! };
+  });
+  if (targets.some((t) => t === undefined)) {
+    return {
+      response_action: 'errors',
+      errors: { [BLOCK.resources]: 'One of these is no longer offered to you; choose again.' },
+    };
+  }
+  try {
+    const request = await deps.latch.requests.submit(who, {
+      ...(state.bundle
+        ? { bundle: state.bundle }
+        : { targets: targets as NonNullable<(typeof targets)[number]>[] }),
+      flowId: state.flowId,
+      durationMinutes: state.duration ?? null,
+      justification,
+      source: 'slack',
+    });
+    const flows = await deps.latch.ctx.flows();
+    const flow = flows.find((f) => f.id === request.flowId);
+    const waitingOn = flow?.approval.steps[0] ? describeApprovers(flow.approval.steps[0]) : 'the admins';
+    return {
+      response_action: 'update',
+      view: submittedModal({
+        id: request.id,
+        summary: plainTargets(request),
+        waitingOn,
+        auto: request.state !== 'pending',
+      }),
+    };
+  } catch (err) {
+    const text = errorText(deps, err);
+    const field = err instanceof LatchError && err.field ? FIELD_TO_BLOCK[err.field] : undefined;
+    const block = field && present(field) ? field : present(BLOCK.resources) ? BLOCK.resources : BLOCK.bundle;
+    return { response_action: 'errors', errors: { [block]: text.slice(0, 2000) } };
+  }
+}

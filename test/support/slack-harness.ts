@@ -1,0 +1,146 @@
+/**
+ * Latch with its Slack channel, composed as src/main.ts composes it, serving HTTP on a free port,
+ * talking to a recording stand-in of the Slack Web API that runs the Block Kit limits validator
+ * over every view and message. Tests drive it with requests signed as Slack signs them.
+ */
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { checkMessage, checkView } from '../../blocks/slack/limits.js';
+import { createLatch, CONNECTOR_FACTORIES } from '../../src/app.js';
+import { createSlackCore, startSlackApp, type SlackChannel } from '../../src/channels/slack/index.js';
+import type { SlackConfig } from '../../src/config.js';
+import { fanOut } from '../../src/lifecycle/notifier.js';
+import { silentLogger } from '../../src/logger.js';
+import { connectDatabase } from '../../src/store/db.js';
+import { startHttpServer } from '../../src/web/server.js';
+import { RecordingNotifier, TestClock, type Fixture } from './fixture.js';
+import { SlackDriver } from './slack-driver.js';
+import { startSlackStandIn, type SlackStandIn } from './slack-stand-in.js';
+
+export const SIGNING_SECRET = 'test-signing-secret';
+export const BOT_TOKEN = 'xoxb-test-latch';
+export const TEAM = 'T0LATCH';
+
+export interface SlackHarness extends Fixture {
+  standIn: SlackStandIn;
+  driver: SlackDriver;
+  slack: SlackChannel;
+  server: http.Server;
+  baseUrl: string;
+}
+
+const VIEW_METHODS = new Set(['views.open', 'views.update', 'views.push', 'views.publish']);
+const MESSAGE_METHODS = new Set(['chat.postMessage', 'chat.update', 'chat.postEphemeral', 'response_url']);
+
+/** Every view and message the app sends goes through the limits validator; a breach fails the call. */
+export function blockKitValidator(method: string, args: Record<string, unknown>): string[] {
+  const issues = VIEW_METHODS.has(method)
+    ? checkView(args.view)
+    : MESSAGE_METHODS.has(method)
+      ? checkMessage(args)
+      : [];
+  return issues.map((i) => `${i.path}: ${i.message}`);
+}
+
+export async function startSlackHarness(
+  name: string,
+  opts: { envAdmins?: string[]; slack?: Partial<SlackConfig>; expiryWarningMinutes?: number } = {},
+): Promise<SlackHarness> {
+  const standIn = await startSlackStandIn({ validate: blockKitValidator });
+  standIn.addToken(BOT_TOKEN, { teamId: TEAM });
+  const dbName = `t_${name}_${randomBytes(4).toString('hex')}`;
+  const db = await connectDatabase(process.env.MONGODB_URI!, { dbName });
+  const clock = new TestClock();
+  const notifier = new RecordingNotifier();
+  const encryptionKey = randomBytes(32);
+  const config: SlackConfig = {
+    signingSecret: SIGNING_SECRET,
+    botToken: BOT_TOKEN,
+    apiUrl: standIn.url,
+    ...opts.slack,
+  };
+  const envAdmins = opts.envAdmins ?? ['admin@example.com'];
+  const core = await createSlackCore({ db, config, encryptionKey, log: silentLogger, clock: clock.now });
+  const latch = createLatch({
+    db,
+    encryptionKey,
+    log: silentLogger,
+    envAdmins,
+    clock: clock.now,
+    factories: CONNECTOR_FACTORIES,
+    expiryWarningMinutes: opts.expiryWarningMinutes,
+    notifier: fanOut([notifier, core.notifier], (err) => {
+      throw err;
+    }),
+    sweep: { retryBaseMs: 1_000 },
+  });
+  const slack = await startSlackApp(core, latch, { log: silentLogger, envAdmins });
+  const server = await startHttpServer(latch, 0, slack.route ? [slack.route] : []);
+  const port = (server.address() as AddressInfo).port;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const driver = new SlackDriver({
+    url: `${baseUrl}/slack/events`,
+    signingSecret: SIGNING_SECRET,
+    teamId: TEAM,
+    responseUrlBase: standIn.hooksUrl,
+  });
+  return {
+    latch,
+    db,
+    notifier,
+    clock,
+    encryptionKey,
+    dbName,
+    standIn,
+    driver,
+    slack,
+    server,
+    baseUrl,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await slack.stop();
+      await latch.close();
+      await standIn.close();
+      await db.conn.dropDatabase();
+      await db.close();
+    },
+  };
+}
+
+/** The buttons of a message or view, by action id. */
+export function buttonsOf(
+  blocks: unknown[] | undefined,
+): Array<{ action_id: string; value?: string; text: string; block_id?: string }> {
+  const out: Array<{ action_id: string; value?: string; text: string; block_id?: string }> = [];
+  for (const b of (blocks ?? []) as Array<Record<string, unknown>>) {
+    const els = [...((b.elements as unknown[]) ?? []), ...(b.accessory ? [b.accessory] : [])] as Array<
+      Record<string, unknown>
+    >;
+    for (const e of els) {
+      if (e.type === 'button')
+        out.push({
+          action_id: e.action_id as string,
+          value: e.value as string | undefined,
+          text: (e.text as { text: string }).text,
+          block_id: b.block_id as string | undefined,
+        });
+    }
+  }
+  return out;
+}
+
+/** All the text of blocks, for asserting on what a person reads. */
+export function textOf(blocks: unknown[] | undefined): string {
+  const parts: string[] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.text === 'string') parts.push(o.text);
+      for (const [k, x] of Object.entries(o)) if (k !== 'text' || typeof x !== 'string') walk(x);
+    }
+  };
+  walk(blocks);
+  return parts.join('\n');
+}

@@ -4,7 +4,7 @@
  */
 import { formatDuration } from '../../src/domain/duration.js';
 import type { Flow, Settings } from '../../src/domain/flow.js';
-import { ACTION, BLOCK, VIEW } from './ids.js';
+import { BLOCK, VIEW } from './ids.js';
 import { context, esc, modal, option, plain, section, truncate, type Block } from './text.js';
 import { credentialsValues } from './messages.js';
 

@@ -197,7 +197,8 @@ const DOCS: Record<VariableName, Omit<ConfigVariableDoc, 'name'>> = {
   },
   LATCH_ADMINS: {
     default: null,
-    description: 'Comma-separated emails or chat user ids of Latch administrators.',
+    description:
+      'Comma-separated Latch administrators: emails, Slack user ids (`U012AB…`) or Slack user groups (`@handle`).',
   },
   LOG_LEVEL: { default: 'info', description: `Log level: ${LOG_LEVELS.join(', ')}.` },
   LATCH_ROLE: {

@@ -336,6 +336,7 @@ export function integrationModal(m: {
 export function settingsModal(m: {
   settings: Settings;
   adminUserIds: string[];
+  userGroups: Array<{ handle: string; name: string }>;
   fallbackApproverUserIds: string[];
   envAdmins: string[];
 }) {
@@ -434,4 +435,3 @@ export function credentialsModal(
   ];
   return modal({ callbackId: VIEW.credentials, title: 'Your credentials', blocks });
 }
-

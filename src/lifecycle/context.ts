@@ -98,7 +98,10 @@ export class LifecycleContext {
 
   async isAdmin(who: Identity, settings?: Settings): Promise<boolean> {
     const admins = await this.admins(settings);
-    const names = [who.id, who.email, ...(who.aliases ?? [])].map((n) => n.toLowerCase());
+    // `@handle` names a user group: its members are admins.
+    const names = [who.id, who.email, ...(who.aliases ?? []), ...who.groups.map((g) => `@${g}`)].map((n) =>
+      n.toLowerCase(),
+    );
     return names.some((n) => admins.includes(n));
   }
 

@@ -251,13 +251,18 @@ export async function openSettingsModal(
   deps: SlackDeps,
   client: WebClient,
   triggerId: string,
+  teamId?: string,
 ): Promise<void> {
   const settings = await deps.latch.ctx.settings();
+  const groups = await deps.directory.listGroups(teamId).catch(() => []);
   await client.views.open({
     trigger_id: triggerId,
     view: settingsModal({
       settings,
-      adminUserIds: await deps.directory.userIdsOf(settings.admins),
+      adminUserIds: await deps.directory.userIdsOf(
+        settings.admins.filter((a) => a.includes('@') && !a.startsWith('@')),
+      ),
+      userGroups: groups.map((g) => ({ handle: g.handle, name: g.name })),
       fallbackApproverUserIds: await deps.directory.userIdsOf(
         settings.fallback.approvers.flatMap((a) => (a.type === 'user' ? [a.id] : [])),
       ),
@@ -279,7 +284,10 @@ export async function saveSettingsFromView(
       response_action: 'errors',
       errors: { warning: 'Give a whole number of minutes between 0 and 1440.' },
     };
-  const admins = await deps.directory.emailsOf(teamId, users(v, 'admins'));
+  const admins = [
+    ...(await deps.directory.emailsOf(teamId, users(v, 'admins'))),
+    ...selectedMany(v, 'admin_groups').map((g) => `@${g}`),
+  ];
   const current = await deps.latch.ctx.settings();
   if (admins.length === 0 && deps.envAdmins.length === 0)
     return { response_action: 'errors', errors: { admins: 'Keep at least one admin.' } };

@@ -106,6 +106,9 @@ export async function startSlackApp(
           installationStore: core.installations,
           clientOptions: clientOptions(config.apiUrl, opts.log),
           installUrlOptions: { scopes: BOT_SCOPES },
+          // Straight to Slack's consent screen; GovSlack and tests authorize where their Web API lives.
+          directInstall: true,
+          authorizationUrl: new URL('/oauth/v2/authorize', config.apiUrl).toString(),
           logger,
         })
       : undefined;

@@ -166,7 +166,24 @@ export class SlackNotifier implements Notifier {
         }
         break;
     }
+    await this.toAuditChannel(event);
     await this.d.onRequestChanged?.(r).catch((err) => this.d.log.warn({ err }, 'home refresh failed'));
+  }
+
+  /** One line per event in the admins' audit channel, when they set one. Never credentials. */
+  private async toAuditChannel(event: LatchEvent): Promise<void> {
+    const doc = await this.d.db.models.Settings.findById('global', { 'value.auditChannel': 1 }).lean();
+    const channel = (doc?.value as { auditChannel?: string } | undefined)?.auditChannel;
+    if (!channel) return;
+    const r = event.request;
+    const who = 'by' in event && event.by ? ` by ${await this.nameOf(event.by)}` : '';
+    const line = `\`${event.type}\` *${r.id}* · ${esc(r.requester.email)} · ${esc(plainTargets(r))}${who}`;
+    try {
+      const client = await this.d.workspaces.client();
+      await client.chat.postMessage({ channel, text: line, unfurl_links: false });
+    } catch (err) {
+      this.d.log.warn({ err, channel }, 'audit channel post failed');
+    }
   }
 
   private until(r: RequestView): string {

@@ -262,7 +262,7 @@ export function registerActions(app: App, deps: SlackDeps): void {
     ACTION.settingsEdit,
     handle(deps, async (who, { body, client }) => {
       await latch.admin.assertAdmin(who, 'settings.edit');
-      await openSettingsModal(deps, client, body.trigger_id);
+      await openSettingsModal(deps, client, body.trigger_id, actorOf(body).teamId);
     }),
   );
 }

@@ -45,10 +45,17 @@ export function blockKitValidator(method: string, args: Record<string, unknown>)
 
 export async function startSlackHarness(
   name: string,
-  opts: { envAdmins?: string[]; slack?: Partial<SlackConfig>; expiryWarningMinutes?: number } = {},
+  opts: {
+    envAdmins?: string[];
+    slack?: Partial<SlackConfig>;
+    expiryWarningMinutes?: number;
+    /** Runs after the stand-in starts and before the app does (Socket Mode needs its URL first). */
+    beforeStart?: (standIn: SlackStandIn) => Promise<void> | void;
+  } = {},
 ): Promise<SlackHarness> {
   const standIn = await startSlackStandIn({ validate: blockKitValidator });
   standIn.addToken(BOT_TOKEN, { teamId: TEAM });
+  await opts.beforeStart?.(standIn);
   const dbName = `t_${name}_${randomBytes(4).toString('hex')}`;
   const db = await connectDatabase(process.env.MONGODB_URI!, { dbName });
   const clock = new TestClock();

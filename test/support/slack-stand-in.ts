@@ -201,7 +201,19 @@ export class SlackStandIn {
   /** Drives message ts and view ids/hashes; never reset so values stay unique. */
   private seq = 0;
 
+  /** Where apps.connections.open sends a Socket Mode client; see setSocketModeUrl. */
+  private socketModeUrl: string | undefined;
+
+  /** Socket Mode: apps.connections.open (with an xapp- token) answers with this WebSocket URL. */
+  setSocketModeUrl(url: string): void {
+    this.socketModeUrl = url;
+  }
+
   private readonly handlers: Record<string, Handler> = {
+    'apps.connections.open': () =>
+      this.socketModeUrl
+        ? { ok: true, url: this.socketModeUrl }
+        : { ok: false, error: 'not_allowed_token_type' },
     'auth.test': (_args, auth) => ({
       ok: true,
       url: `https://${auth.teamName.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.slack.com/`,

@@ -4,7 +4,7 @@
  * then `startSlackApp` wires Bolt, its receiver (HTTP on Latch's server, or Socket Mode) and the
  * listeners onto the built Latch.
  */
-import { App, LogLevel } from '@slack/bolt';
+import { App, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import { InstallProvider } from '@slack/oauth';
 import type { Latch } from '../../app.js';
 import type { SlackConfig } from '../../config.js';
@@ -122,7 +122,14 @@ export async function startSlackApp(
         nowSeconds: opts.nowSeconds,
       });
   const app = new App({
-    ...(receiver ? { receiver } : { socketMode: true, appToken: config.appToken }),
+    // Built here rather than by Bolt so that apps.connections.open also goes to SLACK_API_URL.
+    receiver:
+      receiver ??
+      new SocketModeReceiver({
+        appToken: config.appToken!,
+        logger,
+        installerOptions: { clientOptions: clientOptions(config.apiUrl, opts.log) },
+      }),
     ...(config.botToken
       ? { token: config.botToken }
       : { authorize: (source) => installer!.authorize(source) }),

@@ -56,6 +56,8 @@ const deliverySchema = new Schema(
   { _id: { type: String }, at: { type: Date, required: true } },
   { versionKey: false },
 );
+// Slack retries within minutes; a day of ids is plenty, and MongoDB drops older ones itself.
+deliverySchema.index({ at: 1 }, { expireAfterSeconds: 24 * 60 * 60 });
 
 const credentialDropSchema = new Schema(
   {
@@ -67,6 +69,8 @@ const credentialDropSchema = new Schema(
   },
   { versionKey: false },
 );
+// Credentials nobody opened within a week are dropped; the requester can revoke and ask again.
+credentialDropSchema.index({ at: 1 }, { expireAfterSeconds: 7 * 24 * 60 * 60 });
 
 export function slackModels(conn: Connection) {
   return {

@@ -307,6 +307,52 @@ describe('App Home', () => {
   });
 });
 
+describe('/access', () => {
+  it('lists my requests, revokes one by id, and explains itself', async () => {
+    const id = await request('billing', billing);
+    let mark = h.standIn.mark();
+    await h.driver.command(alice, '/access', 'list');
+    const list = await h.standIn.waitForCall('response_url', undefined, { after: mark });
+    expect(list.args.response_type).toBe('ephemeral');
+    expect(textOf(list.args.blocks as unknown[])).toContain(id);
+
+    mark = h.standIn.mark();
+    await h.driver.command(mallory, '/access', `revoke ${id}`);
+    const refused = await h.standIn.waitForCall('response_url', undefined, { after: mark });
+    expect(String(refused.args.text)).toContain(':warning:');
+    // Pending access cannot be revoked (only cancelled): a readable refusal.
+    mark = h.standIn.mark();
+    await h.driver.command(alice, '/access', `revoke ${id}`);
+    const pending = await h.standIn.waitForCall('response_url', undefined, { after: mark });
+    expect(String(pending.args.text)).toContain('waiting for approval');
+
+    const bobIdentity = await h.slack.deps.directory.identity('T0LATCH', bob.id);
+    await h.latch.requests.approve(bobIdentity, id);
+    await h.latch.sweeps.tickUrgent();
+    mark = h.standIn.mark();
+    await h.driver.command(alice, '/access', `revoke ${id}`);
+    const done = await h.standIn.waitForCall('response_url', undefined, { after: mark });
+    expect(String(done.args.text)).toContain('is being revoked');
+    await h.latch.sweeps.tickUrgent();
+    expect((await h.db.models.Request.findOne({ number: Number(id.slice(3)) }).lean())!.state).toBe(
+      'revoked',
+    );
+
+    mark = h.standIn.mark();
+    await h.driver.command(alice, '/access', 'help');
+    const help = await h.standIn.waitForCall('response_url', undefined, { after: mark });
+    expect(textOf(help.args.blocks as unknown[])).toContain('/access list');
+  });
+
+  it('refuses someone whose Slack email is not confirmed', async () => {
+    h.standIn.addUser({ id: 'U0UNCONF', email: 'ghost@example.com', emailConfirmed: false });
+    const mark = h.standIn.mark();
+    await h.driver.command({ id: 'U0UNCONF', name: 'ghost' }, '/access', '');
+    const filled = await h.standIn.waitForCall('views.update', undefined, { after: mark });
+    expect(textOf([filled.args.view])).toContain('not confirmed');
+  });
+});
+
 describe('the receiver', () => {
   it('refuses a bad signature, a replayed old request and a future one, and applies nothing', async () => {
     const before = await h.db.models.Request.countDocuments();

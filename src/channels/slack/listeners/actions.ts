@@ -7,6 +7,8 @@ import type { App, BlockAction, SlackActionMiddlewareArgs, AllMiddlewareArgs } f
 import { credentialsModal, reasonModal } from '../../../../blocks/slack/admin-modals.js';
 import { ACTION, VIEW } from '../../../../blocks/slack/ids.js';
 import type { GrantedCredentials } from '../../../lifecycle/notifier.js';
+import { parseRequestId } from '../../../domain/human-id.js';
+import { STATE_LABELS, type RequestState } from '../../../domain/request.js';
 import type { Identity } from '../../../domain/identity.js';
 import { actorOf, errorText, identityOf, tell, type SlackDeps } from '../context.js';
 import { openFlowModal, openIntegrationModal, openSettingsModal } from '../admin-forms.js';
@@ -90,12 +92,13 @@ export function registerActions(app: App, deps: SlackDeps): void {
       const { body, client } = args;
       const id = valueOf(args);
       // Checked before asking for a reason, so a stale card or a non-approver is told at once.
-      const doc = await latch.db.models.Request.findOne(
-        { number: Number(id.replace(/^AR-/i, '')) },
-        { state: 1 },
-      ).lean();
+      const n = parseRequestId(id);
+      const doc =
+        n === undefined || n === null
+          ? null
+          : await latch.db.models.Request.findOne({ number: n }, { state: 1 }).lean();
       if (!doc) return `${id} does not exist.`;
-      if (doc.state !== 'pending') return `${id} is already decided (${doc.state}).`;
+      if (doc.state !== 'pending') return `${id} is already ${STATE_LABELS[doc.state as RequestState]}.`;
       await client.views.open({
         trigger_id: body.trigger_id,
         view: reasonModal({

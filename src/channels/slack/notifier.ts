@@ -191,6 +191,8 @@ export class SlackNotifier implements Notifier {
   }
 
   private async find(emailOrId: string): Promise<SlackUserRef | null> {
+    // LATCH_ADMINS may name Slack user ids (lower-cased on the way in); those need no lookup.
+    if (/^[uw][a-z0-9]{2,}$/i.test(emailOrId)) return { userId: emailOrId.toUpperCase() };
     try {
       return await this.d.directory.findByEmail(emailOrId);
     } catch (err) {

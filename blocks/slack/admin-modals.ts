@@ -5,7 +5,18 @@
 import { formatDuration } from '../../src/domain/duration.js';
 import type { Flow, Settings } from '../../src/domain/flow.js';
 import { BLOCK, VIEW } from './ids.js';
-import { context, esc, modal, option, plain, section, truncate, type Block } from './text.js';
+import {
+  chunks,
+  context,
+  encodeValue,
+  esc,
+  modal,
+  option,
+  plain,
+  section,
+  truncate,
+  type Block,
+} from './text.js';
 import { credentialsValues } from './messages.js';
 
 const DURATIONS = [15, 30, 60, 120, 240, 480, 1440, 2880, 4320, 10080, 20160, 43200];
@@ -70,8 +81,8 @@ function multiStatic(
   initial: string[],
   hint?: string,
 ): Block {
-  const opts = options.slice(0, 100).map((o) => option(o.text, o.value));
-  const init = opts.filter((o) => initial.includes(o.value));
+  const opts = options.slice(0, 100).map((o) => option(o.text, encodeValue(o.value)));
+  const init = opts.filter((o) => initial.map(encodeValue).includes(o.value));
   if (opts.length === 0) {
     return context(`*${esc(label)}*: none available yet.`);
   }
@@ -425,13 +436,19 @@ export function reasonModal(opts: {
 export function credentialsModal(
   sets: Array<{ resourceName: string; permission: string; values: Record<string, string> }>,
 ) {
+  // Shown once, so never cut: long values are split over several sections instead.
+  const body = sets.flatMap((c) =>
+    chunks(`*${esc(c.resourceName)}* (${esc(c.permission)})\n${credentialsValues(c.values)}`).map((t) =>
+      section(t),
+    ),
+  );
+  const room = 98;
   const blocks: Block[] = [
     section(':key: These are shown once. Copy them now; Latch does not keep a readable copy.'),
-    ...sets
-      .slice(0, 40)
-      .flatMap((c) => [
-        section(`*${esc(c.resourceName)}* (${esc(c.permission)})\n${credentialsValues(c.values)}`),
-      ]),
+    ...body.slice(0, room),
+    ...(body.length > room
+      ? [context('There are more credentials than one window can hold; ask an admin to split this request.')]
+      : []),
   ];
   return modal({ callbackId: VIEW.credentials, title: 'Your credentials', blocks });
 }

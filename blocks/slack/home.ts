@@ -157,7 +157,7 @@ function mySection(m: HomeModel): Block[] {
             {
               type: 'actions',
               block_id: `extend:${r.id}`,
-              elements: extendMinutes
+              elements: [...new Set(extendMinutes)]
                 .slice(0, 3)
                 .map((min) =>
                   button(`Extend ${formatDuration(min)}`, `${ACTION.extend}:${min}`, `${r.id}:${min}`),

@@ -196,7 +196,7 @@ export function expiringMessage(
     blocks.push({
       type: 'actions',
       block_id: `expiring:${r.id}`,
-      elements: offer.choicesMinutes
+      elements: [...new Set(offer.choicesMinutes)]
         .slice(0, 5)
         .map((m) =>
           button(

@@ -1,7 +1,18 @@
 /** The /access request modal, its loading state and the confirmation shown after submitting. */
 import { formatDuration } from '../../src/domain/duration.js';
 import { ACTION, BLOCK, VIEW } from './ids.js';
-import { context, esc, md, modal, option, plain, section, truncate, type Block } from './text.js';
+import {
+  context,
+  encodeValue,
+  esc,
+  md,
+  modal,
+  option,
+  plain,
+  section,
+  truncate,
+  type Block,
+} from './text.js';
 
 export interface ResourceChoice {
   /** Option value; see encodeTarget. */
@@ -78,6 +89,12 @@ export function requestModal(form: RequestForm) {
     },
   });
   if (form.bundles.length > 0) {
+    const bundleOptions = form.bundles
+      .slice(0, 100)
+      .map((b) => option(b.name, encodeValue(b.name), b.description || undefined));
+    const selectedBundle = bundleOptions.find(
+      (o) => form.selectedBundle && o.value === encodeValue(form.selectedBundle),
+    );
     blocks.push({
       type: 'input',
       block_id: BLOCK.bundle,
@@ -88,12 +105,8 @@ export function requestModal(form: RequestForm) {
         type: 'static_select',
         action_id: ACTION.bundle,
         placeholder: plain('Choose a bundle', 150),
-        options: form.bundles
-          .slice(0, 100)
-          .map((b) => option(b.name, truncate(b.name, 150), b.description || undefined)),
-        ...(form.selectedBundle
-          ? { initial_option: option(form.selectedBundle, truncate(form.selectedBundle, 150)) }
-          : {}),
+        options: bundleOptions,
+        ...(selectedBundle ? { initial_option: selectedBundle } : {}),
       },
     });
   }

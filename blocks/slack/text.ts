@@ -1,4 +1,5 @@
 /** Small pure helpers for Block Kit: text objects that respect Slack's limits, and dates in a reader's zone. */
+import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
 
 export function truncate(text: string, max: number): string {
@@ -112,3 +113,30 @@ export function modal(opts: {
 }
 
 export type Block = Record<string, unknown>;
+
+/** Option values hold at most 150 characters; longer ones travel as a hash that `decodeValue` maps back. */
+export function encodeValue(value: string): string {
+  return value.length <= 150 ? value : 'h:' + createHash('sha256').update(value).digest('hex').slice(0, 40);
+}
+
+export function decodeValue(value: string, candidates: readonly string[]): string | undefined {
+  if (!value.startsWith('h:')) return value;
+  return candidates.find((c) => encodeValue(c) === value);
+}
+
+/** Splits text into pieces of at most `max` characters, at line ends where it can. */
+export function chunks(text: string, max = 3000): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (const line of text.split('\n')) {
+    const pieces = line.length > max ? line.match(new RegExp(`.{1,${max}}`, 'gs'))! : [line];
+    for (const piece of pieces) {
+      if (current && current.length + 1 + piece.length > max) {
+        out.push(current);
+        current = piece;
+      } else current = current ? `${current}\n${piece}` : piece;
+    }
+  }
+  if (current) out.push(current);
+  return out;
+}

@@ -9,6 +9,7 @@ import { flowModal, integrationModal, settingsModal } from '../../../blocks/slac
 import type { Approver, Flow, FlowInput, Principal, ResourceSelector } from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
 import { LatchError } from '../../lifecycle/errors.js';
+import { decodeValue } from '../../../blocks/slack/text.js';
 import { errorText, parseMetadata, type SlackDeps } from './context.js';
 import type { StateValue, ViewPayload } from './request-flow.js';
 
@@ -46,7 +47,10 @@ export async function openFlowModal(
   const approverEmails = (flow?.approval.steps[0]?.approvers ?? []).flatMap((a) =>
     a.type === 'user' ? [a.id] : [],
   );
-  const permissions = [...new Set(catalog.flatMap((r) => r.permissions))].sort();
+  // The flow's own permissions are offered too, so that editing keeps them.
+  const permissions = [
+    ...new Set([...catalog.flatMap((r) => r.permissions), ...(flow?.targets[0]?.permissions ?? [])]),
+  ].sort();
   await client.views.open({
     trigger_id: triggerId,
     view: flowModal({
@@ -88,7 +92,15 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
   if (include.length === 0) errors.grantees_users = 'Choose who may ask: people, user groups or everyone.';
 
   const integration = selected(v, 'integration');
-  const permissions = selectedMany(v, 'permissions');
+  const knownPermissions = [
+    ...new Set([
+      ...(await deps.latch.ctx.catalog()).flatMap((r) => r.permissions),
+      ...(existing?.targets[0]?.permissions ?? []),
+    ]),
+  ];
+  const permissions = selectedMany(v, 'permissions')
+    .map((p) => decodeValue(p, knownPermissions))
+    .filter((p): p is string => p !== undefined);
   const targets: Flow['targets'] = [];
   if (integration) {
     if (permissions.length === 0 && v.permissions) errors.permissions = 'Choose at least one permission.';

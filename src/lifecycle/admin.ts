@@ -55,12 +55,14 @@ export class AdminUseCases {
     throw forbidden('Only Latch admins can do that.');
   }
 
+  /** Every successful admin change is audited through here, so it also marks cached policy stale. */
   private async audit(
     actor: Actor,
     action: string,
     subject: { type: string; id: string },
     details?: Record<string, unknown>,
   ) {
+    this.ctx.policyChanged();
     await this.ctx.audit.append({
       actor: actor === 'config-file' ? { type: 'system', id: 'config-file' } : { type: 'user', id: actor.id },
       action,
@@ -278,6 +280,7 @@ export class AdminUseCases {
       { name: integration },
       { $set: { health: { ok: true, message: `${found.length} resources`, checkedAt: now } } },
     );
+    this.ctx.policyChanged();
     return found.length;
   }
 

@@ -62,6 +62,17 @@ export class LifecycleContext {
     this.deps.kick?.();
   }
 
+  private policyVersionValue = 0;
+
+  /** Bumped by every admin change in this process; chat forms key their short-lived caches on it. */
+  get policyVersion(): number {
+    return this.policyVersionValue;
+  }
+
+  policyChanged(): void {
+    this.policyVersionValue++;
+  }
+
   /** Emails a channel resolved from LATCH_ADMINS entries that were chat user ids. */
   addEnvAdmins(emails: string[]): void {
     for (const e of emails) if (!this.deps.envAdmins.includes(e)) this.deps.envAdmins.push(e);

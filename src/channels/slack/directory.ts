@@ -36,9 +36,10 @@ interface SlackProfileUser {
 
 const PROFILE_TTL_MS = 10 * 60_000;
 const GROUPS_TTL_MS = 5 * 60_000;
+const RETRY_GROUPS_MS = 30_000;
 
 export class SlackDirectory {
-  private readonly groupCache = new Map<string, { at: number; groups: UserGroup[] }>();
+  private readonly groupCache = new Map<string, { at: number; ok: boolean; groups: Promise<UserGroup[]> }>();
 
   constructor(
     private readonly m: SlackModels,
@@ -64,9 +65,12 @@ export class SlackDirectory {
       if (user.is_email_confirmed === false) {
         throw forbidden('Your Slack email address is not confirmed yet; confirm it, then try again.');
       }
-      const groups = (await this.userGroups(teamId, client))
-        .filter((g) => g.users.includes(userId))
-        .map((g) => g.handle);
+      const all = await this.userGroups(teamId, client);
+      // When Slack could not list groups, keep what we knew and ask again soon rather than
+      // forgetting someone's groups (and so their flows) for the whole profile lifetime.
+      const groups = all.ok
+        ? all.groups.filter((g) => g.users.includes(userId)).map((g) => g.handle)
+        : (doc?.groups ?? []);
       const fields = {
         teamId: teamId ?? '-',
         userId,
@@ -74,7 +78,7 @@ export class SlackDirectory {
         displayName: user.profile?.real_name || user.real_name || user.profile?.display_name || user.name,
         timeZone: user.tz,
         groups,
-        fetchedAt: this.now(),
+        fetchedAt: all.ok ? this.now() : new Date(this.now().getTime() - PROFILE_TTL_MS + RETRY_GROUPS_MS),
       };
       await this.m.SlackUser.updateOne({ _id: key }, { $set: fields }, { upsert: true });
       doc = { _id: key, ...fields } as typeof doc & object;
@@ -110,7 +114,7 @@ export class SlackDirectory {
   async groupMembers(group: string): Promise<SlackUserRef[]> {
     const out: SlackUserRef[] = [];
     for (const { teamId, client } of await this.workspaces.all()) {
-      const g = (await this.userGroups(teamId, client)).find(
+      const g = (await this.userGroups(teamId, client)).groups.find(
         (x) => x.handle === group || x.id === group || x.name === group,
       );
       if (g) out.push(...g.users.map((userId) => ({ teamId, userId })));
@@ -119,7 +123,7 @@ export class SlackDirectory {
   }
 
   async listGroups(teamId?: string): Promise<UserGroup[]> {
-    return this.userGroups(teamId, await this.workspaces.client(teamId));
+    return (await this.userGroups(teamId, await this.workspaces.client(teamId))).groups;
   }
 
   /** Emails of Slack users picked in a users select, for storing in flows and settings. */
@@ -134,24 +138,38 @@ export class SlackDirectory {
     return refs.filter((r): r is SlackUserRef => r !== null).map((r) => r.userId);
   }
 
-  private async userGroups(teamId: string | undefined, client: WebClient): Promise<UserGroup[]> {
+  /**
+   * All user groups of a workspace, cached for minutes and shared by concurrent callers (Slack
+   * rate-limits usergroups.list hard). A failed listing is retried after 30 seconds, not 5 minutes.
+   */
+  private async userGroups(
+    teamId: string | undefined,
+    client: WebClient,
+  ): Promise<{ ok: boolean; groups: UserGroup[] }> {
     const key = teamId ?? '-';
+    const now = this.now().getTime();
     const hit = this.groupCache.get(key);
-    if (hit && Date.now() - hit.at < GROUPS_TTL_MS) return hit.groups;
-    let groups: UserGroup[] = [];
-    try {
-      const res = await client.usergroups.list({ include_users: true });
-      groups = (res.usergroups ?? []).map((g) => ({
-        id: g.id ?? '',
-        handle: g.handle ?? '',
-        name: g.name ?? '',
-        users: g.users ?? [],
-      }));
-    } catch (err) {
-      // Free workspaces have no user groups; identity still works without them.
-      this.log.debug({ err }, 'usergroups.list failed');
-    }
-    this.groupCache.set(key, { at: Date.now(), groups });
-    return groups;
+    if (hit && now - hit.at < (hit.ok ? GROUPS_TTL_MS : RETRY_GROUPS_MS))
+      return { ok: hit.ok, groups: await hit.groups };
+    const entry = { at: now, ok: true, groups: Promise.resolve<UserGroup[]>([]) };
+    entry.groups = client.usergroups.list({ include_users: true }).then(
+      (res) =>
+        (res.usergroups ?? []).map((g) => ({
+          id: g.id ?? '',
+          handle: g.handle ?? '',
+          name: g.name ?? '',
+          users: g.users ?? [],
+        })),
+      (err: unknown) => {
+        // Free workspaces have no user groups (a settled answer); anything else is worth a retry.
+        const code = (err as { data?: { error?: string } }).data?.error;
+        entry.ok = code === 'paid_teams_only' || code === 'missing_scope';
+        this.log.debug({ err }, 'usergroups.list failed');
+        return [];
+      },
+    );
+    this.groupCache.set(key, entry);
+    const groups = await entry.groups;
+    return { ok: entry.ok, groups };
   }
 }

@@ -136,8 +136,9 @@ export async function startSlackApp(
     clientOptions: clientOptions(config.apiUrl, opts.log),
     logger,
     logLevel: LogLevel.INFO,
-    // Bolt would answer 'hello' to our own DMs otherwise; Latch never listens to messages anyway.
     ignoreSelf: true,
+    // Latch keeps no conversation state in Bolt; its default store only costs time per delivery.
+    convoStore: false,
   });
   app.error(async (err) => {
     opts.log.error({ err }, 'Slack listener failed');

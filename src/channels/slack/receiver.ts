@@ -27,8 +27,11 @@ export interface ReceiverOptions {
 
 export class SlackHttpReceiver implements Receiver {
   private app?: App;
+  private readonly logger: ReturnType<typeof boltLogger>;
 
-  constructor(private readonly opts: ReceiverOptions) {}
+  constructor(private readonly opts: ReceiverOptions) {
+    this.logger = boltLogger(opts.log);
+  }
 
   init(app: App): void {
     this.app = app;
@@ -90,7 +93,7 @@ export class SlackHttpReceiver implements Receiver {
     if (body.type === 'url_verification') return httpFunc.buildUrlVerificationResponse(res, body);
 
     const ack = new HTTPResponseAck({
-      logger: boltLogger(this.opts.log),
+      logger: this.logger,
       processBeforeResponse: false,
       httpRequest: buffered,
       httpRequestBody: body,

@@ -4,6 +4,7 @@
  * submitted through the lifecycle with refusals shown inline on the field they concern.
  */
 import type { WebClient } from '@slack/web-api';
+import pLimit from 'p-limit';
 import { BLOCK } from '../../../blocks/slack/ids.js';
 import { option } from '../../../blocks/slack/text.js';
 import {
@@ -49,6 +50,20 @@ export async function openRequestModal(
 ): Promise<void> {
   const opened = await client.views.open({ trigger_id: triggerId, view: loadingModal() as never });
   const view = opened.view as { id: string; hash: string };
+  // Opening must beat the trigger's 3 seconds; filling in can wait its turn, and taking turns keeps
+  // a burst of /access from starving the acknowledgements of the commands still arriving.
+  await fillInTurn(() => fillRequestModal(deps, client, view, who, words));
+}
+
+const fillInTurn = pLimit(4);
+
+async function fillRequestModal(
+  deps: SlackDeps,
+  client: WebClient,
+  view: { id: string; hash: string },
+  who: () => Promise<Identity>,
+  words?: string,
+): Promise<void> {
   let next;
   try {
     const identity = await who();

@@ -48,17 +48,53 @@ export function encodeTarget(integration: string, resourceId: string): string {
     : 'h:' + createHash('sha256').update(plainValue).digest('hex').slice(0, 40);
 }
 
+interface PolicySnapshot {
+  flows: Flow[];
+  settings: Awaited<ReturnType<LifecycleContext['settings']>>;
+  admins: string[];
+  catalog: Resource[];
+  bundleNames: string[];
+}
+
+/**
+ * Flows, settings and catalog are the same for everyone: when many people open the form at once
+ * they share one read. Cached briefly, and dropped at once when an admin changes anything in this
+ * process; the submit itself is always decided on fresh data by the lifecycle.
+ */
+const SNAPSHOT_TTL_MS = 2_000;
+let snapshot: { key: string; at: number; value: Promise<PolicySnapshot> } | undefined;
+
+function policySnapshot(ctx: LifecycleContext): Promise<PolicySnapshot> {
+  const key = `${ctx.db.conn.id}:${ctx.policyVersion}`;
+  if (snapshot && snapshot.key === key && Date.now() - snapshot.at < SNAPSHOT_TTL_MS) return snapshot.value;
+  const value = (async () => {
+    const [flows, settings, catalog, bundleDocs] = await Promise.all([
+      ctx.flows(),
+      ctx.settings(),
+      ctx.catalog(),
+      ctx.db.models.Bundle.find({}, { name: 1 }).lean(),
+    ]);
+    return {
+      flows,
+      settings,
+      admins: await ctx.admins(settings),
+      catalog,
+      bundleNames: bundleDocs.map((b) => b.name as string),
+    };
+  })();
+  snapshot = { key, at: Date.now(), value };
+  value.catch(() => {
+    if (snapshot?.value === value) snapshot = undefined;
+  });
+  return value;
+}
+
 export async function offersFor(
   ctx: LifecycleContext,
   who: Identity,
 ): Promise<{ offers: Offer[]; bundles: string[]; flows: Flow[] }> {
   const now = ctx.now();
-  const [flows, stored, catalog, bundleDocs] = await Promise.all([
-    ctx.flows(),
-    ctx.settings(),
-    ctx.catalog(),
-    ctx.db.models.Bundle.find({}, { name: 1 }).lean(),
-  ]);
+  const { flows, settings: stored, admins, catalog, bundleNames } = await policySnapshot(ctx);
   const enabled = flows.filter((f) => f.enabled);
   const byKey = new Map<string, Offer>();
   const add = (t: EligibleTarget) => {
@@ -76,14 +112,14 @@ export async function offersFor(
     offer.flows.push({ flow: t.flow, permissions: t.permissions });
   };
   for (const t of eligibleTargets(enabled, who, catalog, now)) add(t);
-  const settings = { ...stored, admins: await ctx.admins(stored) };
+  const settings = { ...stored, admins };
   const fallback = fallbackFlow(settings);
   if (fallback.enabled && settings.admins.length + settings.fallback.approvers.length > 0) {
     for (const resource of catalog) add({ flow: fallback, resource, permissions: resource.permissions });
   }
-  const bundles = bundleDocs
-    .map((b) => b.name as string)
-    .filter((name) => evaluateBundleFlows(enabled, who, name, now).some((d) => d.allowed));
+  const bundles = bundleNames.filter((name) =>
+    evaluateBundleFlows(enabled, who, name, now).some((d) => d.allowed),
+  );
   return { offers: [...byKey.values()], bundles, flows: [...enabled, fallback] };
 }
 

@@ -3,10 +3,10 @@
  * type it at once?
  *
  * Composes Latch and its Slack channel exactly as the end-to-end tests do (test/support/slack-harness.ts:
- * the real Bolt app behind Latch's HTTP receiver, a recording stand-in of the Slack Web API with the
- * Block Kit limits validator), seeds the stand-in with N people and the catalog with one flow's worth of
- * resources, then sends N `/access` commands from N different people at once, signed as Slack signs
- * them. For each it measures:
+ * the real Bolt app behind Latch's HTTP receiver, talking to a recording stand-in of the Slack Web API
+ * with the Block Kit limits validator), seeds the stand-in with N people and the catalog with one
+ * flow's worth of resources, then sends N `/access` commands from N different people at once, signed
+ * as Slack signs them. For each it measures:
  *
  *   - ack:          from sending the command to the HTTP response (Slack gives up after 3 s);
  *   - views.open:   from sending to the stand-in recording the views.open with that trigger_id
@@ -21,12 +21,19 @@
  *                               [--in-process]
  *
  * MongoDB: MONGODB_URI when set, else the embedded one (mongodb-memory-server or SecantusDB, as
- * `npm start` and the tests pick). The commands are sent from a child process (this file again, in
- * sender mode), as Slack sends from elsewhere; --in-process sends them from this process instead, so
- * sending and reading the answers queue on the app's event loop too. The Web API stand-in runs in
- * this process either way (as in the tests), so its work is on the app's event loop: the figures are
- * an upper bound for the app alone. Also printed: when the app's HTTP server read each delivery and
- * how long it took to answer it, and the event loop delay, to tell queueing from work.
+ * `npm start` and the tests pick). Slack's side runs in a child process (this file again, in Slack
+ * mode), as Slack runs on its own servers: it sends the commands and reads the answers, and it runs
+ * the Web API stand-in (HTTP parsing, Block Kit validation of every view, the recording) that the app
+ * is pointed at. So this process's event loop carries only the app, and all three delays are taken
+ * on the child's one clock (performance.now() there). The harness still starts its own stand-in here,
+ * which the app is not pointed at and which stays idle. --in-process runs Slack's side in this process
+ * instead (sender and stand-in, as the tests do), so its work queues on the app's event loop too:
+ * those figures are an upper bound for the app alone. Also printed: when the app's HTTP server
+ * accepted each new connection and read each delivery, and how long it took to answer it (taken in
+ * this process; the child's times are moved onto this process's clock by an offset measured over
+ * IPC), and the event loop delay of the app's process and of the Slack process, to tell queueing
+ * from work. (libuv accepts one connection per event loop turn, so a burst of new connections waits
+ * in the listen queue while the app's loop is busy: compare 'accepted' with 'in the app'.)
  *
  * Each command comes on a new connection, as from Slack straight to Latch. A warm-up as large as
  * --count (--warmup 200) leaves that many keep-alive connections open for the measured round, as a
@@ -40,9 +47,21 @@ import { parseArgs } from 'node:util';
 import { VIEW } from '../blocks/slack/ids.js';
 import { startEmbeddedMongo, type EmbeddedMongo } from '../src/store/embedded-mongo.js';
 import { flow } from '../test/support/fixture.js';
-import type { SlackCall } from '../test/support/slack-stand-in.js';
+import {
+  startSlackStandIn,
+  type SeedUser,
+  type SlackCall,
+  type SlackStandIn,
+} from '../test/support/slack-stand-in.js';
 import { SlackDriver } from '../test/support/slack-driver.js';
-import { SIGNING_SECRET, startSlackHarness, TEAM, type SlackHarness } from '../test/support/slack-harness.js';
+import {
+  blockKitValidator,
+  BOT_TOKEN,
+  SIGNING_SECRET,
+  startSlackHarness,
+  TEAM,
+  type SlackHarness,
+} from '../test/support/slack-harness.js';
 
 const INTEGRATION = 'bench-pg';
 const GOAL_ACK_P99_MS = 100;
@@ -121,120 +140,66 @@ function triggerIdFor(round: string, i: number): string {
 }
 
 /**
- * Milliseconds since the epoch with sub-millisecond steps, comparable between this process and the
- * sender to within a millisecond (performance.timeOrigin can be tens of ms off between processes).
+ * Milliseconds since the epoch with sub-millisecond steps. Within a process all times are taken on
+ * it; between this process and the Slack process they are lined up with an offset measured over IPC
+ * (see `measureOffset`).
  */
 const EPOCH_AT_ZERO = Date.now() - performance.now();
 const clock = () => EPOCH_AT_ZERO + performance.now();
 
-interface SendItem {
-  user: string;
-  triggerId: string;
-}
-interface SendResult {
-  triggerId: string;
-  sentAt: number;
-  ackAt?: number;
-  status?: number;
-  error?: string;
-}
-/** Sends the commands all at once and reports when each was sent and answered. */
-type Sender = (items: SendItem[]) => Promise<SendResult[]>;
-
-interface DriverSettings {
-  url: string;
-  signingSecret: string;
-  teamId: string;
-  responseUrlBase: string;
+interface LoopDelay {
+  meanMs: number;
+  p99Ms: number;
+  maxMs: number;
 }
 
-async function sendAll(driver: SlackDriver, items: SendItem[]): Promise<SendResult[]> {
-  return Promise.all(
-    items.map(async ({ user, triggerId }) => {
-      const sentAt = clock();
-      try {
-        const res = await driver.command({ id: user }, '/access', '', { trigger_id: triggerId });
-        return { triggerId, sentAt, ackAt: clock(), status: res.status };
-      } catch (err) {
-        return { triggerId, sentAt, error: String(err) };
-      }
-    }),
-  );
+function loopDelayOf(h: ReturnType<typeof monitorEventLoopDelay>): LoopDelay {
+  return { meanMs: h.mean / 1e6, p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 };
 }
 
-const SENDER_ENV = 'LATCH_BENCH_SLACK_SENDER';
+/** What a round on Slack's side reports. */
+interface RoundResult {
+  samples: Sample[];
+  /** Block Kit violations the stand-in reported during the round. */
+  violations: number;
+  /** The event loop delay of the process playing Slack, when asked to measure it. */
+  loopDelay?: LoopDelay;
+}
 
 /**
- * Slack sends from elsewhere: by default the commands go out from a child process (this file again,
- * in sender mode), so sending and reading the answers do not queue on Latch's event loop.
+ * Slack's side of the benchmark: the Web API stand-in the app talks to and the sender of the
+ * commands, in this process (--in-process) or in a child process.
  */
-async function startSenderProcess(
-  settings: DriverSettings,
-): Promise<{ send: Sender; stop(): Promise<void> }> {
-  const child = fork(fileURLToPath(import.meta.url), [], {
-    env: { ...process.env, [SENDER_ENV]: JSON.stringify(settings) },
-    execArgv: process.execArgv,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) =>
-      reject(new Error(`the sender process exited with ${code} before it was ready`)),
-    );
-  });
-  return {
-    send: (items) =>
-      new Promise((resolve, reject) => {
-        const onExit = (code: number | null) => reject(new Error(`the sender process exited with ${code}`));
-        child.once('exit', onExit);
-        child.once('message', (m) => {
-          child.off('exit', onExit);
-          resolve((m as { results: SendResult[] }).results);
-        });
-        child.send({ items });
-      }),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.disconnect();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
-  };
-}
-
-/** Sender mode: sends each batch the parent asks for; exits when the parent goes away. */
-function runSender(settings: DriverSettings): void {
-  const driver = new SlackDriver(settings);
-  process.on('message', (m) => {
-    void sendAll(driver, (m as { items: SendItem[] }).items).then((results) => process.send!({ results }));
-  });
-  process.on('disconnect', () => process.exit(0));
-  process.send!({ ready: true });
+interface SlackSide {
+  where: string;
+  addUsers(users: SeedUser[]): Promise<void>;
+  round(name: string, users: string[], timeoutMs: number, measureLoop: boolean): Promise<RoundResult>;
 }
 
 /**
  * Sends `/access` from each user at once and follows each to its filled-in modal. Waiters on the
  * stand-in are registered before the commands are sent, so each time is taken when the stand-in
- * records the call (their promises resolve from its record step).
+ * records the call (their promises resolve from its record step). The stand-in and the sender run
+ * in the same process, so every time here is on one clock.
  */
-async function round(
-  h: SlackHarness,
-  send: Sender,
+async function playRound(
+  standIn: SlackStandIn,
+  driver: SlackDriver,
   name: string,
   users: string[],
   timeoutMs: number,
-): Promise<Sample[]> {
+  measureLoop: boolean,
+): Promise<RoundResult> {
   // Forget earlier calls, so each waiter below scans only this round's (the model of views is kept).
-  h.standIn.reset();
-  const mark = h.standIn.mark();
+  standIn.reset();
+  const mark = standIn.mark();
   const samples: Sample[] = users.map((user, i) => ({ user, triggerId: triggerIdFor(name, i) }));
+  const loop = measureLoop ? monitorEventLoopDelay({ resolution: 10 }) : undefined;
+  loop?.enable();
   const followed = samples.map(async (s) => {
     let opened: SlackCall;
     try {
-      opened = await h.standIn.waitForCall('views.open', (a) => a.trigger_id === s.triggerId, {
+      opened = await standIn.waitForCall('views.open', (a) => a.trigger_id === s.triggerId, {
         after: mark,
         timeoutMs,
       });
@@ -250,7 +215,7 @@ async function round(
     }
     const viewId = (opened.response.view as { id: string }).id;
     try {
-      const updated = await h.standIn.waitForCall('views.update', (a) => a.view_id === viewId, {
+      const updated = await standIn.waitForCall('views.update', (a) => a.view_id === viewId, {
         after: mark,
         timeoutMs,
       });
@@ -262,31 +227,214 @@ async function round(
       s.updateError = 'no views.update';
     }
   });
-  const sent = send(samples.map(({ user, triggerId }) => ({ user, triggerId }))).then((results) => {
-    const byTrigger = new Map(results.map((r) => [r.triggerId, r]));
-    for (const s of samples) {
-      const r = byTrigger.get(s.triggerId);
-      s.sentAt = r?.sentAt;
-      s.ackAt = r?.ackAt;
-      s.ackStatus = r?.status;
-      s.ackError = r ? r.error : 'not sent';
-    }
-  });
+  const sent = Promise.all(
+    samples.map(async (s) => {
+      s.sentAt = clock();
+      try {
+        const res = await driver.command({ id: s.user }, '/access', '', { trigger_id: s.triggerId });
+        s.ackAt = clock();
+        s.ackStatus = res.status;
+      } catch (err) {
+        s.ackError = String(err);
+      }
+    }),
+  );
   await Promise.all([sent, ...followed]);
-  return samples;
+  loop?.disable();
+  return {
+    samples,
+    violations: standIn.violations.length, // of this round: reset() above cleared earlier ones
+    loopDelay: loop && loopDelayOf(loop),
+  };
 }
 
-/** What the app's own HTTP server saw: when each delivery arrived and when its answer was written. */
-function watchServer(h: SlackHarness): { arrivals: number[]; inApp: number[]; stop(): void } {
+const SLACK_SIDE_ENV = 'LATCH_BENCH_SLACK_SIDE';
+
+interface DriverSettings {
+  url: string;
+  signingSecret: string;
+  teamId: string;
+  responseUrlBase: string;
+}
+
+/** Requests from this process to the Slack process, over IPC; each is answered with its id. */
+type SlackRequest =
+  | { id: number; op: 'clock' }
+  | { id: number; op: 'addUsers'; users: SeedUser[] }
+  | { id: number; op: 'connect'; driver: DriverSettings }
+  | { id: number; op: 'round'; name: string; users: string[]; timeoutMs: number; measureLoop: boolean };
+type SlackReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+interface SlackReady {
+  ready: true;
+  apiUrl: string;
+  hooksUrl: string;
+}
+
+/**
+ * Slack runs elsewhere: by default the Web API stand-in and the sender run in a child process (this
+ * file again, in Slack mode), so neither the stand-in's work nor sending and reading the answers
+ * queue on Latch's event loop. Times come back on the child's clock, moved onto this one.
+ */
+async function startSlackProcess(): Promise<
+  SlackSide & {
+    apiUrl: string;
+    hooksUrl: string;
+    connect(driver: DriverSettings): Promise<void>;
+    /** The child's clock minus this process's, and the round trip it was measured over. */
+    measureOffset(): Promise<{ offsetMs: number; rttMs: number }>;
+    stop(): Promise<void>;
+  }
+> {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    env: { ...process.env, [SLACK_SIDE_ENV]: '1' },
+    execArgv: process.execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let gone: Error | undefined;
+  child.once('exit', (code, signal) => {
+    gone = new Error(`the Slack process exited with ${code ?? signal}`);
+    for (const p of pending.values()) p.reject(gone);
+    pending.clear();
+  });
+  const ready = await new Promise<SlackReady>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as SlackReady));
+    child.once('exit', (code) =>
+      reject(new Error(`the Slack process exited with ${code} before it was ready`)),
+    );
+  });
+  child.on('message', (m) => {
+    const reply = m as SlackReply;
+    const p = pending.get(reply.id);
+    if (!p) return;
+    pending.delete(reply.id);
+    if (reply.ok) p.resolve(reply.result);
+    else p.reject(new Error(`in the Slack process: ${reply.error}`));
+  });
+  let nextId = 0;
+  // Distributes Omit over the union, so each request is written without its id.
+  type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+  const call = <T>(req: WithoutId<SlackRequest>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (gone) return reject(gone);
+      const id = nextId++;
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      child.send({ ...req, id });
+    });
+  let offsetMs = 0;
+  const toHere = (t: number | undefined) => (t === undefined ? undefined : t - offsetMs);
+  return {
+    where: 'a child process (with the sender)',
+    apiUrl: ready.apiUrl,
+    hooksUrl: ready.hooksUrl,
+    connect: (driver) => call({ op: 'connect', driver }),
+    addUsers: (users) => call({ op: 'addUsers', users }),
+    round: async (name, users, timeoutMs, measureLoop) => {
+      const r = await call<RoundResult>({ op: 'round', name, users, timeoutMs, measureLoop });
+      for (const s of r.samples) {
+        s.sentAt = toHere(s.sentAt);
+        s.ackAt = toHere(s.ackAt);
+        s.openAt = toHere(s.openAt);
+        s.updateAt = toHere(s.updateAt);
+      }
+      return r;
+    },
+    // NTP-style: the child reads its clock halfway through the round trip; the quickest trip wins.
+    measureOffset: async () => {
+      let best = { offsetMs: 0, rttMs: Infinity };
+      for (let i = 0; i < 20; i++) {
+        const t0 = clock();
+        const there = await call<number>({ op: 'clock' });
+        const t1 = clock();
+        if (t1 - t0 < best.rttMs) best = { offsetMs: there - (t0 + t1) / 2, rttMs: t1 - t0 };
+      }
+      offsetMs = best.offsetMs;
+      return best;
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.disconnect();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/**
+ * Slack mode: runs the Web API stand-in (with the bot token the app uses) and, once told where the
+ * app is, sends each round the parent asks for; exits when the parent goes away.
+ */
+async function runSlackProcess(): Promise<void> {
+  const standIn = await startSlackStandIn({ validate: blockKitValidator });
+  standIn.addToken(BOT_TOKEN, { teamId: TEAM });
+  let driver: SlackDriver | undefined;
+  const handle = async (req: SlackRequest): Promise<unknown> => {
+    switch (req.op) {
+      case 'clock':
+        return clock();
+      case 'addUsers':
+        for (const u of req.users) standIn.addUser(u);
+        return null;
+      case 'connect':
+        driver = new SlackDriver(req.driver);
+        return null;
+      case 'round':
+        if (!driver) throw new Error('round before connect');
+        return playRound(standIn, driver, req.name, req.users, req.timeoutMs, req.measureLoop);
+    }
+  };
+  process.on('message', (m) => {
+    const req = m as SlackRequest;
+    handle(req).then(
+      (result) => process.send!({ id: req.id, ok: true, result: result ?? null } satisfies SlackReply),
+      (err: unknown) =>
+        process.send!({
+          id: req.id,
+          ok: false,
+          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        } satisfies SlackReply),
+    );
+  });
+  process.on('disconnect', () => {
+    setTimeout(() => process.exit(0), 2_000).unref();
+    void standIn.close().finally(() => process.exit(0));
+  });
+  process.send!({ ready: true, apiUrl: standIn.url, hooksUrl: standIn.hooksUrl } satisfies SlackReady);
+}
+
+/**
+ * What the app's own HTTP server saw: when it accepted each new connection, when each delivery
+ * arrived and when its answer was written.
+ */
+function watchServer(h: SlackHarness): {
+  accepted: number[];
+  arrivals: number[];
+  inApp: number[];
+  stop(): void;
+} {
+  const accepted: number[] = [];
   const arrivals: number[] = [];
   const inApp: number[] = [];
+  const onConnection = () => accepted.push(clock());
   const onRequest = (_req: unknown, res: { once(e: 'finish', f: () => void): void }) => {
     const at = clock();
     arrivals.push(at);
     res.once('finish', () => inApp.push(clock() - at));
   };
+  h.server.prependListener('connection', onConnection);
   h.server.prependListener('request', onRequest);
-  return { arrivals, inApp, stop: () => h.server.off('request', onRequest) };
+  return {
+    accepted,
+    arrivals,
+    inApp,
+    stop: () => {
+      h.server.off('connection', onConnection);
+      h.server.off('request', onRequest);
+    },
+  };
 }
 
 function p99Of(values: number[]): number {
@@ -303,6 +451,9 @@ function line(label: string, values: number[], goalMs?: number): string {
   const goal = goalMs === undefined ? '' : `   goal p99 < ${goalMs} ms ${p99 < goalMs ? '✓' : '✗'}`;
   return `  ${label.padEnd(14)} p50 ${f(percentile(sorted, 50))}  p99 ${f(p99)}  max ${f(sorted.at(-1) ?? NaN)}  (n=${sorted.length})${goal}`;
 }
+
+const delayLine = (d: LoopDelay) =>
+  `mean ${d.meanMs.toFixed(0)} ms, p99 ${d.p99Ms.toFixed(0)} ms, max ${d.maxMs.toFixed(0)} ms`;
 
 async function main(): Promise<void> {
   const args = parseCli();
@@ -329,7 +480,8 @@ async function main(): Promise<void> {
 async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): Promise<number> {
   const t0 = Date.now();
 
-  // 1. MongoDB (as the tests start it), then Latch + Slack composed by the test harness on it.
+  // 1. MongoDB (as the tests start it); Slack's side (unless --in-process), so the app can be pointed
+  //    at its stand-in; then Latch + Slack composed by the test harness.
   let mongo: EmbeddedMongo | undefined;
   if (!process.env.MONGODB_URI) {
     mongo = await startEmbeddedMongo({ stateDir: path.resolve('.latch'), persistent: false, log: progress });
@@ -338,16 +490,44 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
     process.env.MONGODB_URI = mongo.uri;
   }
   const engine = mongo ? mongo.kind : 'MONGODB_URI';
-  const h = await startSlackHarness('bench_slack_ack');
-  stops.push(['Latch and Slack', () => h.close()]);
+  let slackSide: SlackSide;
+  let h: SlackHarness;
+  let offset: { offsetMs: number; rttMs: number } | undefined;
+  if (args.inProcess) {
+    h = await startSlackHarness('bench_slack_ack');
+    stops.push(['Latch and Slack', () => h.close()]);
+    const { standIn, driver } = h;
+    slackSide = {
+      where: "this process (--in-process: its work shares the app's event loop)",
+      addUsers: async (users) => users.forEach((u) => standIn.addUser(u)),
+      round: (name, users, timeoutMs, measureLoop) =>
+        playRound(standIn, driver, name, users, timeoutMs, measureLoop),
+    };
+  } else {
+    const child = await startSlackProcess();
+    stops.push(['the Slack process', () => child.stop()]);
+    // The harness also starts a stand-in of its own here; the app is not pointed at it, so it idles.
+    h = await startSlackHarness('bench_slack_ack', { slack: { apiUrl: child.apiUrl } });
+    stops.push(['Latch and Slack', () => h.close()]);
+    await child.connect({
+      url: `${h.baseUrl}/slack/events`,
+      signingSecret: SIGNING_SECRET,
+      teamId: TEAM,
+      responseUrlBase: child.hooksUrl,
+    });
+    offset = await child.measureOffset();
+    slackSide = child;
+  }
 
   // 2. People (measured ones and warm-up ones apart, so no measured profile is cached by the warm-up).
   const measured = Array.from({ length: args.count }, (_, i) => userId(i + 1));
   const warmups = Array.from({ length: args.warmup }, (_, i) => userId(args.count + i + 1));
-  for (const id of [...measured, ...warmups]) {
-    const n = id.slice(1).replace(/^0+/, '');
-    h.standIn.addUser({ id, email: `user${n}@example.com`, realName: `User ${n}` });
-  }
+  await slackSide.addUsers(
+    [...measured, ...warmups].map((id) => {
+      const n = id.slice(1).replace(/^0+/, '');
+      return { id, email: `user${n}@example.com`, realName: `User ${n}` };
+    }),
+  );
 
   // 3. One flow over an integration's resources, so the modal has something to offer. The resources
   //    are written as discovery writes them; no connection to the integration is ever made here.
@@ -377,40 +557,26 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
       duration: { choicesMinutes: [60, 120], maxMinutes: 120 },
     }),
   );
-
-  // 4. Who plays Slack's side: a child process (default) or this process (--in-process).
-  let send: Sender;
-  if (args.inProcess) {
-    send = (items) => sendAll(h.driver, items);
-  } else {
-    const sender = await startSenderProcess({
-      url: `${h.baseUrl}/slack/events`,
-      signingSecret: SIGNING_SECRET,
-      teamId: TEAM,
-      responseUrlBase: h.standIn.hooksUrl,
-    });
-    stops.push(['sender process', () => sender.stop()]);
-    send = sender.send;
-  }
   const ready = Date.now();
   progress(`ready in ${secs(ready - t0)} (MongoDB: ${engine})`);
 
-  // 5. Warm-up (not counted), then the measured round.
+  // 4. Warm-up (not counted), then the measured round.
   if (warmups.length) {
-    const w = await round(h, send, 'w', warmups, args.timeoutMs);
-    const bad = w.filter((s) => s.ackStatus !== 200 || !s.updateOk);
+    const w = await slackSide.round('w', warmups, args.timeoutMs, false);
+    const bad = w.samples.filter((s) => s.ackStatus !== 200 || !s.updateOk);
     progress(`warm-up: ${warmups.length} commands, ${bad.length} not answered or not filled in`);
   }
   const server = watchServer(h);
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const roundStart = clock();
-  const samples = await round(h, send, 'm', measured, args.timeoutMs);
+  const result = await slackSide.round('m', measured, args.timeoutMs, !args.inProcess);
   const roundMs = clock() - roundStart;
   loopDelay.disable();
   server.stop();
+  const { samples, violations } = result;
 
-  // 6. Figures.
+  // 5. Figures.
   const since = (s: Sample, at: number | undefined) =>
     at === undefined || s.sentAt === undefined ? undefined : at - s.sentAt;
   const values = (xs: Array<number | undefined>) => xs.filter((x): x is number => x !== undefined);
@@ -423,7 +589,6 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   const updates = values(samples.filter((s) => s.updateOk).map((s) => since(s, s.updateAt)));
   const missingUpdate = samples.filter((s) => s.openOk && !s.updateOk);
   const notForm = samples.filter((s) => s.updateOk && s.updateCallbackId !== VIEW.request);
-  const violations = h.standIn.violations.length; // of this round: round() resets the stand-in's record
   const firstSent = Math.min(...values(samples.map((s) => s.sentAt)));
   const ackP99 = p99Of(acks);
   const openP99 = p99Of(opens);
@@ -434,6 +599,7 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   say(
     `  sender:          ${args.inProcess ? "this process (--in-process: sending shares the app's event loop)" : 'a child process'}`,
   );
+  say(`  Web API stand-in: ${slackSide.where}`);
   say(
     `  set-up:          ${secs(ready - t0)}; ${args.resources} resources in one flow; warm-up ${args.warmup} commands`,
   );
@@ -462,11 +628,22 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   const arrivals = server.arrivals.map((a) => a - firstSent);
   say('  where the ack time goes (app side):');
   say(`  sending         the sender took ${Math.round(lastSent - firstSent)} ms to hand all to fetch`);
+  if (server.accepted.length)
+    say(
+      line(
+        'accepted',
+        server.accepted.map((a) => a - firstSent),
+      ) + '  <- first send to the app accepting the connection (new connections only)',
+    );
   say(line('arrival', arrivals) + '  <- first send to the app reading the request');
   say(line('in the app', server.inApp) + '  <- request read to answer written');
-  say(
-    `  event loop delay during the round: mean ${(loopDelay.mean / 1e6).toFixed(0)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
-  );
+  if (offset)
+    say(
+      `  clocks:          the Slack process's clock is ${offset.offsetMs.toFixed(2)} ms from this one's (±${(offset.rttMs / 2).toFixed(2)} ms); its times are corrected`,
+    );
+  say(`  event loop delay during the round: ${delayLine(loopDelayOf(loopDelay))}`);
+  if (result.loopDelay)
+    say(`  event loop delay of the Slack process (sender and stand-in): ${delayLine(result.loopDelay)}`);
   say(
     `  goals: ack p99 < ${GOAL_ACK_P99_MS} ms ${ackP99 < GOAL_ACK_P99_MS ? '✓' : '✗'}, views.open p99 < ${GOAL_OPEN_P99_MS} ms ${openP99 < GOAL_OPEN_P99_MS ? '✓' : '✗'}`,
   );
@@ -482,6 +659,5 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   return errors ? 1 : 0;
 }
 
-const senderSettings = process.env[SENDER_ENV];
-if (senderSettings) runSender(JSON.parse(senderSettings) as DriverSettings);
+if (process.env[SLACK_SIDE_ENV]) await runSlackProcess();
 else await main();

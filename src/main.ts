@@ -19,6 +19,12 @@ import { EMBEDDED_URI_FILE, startEmbeddedMongo, type EmbeddedMongo } from './sto
 import { resolveEncryptionKey } from './store/secrets.js';
 import { startHttpServer } from './web/server.js';
 
+/** A start-up failure whose message says it all (no stack trace needed). */
+class StartupError extends Error {}
+
+/** Stopped if start-up fails, so a failed start leaves no database process behind. */
+let startedEmbedded: EmbeddedMongo | undefined;
+
 export async function run(roleOverride?: ProcessRole): Promise<void> {
   let config: Config;
   try {
@@ -46,6 +52,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
       log: (m) => log.info(m),
     });
     uri = embedded.uri;
+    startedEmbedded = embedded;
     writeFileSync(path.join(config.dataDir, EMBEDDED_URI_FILE), uri + '\n');
     log.info(
       { database: embedded.kind, data: embedded.dataPath },
@@ -83,7 +90,9 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
   let slack: SlackChannel | undefined;
   if (role === 'all' || role === 'web') {
     if (slackCore) {
-      slack = await startSlackApp(slackCore, latch, { log, envAdmins: config.admins });
+      slack = await startSlackApp(slackCore, latch, { log, envAdmins: config.admins }).catch((err: Error) => {
+        throw new StartupError(err.message);
+      });
       log.info(slack.route ? 'Slack: HTTP mode at /slack/events' : 'Slack: Socket Mode connected');
     } else {
       log.warn('Slack is not configured (SLACK_BOT_TOKEN or SLACK_CLIENT_ID): no chat channel is running');
@@ -129,10 +138,7 @@ async function applyFlowsFile(latch: Latch, file: string, log: Logger): Promise<
     log.info({ file, ...report }, 'flows file applied');
     for (const e of report.discoveryErrors) log.warn(`discovery failed for ${e}`);
   } catch (err) {
-    if (err instanceof FlowsFileError) {
-      console.error(err.message);
-      process.exit(1);
-    }
+    if (err instanceof FlowsFileError) throw new StartupError(err.message);
     throw err;
   }
 }
@@ -148,8 +154,9 @@ function redactUri(uri: string): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  run().catch((err) => {
-    console.error(err);
+  run().catch(async (err) => {
+    console.error(err instanceof StartupError ? err.message : err);
+    await startedEmbedded?.stop().catch(() => undefined);
     process.exit(1);
   });
 }

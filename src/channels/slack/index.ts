@@ -139,7 +139,18 @@ export async function startSlackApp(
     ignoreSelf: true,
     // Latch keeps no conversation state in Bolt; its default store only costs time per delivery.
     convoStore: false,
+    // Bolt would check the token in the background and crash the process on failure; init() below
+    // checks it where the failure can be reported.
+    deferInitialization: true,
   });
+  try {
+    await app.init();
+  } catch (err) {
+    throw new Error(
+      `Slack: could not check the bot token with auth.test at ${config.apiUrl} (${(err as Error).message}). ` +
+        'Check SLACK_BOT_TOKEN and SLACK_API_URL.',
+    );
+  }
   app.error(async (err) => {
     opts.log.error({ err }, 'Slack listener failed');
   });

@@ -149,6 +149,7 @@ export async function startSlackApp(
     throw new Error(
       `Slack: could not check the bot token with auth.test at ${config.apiUrl} (${(err as Error).message}). ` +
         'Check SLACK_BOT_TOKEN and SLACK_API_URL.',
+      { cause: err },
     );
   }
   app.error(async (err) => {

@@ -51,7 +51,8 @@ export async function openRequestModal(
   const opened = await client.views.open({ trigger_id: triggerId, view: loadingModal() as never });
   const view = opened.view as { id: string; hash: string };
   // Opening must beat the trigger's 3 seconds; filling in can wait its turn, and taking turns keeps
-  // a burst of /access from starving the acknowledgements of the commands still arriving.
+  // a burst of /access from starving the acknowledgements of the commands still arriving (Node
+  // accepts one new connection per event-loop turn, so every busy turn delays the next command).
   await fillInTurn(() => fillRequestModal(deps, client, view, who, words));
 }
 

@@ -17,8 +17,18 @@
  * views.open p99 < 500 ms. It prints figures and asserts nothing about them; it exits 1 only on a
  * real error (a command not answered 200, a modal not opened or not filled in, a crash).
  *
+ * Floor: after the warm-up and before the measured round, a do-nothing HTTP server is started in the
+ * app's process (on 127.0.0.1:0; it reads each body and answers 200 `{}` at once) and Slack's side
+ * sends it as many requests as the round has, the same way it sends the commands: the same signed
+ * `/access` bodies and headers (so the same sizes), all at once, each on a new connection, through
+ * the same driver and fetch, timed from send to response read as ack is. That is what this machine
+ * and this way of sending cost with no app at all; it is printed right under the ack line, so ack
+ * minus floor is roughly the app's own share. The server is closed before the measured round. It
+ * uses connections of its own, so it leaves any keep-alive connections from the warm-up alone (they
+ * only sit idle for as long as it takes). --no-floor skips it.
+ *
  *   npm run bench:slack-ack -- [--count 200] [--warmup 10] [--resources 20] [--timeout-seconds 30]
- *                               [--in-process]
+ *                               [--in-process] [--no-floor]
  *
  * MongoDB: MONGODB_URI when set, else the embedded one (mongodb-memory-server or SecantusDB, as
  * `npm start` and the tests pick). Slack's side runs in a child process (this file again, in Slack
@@ -40,6 +50,8 @@
  * reverse proxy in front of Latch would: compare the two to see what connection set-up costs.
  */
 import { fork } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +85,7 @@ interface Args {
   resources: number;
   timeoutMs: number;
   inProcess: boolean;
+  floor: boolean;
 }
 
 function parseCli(): Args {
@@ -83,6 +96,7 @@ function parseCli(): Args {
       resources: { type: 'string', default: '20' },
       'timeout-seconds': { type: 'string', default: '30' },
       'in-process': { type: 'boolean', default: false },
+      'no-floor': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -97,6 +111,7 @@ function parseCli(): Args {
     resources: int('resources', values.resources, 1),
     timeoutMs: int('timeout-seconds', values['timeout-seconds'], 1) * 1000,
     inProcess: values['in-process'] ?? false,
+    floor: !(values['no-floor'] ?? false),
   };
 }
 
@@ -174,6 +189,37 @@ interface SlackSide {
   where: string;
   addUsers(users: SeedUser[]): Promise<void>;
   round(name: string, users: string[], timeoutMs: number, measureLoop: boolean): Promise<RoundResult>;
+  /**
+   * The floor: sends `/access` from each user at once, as `round` does, but to `url` (the do-nothing
+   * server), and only times send → response.
+   */
+  floor(url: string, users: string[]): Promise<Sample[]>;
+}
+
+/**
+ * Sends `/access` from each sample's user at once; `ackAt` is when the driver has the whole response
+ * (status and body read). The measured round and the floor both send through here.
+ */
+async function sendCommands(driver: SlackDriver, samples: Sample[]): Promise<void> {
+  await Promise.all(
+    samples.map(async (s) => {
+      s.sentAt = clock();
+      try {
+        const res = await driver.command({ id: s.user }, '/access', '', { trigger_id: s.triggerId });
+        s.ackAt = clock();
+        s.ackStatus = res.status;
+      } catch (err) {
+        s.ackError = String(err);
+      }
+    }),
+  );
+}
+
+/** The floor round: the same commands (same sizes: one-letter round name, same users), to another URL. */
+async function playFloor(driver: SlackDriver, users: string[]): Promise<Sample[]> {
+  const samples: Sample[] = users.map((user, i) => ({ user, triggerId: triggerIdFor('f', i) }));
+  await sendCommands(driver, samples);
+  return samples;
 }
 
 /**
@@ -227,18 +273,7 @@ async function playRound(
       s.updateError = 'no views.update';
     }
   });
-  const sent = Promise.all(
-    samples.map(async (s) => {
-      s.sentAt = clock();
-      try {
-        const res = await driver.command({ id: s.user }, '/access', '', { trigger_id: s.triggerId });
-        s.ackAt = clock();
-        s.ackStatus = res.status;
-      } catch (err) {
-        s.ackError = String(err);
-      }
-    }),
-  );
+  const sent = sendCommands(driver, samples);
   await Promise.all([sent, ...followed]);
   loop?.disable();
   return {
@@ -262,7 +297,8 @@ type SlackRequest =
   | { id: number; op: 'clock' }
   | { id: number; op: 'addUsers'; users: SeedUser[] }
   | { id: number; op: 'connect'; driver: DriverSettings }
-  | { id: number; op: 'round'; name: string; users: string[]; timeoutMs: number; measureLoop: boolean };
+  | { id: number; op: 'round'; name: string; users: string[]; timeoutMs: number; measureLoop: boolean }
+  | { id: number; op: 'floor'; url: string; users: string[] };
 type SlackReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 interface SlackReady {
   ready: true;
@@ -324,6 +360,15 @@ async function startSlackProcess(): Promise<
     });
   let offsetMs = 0;
   const toHere = (t: number | undefined) => (t === undefined ? undefined : t - offsetMs);
+  const samplesToHere = (samples: Sample[]) => {
+    for (const s of samples) {
+      s.sentAt = toHere(s.sentAt);
+      s.ackAt = toHere(s.ackAt);
+      s.openAt = toHere(s.openAt);
+      s.updateAt = toHere(s.updateAt);
+    }
+    return samples;
+  };
   return {
     where: 'a child process (with the sender)',
     apiUrl: ready.apiUrl,
@@ -332,14 +377,10 @@ async function startSlackProcess(): Promise<
     addUsers: (users) => call({ op: 'addUsers', users }),
     round: async (name, users, timeoutMs, measureLoop) => {
       const r = await call<RoundResult>({ op: 'round', name, users, timeoutMs, measureLoop });
-      for (const s of r.samples) {
-        s.sentAt = toHere(s.sentAt);
-        s.ackAt = toHere(s.ackAt);
-        s.openAt = toHere(s.openAt);
-        s.updateAt = toHere(s.updateAt);
-      }
+      samplesToHere(r.samples);
       return r;
     },
+    floor: async (url, users) => samplesToHere(await call<Sample[]>({ op: 'floor', url, users })),
     // NTP-style: the child reads its clock halfway through the round trip; the quickest trip wins.
     measureOffset: async () => {
       let best = { offsetMs: 0, rttMs: Infinity };
@@ -370,6 +411,7 @@ async function startSlackProcess(): Promise<
 async function runSlackProcess(): Promise<void> {
   const standIn = await startSlackStandIn({ validate: blockKitValidator });
   standIn.addToken(BOT_TOKEN, { teamId: TEAM });
+  let settings: DriverSettings | undefined;
   let driver: SlackDriver | undefined;
   const handle = async (req: SlackRequest): Promise<unknown> => {
     switch (req.op) {
@@ -379,11 +421,16 @@ async function runSlackProcess(): Promise<void> {
         for (const u of req.users) standIn.addUser(u);
         return null;
       case 'connect':
+        settings = req.driver;
         driver = new SlackDriver(req.driver);
         return null;
       case 'round':
         if (!driver) throw new Error('round before connect');
         return playRound(standIn, driver, req.name, req.users, req.timeoutMs, req.measureLoop);
+      case 'floor':
+        if (!settings) throw new Error('floor before connect');
+        // The same settings as the commands' driver (so the same bodies, headers and signing), another URL.
+        return playFloor(new SlackDriver({ ...settings, url: req.url }), req.users);
     }
   };
   process.on('message', (m) => {
@@ -434,6 +481,39 @@ function watchServer(h: SlackHarness): {
       h.server.off('connection', onConnection);
       h.server.off('request', onRequest);
     },
+  };
+}
+
+/**
+ * The floor's do-nothing server, in the app's process: reads each request's body and answers
+ * 200 `{}` at once. The path is the app's, so the request lines are as long as the commands'.
+ */
+async function startFloorServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      Buffer.concat(chunks); // the whole body, as a handler would have it
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}/slack/events`,
+    close: () =>
+      (closed ??= new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // The sender's keep-alive connections would otherwise hold close() open.
+        server.closeAllConnections();
+      })),
   };
 }
 
@@ -502,6 +582,17 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
       addUsers: async (users) => users.forEach((u) => standIn.addUser(u)),
       round: (name, users, timeoutMs, measureLoop) =>
         playRound(standIn, driver, name, users, timeoutMs, measureLoop),
+      // The harness's driver settings (test/support/slack-harness.ts), another URL.
+      floor: (url, users) =>
+        playFloor(
+          new SlackDriver({
+            url,
+            signingSecret: SIGNING_SECRET,
+            teamId: TEAM,
+            responseUrlBase: standIn.hooksUrl,
+          }),
+          users,
+        ),
     };
   } else {
     const child = await startSlackProcess();
@@ -566,6 +657,16 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
     const bad = w.samples.filter((s) => s.ackStatus !== 200 || !s.updateOk);
     progress(`warm-up: ${warmups.length} commands, ${bad.length} not answered or not filled in`);
   }
+  let floor: Sample[] | undefined;
+  if (args.floor) {
+    const floorServer = await startFloorServer();
+    stops.push(['the floor server', () => floorServer.close()]);
+    const floorStart = clock();
+    floor = await slackSide.floor(floorServer.url, measured);
+    const floorMs = clock() - floorStart;
+    await floorServer.close();
+    progress(`floor: ${measured.length} requests to a do-nothing server in ${secs(floorMs)}`);
+  }
   const server = watchServer(h);
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -591,6 +692,9 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   const notForm = samples.filter((s) => s.updateOk && s.updateCallbackId !== VIEW.request);
   const firstSent = Math.min(...values(samples.map((s) => s.sentAt)));
   const ackP99 = p99Of(acks);
+  const floorAnswered = floor?.filter((s) => s.ackStatus === 200) ?? [];
+  const floorAcks = values(floorAnswered.map((s) => since(s, s.ackAt)));
+  const failedFloor = floor?.filter((s) => s.ackStatus !== 200) ?? [];
   const openP99 = p99Of(opens);
 
   say('');
@@ -605,6 +709,11 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
   );
   say(`  round:           ${secs(roundMs)} from the first send to the last modal filled in`);
   say(line('ack', acks, GOAL_ACK_P99_MS));
+  if (floor)
+    say(
+      line('floor', floorAcks) +
+        "  <- do-nothing server in the app's process, same sending: the cost without the app",
+    );
   say(line('views.open', opens, GOAL_OPEN_P99_MS));
   say(line('views.update', updates));
   say(
@@ -613,6 +722,11 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
         ? ` (${[...new Set(failedAcks.map((s) => s.ackStatus ?? s.ackError))].join(', ')})`
         : ''),
   );
+  if (failedFloor.length)
+    say(
+      `  failed floor requests (non-200 or no answer): ${failedFloor.length}` +
+        ` (${[...new Set(failedFloor.map((s) => s.ackStatus ?? s.ackError))].join(', ')})`,
+    );
   say(
     `  missing views.open: ${missingOpen.length}; views.open refused: ${failedOpen.length}` +
       (failedOpen.length ? ` (${[...new Set(failedOpen.map((s) => s.openError))].join(', ')})` : ''),
@@ -650,6 +764,7 @@ async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): 
 
   const errors =
     failedAcks.length +
+    failedFloor.length +
     missingOpen.length +
     failedOpen.length +
     missingUpdate.length +

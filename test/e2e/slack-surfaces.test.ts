@@ -271,6 +271,47 @@ describe('App Home', () => {
     expect(doc.flowName).toBe('Whole database write');
   });
 
+  it('lets an admin disable, enable and delete a flow from the list', async () => {
+    const created = await h.latch.admin.saveFlow(
+      'config-file',
+      flow({
+        name: 'Short-lived test flow',
+        targets: [{ integration: 'pg', include: [{ id: billing }], permissions: ['admin'] }],
+        duration: { maxMinutes: 30 },
+      }),
+    );
+    const home = await openHome(admin);
+    let mark = h.standIn.mark();
+    await h.driver.blockActions(admin, [{ action_id: `${ACTION.section}:flows`, value: 'flows' }], {
+      view: home,
+    });
+    await h.standIn.waitForCall('views.publish', (a) => a.user_id === admin.id, { after: mark });
+    const list = h.standIn.homeOf(admin.id)!;
+    const toggle = buttonsOf(list.blocks as unknown[]).find(
+      (b) => b.action_id === ACTION.flowToggle && b.value === `${created.id}:off`,
+    )!;
+    expect(toggle.text).toBe('Disable');
+
+    mark = h.standIn.mark();
+    await h.driver.blockActions(admin, [{ action_id: ACTION.flowToggle, value: toggle.value }], {
+      view: list,
+    });
+    await h.standIn.waitForCall('views.publish', (a) => a.user_id === admin.id, { after: mark });
+    expect((await h.latch.ctx.flows()).find((f) => f.id === created.id)!.enabled).toBe(false);
+    const disabled = h.standIn.homeOf(admin.id)!;
+    expect(textOf(disabled.blocks as unknown[])).toContain('(disabled)');
+
+    mark = h.standIn.mark();
+    await h.driver.blockActions(admin, [{ action_id: ACTION.flowDelete, value: created.id }], {
+      view: disabled,
+    });
+    await h.standIn.waitForCall('views.publish', (a) => a.user_id === admin.id, { after: mark });
+    expect((await h.latch.ctx.flows()).some((f) => f.id === created.id)).toBe(false);
+    expect(textOf(h.standIn.homeOf(admin.id)!.blocks as unknown[])).not.toContain('Short-lived test flow');
+    const audited = await h.latch.audit.latest(5);
+    expect(audited.map((e) => e.action)).toEqual(expect.arrayContaining(['flow.disabled', 'flow.deleted']));
+  });
+
   it('refuses and audits a non-admin forging admin actions', async () => {
     const home = await openHome(mallory);
     // Mallory's home has no console...

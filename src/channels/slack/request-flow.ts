@@ -48,15 +48,29 @@ export async function openRequestModal(
   who: () => Promise<Identity>,
   words?: string,
 ): Promise<void> {
+  lastOpenAt = performance.now();
   const opened = await client.views.open({ trigger_id: triggerId, view: loadingModal() as never });
   const view = opened.view as { id: string; hash: string };
-  // Opening must beat the trigger's 3 seconds; filling in can wait its turn, and taking turns keeps
-  // a burst of /access from starving the acknowledgements of the commands still arriving (Node
-  // accepts one new connection per event-loop turn, so every busy turn delays the next command).
-  await fillInTurn(() => fillRequestModal(deps, client, view, who, words));
+  // Opening must beat the trigger's 3 seconds; filling in can wait. While commands keep arriving
+  // the filling waits for a lull (Node accepts one new connection per event-loop turn, so every
+  // busy turn delays the next command's acknowledgement), then runs a few at a time.
+  await fillInTurn(async () => {
+    await lull();
+    await fillRequestModal(deps, client, view, who, words);
+  });
 }
 
 const fillInTurn = pLimit(4);
+let lastOpenAt = 0;
+const LULL_MS = 30;
+const MAX_WAIT_MS = 1_500;
+
+async function lull(): Promise<void> {
+  const start = performance.now();
+  while (performance.now() - lastOpenAt < LULL_MS && performance.now() - start < MAX_WAIT_MS) {
+    await new Promise((r) => setTimeout(r, LULL_MS));
+  }
+}
 
 async function fillRequestModal(
   deps: SlackDeps,

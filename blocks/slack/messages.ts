@@ -95,15 +95,13 @@ export function approvalCard(opts: {
 export function extensionCard(opts: {
   request: RequestView;
   requester: string;
-  minutes: number;
+  /** Unknown once decided (the request no longer carries it): the sentence then leaves it out. */
+  minutes?: number;
   outcome?: string;
 }): Message {
   const r = opts.request;
-  const blocks: Block[] = [
-    section(
-      `${opts.requester} asks to extend ${r.id} (${describeTargets(r)}) by *${formatDuration(opts.minutes)}*.`,
-    ),
-  ];
+  const by = opts.minutes ? ` by *${formatDuration(opts.minutes)}*` : '';
+  const blocks: Block[] = [section(`${opts.requester} asks to extend ${r.id} (${describeTargets(r)})${by}.`)];
   if (opts.outcome) blocks.push(section(opts.outcome));
   else
     blocks.push({
@@ -111,7 +109,10 @@ export function extensionCard(opts: {
       block_id: `extension:${r.id}`,
       elements: [button('Approve extension', ACTION.approveExtension, r.id, { style: 'primary' })],
     });
-  return { text: `${r.id}: extension by ${formatDuration(opts.minutes)} requested`, blocks };
+  return {
+    text: `${r.id}: extension${opts.minutes ? ` by ${formatDuration(opts.minutes)}` : ''} requested`,
+    blocks,
+  };
 }
 
 function plainRequester(text: string): string {

@@ -166,6 +166,61 @@ describe('approvers', () => {
   });
 });
 
+describe('extensions that need an approver', () => {
+  it('sends the approvers a card, and extends when one approves', async () => {
+    const f = await h.latch.admin.saveFlow(
+      'config-file',
+      flow({
+        name: 'Whole db read, extensions approved',
+        targets: [{ integration: 'pg', include: [{ id: `db:${database}` }], permissions: ['read'] }],
+        approval: { steps: [{ approvers: [{ type: 'user', id: 'bob@example.com' }] }] },
+        duration: { choicesMinutes: [60] },
+        extension: { mode: 'approval', maxCount: 1 },
+      }),
+    );
+    const aliceId = await h.slack.deps.directory.identity('T0LATCH', alice.id);
+    const bobId = await h.slack.deps.directory.identity('T0LATCH', bob.id);
+    const r = await h.latch.requests.submit(aliceId, {
+      targets: [{ integration: 'pg', resourceId: `db:${database}`, permission: 'read' }],
+      flowId: f.id,
+      durationMinutes: 60,
+      source: 'slack',
+    });
+    await h.latch.requests.approve(bobId, r.id);
+    await h.latch.sweeps.tickUrgent();
+    const before = (await h.db.models.Request.findOne({ number: r.number }).lean())!.expiresAt!;
+
+    let mark = h.standIn.mark();
+    await h.driver.blockActions(alice, [{ action_id: `${ACTION.extend}:60`, value: `${r.id}:60` }], {
+      message: { ts: '1.1', channel: 'D' + alice.id },
+    });
+    const card = await h.standIn.waitForCall(
+      'chat.postMessage',
+      (a) =>
+        a.channel === 'D' + bob.id &&
+        buttonsOf(a.blocks as unknown[]).some((b) => b.action_id === ACTION.approveExtension),
+      { after: mark },
+    );
+    expect((await h.db.models.Request.findOne({ number: r.number }).lean())!.expiresAt).toEqual(before);
+
+    mark = h.standIn.mark();
+    await h.driver.blockActions(bob, [{ action_id: ACTION.approveExtension, value: r.id }], {
+      message: { ts: card.response.ts as string, channel: 'D' + bob.id },
+    });
+    await h.standIn.waitForCall(
+      'chat.postMessage',
+      (a) => a.channel === 'D' + alice.id && String(a.text).includes('extended'),
+      { after: mark },
+    );
+    const after = (await h.db.models.Request.findOne({ number: r.number }).lean())!.expiresAt!;
+    expect(after.getTime() - before.getTime()).toBe(60 * 60_000);
+    await h.standIn.waitForCall('chat.update', (a) => a.channel === 'D' + bob.id, { after: mark });
+    expect(buttonsOf(h.standIn.message('D' + bob.id, card.response.ts as string)!.blocks)).toEqual([]);
+    await h.latch.requests.revoke(aliceId, r.id);
+    await h.latch.sweeps.tickUrgent();
+  });
+});
+
 describe('App Home', () => {
   it('lets a requester cancel a pending request, and the approvers see it', async () => {
     const id = await request('billing', billing);

@@ -276,7 +276,7 @@ export class SlackNotifier implements Notifier {
     const message =
       kind === 'approval'
         ? approvalCard({ request: r, requester, context: await this.requesterContext(r), outcome, progress })
-        : extensionCard({ request: r, requester, minutes: 0, outcome: outcome ?? progress });
+        : extensionCard({ request: r, requester, outcome: outcome ?? progress });
     await Promise.all(
       refs.map(async (ref) => {
         try {

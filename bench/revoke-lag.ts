@@ -36,6 +36,7 @@ import { startEmbeddedMongo, type EmbeddedMongo } from '../src/store/embedded-mo
 import type { RequestDoc } from '../src/store/models.js';
 import { startPostgres, type PostgresServer } from '../test/support/postgres-server.js';
 import { addPgIntegration, createPgDatabase, flow, person, schemaId } from '../test/support/fixture.js';
+import { progress, runThenStop, type Stops } from './harness.js';
 
 const ADMIN = 'bench-admin@example.com';
 
@@ -85,7 +86,6 @@ function parseCli(): Args {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
-const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 /** Nearest-rank percentile of an ascending array. */
 function percentile(sorted: number[], p: number): number {
@@ -304,27 +304,10 @@ const noopNotifier: Notifier = { notify: async () => {} };
 
 async function main(): Promise<void> {
   const args = parseCli();
-  const stops: Array<[string, () => Promise<unknown>]> = [];
-  let exitCode = 0;
-  try {
-    await run(args, stops);
-  } catch (err) {
-    console.error(err);
-    exitCode = 1;
-  } finally {
-    for (const [what, stop] of stops.reverse()) {
-      try {
-        await stop();
-      } catch (err) {
-        progress(`stopping ${what} failed: ${String(err)}`);
-        exitCode = 1;
-      }
-    }
-  }
-  process.exit(exitCode);
+  await runThenStop((stops) => run(args, stops));
 }
 
-async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): Promise<void> {
+async function run(args: Args, stops: Stops): Promise<void> {
   const t0 = Date.now();
   const timings = new Timings();
   const ticks: TickRecord[] = [];

@@ -74,6 +74,7 @@ import {
   TEAM,
   type SlackHarness,
 } from '../test/support/slack-harness.js';
+import { progress, runThenStop, type Stops } from './harness.js';
 
 const INTEGRATION = 'bench-pg';
 const GOAL_ACK_P99_MS = 100;
@@ -116,7 +117,6 @@ function parseCli(): Args {
 }
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
-const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Nearest-rank percentile of an ascending array. */
@@ -537,27 +537,10 @@ const delayLine = (d: LoopDelay) =>
 
 async function main(): Promise<void> {
   const args = parseCli();
-  const stops: Array<[string, () => Promise<unknown>]> = [];
-  let exitCode: number;
-  try {
-    exitCode = await run(args, stops);
-  } catch (err) {
-    console.error(err);
-    exitCode = 1;
-  } finally {
-    for (const [what, stop] of stops.reverse()) {
-      try {
-        await stop();
-      } catch (err) {
-        progress(`stopping ${what} failed: ${String(err)}`);
-        exitCode = 1;
-      }
-    }
-  }
-  process.exit(exitCode);
+  await runThenStop((stops) => run(args, stops));
 }
 
-async function run(args: Args, stops: Array<[string, () => Promise<unknown>]>): Promise<number> {
+async function run(args: Args, stops: Stops): Promise<number> {
   const t0 = Date.now();
 
   // 1. MongoDB (as the tests start it); Slack's side (unless --in-process), so the app can be pointed

@@ -21,6 +21,23 @@ import { credentialsValues } from './messages.js';
 
 const DURATIONS = [15, 30, 60, 120, 240, 480, 1440, 2880, 4320, 10080, 20160, 43200];
 
+/** An input block; every element in these forms uses action id `value`, read back by block id. */
+function input(
+  blockId: string,
+  label: string,
+  element: Record<string, unknown>,
+  opts: { optional?: boolean; hint?: string } = {},
+): Block {
+  return {
+    type: 'input',
+    block_id: blockId,
+    optional: opts.optional ?? false,
+    label: plain(label, 2000),
+    ...(opts.hint ? { hint: plain(opts.hint, 2000) } : {}),
+    element: { action_id: 'value', ...element },
+  };
+}
+
 function textInput(
   blockId: string,
   label: string,
@@ -34,21 +51,18 @@ function textInput(
   } = {},
 ): Block {
   const max = opts.max ?? 3000;
-  return {
-    type: 'input',
-    block_id: blockId,
-    optional: opts.optional ?? false,
-    label: plain(label, 2000),
-    ...(opts.hint ? { hint: plain(opts.hint, 2000) } : {}),
-    element: {
+  return input(
+    blockId,
+    label,
+    {
       type: 'plain_text_input',
-      action_id: 'value',
       multiline: opts.multiline ?? false,
       max_length: max,
       ...(opts.initial ? { initial_value: truncate(opts.initial, max) } : {}),
       ...(opts.placeholder ? { placeholder: plain(opts.placeholder, 150) } : {}),
     },
-  };
+    opts,
+  );
 }
 
 function staticSelect(
@@ -60,18 +74,12 @@ function staticSelect(
 ): Block {
   const opts = options.slice(0, 100).map((o) => option(o.text, o.value));
   const init = opts.find((o) => o.value === initial);
-  return {
-    type: 'input',
-    block_id: blockId,
-    optional,
-    label: plain(label, 2000),
-    element: {
-      type: 'static_select',
-      action_id: 'value',
-      options: opts,
-      ...(init ? { initial_option: init } : {}),
-    },
-  };
+  return input(
+    blockId,
+    label,
+    { type: 'static_select', options: opts, ...(init ? { initial_option: init } : {}) },
+    { optional },
+  );
 }
 
 function multiStatic(
@@ -86,34 +94,21 @@ function multiStatic(
   if (opts.length === 0) {
     return context(`*${esc(label)}*: none available yet.`);
   }
-  return {
-    type: 'input',
-    block_id: blockId,
-    optional: true,
-    label: plain(label, 2000),
-    ...(hint ? { hint: plain(hint, 2000) } : {}),
-    element: {
-      type: 'multi_static_select',
-      action_id: 'value',
-      options: opts,
-      ...(init.length ? { initial_options: init } : {}),
-    },
-  };
+  return input(
+    blockId,
+    label,
+    { type: 'multi_static_select', options: opts, ...(init.length ? { initial_options: init } : {}) },
+    { optional: true, hint },
+  );
 }
 
 function usersSelect(blockId: string, label: string, initial: string[], hint?: string): Block {
-  return {
-    type: 'input',
-    block_id: blockId,
-    optional: true,
-    label: plain(label, 2000),
-    ...(hint ? { hint: plain(hint, 2000) } : {}),
-    element: {
-      type: 'multi_users_select',
-      action_id: 'value',
-      ...(initial.length ? { initial_users: initial.slice(0, 100) } : {}),
-    },
-  };
+  return input(
+    blockId,
+    label,
+    { type: 'multi_users_select', ...(initial.length ? { initial_users: initial.slice(0, 100) } : {}) },
+    { optional: true, hint },
+  );
 }
 
 function checkboxes(
@@ -124,18 +119,12 @@ function checkboxes(
 ): Block {
   const opts = options.slice(0, 10).map((o) => ({ text: plain(o.text, 75), value: o.value }));
   const init = opts.filter((o) => checked.includes(o.value));
-  return {
-    type: 'input',
-    block_id: blockId,
-    optional: true,
-    label: plain(label, 2000),
-    element: {
-      type: 'checkboxes',
-      action_id: 'value',
-      options: opts,
-      ...(init.length ? { initial_options: init } : {}),
-    },
-  };
+  return input(
+    blockId,
+    label,
+    { type: 'checkboxes', options: opts, ...(init.length ? { initial_options: init } : {}) },
+    { optional: true },
+  );
 }
 
 export interface FlowFormModel {
@@ -391,19 +380,16 @@ export function settingsModal(m: {
         initial: String(s.expiryWarningMinutes),
         max: 4,
       }),
-      {
-        type: 'input',
-        block_id: 'audit_channel',
-        optional: true,
-        label: plain('Audit channel', 2000),
-        hint: plain('Every request event is posted there. Invite Latch to the channel first.', 2000),
-        element: {
+      input(
+        'audit_channel',
+        'Audit channel',
+        {
           type: 'conversations_select',
-          action_id: 'value',
           filter: { include: ['public', 'private'], exclude_bot_users: true },
           ...(s.auditChannel ? { initial_conversation: s.auditChannel } : {}),
         },
-      },
+        { optional: true, hint: 'Every request event is posted there. Invite Latch to the channel first.' },
+      ),
     ],
   });
 }

@@ -113,6 +113,8 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await jobs?.stop();
     await slack?.stop();
+    // A worker without the Slack app still sends DMs; let the last ones go out.
+    await slackCore?.notifier.drain();
     await latch.close();
     await db.close();
     if (embedded) {

@@ -176,6 +176,7 @@ export async function startSlackApp(
     deps,
     stop: async () => {
       if (socketMode) await app.stop();
+      await core.notifier.drain();
     },
   };
 }

@@ -4,6 +4,7 @@
  * message history: they are sealed into a one-time drop that a button opens in a modal.
  */
 import { DateTime } from 'luxon';
+import pLimit from 'p-limit';
 import {
   approvalCard,
   decidedMessage,
@@ -49,7 +50,31 @@ export class SlackNotifier implements Notifier {
     return this.d.now ? this.d.now() : new Date();
   }
 
+  private readonly inFlight = pLimit(8);
+  private readonly chains = new Map<string, Promise<void>>();
+
+  /**
+   * Returns at once: lifecycle has already moved state, and a sweep revoking hundreds of grants
+   * must not wait for hundreds of round trips to Slack before its next tick. Events of one request
+   * are delivered in order (a card must exist before it is rewritten); requests go in parallel.
+   */
   async notify(event: LatchEvent): Promise<void> {
+    const key = event.request.id;
+    const next = (this.chains.get(key) ?? Promise.resolve())
+      .then(() => this.inFlight(() => this.deliver(event)))
+      .catch((err) => this.d.log.warn({ err, event: event.type, request: key }, 'Slack notification failed'));
+    this.chains.set(key, next);
+    void next.then(() => {
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    });
+  }
+
+  /** Waits until every event handed over so far is delivered (for shutdown and tests). */
+  async drain(): Promise<void> {
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+  }
+
+  private async deliver(event: LatchEvent): Promise<void> {
     const r = event.request;
     switch (event.type) {
       case 'request.submitted': {

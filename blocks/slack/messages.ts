@@ -49,7 +49,7 @@ export function approvalCard(opts: {
   reminder?: boolean;
   /** Set once decided: replaces the buttons, so nobody acts on a stale card. */
   outcome?: string;
-  /** Recorded approvals short of a decision ("approved by Bob, 1 of 2"). */
+  /** Recorded approvals short of a decision ("approved by Bob, 1 of 2"), as mrkdwn. */
   progress?: string;
 }): Message {
   const r = opts.request;
@@ -76,7 +76,8 @@ export function approvalCard(opts: {
     ),
   ];
   const blocks: Block[] = [section(lead), { type: 'section', fields }];
-  if (opts.progress) blocks.push(context(esc(opts.progress)));
+  // Built by the notifier from mentions and escaped text.
+  if (opts.progress) blocks.push(context(opts.progress));
   if (opts.outcome) {
     blocks.push(section(opts.outcome));
   } else {

@@ -166,6 +166,74 @@ describe('approvers', () => {
   });
 });
 
+describe('approvals in steps', () => {
+  it('shows progress on the first step, then sends the second step its own cards, and reminds', async () => {
+    const f = await h.latch.admin.saveFlow(
+      'config-file',
+      flow({
+        name: 'Two-step write',
+        targets: [{ integration: 'pg', include: [{ id: billing }], permissions: ['write'] }],
+        approval: {
+          steps: [
+            { approvers: [{ type: 'user', id: 'bob@example.com' }] },
+            { approvers: [{ type: 'user', id: 'carol@example.com' }] },
+          ],
+          reminderMinutes: 30,
+        },
+        duration: { choicesMinutes: [60] },
+      }),
+    );
+    const aliceId = await h.slack.deps.directory.identity('T0LATCH', alice.id);
+    let mark = h.standIn.mark();
+    const r = await h.latch.requests.submit(aliceId, {
+      targets: [{ integration: 'pg', resourceId: billing, permission: 'write' }],
+      flowId: f.id,
+      durationMinutes: 60,
+      source: 'slack',
+    });
+    const bobCard = await h.standIn.waitForCall(
+      'chat.postMessage',
+      (a) => a.channel === 'D' + bob.id && String(a.text).startsWith(r.id),
+      { after: mark },
+    );
+    expect(textOf(bobCard.args.blocks as unknown[])).toContain('step 1 of 2');
+    expect(
+      h.standIn.calls('chat.postMessage').some((c) => c.index >= mark && c.args.channel === 'D' + carol.id),
+    ).toBe(false);
+
+    // Nobody decided in 30 minutes: Bob is reminded.
+    mark = h.standIn.mark();
+    h.clock.advance(31 * 60_000);
+    await h.latch.sweeps.tickRelaxed();
+    const reminder = await h.standIn.waitForCall('chat.postMessage', (a) => a.channel === 'D' + bob.id, {
+      after: mark,
+    });
+    expect(textOf(reminder.args.blocks as unknown[])).toContain('Reminder');
+
+    mark = h.standIn.mark();
+    await h.driver.blockActions(bob, [{ action_id: ACTION.approve, value: r.id }], {
+      message: { ts: bobCard.response.ts as string, channel: 'D' + bob.id },
+    });
+    const carolCard = await h.standIn.waitForCall(
+      'chat.postMessage',
+      (a) => a.channel === 'D' + carol.id && String(a.text).startsWith(r.id),
+      { after: mark },
+    );
+    expect(textOf(carolCard.args.blocks as unknown[])).toContain('step 2 of 2');
+    // Bob's copies (the card and the reminder) now say his step is done, without buttons.
+    await h.standIn.waitForCall('chat.update', (a) => a.ts === reminder.response.ts, { after: mark });
+    for (const ts of [bobCard.response.ts, reminder.response.ts] as string[]) {
+      const copy = h.standIn.message('D' + bob.id, ts)!;
+      expect(textOf(copy.blocks)).toContain('Step 1 of 2 *approved* by <@U0BOB>');
+      expect(buttonsOf(copy.blocks)).toEqual([]);
+    }
+    expect(
+      buttonsOf(h.standIn.message('D' + carol.id, carolCard.response.ts as string)!.blocks),
+    ).toHaveLength(2);
+    await h.latch.requests.cancel(aliceId, r.id);
+  });
+});
+
 describe('extensions that need an approver', () => {
   it('sends the approvers a card, and extends when one approves', async () => {
     const f = await h.latch.admin.saveFlow(

@@ -85,14 +85,25 @@ export class SlackNotifier implements Notifier {
       case 'approval.needed':
         await this.sendCards(r, event.approvers, event.reminder);
         break;
-      case 'approval.recorded':
-        await this.rewriteCards(
-          r,
-          'approval',
-          undefined,
-          `Approved by ${await this.nameOf(event.by)}${event.remaining ? `; still needs ${event.remaining}` : ''}.`,
-        );
+      case 'approval.recorded': {
+        const by = await this.nameOf(event.by);
+        // Within a step the others may still approve, so their buttons stay; a finished step's
+        // cards lose theirs, and the next step's approvers get cards of their own.
+        if (event.remaining)
+          await this.rewriteCards(
+            r,
+            'approval',
+            undefined,
+            `Approved by ${by}; still needs ${esc(event.remaining)}.`,
+          );
+        else
+          await this.rewriteCards(
+            r,
+            'approval',
+            `:white_check_mark: Step ${r.step} of ${r.stepCount} *approved* by ${by}; the next step's approvers decide now.`,
+          );
         break;
+      }
       case 'request.approved': {
         const by = await this.nameOf(event.by);
         await this.rewriteCards(r, 'approval', `:white_check_mark: *Approved* by ${by}.`);
@@ -280,6 +291,7 @@ export class SlackNotifier implements Notifier {
       await this.d.m.MessageRef.create({
         requestId: r.id,
         kind,
+        step: r.step,
         teamId: ref.teamId,
         userId: ref.userId,
         ...posted,
@@ -295,7 +307,12 @@ export class SlackNotifier implements Notifier {
     outcome?: string,
     progress?: string,
   ): Promise<void> {
-    const refs = await this.d.m.MessageRef.find({ requestId: r.id, kind }).lean();
+    // Progress within a step touches only that step's cards: earlier steps' cards keep their outcome.
+    const refs = await this.d.m.MessageRef.find({
+      requestId: r.id,
+      kind,
+      ...(outcome ? {} : { step: r.step }),
+    }).lean();
     if (refs.length === 0) return;
     const requester = await this.nameOf(r.requester.id);
     const message =

@@ -42,6 +42,8 @@ const messageRefSchema = new Schema(
     requestId: { type: String, required: true },
     /** approval | extension | requester */
     kind: { type: String, required: true },
+    /** The approval step the card was sent for. */
+    step: { type: Number, default: 0 },
     teamId: String,
     userId: { type: String, required: true },
     channel: { type: String, required: true },

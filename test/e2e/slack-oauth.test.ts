@@ -86,5 +86,12 @@ describe('OAuth install', () => {
     expect(info.token).toBe('xoxb-other-team');
     const filled = await h.standIn.waitForCall('views.update', undefined, { after: mark });
     expect(filled.token).toBe('xoxb-other-team');
+
+    // Uninstalling forgets the workspace and its tokens.
+    const gone = await other.event({ type: 'app_uninstalled' });
+    expect(gone.status).toBe(200);
+    for (let i = 0; i < 50 && (await h.slack.deps.m.Installation.countDocuments()) > 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await h.slack.deps.m.Installation.countDocuments()).toBe(0);
   });
 });

@@ -81,11 +81,6 @@ export function when(date: Date | null | undefined, timeZone?: string): string {
   return DateTime.fromJSDate(date).setZone(zone).toFormat("ccc d LLL, HH:mm '('ZZZZ')'");
 }
 
-/** Slack renders a date token in each reader's own zone; the fallback is for old clients and notifications. */
-export function slackDate(date: Date, fallback: string): string {
-  return `<!date^${Math.floor(date.getTime() / 1000)}^{date_short_pretty} {time}|${esc(fallback)}>`;
-}
-
 export function mention(slackUserId: string | undefined, fallback: string): string {
   return slackUserId ? `<@${slackUserId}>` : esc(fallback);
 }

@@ -200,8 +200,8 @@ export async function submitRequest(
       justification,
       source: 'slack',
     });
-    const flows = await deps.latch.ctx.flows();
-    const flow = flows.find((f) => f.id === request.flowId);
+    // The offers already hold the flows (the fallback flow too); no need to read them again.
+    const flow = all.flows.find((f) => f.id === request.flowId);
     const waitingOn = flow?.approval.steps[0] ? describeApprovers(flow.approval.steps[0]) : 'the admins';
     return {
       response_action: 'update',

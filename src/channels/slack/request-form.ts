@@ -3,8 +3,8 @@
  * for now (and, when the fallback flow is on, everything else with admins approving), and for the
  * current choice the permissions and durations of the flow that would decide it.
  */
-import { createHash } from 'node:crypto';
 import type { RequestForm, ResourceChoice } from '../../../blocks/slack/request-modal.js';
+import { encodeValue } from '../../../blocks/slack/text.js';
 import { describeApprovers } from '../../domain/approval.js';
 import { defaultDuration, durationOptions } from '../../domain/duration.js';
 import type { Flow } from '../../domain/flow.js';
@@ -38,14 +38,9 @@ export interface Offer {
   flows: Array<{ flow: Flow; permissions: string[] }>;
 }
 
-const MAX_VALUE = 150;
-
-/** Option values are limited to 150 characters; long resource ids travel as a hash. */
+/** An offer's option value; long resource ids travel as a hash (see encodeValue). */
 export function encodeTarget(integration: string, resourceId: string): string {
-  const plainValue = `${integration}|${resourceId}`;
-  return plainValue.length <= MAX_VALUE
-    ? plainValue
-    : 'h:' + createHash('sha256').update(plainValue).digest('hex').slice(0, 40);
+  return encodeValue(`${integration}|${resourceId}`);
 }
 
 interface PolicySnapshot {

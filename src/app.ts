@@ -4,8 +4,8 @@
  */
 import { AuditLog } from './audit/audit-log.js';
 import { ConnectorRegistry } from './connectors/registry.js';
-import type { ConnectorFactory } from './connectors/types.js';
-import { createPostgresConnector } from './connectors/postgres/index.js';
+import type { ConnectorFactory, ConnectorType, ConnectorValidator } from './connectors/types.js';
+import { createPostgresConnector, validatePostgresSettings } from './connectors/postgres/index.js';
 import { AdminUseCases } from './lifecycle/admin.js';
 import { LifecycleContext } from './lifecycle/context.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
@@ -17,9 +17,19 @@ import type { Logger } from './logger.js';
 import type { Database } from './store/db.js';
 import { SecretBox } from './store/secrets.js';
 
-export const CONNECTOR_FACTORIES: Record<string, ConnectorFactory> = {
-  postgresql: createPostgresConnector,
+/** The integration types Latch connects to: how each builds its connector and checks its settings. */
+export const CONNECTOR_TYPES: Record<string, ConnectorType> = {
+  postgresql: { create: createPostgresConnector, validate: validatePostgresSettings },
 };
+
+export const CONNECTOR_FACTORIES: Record<string, ConnectorFactory> = Object.fromEntries(
+  Object.entries(CONNECTOR_TYPES).map(([type, t]) => [type, t.create]),
+);
+
+/** Settings checks by type, used before an integration is stored (flows file and admin console). */
+export const CONNECTOR_VALIDATORS: Record<string, ConnectorValidator> = Object.fromEntries(
+  Object.entries(CONNECTOR_TYPES).map(([type, t]) => [type, t.validate]),
+);
 
 export interface LatchOptions {
   db: Database;
@@ -48,7 +58,12 @@ export interface Latch {
 
 export function createLatch(opts: LatchOptions): Latch {
   const box = new SecretBox(opts.encryptionKey);
-  const registry = new ConnectorRegistry(opts.db, box, opts.factories ?? CONNECTOR_FACTORIES);
+  const registry = new ConnectorRegistry(
+    opts.db,
+    box,
+    opts.factories ?? CONNECTOR_FACTORIES,
+    CONNECTOR_VALIDATORS,
+  );
   const audit = new AuditLog(opts.db.conn);
   const ctx = new LifecycleContext({
     db: opts.db,

@@ -128,20 +128,28 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
 }
 
 async function applyFlowsFile(latch: Latch, file: string, log: Logger): Promise<void> {
-  const { Integration, Bundle } = latch.db.models;
-  const [integrations, bundles] = await Promise.all([Integration.distinct('name'), Bundle.distinct('name')]);
+  const source = path.relative(process.cwd(), file) || file;
   try {
+    const { Integration, Bundle } = latch.db.models;
+    const [integrations, bundles] = await Promise.all([
+      Integration.distinct('name'),
+      Bundle.distinct('name'),
+    ]);
+    // Everything is validated, connector settings included, before the first write.
     const declared = await loadFlowsFile(file, {
-      source: path.relative(process.cwd(), file) || file,
+      source,
       env: process.env,
       known: { integrations: integrations as string[], bundles: bundles as string[] },
+      integrationTypes: latch.registry.settingsValidators(),
     });
     const report = await applyDeclaredConfig(latch.ctx, latch.admin, declared);
     log.info({ file, ...report }, 'flows file applied');
     for (const e of report.discoveryErrors) log.warn(`discovery failed for ${e}`);
   } catch (err) {
     if (err instanceof FlowsFileError) throw new StartupError(err.message);
-    throw err;
+    // Anything else (the database went away part-way, a refused change): one line, no stack trace.
+    const message = err instanceof Error ? err.message : String(err);
+    throw new StartupError(`${source}: applying the flows file failed: ${message.replace(/\s*\n\s*/g, ' ')}`);
   }
 }
 

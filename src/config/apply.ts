@@ -1,11 +1,16 @@
 /**
  * Applies the flows file at start: upserts integrations, bundles, flows and settings by name.
  * Unchanged entries are left alone so a restart does not fill the audit log with no-op edits.
+ *
+ * `declared` should come from parseFlowsFile/loadFlowsFile with `integrationTypes`, which reports
+ * every problem with its line; the integrations are checked again here before the first write, so
+ * a config that was parsed without those checks is still refused whole rather than half-applied.
  */
 import { canonicalJson } from '../audit/canonical-json.js';
 import { flowSchema } from '../domain/flow.js';
 import type { AdminUseCases } from '../lifecycle/admin.js';
 import type { LifecycleContext } from '../lifecycle/context.js';
+import { LatchError, invalid } from '../lifecycle/errors.js';
 import type { DeclaredConfig } from './flows-file.js';
 
 export interface ApplyReport {
@@ -23,6 +28,13 @@ export async function applyDeclaredConfig(
 ): Promise<ApplyReport> {
   const report: ApplyReport = { integrations: 0, bundles: 0, flows: 0, unchanged: 0, discoveryErrors: [] };
   const { Bundle, Flow } = ctx.db.models;
+  for (const integ of declared.integrations) {
+    try {
+      await admin.checkIntegration('config-file', integ);
+    } catch (err) {
+      throw err instanceof LatchError ? invalid(`Integration ${integ.name}: ${err.message}`, err.field) : err;
+    }
+  }
   for (const integ of declared.integrations) {
     if (await admin.integrationMatches(integ)) report.unchanged++;
     else {

@@ -1,6 +1,7 @@
 /**
  * "Flows as code": integrations, bundles, flows and settings declared in a YAML file. This module
- * only parses and validates; applying the result to the database is the caller's business.
+ * only parses and validates (connector settings too, with the checks passed in), so that nothing is
+ * applied unless the whole file is valid; applying the result to the database is the caller's business.
  *
  * Every problem is reported with the line it is on, because the person reading the error is editing
  * the file, and all problems are reported at once.
@@ -16,6 +17,8 @@ import {
   type FlowDefinition,
   type Settings,
 } from '../domain/flow.js';
+// Types only: the connectors themselves come in through the options, so this module stays free of them.
+import type { ConnectorValidator } from '../connectors/types.js';
 
 export interface DeclaredIntegration {
   name: string;
@@ -44,6 +47,12 @@ export interface FlowsFileOptions {
    * against these plus what the file declares; without it, against the file alone.
    */
   known?: { integrations: string[]; bundles: string[] };
+  /**
+   * The integration types Latch knows, each with the check of its config and secrets. With it an
+   * unknown type and invalid connector settings are reported like any other problem; without it
+   * only their shape is checked.
+   */
+  integrationTypes?: Record<string, ConnectorValidator>;
 }
 
 export interface FlowsFileProblem {
@@ -147,18 +156,30 @@ export function parseFlowsFile(text: string, opts: FlowsFileOptions): DeclaredCo
   const flowItems = listAt(root, 'flows', report);
 
   const integrations: DeclaredIntegration[] = [];
+  const types = opts.integrationTypes;
   integrationItems.forEach((item, i) => {
     const at: Path = ['integrations', i];
     const parsed = validate(integrationSchema, item, at, report);
+    const type = field(item, 'type');
+    const check = types && typeof type === 'string' && Object.hasOwn(types, type) ? types[type] : undefined;
+    if (types && typeof type === 'string' && type !== '' && !check) {
+      const known = Object.keys(types).join(', ') || '(none)';
+      report([...at, 'type'], `unknown integration type ${JSON.stringify(type)}; known: ${known}`);
+    }
     if (!parsed) return;
     const secrets: Record<string, string> = {};
-    let ok = true;
+    const unresolved = new Set<string>();
     for (const [key, ref] of Object.entries(parsed.secrets)) {
       const value = resolveSecret(ref, env, (msg) => report([...at, 'secrets', key], msg));
-      if (value === undefined) ok = false;
+      if (value === undefined) unresolved.add(key);
       else secrets[key] = value;
     }
-    if (ok) integrations.push({ ...parsed, secrets });
+    // The connector's own check, on the resolved secrets; a secret already reported is not again.
+    const issues = (check?.(parsed.config, secrets) ?? []).filter(
+      (issue) => !(issue.path[0] === 'secrets' && unresolved.has(String(issue.path[1]))),
+    );
+    for (const issue of issues) report([...at, ...issue.path], issue.message);
+    if (unresolved.size === 0 && issues.length === 0) integrations.push({ ...parsed, secrets });
   });
 
   const bundles: BundleDefinition[] = [];

@@ -4,7 +4,7 @@
  */
 import type { Database } from '../store/db.js';
 import type { SecretBox } from '../store/secrets.js';
-import type { Connector, ConnectorFactory } from './types.js';
+import type { Connector, ConnectorFactory, ConnectorValidator, SettingsIssue } from './types.js';
 import type { ConnectorSource } from '../lifecycle/context.js';
 
 export class ConnectorRegistry implements ConnectorSource {
@@ -14,12 +14,37 @@ export class ConnectorRegistry implements ConnectorSource {
     private readonly db: Database,
     private readonly box: SecretBox,
     private readonly factories: Record<string, ConnectorFactory>,
+    /** Settings checks by type; a type without one accepts any settings until its connector is built. */
+    private readonly validators: Record<string, ConnectorValidator> = {},
     /** How long a cached connector is trusted before the integration's updatedAt is checked again. */
     private readonly recheckMs = 5_000,
   ) {}
 
   types(): string[] {
     return Object.keys(this.factories);
+  }
+
+  /** For each known type, its settings check (one that accepts anything when the type has none). */
+  settingsValidators(): Record<string, ConnectorValidator> {
+    return Object.fromEntries(
+      this.types().map((t) => [
+        t,
+        (Object.hasOwn(this.validators, t) ? this.validators[t] : undefined) ?? (() => []),
+      ]),
+    );
+  }
+
+  /**
+   * What is wrong with these settings for an integration of `type`, without building a connector
+   * or connecting anywhere. An unknown type is an issue at path `['type']`.
+   */
+  validate(type: string, config: Record<string, unknown>, secrets: Record<string, string>): SettingsIssue[] {
+    if (!Object.hasOwn(this.factories, type))
+      return [
+        { path: ['type'], message: `unknown integration type "${type}"; known: ${this.types().join(', ')}` },
+      ];
+    const check = Object.hasOwn(this.validators, type) ? this.validators[type] : undefined;
+    return check?.(config, secrets) ?? [];
   }
 
   async get(name: string): Promise<Connector> {

@@ -71,3 +71,28 @@ export interface IntegrationRuntime {
 }
 
 export type ConnectorFactory = (integration: IntegrationRuntime) => Connector;
+
+/** A problem with an integration's settings, found without connecting to anything. */
+export interface SettingsIssue {
+  /** Starts with `config` or `secrets`, then the field inside it, e.g. `['config', 'port']`. */
+  path: Array<string | number>;
+  /** Never contains a secret's value. */
+  message: string;
+  /** The field is not one the connector knows: a typo, or left over from another type. */
+  unknownField?: boolean;
+}
+
+/**
+ * Checks an integration's config and (decrypted) secrets. Pure: opens no connection, so it can run
+ * on a whole flows file or an admin's form before anything is written.
+ */
+export type ConnectorValidator = (
+  config: Record<string, unknown>,
+  secrets: Record<string, string>,
+) => SettingsIssue[];
+
+/** An integration type: how to build its connector, and how to check its settings beforehand. */
+export interface ConnectorType {
+  create: ConnectorFactory;
+  validate: ConnectorValidator;
+}

@@ -16,6 +16,7 @@ import {
 import type { Identity } from '../domain/identity.js';
 import type { SecretBox } from '../store/secrets.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
+import { formatSettingsPath } from '../connectors/settings.js';
 import type { LifecycleContext } from './context.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 
@@ -180,18 +181,23 @@ export class AdminUseCases {
     return merged.data;
   }
 
+  /**
+   * Checks an integration as saveIntegration would, without writing anything: the type, the config
+   * and the secrets (blank ones keep the stored value). Throws `invalid` naming the field.
+   */
+  async checkIntegration(actor: Actor, input: IntegrationInput): Promise<void> {
+    await this.requireAdmin(actor, 'integration.save');
+    const existing = await this.ctx.db.models.Integration.findOne({ name: input.name }).lean();
+    this.assertIntegrationValid(input, (existing?.secrets ?? {}) as Record<string, string>);
+  }
+
   async saveIntegration(actor: Actor, input: IntegrationInput): Promise<void> {
     await this.requireAdmin(actor, 'integration.save');
-    if (!this.registry.types().includes(input.type)) {
-      throw invalid(
-        `Unknown integration type ${input.type}; known: ${this.registry.types().join(', ')}.`,
-        'type',
-      );
-    }
     const { Integration } = this.ctx.db.models;
     const existing = await Integration.findOne({ name: input.name }).lean();
     const kept = (existing?.secrets ?? {}) as Record<string, string>;
-    const fresh = Object.fromEntries(Object.entries(input.secrets ?? {}).filter(([, v]) => v !== ''));
+    // Validated before anything is written: bad settings change nothing.
+    const fresh = this.assertIntegrationValid(input, kept);
     const secrets = { ...kept, ...this.box.sealRecord(fresh) };
     await Integration.updateOne(
       { name: input.name },
@@ -207,7 +213,7 @@ export class AdminUseCases {
       },
       { upsert: true },
     );
-    // Building the connector validates its config; a bad one is reported and the change stays visible as unhealthy.
+    // The settings passed their check; building the connector should not fail, but if it does, say so.
     try {
       await this.registry.get(input.name);
     } catch (err) {
@@ -227,6 +233,44 @@ export class AdminUseCases {
         },
       );
     }
+  }
+
+  /** Throws `invalid` when the integration's settings are not usable; returns the secrets to (re)seal. */
+  private assertIntegrationValid(
+    input: IntegrationInput,
+    kept: Record<string, string>,
+  ): Record<string, string> {
+    const fresh = Object.fromEntries(Object.entries(input.secrets ?? {}).filter(([, v]) => v !== ''));
+    const merged: Record<string, string> = {};
+    for (const [key, sealed] of Object.entries(kept)) {
+      if (Object.hasOwn(fresh, key)) continue;
+      try {
+        merged[key] = this.box.open(sealed);
+      } catch {
+        throw invalid(
+          `The stored secret ${key} cannot be decrypted (it was sealed with another LATCH_ENCRYPTION_KEY); enter it again.`,
+          'secrets',
+        );
+      }
+    }
+    Object.assign(merged, fresh);
+    // A stored secret the type does not know (left from an older type) is harmless and cannot be
+    // removed from a form; only a secret given now is reported as unknown.
+    const issues = this.registry
+      .validate(input.type, input.config, merged)
+      .filter(
+        (i) => !(i.unknownField && i.path[0] === 'secrets' && !Object.hasOwn(fresh, String(i.path[1]))),
+      );
+    const first = issues[0];
+    if (!first) return fresh;
+    if (first.path[0] === 'type') {
+      throw invalid(
+        `Unknown integration type ${input.type}; known: ${this.registry.types().join(', ')}.`,
+        'type',
+      );
+    }
+    const list = issues.map((i) => `${formatSettingsPath(i.path)}: ${i.message}`).join('; ');
+    throw invalid(`The ${input.type} settings are not valid: ${list}.`, String(first.path[0]));
   }
 
   /** True when the stored integration already is exactly `input`, secrets included (compared decrypted). */

@@ -9,6 +9,9 @@ import {
   parseFlowsFile,
   type FlowsFileProblem,
 } from '../../src/config/flows-file.js';
+import { validatePostgresSettings } from '../../src/connectors/postgres/config.js';
+import { settingsIssues } from '../../src/connectors/settings.js';
+import { z } from 'zod';
 
 const source = 'latch.config.yaml';
 const env = { PG_PASSWORD: 'pg-secret', REDIS_HOST: 'cache.internal', REDIS_PASS: 'r3d1s' };
@@ -413,5 +416,85 @@ describe('loadFlowsFile', () => {
     expect(config.flows.map((f) => f.name)).toEqual(['analytics-read', 'prod-write', 'incident']);
     expect(config.flows[2]?.approval.steps[0]?.rule).toEqual({ type: 'quorum', count: 2 });
     expect(config.settings?.fallback).toEqual({ enabled: true, approvers: [], maxMinutes: 120 });
+  });
+});
+
+describe('parseFlowsFile with the connector checks', () => {
+  const integrationTypes = { postgresql: validatePostgresSettings };
+  const file = `integrations:
+  - name: good
+    type: postgresql
+    config: { host: db.internal, user: latch }
+    secrets:
+      password: { env: PG_PASSWORD }
+  - name: odd
+    type: foo
+    config: { anything: 1 }
+  - name: broken
+    type: postgresql
+    config:
+      port: abc
+      user: latch
+      hots: db.internal
+    secrets:
+      password: { env: PG_PASSWORD }
+      pasword: { env: PG_PASSWORD }
+flows:
+  - name: uses-them
+    grantees: { include: [{ type: everyone }] }
+    targets:
+      - { integration: odd, permissions: [read] }
+      - { integration: broken, permissions: [read] }
+    duration: { maxMinutes: 30 }
+`;
+
+  it('reports an unknown type and invalid connector settings, each with its line, all at once', () => {
+    const err = errorOf(() => parseFlowsFile(file, { source, env, integrationTypes }));
+    expect(err.problems.map((p) => `${p.line}: ${p.path}: ${p.message}`)).toEqual([
+      `${lineOf(file, 'type: foo')}: integrations[1].type: unknown integration type "foo"; known: postgresql`,
+      `${lineOf(file, 'config:', 3)}: integrations[2].config.host: required (expected string)`,
+      `${lineOf(file, 'port: abc')}: integrations[2].config.port: expected number, received string`,
+      `${lineOf(file, 'hots:')}: integrations[2].config.hots: unknown field`,
+      `${lineOf(file, 'pasword:')}: integrations[2].secrets.pasword: unknown secret`,
+    ]);
+    expect(err.message).toContain(
+      `latch.config.yaml:${lineOf(file, 'port: abc')}: integrations[2].config.port: expected number, received string`,
+    );
+    // The flows that use them are not also reported as using unknown integrations.
+    expect(err.message).not.toContain('unknown integration "');
+    expect(err.message).not.toContain(env.PG_PASSWORD);
+  });
+
+  it('accepts valid settings, and reports an unset secret once', () => {
+    const good = file.slice(0, file.indexOf('  - name: odd'));
+    expect(parseFlowsFile(good, { source, env, integrationTypes }).integrations).toEqual([
+      {
+        name: 'good',
+        type: 'postgresql',
+        description: '',
+        config: { host: 'db.internal', user: 'latch' },
+        secrets: { password: env.PG_PASSWORD },
+        tags: {},
+      },
+    ]);
+    const problems = problemsOf(() => parseFlowsFile(good, { source, env: {}, integrationTypes }));
+    expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'integrations[0].secrets.password: environment variable PG_PASSWORD is not set',
+    ]);
+  });
+
+  it('never shows a secret value in a settings problem', () => {
+    const strict = {
+      token: (_config: Record<string, unknown>, secrets: Record<string, string>) =>
+        settingsIssues(z.object({ token: z.string().regex(/^tok_/) }), secrets, 'secrets'),
+    };
+    const text = 'integrations:\n  - name: t\n    type: token\n    secrets:\n      token: "${TOKEN}"\n';
+    const err = errorOf(() =>
+      parseFlowsFile(text, { source, env: { TOKEN: 'not-a-token-s3cr3t' }, integrationTypes: strict }),
+    );
+    expect(err.problems).toEqual([
+      { source, line: 5, path: 'integrations[0].secrets.token', message: 'invalid value (not shown)' },
+    ]);
+    expect(err.message).not.toContain('s3cr3t');
   });
 });

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { settingsIssues } from '../settings.js';
+import type { ConnectorValidator } from '../types.js';
 
 /** PostgreSQL truncates identifiers at 63 bytes; longer names would silently alias each other. */
 const roleName = z
@@ -38,6 +40,16 @@ export const postgresConfigSchema = z.object({
 export const postgresSecretsSchema = z.object({
   password: z.string().optional(),
 });
+
+/**
+ * Checks a PostgreSQL integration's settings before they are stored. Stricter than the connector,
+ * which ignores unknown keys so that a stored config from an older version keeps working: here an
+ * unknown key is reported, since it is nearly always a typo.
+ */
+export const validatePostgresSettings: ConnectorValidator = (config, secrets) => [
+  ...settingsIssues(z.strictObject(postgresConfigSchema.shape), config, 'config'),
+  ...settingsIssues(z.strictObject(postgresSecretsSchema.shape), secrets, 'secrets'),
+];
 
 export type PostgresConfig = z.infer<typeof postgresConfigSchema>;
 export type PostgresSecrets = z.infer<typeof postgresSecretsSchema>;

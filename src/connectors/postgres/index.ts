@@ -27,7 +27,12 @@ import {
   revokeTemporaryLogin,
 } from './temporary-login.js';
 
-export { postgresConfigSchema, postgresSecretsSchema, type PostgresConfig } from './config.js';
+export {
+  postgresConfigSchema,
+  postgresSecretsSchema,
+  validatePostgresSettings,
+  type PostgresConfig,
+} from './config.js';
 export { databaseResourceId, schemaResourceId, parseResourceId, temporaryRoleName } from './names.js';
 
 export class PostgresConnector implements Connector {

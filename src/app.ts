@@ -2,7 +2,8 @@
  * The composition root: wires store, audit, connectors, notifier, use-cases and sweeps. Entry
  * points (main, worker, tests, benchmarks) build Latch through here so they run the same code.
  */
-import { AuditLog } from './audit/audit-log.js';
+import { AuditLog, type CheckpointWitness } from './audit/audit-log.js';
+import { resolveAuditKey } from './audit/chain-key.js';
 import { ConnectorRegistry } from './connectors/registry.js';
 import type { ConnectorFactory, ConnectorType, ConnectorValidator } from './connectors/types.js';
 import { createPostgresConnector, validatePostgresSettings } from './connectors/postgres/index.js';
@@ -42,6 +43,12 @@ export interface LatchOptions {
   sweep?: Partial<SweepOptions>;
   loop?: Partial<SweepLoopOptions>;
   expiryWarningMinutes?: number;
+  /** Chain key of the audit log (LATCH_AUDIT_KEY); derived from encryptionKey when absent. */
+  auditKey?: Buffer;
+  /** Where audit checkpoints go (the checkpoint file, the audit channel); none: no checkpoints. */
+  auditWitnesses?: CheckpointWitness[];
+  /** Checkpoint at least this often while audit entries are written; default 60 s. */
+  auditCheckpointEveryMs?: number;
 }
 
 export interface Latch {
@@ -64,7 +71,11 @@ export function createLatch(opts: LatchOptions): Latch {
     opts.factories ?? CONNECTOR_FACTORIES,
     CONNECTOR_VALIDATORS,
   );
-  const audit = new AuditLog(opts.db.conn);
+  const audit = new AuditLog(
+    opts.db.conn,
+    resolveAuditKey({ auditKey: opts.auditKey, encryptionKey: opts.encryptionKey }),
+    { witnesses: opts.auditWitnesses, checkpointEveryMs: opts.auditCheckpointEveryMs, log: opts.log },
+  );
   const ctx = new LifecycleContext({
     db: opts.db,
     audit,
@@ -92,6 +103,10 @@ export function createLatch(opts: LatchOptions): Latch {
     admin: new AdminUseCases(ctx, box, registry),
     sweeps,
     loop,
-    close: () => registry.closeAll(),
+    close: async () => {
+      // The last audit checkpoint goes out before the connections do.
+      await audit.close();
+      await registry.closeAll();
+    },
   };
 }

@@ -22,6 +22,8 @@ export interface Config {
   dataDir: string;
   /** As given (base64 or hex, already checked to be 32 bytes); see resolveEncryptionKey. */
   encryptionKey?: string;
+  /** Chain key of the audit log, as given (checked like encryptionKey); see resolveAuditKey. */
+  auditKey?: string;
   /** Absolute path of the flows-as-code YAML file (LATCH_CONFIG), if there is one. */
   configFile?: string;
   /** Emails (lower-cased) and chat user ids, as given. */
@@ -111,6 +113,11 @@ const envSchema = z.object({
       ? v
       : fail(ctx, 'must be 32 bytes, base64 or hex (generate one with: openssl rand -base64 32)'),
   ),
+  LATCH_AUDIT_KEY: raw.transform((v, ctx) =>
+    v === undefined || parseEncryptionKey(v)
+      ? v
+      : fail(ctx, 'must be 32 bytes, base64 or hex (generate one with: openssl rand -base64 32)'),
+  ),
   LATCH_CONFIG: raw,
   LATCH_ADMINS: raw.transform((v) => parseAdmins(v ?? '')),
   LOG_LEVEL: enumVar(LOG_LEVELS, 'info'),
@@ -156,6 +163,7 @@ type VariableName = keyof typeof envSchema.shape;
 const SENSITIVE = new Set<VariableName>([
   'MONGODB_URI',
   'LATCH_ENCRYPTION_KEY',
+  'LATCH_AUDIT_KEY',
   'SLACK_SIGNING_SECRET',
   'SLACK_BOT_TOKEN',
   'SLACK_APP_TOKEN',
@@ -183,13 +191,19 @@ const DOCS: Record<VariableName, Omit<ConfigVariableDoc, 'name'>> = {
   },
   LATCH_DATA_DIR: {
     default: '.latch',
-    description: 'Directory for local state: embedded database, generated encryption key.',
+    description: 'Directory for local state: embedded database, generated encryption key, audit checkpoints.',
   },
   LATCH_ENCRYPTION_KEY: {
     default: null,
     description:
       'Key that encrypts integration secrets at rest: 32 bytes, base64 or hex (`openssl rand -base64 32`). ' +
       'Required in production; elsewhere one is generated into the data directory.',
+  },
+  LATCH_AUDIT_KEY: {
+    default: null,
+    description:
+      "Key of the audit log's hash chain (HMAC-SHA256): 32 bytes, base64 or hex. Unset: derived from the " +
+      'encryption key. `npm run audit` needs the same key.',
   },
   LATCH_CONFIG: {
     default: DEFAULT_CONFIG_FILE,
@@ -296,6 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     mongodbUri: e.MONGODB_URI,
     dataDir: path.resolve(cwd, e.LATCH_DATA_DIR ?? '.latch'),
     encryptionKey: e.LATCH_ENCRYPTION_KEY,
+    auditKey: e.LATCH_AUDIT_KEY,
     configFile,
     admins: Object.freeze(e.LATCH_ADMINS) as string[],
     logLevel: e.LOG_LEVEL,

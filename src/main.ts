@@ -6,9 +6,12 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
 import { createLatch, type Latch } from './app.js';
+import { parseAuditKey } from './audit/chain-key.js';
+import { FileCheckpointWitness } from './audit/checkpoints.js';
 import { ConfigError, loadConfig, type Config, type ProcessRole } from './config.js';
 import { applyDeclaredConfig } from './config/apply.js';
 import { FlowsFileError, loadFlowsFile } from './config/flows-file.js';
+import { slackAuditChannelWitness } from './channels/slack/audit-witness.js';
 import { createSlackCore, startSlackApp, type SlackChannel } from './channels/slack/index.js';
 import { startJobs, type RunningJobs } from './jobs/agenda.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
@@ -81,7 +84,18 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     ),
     expiryWarningMinutes: config.expiryWarningMinutes,
     loop: { tickMs: config.sweepIntervalMs },
+    auditKey: config.auditKey ? parseAuditKey(config.auditKey) : undefined,
+    // The audit log's head, checkpointed outside MongoDB (audit-checkpoints.jsonl).
+    auditWitnesses: [FileCheckpointWitness.inDataDir(config.dataDir)],
   });
+
+  if (slackCore)
+    latch.audit.addWitness(
+      slackAuditChannelWitness({
+        auditChannel: async () => (await latch.ctx.settings()).auditChannel,
+        workspaces: slackCore.workspaces,
+      }),
+    );
 
   if (config.configFile) await applyFlowsFile(latch, config.configFile, log);
 

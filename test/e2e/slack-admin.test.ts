@@ -143,11 +143,20 @@ describe('the admin console', () => {
     await h.latch.sweeps.tickUrgent();
     const username = h.notifier.of('access.granted', r.id)[0]!.credentials[0]!.values.username!;
     expect(await roleExists(username)).toBe(true);
-    // The audit channel heard about it.
+    // The audit channel heard about it, and holds checkpoints of the audit log's head.
     await h.standIn.waitForCall(
       'chat.postMessage',
       (a) => a.channel === 'C0AUDIT' && String(a.text).includes(r.id),
     );
+    const checkpoint = await h.standIn.waitForCall(
+      'chat.postMessage',
+      (a) => a.channel === 'C0AUDIT' && String(a.text).startsWith('Audit log checkpoint'),
+    );
+    const [, seq, hash] = /entry (\d+) has hash ([0-9a-f]{64})/.exec(String(checkpoint.args.text))!;
+    const verified = await h.latch.audit.verify({
+      trusted: [{ seq: Number(seq), hash: hash!, where: 'the audit channel' }],
+    });
+    expect(verified.ok).toBe(true);
 
     const active = await home(admin, 'active');
     expect(textOf(active.blocks as unknown[])).toContain(r.id);

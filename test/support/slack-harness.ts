@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { checkMessage, checkView } from '../../blocks/slack/limits.js';
 import { createLatch, CONNECTOR_FACTORIES } from '../../src/app.js';
+import { slackAuditChannelWitness } from '../../src/channels/slack/audit-witness.js';
 import { createSlackCore, startSlackApp, type SlackChannel } from '../../src/channels/slack/index.js';
 import type { SlackConfig } from '../../src/config.js';
 import { fanOut } from '../../src/lifecycle/notifier.js';
@@ -81,7 +82,15 @@ export async function startSlackHarness(
       throw err;
     }),
     sweep: { retryBaseMs: 1_000 },
+    // Checkpoints soon after writes, so tests see the audit channel's checkpoint lines without waiting a minute.
+    auditCheckpointEveryMs: 200,
   });
+  latch.audit.addWitness(
+    slackAuditChannelWitness({
+      auditChannel: async () => (await latch.ctx.settings()).auditChannel,
+      workspaces: core.workspaces,
+    }),
+  );
   const slack = await startSlackApp(core, latch, { log: silentLogger, envAdmins });
   const server = await startHttpServer(latch, 0, slack.route ? [slack.route] : []);
   const port = (server.address() as AddressInfo).port;

@@ -229,6 +229,7 @@ describe('describeConfig', () => {
       'MONGODB_URI',
       'LATCH_DATA_DIR',
       'LATCH_ENCRYPTION_KEY',
+      'LATCH_AUDIT_KEY',
       'LATCH_CONFIG',
       'LATCH_ADMINS',
       'LOG_LEVEL',

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { registerSecrets } from './secret-scrubber.js';
 import { parseEncryptionKey } from './store/secrets.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -214,7 +215,10 @@ const DOCS: Record<VariableName, Omit<ConfigVariableDoc, 'name'>> = {
     description:
       'Comma-separated Latch administrators: emails, Slack user ids (`U012AB…`) or Slack user groups (`@handle`).',
   },
-  LOG_LEVEL: { default: 'info', description: `Log level: ${LOG_LEVELS.join(', ')}.` },
+  LOG_LEVEL: {
+    default: 'info',
+    description: `Log level: ${LOG_LEVELS.join(', ')}. No secret (credential, token, key) is logged at any level, debug and trace included.`,
+  },
   LATCH_ROLE: {
     default: 'all',
     description: 'What this process runs: `web` (chat, HTTP), `worker` (jobs, sweeps) or `all` (both).',
@@ -304,6 +308,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
   }
 
   const e = parsed.data;
+  // Masked in every log line from now on (secret-scrubber.ts).
+  registerSecrets(
+    e.LATCH_ENCRYPTION_KEY,
+    e.LATCH_AUDIT_KEY,
+    e.SLACK_SIGNING_SECRET,
+    e.SLACK_BOT_TOKEN,
+    e.SLACK_APP_TOKEN,
+    e.SLACK_CLIENT_SECRET,
+    e.SLACK_STATE_SECRET,
+    ...uriPassword(e.MONGODB_URI),
+  );
   return Object.freeze({
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
@@ -369,6 +384,17 @@ function slackConfig(e: ParsedEnv): SlackConfig | undefined {
         : undefined,
     apiUrl: e.SLACK_API_URL,
   });
+}
+
+/** The password of a `mongodb://user:password@…` URI, as written and decoded. */
+function uriPassword(uri: string | undefined): string[] {
+  const written = uri && /^mongodb(?:\+srv)?:\/\/[^:@/]*:([^@/]+)@/.exec(uri)?.[1];
+  if (!written) return [];
+  try {
+    return [written, decodeURIComponent(written)];
+  } catch {
+    return [written];
+  }
 }
 
 /** Emails are lower-cased to match identities (normalizeEmail); chat ids such as U012AB are case-sensitive. */

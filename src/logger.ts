@@ -1,4 +1,5 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { scrub } from './secret-scrubber.js';
 
 export type { Logger };
 
@@ -14,8 +15,25 @@ const REDACT = [
   'secrets',
 ];
 
-export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: { app: 'latch' } });
+/**
+ * Redaction masks secrets by key; inside a string (a message, an error text, a request body some
+ * library logged) only their values can be found, so every serialized line also goes through the
+ * secret scrubber before it is written (secret-scrubber.ts: registered secrets, token shapes).
+ */
+export function createLogger(
+  level = process.env.LOG_LEVEL ?? 'info',
+  /** stdout unless given (tests). */
+  destination?: DestinationStream,
+): Logger {
+  return pino(
+    {
+      level,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      base: { app: 'latch' },
+      hooks: { streamWrite: scrub },
+    },
+    destination,
+  );
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });

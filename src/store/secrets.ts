@@ -5,6 +5,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { registerSecret } from '../secret-scrubber.js';
 
 const VERSION = 'v1';
 const ALGORITHM = 'aes-256-gcm';
@@ -30,6 +31,7 @@ export class SecretBox {
     }
     // A private copy: the caller's buffer may be reused or zeroed.
     this.#key = Buffer.from(key);
+    for (const form of ['base64', 'base64url', 'hex'] as const) registerSecret(key.toString(form));
   }
 
   /** Returns `v1:<iv>:<tag>:<ciphertext>`, each part base64. */
@@ -65,15 +67,24 @@ export class SecretBox {
     }
   }
 
+  /** Integration secrets; each value is masked in the logs from now on (secret-scrubber.ts). */
   sealRecord(record: Record<string, string>): Record<string, string> {
-    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, this.seal(v)]));
+    return Object.fromEntries(
+      Object.entries(record).map(([k, v]) => {
+        registerSecret(v);
+        return [k, this.seal(v)];
+      }),
+    );
   }
 
+  /** Integration secrets; each value is masked in the logs from now on (secret-scrubber.ts). */
   openRecord(record: Record<string, string>): Record<string, string> {
     return Object.fromEntries(
       Object.entries(record).map(([k, v]) => {
         try {
-          return [k, this.open(v)];
+          const value = this.open(v);
+          registerSecret(value);
+          return [k, value];
         } catch (err) {
           // Say which field failed; the value itself stays out of the message.
           throw new SecretBoxError(`${k}: ${(err as Error).message}`);

@@ -6,6 +6,7 @@ import type { GrantHandle, GrantResult, GrantSpec } from '../types.js';
 import { adminPool, resolveTarget, type PgContext } from './context.js';
 import { temporaryRoleName } from './names.js';
 import { grantStatements, LIST_SCHEMAS_SQL, requirePermission } from './privileges.js';
+import { registerSecret } from '../../secret-scrubber.js';
 import { generatePassword, scramSha256Verifier } from './scram.js';
 import { aclBatch, batch, ident, literal, pgCode, PgCode, validUntil } from './sql.js';
 
@@ -14,6 +15,7 @@ export async function grantTemporaryLogin(ctx: PgContext, spec: GrantSpec): Prom
   const permission = requirePermission(spec.permission);
   const role = temporaryRoleName(ctx.config.rolePrefix, spec.grantId);
   const password = generatePassword();
+  registerSecret(password); // never in a log line, whoever logs it
   await upsertLoginRole(adminPool(ctx), role, await scramSha256Verifier(password), spec.expiresAt);
 
   const pool = ctx.pools.get(target.database);

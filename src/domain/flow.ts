@@ -174,6 +174,42 @@ export const settingsSchema = z.object({
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
+/** Optional settings an admin can clear; cleared means absent, never null. */
+const CLEARABLE_SETTINGS = ['auditChannel'] as const;
+
+/**
+ * Settings as stored, made whole: empty optional fields are dropped, and a field that does not
+ * parse (written by an older version, or by hand) falls back to its default instead of making
+ * every read fail. `repaired` names what was dropped, so the caller can say so.
+ */
+export function parseStoredSettings(raw: unknown): { settings: Settings; repaired: string[] } {
+  const isObject = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
+  const value: Record<string, unknown> = isObject ? { ...(raw as Record<string, unknown>) } : {};
+  const repaired: string[] = isObject || raw === undefined || raw === null ? [] : ['(not an object)'];
+  for (const key of CLEARABLE_SETTINGS) {
+    if (key in value && (value[key] === null || value[key] === undefined || value[key] === ''))
+      delete value[key];
+  }
+  // Each round drops the top-level fields zod complains about; there are only a handful of fields.
+  for (let round = 0; round < 10; round++) {
+    const parsed = settingsSchema.safeParse(value);
+    if (parsed.success) return { settings: parsed.data, repaired };
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? '');
+      if (key && key in value) {
+        repaired.push(`${issue.path.join('.')}: ${issue.message}`);
+        delete value[key];
+      }
+    }
+  }
+  return { settings: settingsSchema.parse({}), repaired: [...repaired, '(all settings)'] };
+}
+
+/** A settings object as it should be stored: no null or undefined fields. */
+export function storableSettings(settings: Settings): Settings {
+  return JSON.parse(JSON.stringify(settings, (_k, v: unknown) => (v === null ? undefined : v))) as Settings;
+}
+
 export function isValidTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });

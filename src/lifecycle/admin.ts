@@ -8,7 +8,9 @@ import { canonicalJson } from '../audit/canonical-json.js';
 import {
   bundleSchema,
   flowSchema,
+  parseStoredSettings,
   settingsSchema,
+  storableSettings,
   type Flow,
   type FlowInput,
   type Settings,
@@ -162,12 +164,22 @@ export class AdminUseCases {
     await this.requireAdmin(actor, 'settings.update');
     const { Settings: SettingsModel } = this.ctx.db.models;
     const current = await SettingsModel.findById('global').lean();
-    const merged = settingsSchema.safeParse({ ...(current?.value ?? {}), ...patch });
+    // What is stored is made whole first, so a field an older version wrote badly cannot block a save
+    // that repairs it; an optional field left empty (null or '') is cleared, i.e. stored as absent.
+    const base = parseStoredSettings(current?.value).settings;
+    const cleared = Object.keys(patch).filter((k) => {
+      const v = (patch as Record<string, unknown>)[k];
+      return v === undefined || v === null || v === '';
+    });
+    const input: Record<string, unknown> = { ...base, ...patch };
+    for (const k of cleared) delete input[k];
+    const merged = settingsSchema.safeParse(input);
     if (!merged.success) throw zodToLatch(merged.error);
+    const value = storableSettings(merged.data);
     const filter = current ? { _id: 'global', version: current.version } : { _id: 'global' };
     const r = await SettingsModel.updateOne(
       filter,
-      { $set: { value: merged.data }, $inc: { version: 1 } },
+      { $set: { value }, $inc: { version: 1 } },
       { upsert: !current },
     );
     if (r.matchedCount === 0 && r.upsertedCount === 0)
@@ -176,9 +188,9 @@ export class AdminUseCases {
       actor,
       'settings.updated',
       { type: 'settings', id: 'global' },
-      { changed: Object.keys(patch), settings: merged.data },
+      { changed: Object.keys(patch), settings: value },
     );
-    return merged.data;
+    return value;
   }
 
   /**

@@ -5,7 +5,7 @@
 import type { Connector } from '../connectors/types.js';
 import {
   flowSchema,
-  settingsSchema,
+  parseStoredSettings,
   type Flow,
   type Settings,
   type BundleDefinition,
@@ -91,9 +91,22 @@ export class LifecycleContext {
     }
   }
 
+  /** The stored version whose repair was last reported, so a bad document is logged once, not per read. */
+  private reportedRepair?: string;
+
   async settings(): Promise<Settings> {
     const doc = await this.db.models.Settings.findById('global').lean();
-    const settings = settingsSchema.parse(doc?.value ?? {});
+    const { settings, repaired } = parseStoredSettings(doc?.value);
+    if (repaired.length > 0) {
+      const key = `${String(doc?.version)}|${repaired.join(',')}`;
+      if (this.reportedRepair !== key) {
+        this.reportedRepair = key;
+        this.log.warn(
+          { problems: repaired },
+          'stored settings had invalid fields; their defaults are used until an admin saves Settings again',
+        );
+      }
+    }
     if (doc?.value?.expiryWarningMinutes === undefined && this.deps.expiryWarningMinutes !== undefined) {
       settings.expiryWarningMinutes = this.deps.expiryWarningMinutes;
     }

@@ -517,3 +517,70 @@ export function usersSelected(userIds: string[]) {
 export function userSelected(userId: string) {
   return { type: 'users_select' as const, selected_user: userId };
 }
+
+/**
+ * The `view.state.values` Slack sends when a person submits `view` after filling in only `filled`
+ * (block id -> element state, e.g. `{ name: plainInput('x') }`): every other input keeps its
+ * initial value or comes back empty, exactly as Slack reports an untouched field (`value: null`,
+ * `selected_option: null`, `selected_users: []`…). Like Slack's client, it refuses to submit when
+ * a required input is left empty, so a test cannot send what no person could.
+ */
+export function formState(
+  view: object,
+  filled: Record<string, Record<string, unknown>> = {},
+): Record<string, Record<string, unknown>> {
+  const values: Record<string, Record<string, unknown>> = {};
+  const missing: string[] = [];
+  for (const block of ((view as { blocks?: unknown }).blocks ?? []) as Array<Record<string, unknown>>) {
+    if (block.type !== 'input' || typeof block.block_id !== 'string') continue;
+    const element = block.element as Record<string, unknown>;
+    const actionId = String(element.action_id);
+    const state = filled[block.block_id] ?? untouched(element);
+    if (!block.optional && isEmpty(state)) missing.push(block.block_id);
+    values[block.block_id] = { [actionId]: { type: element.type, ...state } };
+  }
+  const unknown = Object.keys(filled).filter((id) => !(id in values));
+  if (unknown.length) throw new Error(`formState: the view has no input blocks ${unknown.join(', ')}`);
+  if (missing.length) throw new Error(`formState: Slack would not submit; required: ${missing.join(', ')}`);
+  return values;
+}
+
+function untouched(e: Record<string, unknown>): Record<string, unknown> {
+  switch (e.type) {
+    case 'plain_text_input':
+    case 'number_input':
+    case 'email_text_input':
+    case 'url_text_input':
+      return { value: e.initial_value ?? null };
+    case 'static_select':
+    case 'external_select':
+    case 'radio_buttons':
+      return { selected_option: e.initial_option ?? null };
+    case 'multi_static_select':
+    case 'multi_external_select':
+    case 'checkboxes':
+      return { selected_options: e.initial_options ?? [] };
+    case 'users_select':
+      return { selected_user: e.initial_user ?? null };
+    case 'multi_users_select':
+      return { selected_users: e.initial_users ?? [] };
+    case 'conversations_select':
+      return { selected_conversation: e.initial_conversation ?? null };
+    case 'multi_conversations_select':
+      return { selected_conversations: e.initial_conversations ?? [] };
+    case 'channels_select':
+      return { selected_channel: e.initial_channel ?? null };
+    case 'datepicker':
+      return { selected_date: e.initial_date ?? null };
+    case 'timepicker':
+      return { selected_time: e.initial_time ?? null };
+    default:
+      throw new Error(`formState: no untouched state known for element type ${String(e.type)}`);
+  }
+}
+
+function isEmpty(state: Record<string, unknown>): boolean {
+  return Object.entries(state).every(
+    ([k, v]) => k === 'type' || v === null || v === '' || (Array.isArray(v) && v.length === 0),
+  );
+}

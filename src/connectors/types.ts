@@ -38,6 +38,22 @@ export interface GrantResult {
   credentials?: Record<string, string>;
 }
 
+/**
+ * A grant that failed part-way and could not undo what it had made: `handle` names what is left, so
+ * the lifecycle can remove it through revoke. A connector's grant either succeeds, or fails having
+ * left nothing, or throws this.
+ */
+export class PartialGrantError extends Error {
+  constructor(
+    message: string,
+    readonly handle: GrantHandle,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'PartialGrantError';
+  }
+}
+
 export interface HealthResult {
   ok: boolean;
   message: string;
@@ -46,6 +62,7 @@ export interface HealthResult {
 export interface Connector {
   readonly type: string;
   discover(): Promise<DiscoveredResource[]>;
+  /** All or nothing: on failure nothing is left on the system, or a PartialGrantError names what is. */
   grant(spec: GrantSpec): Promise<GrantResult>;
   /** Removes the grant and cuts off live sessions that use it. Succeeds if it is already gone. */
   revoke(spec: GrantSpec, handle: GrantHandle): Promise<void>;

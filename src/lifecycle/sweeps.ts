@@ -14,6 +14,7 @@ import type { GrantedCredentials } from './notifier.js';
 import { addMinutes, grantSpec, warnTime } from './requests.js';
 import { toView } from './views.js';
 import type { AuditEvent } from '../audit/audit-log.js';
+import { PartialGrantError, type GrantHandle } from '../connectors/types.js';
 
 const EPOCH = new Date(0);
 
@@ -234,7 +235,7 @@ export class Sweeps {
             $unset: { openKey: 1, warnAt: 1, nextAttemptAt: 1 },
             $inc: { version: 1 },
           },
-          { arrayFilters: [{ 't.grantState': 'active' }] },
+          { arrayFilters: [{ 't.grantState': { $in: ['active', 'partial'] } }] },
         ).then((r) => r.matchedCount),
       ),
       failOps.length
@@ -264,7 +265,7 @@ export class Sweeps {
     const revokedNow: number[] = [];
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
-      if (t.grantState !== 'active' || !t.handle) continue;
+      if (!holdsSomething(t)) continue;
       try {
         const shareKey = t.handle.shareKey;
         const stillHeld =
@@ -449,6 +450,11 @@ export class Sweeps {
       } catch (err) {
         error = `${t.resourceName}: ${errorText(err)}`;
         t.error = errorText(err);
+        // Left behind by a grant that could not undo itself: the revoke path removes it.
+        if (err instanceof PartialGrantError) {
+          t.grantState = 'partial';
+          t.handle = err.handle;
+        }
         break;
       }
     }
@@ -638,6 +644,13 @@ export class Sweeps {
       RequestDoc[]
     >();
   }
+}
+
+/** A target with something on the system to remove: granted, or left behind by a failed grant. */
+function holdsSomething(
+  t: RequestDoc['targets'][number],
+): t is RequestDoc['targets'][number] & { handle: GrantHandle } {
+  return (t.grantState === 'active' || t.grantState === 'partial') && t.handle != null;
 }
 
 function finalStateOf(doc: RequestDoc): 'expired' | 'failed' | 'revoked' {

@@ -25,7 +25,8 @@ const targetSchema = new Schema(
     permission: { type: String, required: true },
     owners: { type: [String], default: [] },
     /** Grant state of this target on the real system. */
-    grantState: { type: String, enum: ['none', 'active', 'revoked', 'failed'], default: 'none' },
+    /** `partial`: a failed grant left something behind (see PartialGrantError) for revoke to remove. */
+    grantState: { type: String, enum: ['none', 'active', 'partial', 'revoked', 'failed'], default: 'none' },
     handle: { type: Schema.Types.Mixed, default: null },
     grantedAt: Date,
     revokedAt: Date,
@@ -113,7 +114,7 @@ export interface TargetDoc {
   resourceKind: string;
   permission: string;
   owners: string[];
-  grantState: 'none' | 'active' | 'revoked' | 'failed';
+  grantState: 'none' | 'active' | 'partial' | 'revoked' | 'failed';
   handle: Record<string, string | number | boolean | null> | null;
   grantedAt?: Date;
   revokedAt?: Date;

@@ -7,9 +7,10 @@ import pg from 'pg';
 import {
   createPostgresConnector,
   postgresConfigSchema,
+  temporaryRoleName,
   type PostgresConnector,
 } from '../../src/connectors/postgres/index.js';
-import type { Connector, GrantSpec } from '../../src/connectors/types.js';
+import { PartialGrantError, type Connector, type GrantSpec } from '../../src/connectors/types.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 
 const { escapeIdentifier: ident } = pg;
@@ -407,6 +408,44 @@ describe('PostgreSQL connector: checking many grants at once', () => {
   });
 });
 
+describe('PostgreSQL connector: a grant that fails part-way', () => {
+  it('leaves no login behind when its privileges cannot be granted', async () => {
+    const c = connector({ databases: [appDb] });
+    const g = spec(`db:${appDb}/schema:no_such_schema_${s}`, 'read');
+    const role = temporaryRoleName(prefix, g.grantId);
+    await expect(c.grant(g)).rejects.toThrow(/no_such_schema/);
+    expect(await roleExists(role)).toBe(false);
+  });
+
+  it('names what it left when it cannot clean up, so the revoke path can remove it', async () => {
+    const c = connector({ databases: [appDb] });
+    const g = spec(`db:${appDb}/schema:no_such_schema_${s}`, 'read');
+    const role = temporaryRoleName(prefix, g.grantId);
+    // The privileges fail (no such schema), and then the clean-up loses its connection.
+    const pools = (c as unknown as { ctx: { pools: { get(db: string): pg.Pool } } }).ctx.pools;
+    const adminPool = pools.get('postgres');
+    const query = adminPool.query.bind(adminPool) as (...args: unknown[]) => Promise<unknown>;
+    adminPool.query = ((text: unknown, ...rest: unknown[]) =>
+      typeof text === 'string' && text.includes('NOLOGIN')
+        ? Promise.reject(new Error('connection lost'))
+        : query(text, ...rest)) as typeof adminPool.query;
+    let err: unknown;
+    try {
+      await c.grant(g);
+    } catch (e) {
+      err = e;
+    } finally {
+      adminPool.query = query as typeof adminPool.query;
+    }
+    expect(err).toBeInstanceOf(PartialGrantError);
+    expect((err as PartialGrantError).message).toMatch(/no_such_schema.*could not be removed yet/);
+    expect((err as PartialGrantError).handle).toMatchObject({ mode: 'temporary_login', role });
+    expect(await roleExists(role)).toBe(true);
+    await c.revoke(g, (err as PartialGrantError).handle);
+    expect(await roleExists(role)).toBe(false);
+  });
+});
+
 describe('PostgreSQL connector: existing logins', () => {
   const el = (loginMapping: unknown = 'email_localpart') =>
     connector({ mode: 'existing_login', roleMap: { read: readers }, loginMapping, databases: [appDb] });
@@ -475,6 +514,28 @@ describe('PostgreSQL connector: existing logins', () => {
     const email = `x"; create role ${pwnRole}; --@example.com`;
     await expect(c.grant(spec(billing, 'read', { requesterEmail: email }))).rejects.toThrow(/does not exist/);
     expect(await roleExists(pwnRole)).toBe(false);
+  });
+
+  it('refuses a derived login PostgreSQL would cut at 63 bytes, so two people never share one', async () => {
+    // Both local parts share their first 63 bytes; PostgreSQL would cut both to that login.
+    const shared = `${alice}_${'x'.repeat(63 - alice.length - 1)}`;
+    expect(Buffer.byteLength(shared)).toBe(63);
+    await admin.query(`CREATE ROLE ${ident(shared)} LOGIN`);
+    const c = el();
+    for (const tail of ['a', 'b']) {
+      await expect(
+        c.grant(spec(billing, 'read', { requesterEmail: `${shared}${tail}@example.com` })),
+      ).rejects.toThrow(/64 bytes.*cuts names at 63/);
+    }
+    const members = await admin.query(
+      `SELECT 1 FROM pg_auth_members m JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1`,
+      [shared],
+    );
+    expect(members.rowCount).toBe(0);
+    // Multi-byte characters count as bytes, not characters.
+    await expect(
+      c.grant(spec(billing, 'read', { requesterEmail: `${'é'.repeat(32)}@example.com` })),
+    ).rejects.toThrow(/64 bytes/);
   });
 
   it('refuses to map a requester onto the admin user', async () => {

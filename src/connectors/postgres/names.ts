@@ -11,9 +11,19 @@ const MAX_IDENTIFIER_BYTES = 63;
 export function temporaryRoleName(prefix: string, grantId: string): string {
   const cleaned = grantId.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   const plain = prefix + cleaned;
-  if (cleaned === grantId && plain.length <= MAX_IDENTIFIER_BYTES) return plain;
+  if (cleaned === grantId && Buffer.byteLength(plain) <= MAX_IDENTIFIER_BYTES) return plain;
   const hash = createHash('sha256').update(grantId).digest('hex').slice(0, 10);
-  return `${plain.slice(0, MAX_IDENTIFIER_BYTES - hash.length - 1)}_${hash}`;
+  return `${cutToBytes(plain, MAX_IDENTIFIER_BYTES - hash.length - 1)}_${hash}`;
+}
+
+/** The longest prefix of `text` within `max` UTF-8 bytes, never splitting a character. */
+function cutToBytes(text: string, max: number): string {
+  let out = '';
+  for (const ch of text) {
+    if (Buffer.byteLength(out + ch) > max) break;
+    out += ch;
+  }
+  return out;
 }
 
 export interface PgTarget {
@@ -42,17 +52,32 @@ export function parseResourceId(id: string): PgTarget {
   return { database: decodePart(m[1]), schema: m[2] === undefined ? null : decodePart(m[2]) };
 }
 
-/** Emails are case-insensitive and unquoted PostgreSQL names are lowercase, so logins are matched lowercased. */
+/**
+ * Emails are case-insensitive and unquoted PostgreSQL names are lowercase, so logins are matched
+ * lowercased. A derived name PostgreSQL would cut at 63 bytes is refused: two people whose names
+ * share the first 63 bytes would otherwise be given (and have revoked) the same login.
+ */
 export function loginForEmail(mapping: LoginMapping, email: string): string {
   const normalised = email.trim().toLowerCase();
-  if (mapping === 'email') return normalised;
-  if (mapping === 'email_localpart') {
+  let login: string;
+  if (mapping === 'email') login = normalised;
+  else if (mapping === 'email_localpart') {
     const at = normalised.lastIndexOf('@');
     if (at <= 0)
       throw new Error(`cannot derive a PostgreSQL login from ${JSON.stringify(email)}: not an email`);
-    return normalised.slice(0, at);
+    login = normalised.slice(0, at);
+  } else {
+    const hit = Object.entries(mapping.map).find(([key]) => key.trim().toLowerCase() === normalised);
+    if (!hit) throw new Error(`no PostgreSQL login is mapped for ${email} (loginMapping.map)`);
+    login = hit[1];
   }
-  const hit = Object.entries(mapping.map).find(([key]) => key.trim().toLowerCase() === normalised);
-  if (!hit) throw new Error(`no PostgreSQL login is mapped for ${email} (loginMapping.map)`);
-  return hit[1];
+  const bytes = Buffer.byteLength(login);
+  if (bytes > MAX_IDENTIFIER_BYTES) {
+    throw new Error(
+      `cannot use ${JSON.stringify(login)} as the PostgreSQL login of ${email}: it is ${bytes} bytes and ` +
+        `PostgreSQL cuts names at ${MAX_IDENTIFIER_BYTES}, where it could be someone else's login. ` +
+        'Map this person explicitly (loginMapping: { map: { email: login } }).',
+    );
+  }
+  return login;
 }

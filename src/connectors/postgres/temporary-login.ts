@@ -2,7 +2,7 @@
  * temporary_login mode: each grant is its own LOGIN role with a generated password, dropped on revoke.
  */
 import type pg from 'pg';
-import type { GrantHandle, GrantResult, GrantSpec } from '../types.js';
+import { PartialGrantError, type GrantHandle, type GrantResult, type GrantSpec } from '../types.js';
 import { adminPool, resolveTarget, type PgContext } from './context.js';
 import { temporaryRoleName } from './names.js';
 import { grantStatements, LIST_SCHEMAS_SQL, requirePermission } from './privileges.js';
@@ -16,18 +16,40 @@ export async function grantTemporaryLogin(ctx: PgContext, spec: GrantSpec): Prom
   const role = temporaryRoleName(ctx.config.rolePrefix, spec.grantId);
   const password = generatePassword();
   registerSecret(password); // never in a log line, whoever logs it
+  const handle: GrantHandle = {
+    mode: 'temporary_login',
+    role,
+    database: target.database,
+    schema: target.schema,
+    permission,
+  };
   await upsertLoginRole(adminPool(ctx), role, await scramSha256Verifier(password), spec.expiresAt);
 
-  const pool = ctx.pools.get(target.database);
-  const schemas =
-    target.schema === null
-      ? (await pool.query<{ nspname: string }>(LIST_SCHEMAS_SQL)).rows.map((r) => r.nspname)
-      : [target.schema];
-  await pool.query(aclBatch(grantStatements(target.database, schemas, role, permission)));
+  try {
+    const pool = ctx.pools.get(target.database);
+    const schemas =
+      target.schema === null
+        ? (await pool.query<{ nspname: string }>(LIST_SCHEMAS_SQL)).rows.map((r) => r.nspname)
+        : [target.schema];
+    await pool.query(aclBatch(grantStatements(target.database, schemas, role, permission)));
+  } catch (err) {
+    // The login exists but its privileges do not: take the login away again, so a failed grant
+    // leaves nothing. If even that fails, say what is left, for the revoke path to remove.
+    try {
+      await revokeTemporaryLogin(ctx, spec, handle);
+    } catch (cleanup) {
+      throw new PartialGrantError(
+        `${(err as Error).message}; the login ${role} it had created could not be removed yet (${(cleanup as Error).message})`,
+        handle,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
 
   const { host, port } = ctx.config;
   return {
-    handle: { mode: 'temporary_login', role, database: target.database, schema: target.schema, permission },
+    handle,
     credentials: { username: role, password, host, port: String(port), database: target.database },
   };
 }

@@ -4,6 +4,7 @@
  */
 import { formatDuration } from '../../src/domain/duration.js';
 import type { Flow, Settings } from '../../src/domain/flow.js';
+import { TEXT_LIMITS } from '../../src/domain/limits.js';
 import { BLOCK, VIEW } from './ids.js';
 import {
   chunks,
@@ -395,7 +396,7 @@ export function settingsModal(m: {
 }
 
 export function reasonModal(opts: {
-  callbackId: typeof VIEW.deny | typeof VIEW.revoke | typeof VIEW.revokeAll;
+  callbackId: typeof VIEW.approve | typeof VIEW.deny | typeof VIEW.revoke | typeof VIEW.revokeAll;
   title: string;
   intro: string;
   submit: string;
@@ -405,7 +406,11 @@ export function reasonModal(opts: {
 }) {
   const blocks: Block[] = [
     section(opts.intro),
-    textInput(BLOCK.reason, 'Reason', { optional: opts.optional, multiline: true, max: 1000 }),
+    textInput(BLOCK.reason, 'Reason', {
+      optional: opts.optional,
+      multiline: true,
+      max: TEXT_LIMITS.reason,
+    }),
   ];
   if (opts.confirmPhrase) {
     blocks.push(textInput(BLOCK.confirm, `Type ${opts.confirmPhrase} to confirm`, { max: 40 }));

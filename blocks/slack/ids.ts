@@ -3,6 +3,7 @@ export const VIEW = {
   loading: 'latch_loading',
   request: 'latch_request',
   submitted: 'latch_submitted',
+  approve: 'latch_approve',
   deny: 'latch_deny',
   credentials: 'latch_credentials',
   revoke: 'latch_revoke',

@@ -122,13 +122,14 @@ function plainRequester(text: string): string {
 
 // ---- the requester's side ----
 
+/** `waitingOn` is mrkdwn the caller built (mentions, escaped names); it is not escaped again. */
 export function submittedMessage(r: RequestView, waitingOn: string): Message {
   const text = `${r.id} submitted: ${plainTargets(r)} for ${formatDuration(r.durationMinutes)}`;
   return {
     text,
     blocks: [
       section(
-        `:inbox_tray: *${r.id}* is submitted: ${describeTargets(r)} for *${formatDuration(r.durationMinutes)}*.\nWaiting for ${esc(waitingOn)}.`,
+        `:inbox_tray: *${r.id}* is submitted: ${describeTargets(r)} for *${formatDuration(r.durationMinutes)}*.\nWaiting for ${waitingOn}.`,
       ),
       {
         type: 'actions',

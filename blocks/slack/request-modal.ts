@@ -1,4 +1,5 @@
 /** The /access request modal, its loading state and the confirmation shown after submitting. */
+import { TEXT_LIMITS } from '../../src/domain/limits.js';
 import { formatDuration } from '../../src/domain/duration.js';
 import { ACTION, BLOCK, VIEW } from './ids.js';
 import {
@@ -168,7 +169,7 @@ export function requestModal(form: RequestForm) {
       type: 'plain_text_input',
       action_id: ACTION.justification,
       multiline: true,
-      max_length: 2000,
+      max_length: TEXT_LIMITS.justification,
       placeholder: plain('A ticket, an incident, a sentence for the approver', 150),
     },
   });

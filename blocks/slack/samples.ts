@@ -15,6 +15,7 @@ import {
   type Settings,
 } from '../../src/domain/flow.js';
 import { formatRequestId } from '../../src/domain/human-id.js';
+import { MAX_APPROVERS_PER_STEP } from '../../src/domain/limits.js';
 import type { RequestState } from '../../src/domain/request.js';
 import type { RequestView } from '../../src/lifecycle/views.js';
 import {
@@ -96,6 +97,7 @@ export function sampleRequest(n: number, over: Partial<RequestView> = {}): Reque
     justification: 'INC-4821: invoices stuck in "sending"; need to check the outbox table.',
     source: 'slack',
     state: 'pending',
+    version: 1,
     step: 0,
     stepCount: 1,
     approvals: [],
@@ -778,8 +780,9 @@ const X_SETTINGS: Settings = settingsSchema.parse({
   admins: X_EMAILS,
   fallback: {
     enabled: true,
+    // As many as a step may name (MAX_APPROVERS_PER_STEP).
     approvers: [
-      ...X_EMAILS.map((id) => ({ type: 'user', id })),
+      ...X_EMAILS.slice(0, MAX_APPROVERS_PER_STEP - X_GROUPS.length).map((id) => ({ type: 'user', id })),
       ...X_GROUPS.map((g) => ({ type: 'group', id: g.name })),
     ],
     maxMinutes: 240,
@@ -937,7 +940,7 @@ export const STRESS_VIEWS: SampleSet = {
     message(
       submittedMessage(
         X_PENDING,
-        [...X_EMAILS.slice(0, 10), ...X_GROUPS.slice(0, 10).map((g) => `@${g.name}`)].join(', '),
+        [...X_EMAILS.slice(0, 10), ...X_GROUPS.slice(0, 10).map((g) => `@${g.name}`)].map(esc).join(', '),
       ),
     ),
   'dm-approved': () => message(decidedMessage(X_PENDING, 'approved', X_REQUESTER)),

@@ -1,4 +1,5 @@
 import type { DurationPolicy, ExtensionPolicy } from './flow.js';
+import { MAX_MINUTES } from './limits.js';
 
 const HOUR = 60;
 const DAY = 24 * HOUR;
@@ -14,6 +15,9 @@ export function checkRequestedDuration(policy: DurationPolicy, minutes: number |
   }
   if (!Number.isInteger(minutes) || minutes < 1) {
     return { ok: false, reason: 'The duration must be a whole number of minutes, at least 1 minute' };
+  }
+  if (minutes > MAX_MINUTES) {
+    return { ok: false, reason: `The longest any access can last is ${formatDuration(MAX_MINUTES)}` };
   }
   if (policy.choicesMinutes.length > 0 && !policy.choicesMinutes.includes(minutes)) {
     const options = durationOptions(policy).map(formatDuration).join(', ');

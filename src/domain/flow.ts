@@ -3,20 +3,25 @@
  * YAML file and the API all validate through them, and the TypeScript types are inferred from them.
  */
 import { z } from 'zod';
+import { MAX_APPROVAL_STEPS, MAX_APPROVERS_PER_STEP, MAX_MINUTES } from './limits.js';
+
+/** An email, a group name or an id: long enough for any of them, short enough to bound storage. */
+const name = z.string().min(1).max(320);
+const minutes = z.number().int().max(MAX_MINUTES, 'at most a year');
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
 /** Users are identified by (lower-case) email; groups by their name in the identity source. */
 export const principalSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('user'), id: z.string().min(1) }),
-  z.object({ type: z.literal('group'), id: z.string().min(1) }),
+  z.object({ type: z.literal('user'), id: name }),
+  z.object({ type: z.literal('group'), id: name }),
   z.object({ type: z.literal('everyone') }),
 ]);
 export type Principal = z.infer<typeof principalSchema>;
 
 export const approverSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('user'), id: z.string().min(1) }),
-  z.object({ type: z.literal('group'), id: z.string().min(1) }),
+  z.object({ type: z.literal('user'), id: name }),
+  z.object({ type: z.literal('group'), id: name }),
   z.object({ type: z.literal('resource_owner') }),
 ]);
 export type Approver = z.infer<typeof approverSchema>;
@@ -35,47 +40,61 @@ export type ResourceSelector = z.infer<typeof resourceSelectorSchema>;
 
 export const targetSpecSchema = z.object({
   /** Integration name. */
-  integration: z.string().min(1),
-  include: z.array(resourceSelectorSchema).default([]),
-  exclude: z.array(resourceSelectorSchema).default([]),
-  permissions: z.array(z.string().min(1)).min(1),
+  integration: name,
+  include: z.array(resourceSelectorSchema).max(500).default([]),
+  exclude: z.array(resourceSelectorSchema).max(500).default([]),
+  permissions: z.array(name).min(1).max(200),
 });
 export type TargetSpec = z.infer<typeof targetSpecSchema>;
 
 export const approvalRuleSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('any') }),
   z.object({ type: z.literal('all') }),
-  z.object({ type: z.literal('quorum'), count: z.number().int().min(1) }),
+  z.object({ type: z.literal('quorum'), count: z.number().int().min(1).max(MAX_APPROVERS_PER_STEP) }),
 ]);
 export type ApprovalRule = z.infer<typeof approvalRuleSchema>;
 
-export const approvalStepSchema = z.object({
-  approvers: z.array(approverSchema).min(1),
-  rule: approvalRuleSchema.default({ type: 'any' }),
-});
+export const approvalStepSchema = z
+  .object({
+    approvers: z
+      .array(approverSchema)
+      .min(1)
+      .max(
+        MAX_APPROVERS_PER_STEP,
+        `at most ${MAX_APPROVERS_PER_STEP} approvers a step; use a group for more`,
+      ),
+    rule: approvalRuleSchema.default({ type: 'any' }),
+  })
+  .superRefine((step, ctx) => {
+    // With only named people the quorum is checkable now; groups and owners are known at request time.
+    if (step.rule.type !== 'quorum' || step.approvers.some((a) => a.type !== 'user')) return;
+    const people = new Set(step.approvers.map((a) => (a.type === 'user' ? a.id.toLowerCase() : ''))).size;
+    if (step.rule.count > people)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rule', 'count'],
+        message: `a quorum of ${step.rule.count} can never be reached: this step names ${people} approver${people === 1 ? '' : 's'}`,
+      });
+  });
 export type ApprovalStep = z.infer<typeof approvalStepSchema>;
 
 export const approvalSchema = z.object({
   /** No steps: requests under this flow are approved automatically. */
-  steps: z.array(approvalStepSchema).default([]),
+  steps: z.array(approvalStepSchema).max(MAX_APPROVAL_STEPS).default([]),
   requireReason: z.boolean().default(false),
   allowSelfApproval: z.boolean().default(false),
   /** Undecided requests time out after this long. */
-  timeoutMinutes: z
-    .number()
-    .int()
-    .min(1)
-    .default(24 * 60),
+  timeoutMinutes: minutes.min(1).default(24 * 60),
   /** Approvers are reminded this long after a step opens (0 = never). */
-  reminderMinutes: z.number().int().min(0).default(60),
+  reminderMinutes: minutes.min(0).default(60),
 });
 export type ApprovalPolicy = z.infer<typeof approvalSchema>;
 
 export const durationPolicySchema = z
   .object({
     /** Durations offered to the requester, in minutes. Empty: any duration up to the maximum. */
-    choicesMinutes: z.array(z.number().int().min(1)).default([]),
-    maxMinutes: z.number().int().min(1).optional(),
+    choicesMinutes: z.array(minutes.min(1)).max(50).default([]),
+    maxMinutes: minutes.min(1).optional(),
     allowIndefinite: z.boolean().default(false),
   })
   .refine((d) => d.allowIndefinite || d.maxMinutes !== undefined || d.choicesMinutes.length > 0, {
@@ -98,7 +117,7 @@ export type Availability = z.infer<typeof availabilitySchema>;
 
 export const extensionPolicySchema = z.object({
   mode: z.enum(['none', 'direct', 'approval']).default('none'),
-  maxCount: z.number().int().min(0).default(1),
+  maxCount: z.number().int().min(0).max(100).default(1),
 });
 export type ExtensionPolicy = z.infer<typeof extensionPolicySchema>;
 
@@ -108,12 +127,12 @@ export const flowSchema = z
     description: z.string().max(500).default(''),
     enabled: z.boolean().default(true),
     grantees: z.object({
-      include: z.array(principalSchema).min(1),
-      exclude: z.array(principalSchema).default([]),
+      include: z.array(principalSchema).min(1).max(1000),
+      exclude: z.array(principalSchema).max(1000).default([]),
     }),
-    targets: z.array(targetSpecSchema).default([]),
+    targets: z.array(targetSpecSchema).max(100).default([]),
     /** Names of Access Bundles that may be requested under this flow. */
-    bundles: z.array(z.string().min(1)).default([]),
+    bundles: z.array(name).max(200).default([]),
     approval: approvalSchema.default({
       steps: [],
       requireReason: false,
@@ -141,23 +160,24 @@ export const bundleSchema = z.object({
   targets: z
     .array(
       z.object({
-        integration: z.string().min(1),
-        resource: z.string().min(1),
-        permission: z.string().min(1),
+        integration: name,
+        resource: z.string().min(1).max(1000),
+        permission: name,
       }),
     )
-    .min(1),
+    .min(1)
+    .max(200),
 });
 export type BundleDefinition = z.infer<typeof bundleSchema>;
 
 /** Settings an admin controls, including the built-in fallback flow. */
 export const settingsSchema = z.object({
-  admins: z.array(z.string().min(1)).default([]),
+  admins: z.array(name).max(1000).default([]),
   fallback: z
     .object({
       enabled: z.boolean().default(true),
       /** Empty: the admins approve. */
-      approvers: z.array(approverSchema).default([]),
+      approvers: z.array(approverSchema).max(MAX_APPROVERS_PER_STEP).default([]),
       maxMinutes: z
         .number()
         .int()
@@ -166,7 +186,12 @@ export const settingsSchema = z.object({
         .default(4 * 60),
     })
     .default({ enabled: true, approvers: [], maxMinutes: 240 }),
-  expiryWarningMinutes: z.number().int().min(0).default(15),
+  expiryWarningMinutes: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 60)
+    .default(15),
   /** Tightens every flow's extension rule: `flow` keeps it, `approval` needs an approver, `never` forbids. */
   selfExtension: z.enum(['flow', 'approval', 'never']).default('flow'),
   /** Slack channel id that receives a line for every lifecycle event. */

@@ -30,6 +30,7 @@ import type { Resource } from '../domain/resource.js';
 import type { RequestDoc } from '../store/models.js';
 import type { LifecycleContext } from './context.js';
 import { conflict, forbidden, invalid } from './errors.js';
+import { boundedText } from './input.js';
 import { loadRequest, nextRequestNumber } from './load.js';
 import { toView, type RequestView } from './views.js';
 
@@ -94,7 +95,7 @@ export class RequestUseCases {
 
     const duration = checkRequestedDuration(flow.duration, input.durationMinutes);
     if (!duration.ok) throw invalid(duration.reason, 'duration');
-    const justification = (input.justification ?? '').trim();
+    const justification = boundedText(input.justification, 'justification');
     if (flow.requireJustification && !justification) {
       throw invalid(`${flow.name} asks for a justification.`, 'justification');
     }
@@ -216,133 +217,236 @@ export class RequestUseCases {
     return stepAudience(step, owners(doc));
   }
 
+  /**
+   * What a decision on `ref` needs before it is made (a reason?), for the channels' Approve and Deny
+   * buttons. Nothing about the request is said to someone who may not decide it.
+   */
+  async prepareDecision(
+    who: Identity,
+    ref: string,
+    action: 'approve' | 'reject',
+  ): Promise<{ id: string; reasonRequired: boolean }> {
+    const doc = await loadRequest(this.ctx, ref);
+    const id = formatRequestId(doc.number);
+    await this.assertMayDecide(who, doc, id, action);
+    const flow = doc.flow as Flow;
+    return { id, reasonRequired: action === 'reject' || flow.approval.requireReason };
+  }
+
+  /**
+   * Records an approval with one atomic update that cannot lose a concurrent one (the approval is
+   * pushed under a guard on state and step, not on the version), then, if the step is complete,
+   * moves the request on with a second guarded update that only one approver can win.
+   */
   async approve(who: Identity, ref: string, reason?: string): Promise<RequestView> {
     const ctx = this.ctx;
-    for (let attempt = 0; attempt < MAX_GUARD_RETRIES; attempt++) {
-      const doc = await loadRequest(ctx, ref);
-      const id = formatRequestId(doc.number);
-      this.assertPending(doc, id);
-      const flow = doc.flow as Flow;
-      const step = flow.approval.steps[doc.step]!;
-      const actx = approvalContext(doc);
-      const may = canApprove(step, who, actx);
-      if (!may.ok) {
-        await this.auditRefusal(who, id, 'approve', may.reason);
-        throw forbidden(may.reason);
-      }
-      if (flow.approval.requireReason && !reason?.trim())
-        throw invalid('A reason is required to approve.', 'reason');
-      if (doc.approvals.some((a) => a.step === doc.step && a.by === who.id)) {
-        throw conflict(`You have already approved ${id}.`);
-      }
-      const now = ctx.now();
-      const record = {
+    const doc = await loadRequest(ctx, ref);
+    const id = formatRequestId(doc.number);
+    await this.assertMayDecide(who, doc, id, 'approve');
+    const flow = doc.flow as Flow;
+    const text = boundedText(reason, 'reason');
+    if (flow.approval.requireReason && !text) throw invalid('A reason is required to approve.', 'reason');
+    const now = ctx.now();
+    const record = { step: doc.step, by: who.id, byGroups: who.groups, at: now, reason: text || undefined };
+    const { Request } = ctx.db.models;
+    const step = flow.approval.steps[doc.step]!;
+    const recorded = await Request.findOneAndUpdate(
+      {
+        _id: doc._id,
+        state: 'pending',
         step: doc.step,
-        by: who.id,
-        byGroups: who.groups,
-        at: now,
-        reason: reason?.trim() || undefined,
-      };
-      const stepApprovals = [...doc.approvals.filter((a) => a.step === doc.step), record];
-      const outcome = evaluateStep(
-        step,
-        stepApprovals.map((a) => ({ by: a.by, byGroups: a.byGroups ?? [], at: a.at })),
-        actx,
-      );
-      const lastStep = doc.step >= flow.approval.steps.length - 1;
-      const set: Record<string, unknown> = {};
-      if (outcome.done && lastStep) {
-        Object.assign(set, {
-          state: 'approved',
-          decidedBy: who.id,
-          decidedAt: now,
-          nextAttemptAt: now,
-          'lease.until': EPOCH,
-        });
-      } else if (outcome.done) {
-        set.step = doc.step + 1;
-        if (flow.approval.reminderMinutes > 0) set.remindAt = addMinutes(now, flow.approval.reminderMinutes);
+        // Where any one approval decides, the first wins and later clicks are told who decided.
+        approvals:
+          step.rule.type === 'any'
+            ? { $not: { $elemMatch: { step: doc.step } } }
+            : { $not: { $elemMatch: { step: doc.step, by: who.id } } },
+      },
+      { $push: { approvals: record }, $inc: { version: 1 } },
+      { returnDocument: 'after' },
+    ).lean<RequestDoc>();
+    if (!recorded) {
+      const fresh = await loadRequest(ctx, ref);
+      if (fresh.approvals.some((a) => a.step === doc.step && a.by === who.id))
+        throw conflict(`You have already approved ${id}.`);
+      if (fresh.state === 'pending' && fresh.step === doc.step) {
+        const first = fresh.approvals.find((a) => a.step === doc.step);
+        throw conflict(`${id} was already approved by ${first?.by ?? 'another approver'} a moment ago.`);
       }
-      const updated = await ctx.db.models.Request.findOneAndUpdate(
-        { _id: doc._id, state: 'pending', version: doc.version },
-        {
-          $push: { approvals: record },
-          $set: set,
-          $inc: { version: 1 },
-          ...(outcome.done && lastStep ? { $unset: { remindAt: 1, decideBy: 1 } } : {}),
-        },
-        { returnDocument: 'after' },
-      ).lean<RequestDoc>();
-      if (!updated) continue; // someone else acted first: re-read and decide again
-      const view = toView(updated);
-      await ctx.audit.append({
+      // Decided meanwhile: answer as if the click had come a moment later.
+      if (fresh.state !== 'pending') await this.assertMayDecide(who, fresh, id, 'approve');
+      // The step was completed by others meanwhile; this click was for that step, not the next.
+      throw conflict(
+        `Step ${doc.step + 1} of ${id} was completed meanwhile; it now waits for step ${fresh.step + 1}.`,
+      );
+    }
+    return this.advance(recorded, who, now, record.reason);
+  }
+
+  /**
+   * After an approval is recorded: completes the step (and the request) when its approvals now
+   * suffice. One audit entry per approval: `request.approved` for the one that decided the request,
+   * `request.approval_recorded` for the others.
+   */
+  private async advance(doc: RequestDoc, who: Identity, now: Date, reason?: string): Promise<RequestView> {
+    const ctx = this.ctx;
+    const id = formatRequestId(doc.number);
+    const flow = doc.flow as Flow;
+    const step = flow.approval.steps[doc.step]!;
+    const outcome = evaluateStep(
+      step,
+      doc.approvals
+        .filter((a) => a.step === doc.step)
+        .map((a) => ({ by: a.by, byGroups: a.byGroups ?? [], at: a.at })),
+      approvalContext(doc),
+    );
+    const recorded = (remaining?: string) =>
+      ctx.audit.append({
         actor: { type: 'user', id: who.id },
-        action: outcome.done && lastStep ? 'request.approved' : 'request.approval_recorded',
+        action: 'request.approval_recorded',
         subject: { type: 'request', id },
-        details: {
-          step: doc.step,
-          reason: record.reason,
-          remaining: outcome.done ? undefined : outcome.remaining,
-        },
+        details: { step: doc.step, reason, remaining },
         at: now,
       });
-      if (outcome.done && lastStep) {
-        await ctx.notify({ type: 'request.approved', request: view, by: who.id });
-        ctx.kick();
-        return view;
-      }
+    if (!outcome.done) {
+      await recorded(outcome.remaining);
+      const view = toView(doc);
       await ctx.notify({
         type: 'approval.recorded',
         request: view,
         by: who.id,
-        remaining: outcome.done ? undefined : outcome.remaining,
+        remaining: outcome.remaining,
       });
-      if (outcome.done) {
-        await ctx.notify({
-          type: 'approval.needed',
-          request: view,
-          approvers: this.audience(flow.approval.steps[updated.step]!, updated),
-          reminder: false,
-        });
-      }
       return view;
     }
-    throw conflict('The request kept changing while you approved it; please try again.');
+    const lastStep = doc.step >= flow.approval.steps.length - 1;
+    const update = lastStep
+      ? {
+          $set: {
+            state: 'approved',
+            decidedBy: who.id,
+            decidedAt: now,
+            nextAttemptAt: now,
+            'lease.until': EPOCH,
+          },
+          $unset: { remindAt: 1, decideBy: 1 },
+          $inc: { version: 1 },
+        }
+      : {
+          $set: {
+            step: doc.step + 1,
+            ...(flow.approval.reminderMinutes > 0
+              ? { remindAt: addMinutes(now, flow.approval.reminderMinutes) }
+              : {}),
+          },
+          $inc: { version: 1 },
+        };
+    const moved = await ctx.db.models.Request.findOneAndUpdate(
+      { _id: doc._id, state: 'pending', step: doc.step },
+      update,
+      { returnDocument: 'after' },
+    ).lean<RequestDoc>();
+    // Another approval completed the step a moment earlier; this one is recorded all the same.
+    if (!moved) {
+      // Another approval completed the step a moment earlier; this one is recorded all the same.
+      await recorded();
+      return toView(await loadRequest(ctx, id));
+    }
+    const view = toView(moved);
+    if (lastStep) {
+      await ctx.audit.append({
+        actor: { type: 'user', id: who.id },
+        action: 'request.approved',
+        subject: { type: 'request', id },
+        details: { step: doc.step, reason },
+        at: now,
+      });
+      await ctx.notify({ type: 'request.approved', request: view, by: who.id });
+      ctx.kick();
+      return view;
+    }
+    await recorded();
+    await ctx.notify({ type: 'approval.recorded', request: view, by: who.id });
+    await ctx.notify({
+      type: 'approval.needed',
+      request: view,
+      approvers: this.audience(flow.approval.steps[moved.step]!, moved),
+      reminder: false,
+    });
+    return view;
   }
 
   async reject(who: Identity, ref: string, reason: string): Promise<RequestView> {
     const ctx = this.ctx;
-    const text = reason?.trim();
+    const doc = await loadRequest(ctx, ref);
+    const id = formatRequestId(doc.number);
+    await this.assertMayDecide(who, doc, id, 'reject');
+    const text = boundedText(reason, 'reason');
     if (!text) throw invalid('Give a reason for denying the request.', 'reason');
-    for (let attempt = 0; attempt < MAX_GUARD_RETRIES; attempt++) {
-      const doc = await loadRequest(ctx, ref);
-      const id = formatRequestId(doc.number);
-      this.assertPending(doc, id);
-      const flow = doc.flow as Flow;
-      const may = canApprove(flow.approval.steps[doc.step]!, who, approvalContext(doc));
-      if (!may.ok) {
-        await this.auditRefusal(who, id, 'reject', may.reason);
-        throw forbidden(may.reason.replace('approve', 'deny'));
-      }
-      const now = ctx.now();
-      const updated = await this.endPending(doc, 'rejected', {
-        decidedBy: who.id,
-        decisionReason: text,
-        decidedAt: now,
-      });
-      if (!updated) continue;
-      const view = toView(updated);
-      await ctx.audit.append({
-        actor: { type: 'user', id: who.id },
-        action: 'request.rejected',
-        subject: { type: 'request', id },
-        details: { reason: text, step: doc.step },
-        at: now,
-      });
-      await ctx.notify({ type: 'request.rejected', request: view, by: who.id, reason: text });
-      return view;
+    const now = ctx.now();
+    // Guarded by state and step, not version: approvals recorded meanwhile do not void a denial.
+    const updated = await ctx.db.models.Request.findOneAndUpdate(
+      { _id: doc._id, state: 'pending', step: doc.step },
+      {
+        $set: { state: 'rejected', decidedBy: who.id, decisionReason: text, decidedAt: now },
+        $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
+        $inc: { version: 1 },
+      },
+      { returnDocument: 'after' },
+    ).lean<RequestDoc>();
+    if (!updated) {
+      const fresh = await loadRequest(ctx, ref);
+      if (fresh.state !== 'pending') await this.assertMayDecide(who, fresh, id, 'reject');
+      throw conflict(
+        `Step ${doc.step + 1} of ${id} was completed meanwhile; it now waits for step ${fresh.step + 1}.`,
+      );
     }
-    throw conflict('The request kept changing; please try again.');
+    const view = toView(updated);
+    await ctx.audit.append({
+      actor: { type: 'user', id: who.id },
+      action: 'request.rejected',
+      subject: { type: 'request', id },
+      details: { reason: text, step: doc.step },
+      at: now,
+    });
+    await ctx.notify({ type: 'request.rejected', request: view, by: who.id, reason: text });
+    return view;
+  }
+
+  /**
+   * May `who` decide this request now? Checked before anything about the request is said: someone
+   * who has no part in it learns only that, and the refusal is audited. Those who do (the requester,
+   * its approvers, admins) are told why not, e.g. that it was already approved.
+   */
+  private async assertMayDecide(
+    who: Identity,
+    doc: RequestDoc,
+    id: string,
+    action: 'approve' | 'reject',
+  ): Promise<void> {
+    const verb = action === 'approve' ? 'approve' : 'deny';
+    const flow = doc.flow as Flow;
+    const actx = approvalContext(doc);
+    const step = doc.state === 'pending' ? flow.approval.steps[doc.step] : undefined;
+    const may = step ? canApprove(step, who, actx) : undefined;
+    if (may?.ok) return;
+    if (!(await this.hasPartIn(who, doc))) {
+      await this.auditRefusal(who, id, action, 'not an approver of this request');
+      throw forbidden(`You cannot ${verb} ${id}: you are not one of its approvers.`);
+    }
+    if (doc.state !== 'pending') this.assertPending(doc, id);
+    const reason = may && !may.ok ? may.reason : 'not an approver of the current step';
+    await this.auditRefusal(who, id, action, reason);
+    throw forbidden(may && !may.ok ? reason.replace('approve', verb) + '.' : `You cannot ${verb} ${id} now.`);
+  }
+
+  /** The requester, an approver of any step (or one who approved), or an admin. */
+  private async hasPartIn(who: Identity, doc: RequestDoc): Promise<boolean> {
+    if (doc.requester.id === who.id) return true;
+    if (doc.approvals.some((a) => a.by === who.id)) return true;
+    const flow = doc.flow as Flow;
+    const anyone = { ...approvalContext(doc), allowSelfApproval: true };
+    if (flow.approval.steps.some((step) => canApprove(step, who, anyone).ok)) return true;
+    return this.ctx.isAdmin(who);
   }
 
   async cancel(who: Identity, ref: string): Promise<RequestView> {
@@ -351,7 +455,7 @@ export class RequestUseCases {
     const id = formatRequestId(doc.number);
     if (doc.requester.id !== who.id) {
       await this.auditRefusal(who, id, 'cancel', 'not the requester');
-      throw forbidden(`Only ${doc.requester.email} can cancel ${id}.`);
+      throw forbidden(`Only the requester can cancel ${id}.`);
     }
     this.assertPending(doc, id);
     const now = ctx.now();
@@ -383,7 +487,7 @@ export class RequestUseCases {
       throw forbidden(`Only the requester, an approver of ${id} or an admin can revoke it.`);
     }
     const now = ctx.now();
-    const text = reason?.trim() || undefined;
+    const text = boundedText(reason, 'reason') || undefined;
     const updated = await requestRevoke(ctx, doc, { by: who.id, reason: text, now });
     if (!updated) {
       const fresh = await loadRequest(ctx, ref);
@@ -407,7 +511,7 @@ export class RequestUseCases {
       await this.auditRefusal(who, '*', 'revoke_all', 'not an admin');
       throw forbidden('Only admins can revoke all access.');
     }
-    const text = reason?.trim();
+    const text = boundedText(reason, 'reason');
     if (!text) throw invalid('Give a reason for revoking all access.', 'reason');
     const now = ctx.now();
     const { Request } = ctx.db.models;
@@ -458,7 +562,7 @@ export class RequestUseCases {
       const isAdmin = await ctx.isAdmin(who);
       if (doc.requester.id !== who.id && !isAdmin) {
         await this.auditRefusal(who, id, 'extend', 'not the requester or an admin');
-        throw forbidden(`Only ${doc.requester.email} or an admin can extend ${id}.`);
+        throw forbidden(`Only the requester or an admin can extend ${id}.`);
       }
       if (doc.state !== 'active')
         throw conflict(
@@ -511,18 +615,23 @@ export class RequestUseCases {
       const doc = await loadRequest(ctx, ref);
       const id = formatRequestId(doc.number);
       const pending = doc.pendingExtension as { minutes: number } | null;
-      if (doc.state !== 'active' || !pending) throw conflict(`${id} has no extension waiting for approval.`);
       const flow = doc.flow as Flow;
       const step = flow.approval.steps[0];
+      // Who may decide is checked before anything about the request's state is said.
       const may = step
         ? canApprove(step, who, approvalContext(doc))
         : (await ctx.isAdmin(who))
           ? { ok: true as const }
-          : { ok: false as const, reason: 'Only admins can approve this extension.' };
+          : { ok: false as const, reason: 'Only admins can approve this extension' };
       if (!may.ok) {
         await this.auditRefusal(who, id, 'approve_extension', may.reason);
-        throw forbidden(may.reason);
+        throw forbidden(
+          (await this.hasPartIn(who, doc))
+            ? `${may.reason}.`
+            : `You cannot approve an extension of ${id}: you are not one of its approvers.`,
+        );
       }
+      if (doc.state !== 'active' || !pending) throw conflict(`${id} has no extension waiting for approval.`);
       const updated = await this.applyExtension(doc, pending.minutes, who.id, ctx.now());
       if (updated) return updated;
     }
@@ -604,6 +713,21 @@ export class RequestUseCases {
       { $set: { state, ...set }, $unset: { openKey: 1, remindAt: 1, decideBy: 1 }, $inc: { version: 1 } },
       { returnDocument: 'after' },
     ).lean<RequestDoc>();
+  }
+
+  /** The requester saw the one-time credentials of `requestId` (a channel showed them). */
+  async credentialsShown(who: Identity, requestId: string): Promise<void> {
+    await this.ctx.audit.append({
+      actor: { type: 'user', id: who.id },
+      action: 'credentials.revealed',
+      subject: { type: 'request', id: requestId },
+      at: this.ctx.now(),
+    });
+  }
+
+  /** Someone tried to open credentials that are not theirs. */
+  async refuseCredentials(who: Identity, requestId: string, reason: string): Promise<void> {
+    await this.auditRefusal(who, requestId, 'credentials.reveal', reason);
   }
 
   private async auditRefusal(who: Identity, id: string, action: string, reason: string): Promise<void> {
@@ -698,10 +822,17 @@ export function addMinutes(d: Date, minutes: number): Date {
   return new Date(d.getTime() + minutes * 60_000);
 }
 
+/**
+ * When to warn before `expiresAt`: the configured lead, but never more than a third of the time
+ * left, so a 15-minute grant under the default 15-minute lead is warned 5 minutes before its end
+ * instead of never. Grants too short for a warning of at least a minute get none.
+ */
 export function warnTime(expiresAt: Date, leadMinutes: number, now: Date): Date | null {
   if (leadMinutes <= 0) return null;
-  const t = new Date(expiresAt.getTime() - leadMinutes * 60_000);
-  return t.getTime() > now.getTime() ? t : null;
+  const left = expiresAt.getTime() - now.getTime();
+  const lead = Math.min(leadMinutes * 60_000, Math.floor(left / 3));
+  if (lead < 60_000) return null;
+  return new Date(expiresAt.getTime() - lead);
 }
 
 function isDuplicateKey(err: unknown): boolean {

@@ -22,6 +22,8 @@ export interface RequestView {
   justification: string;
   source: string;
   state: RequestState;
+  /** Grows with every change: a view with a lower version is older news. */
+  version: number;
   step: number;
   stepCount: number;
   approvals: Array<{ step: number; by: string; at: Date; reason?: string }>;
@@ -63,6 +65,7 @@ export function toView(doc: RequestDoc): RequestView {
     justification: doc.justification ?? '',
     source: doc.source,
     state: doc.state as RequestState,
+    version: doc.version ?? 0,
     step: doc.step ?? 0,
     stepCount: flow.approval?.steps?.length ?? 0,
     approvals: (doc.approvals ?? []).map((a) => ({

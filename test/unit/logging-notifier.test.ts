@@ -24,6 +24,7 @@ const request: RequestView = {
   justification: '',
   source: 'api',
   state: 'active',
+  version: 3,
   step: 0,
   stepCount: 0,
   approvals: [],

@@ -79,6 +79,9 @@ const FLOW_FIELD_BLOCK: Record<string, string> = {
 };
 
 export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: Identity): Promise<FormAck> {
+  // Who submits is checked before what: a forged form from a non-admin is refused (and audited)
+  // without being told what is wrong with it.
+  await deps.latch.admin.assertAdmin(who, 'flow.save');
   const v = view.state?.values ?? {};
   const meta = parseMetadata<{ id: string; t: string }>(view.private_metadata);
   const existing = meta.id ? (await deps.latch.ctx.flows()).find((f) => f.id === meta.id) : undefined;
@@ -213,6 +216,7 @@ export async function saveIntegrationFromView(
   view: ViewPayload,
   who: Identity,
 ): Promise<FormAck> {
+  await deps.latch.admin.assertAdmin(who, 'integration.save');
   const v = view.state?.values ?? {};
   const meta = parseMetadata<{ name: string }>(view.private_metadata);
   const name = meta.name ?? text(v, 'name');
@@ -288,6 +292,7 @@ export async function saveSettingsFromView(
   view: ViewPayload,
   who: Identity,
 ): Promise<FormAck> {
+  await deps.latch.admin.assertAdmin(who, 'settings.update');
   const v = view.state?.values ?? {};
   const teamId = (view as { team_id?: string }).team_id;
   const warning = Number(text(v, 'warning'));

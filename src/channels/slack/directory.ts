@@ -4,6 +4,7 @@
  * editing a display name. Profiles are cached in MongoDB for a few minutes, user groups in memory.
  */
 import type { WebClient } from '@slack/web-api';
+import pLimit from 'p-limit';
 import { normalizeEmail, type Identity } from '../../domain/identity.js';
 import { forbidden } from '../../lifecycle/errors.js';
 import type { Logger } from '../../logger.js';
@@ -37,6 +38,7 @@ interface SlackProfileUser {
 const PROFILE_TTL_MS = 10 * 60_000;
 const GROUPS_TTL_MS = 5 * 60_000;
 const RETRY_GROUPS_MS = 30_000;
+const LOOKUP_TTL_MS = 10 * 60_000;
 
 export class SlackDirectory {
   private readonly groupCache = new Map<string, { at: number; ok: boolean; groups: Promise<UserGroup[]> }>();
@@ -95,9 +97,52 @@ export class SlackDirectory {
 
   /** Where to reach a Latch identity in Slack; cached profiles first, then users.lookupByEmail. */
   async findByEmail(email: string): Promise<SlackUserRef | null> {
-    const e = normalizeEmail(email);
-    const known = await this.m.SlackUser.findOne({ email: e }).lean();
-    if (known) return { teamId: known.teamId === '-' ? undefined : known.teamId, userId: known.userId };
+    return (await this.findManyByEmail([email])).get(normalizeEmail(email)) ?? null;
+  }
+
+  /**
+   * Where to reach many people at once (a step's approvers): one read of the cached profiles for
+   * all of them, then users.lookupByEmail for the rest, a few at a time, remembered for minutes
+   * (misses too), so a notification to a hundred approvers is not a hundred lookups every time.
+   */
+  async findManyByEmail(emails: string[]): Promise<Map<string, SlackUserRef | null>> {
+    const wanted = [...new Set(emails.map(normalizeEmail))];
+    const found = new Map<string, SlackUserRef | null>();
+    const now = this.now().getTime();
+    const missing: string[] = [];
+    for (const e of wanted) {
+      const hit = this.lookups.get(e);
+      if (hit && now - hit.at < LOOKUP_TTL_MS) found.set(e, await hit.ref);
+      else missing.push(e);
+    }
+    if (missing.length === 0) return found;
+    const known = await this.m.SlackUser.find(
+      { email: { $in: missing } },
+      { email: 1, teamId: 1, userId: 1 },
+    ).lean();
+    for (const k of known) {
+      if (!found.has(k.email))
+        found.set(k.email, { teamId: k.teamId === '-' ? undefined : k.teamId, userId: k.userId });
+    }
+    const unknown = missing.filter((e) => !found.has(e));
+    const refs = await Promise.all(
+      unknown.map((e) => {
+        const ref = this.lookupLimit(() => this.lookupByEmail(e));
+        this.lookups.set(e, { at: now, ref });
+        // A failed lookup is not an answer; forget it so the next notification asks again.
+        ref.catch(() => this.lookups.delete(e));
+        if (this.lookups.size > 5_000) this.lookups.delete(this.lookups.keys().next().value!);
+        return ref;
+      }),
+    );
+    unknown.forEach((e, i) => found.set(e, refs[i]!));
+    return found;
+  }
+
+  private readonly lookups = new Map<string, { at: number; ref: Promise<SlackUserRef | null> }>();
+  private readonly lookupLimit = pLimit(4);
+
+  private async lookupByEmail(e: string): Promise<SlackUserRef | null> {
     for (const { teamId, client } of await this.workspaces.all()) {
       try {
         const res = await client.users.lookupByEmail({ email: e });

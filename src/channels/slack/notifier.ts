@@ -19,6 +19,7 @@ import {
 } from '../../../blocks/slack/messages.js';
 import { esc, mention, when } from '../../../blocks/slack/text.js';
 import { withinWorkingHours } from '../../domain/availability.js';
+import { normalizeEmail } from '../../domain/identity.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { Audience, LatchEvent, Notifier } from '../../lifecycle/notifier.js';
 import type { RequestView } from '../../lifecycle/views.js';
@@ -228,7 +229,7 @@ export class SlackNotifier implements Notifier {
 
   private async find(emailOrId: string): Promise<SlackUserRef | null> {
     // LATCH_ADMINS may name Slack user ids (lower-cased on the way in); those need no lookup.
-    if (/^[uw][a-z0-9]{2,}$/i.test(emailOrId)) return { userId: emailOrId.toUpperCase() };
+    if (isSlackUserId(emailOrId)) return { userId: emailOrId.toUpperCase() };
     try {
       return await this.d.directory.findByEmail(emailOrId);
     } catch (err) {
@@ -246,15 +247,24 @@ export class SlackNotifier implements Notifier {
 
   private async describeAudience(a: Audience): Promise<string> {
     const names = await Promise.all(a.users.slice(0, 10).map((u) => this.nameOf(u)));
-    const parts = [...names, ...a.groups.slice(0, 10).map((g) => `@${g}`)];
+    const parts = [...names, ...a.groups.slice(0, 10).map((g) => `@${esc(g)}`)];
     return parts.length ? parts.join(', ') : 'the admins';
   }
 
   private async audienceRefs(a: Audience, exclude: string): Promise<SlackUserRef[]> {
     const refs: SlackUserRef[] = [];
-    for (const u of a.users) {
-      if (u === exclude) continue;
-      const ref = await this.find(u);
+    const users = a.users.filter((u) => u !== exclude);
+    const byId = users.filter(isSlackUserId);
+    const byEmail = users.filter((u) => !isSlackUserId(u));
+    let found = new Map<string, SlackUserRef | null>();
+    try {
+      found = await this.d.directory.findManyByEmail(byEmail);
+    } catch (err) {
+      this.d.log.warn({ err }, 'Slack user lookup failed');
+    }
+    refs.push(...byId.map((u) => ({ userId: u.toUpperCase() })));
+    for (const u of byEmail) {
+      const ref = found.get(normalizeEmail(u));
       if (ref) refs.push(ref);
       else this.d.log.warn({ approver: u }, 'approver not found in Slack');
     }
@@ -307,6 +317,8 @@ export class SlackNotifier implements Notifier {
     outcome?: string,
     progress?: string,
   ): Promise<void> {
+    // Concurrent approvals report in any order: never draw an older state over a newer one.
+    if (!this.isNewest(`${r.id}:${kind}`, r.version)) return;
     // Progress within a step touches only that step's cards: earlier steps' cards keep their outcome.
     const refs = await this.d.m.MessageRef.find({
       requestId: r.id,
@@ -334,6 +346,18 @@ export class SlackNotifier implements Notifier {
         }
       }),
     );
+  }
+
+  /** Newest version drawn per request card kind; bounded, oldest forgotten first. */
+  private readonly drawn = new Map<string, number>();
+
+  private isNewest(key: string, version: number): boolean {
+    const last = this.drawn.get(key);
+    if (last !== undefined && version < last) return false;
+    this.drawn.delete(key);
+    this.drawn.set(key, version);
+    if (this.drawn.size > 10_000) this.drawn.delete(this.drawn.keys().next().value!);
+    return true;
   }
 
   async requesterContext(r: RequestView): Promise<RequesterContext> {
@@ -388,4 +412,8 @@ export class SlackNotifier implements Notifier {
       return undefined;
     }
   }
+}
+
+function isSlackUserId(value: string): boolean {
+  return /^[uw][a-z0-9]{2,}$/i.test(value);
 }

@@ -68,6 +68,9 @@ const credentialDropSchema = new Schema(
     owner: { type: String, required: true },
     sealed: { type: String, required: true },
     at: { type: Date, required: true },
+    /** Set while a click is opening the window; a click whose window failed to open releases it. */
+    claim: String,
+    claimUntil: Date,
   },
   { versionKey: false },
 );

@@ -6,11 +6,10 @@
 import type { App, BlockAction, SlackActionMiddlewareArgs, AllMiddlewareArgs } from '@slack/bolt';
 import { credentialsModal, reasonModal } from '../../../../blocks/slack/admin-modals.js';
 import { ACTION, VIEW } from '../../../../blocks/slack/ids.js';
-import type { GrantedCredentials } from '../../../lifecycle/notifier.js';
-import { parseRequestId } from '../../../domain/human-id.js';
-import { STATE_LABELS, type RequestState } from '../../../domain/request.js';
 import type { Identity } from '../../../domain/identity.js';
+import { registerSecret } from '../../../secret-scrubber.js';
 import { actorOf, errorText, identityOf, tell, type SlackDeps } from '../context.js';
+import { CredentialDrops } from '../credential-drops.js';
 import { openFlowModal, openIntegrationModal, openSettingsModal } from '../admin-forms.js';
 import { openRequestModal, refreshRequestModal, type ViewPayload } from '../request-flow.js';
 
@@ -79,7 +78,22 @@ export function registerActions(app: App, deps: SlackDeps): void {
   app.action<BlockAction>(
     ACTION.approve,
     handle(deps, async (who, args) => {
-      const r = await latch.requests.approve(who, valueOf(args));
+      // Checked before anything else, so a stale card or a bystander is told at once and learns nothing.
+      const { id, reasonRequired } = await latch.requests.prepareDecision(who, valueOf(args), 'approve');
+      if (reasonRequired) {
+        await args.client.views.open({
+          trigger_id: args.body.trigger_id,
+          view: reasonModal({
+            callbackId: VIEW.approve,
+            title: `Approve ${id}`,
+            intro: `This flow asks approvers for a reason. The requester and the audit log see it.`,
+            submit: 'Approve',
+            privateMetadata: JSON.stringify({ id }),
+          }) as never,
+        });
+        return;
+      }
+      const r = await latch.requests.approve(who, id);
       return r.state === 'pending'
         ? `Your approval of ${r.id} is recorded; it needs more approvals.`
         : undefined;
@@ -88,17 +102,9 @@ export function registerActions(app: App, deps: SlackDeps): void {
 
   app.action<BlockAction>(
     ACTION.deny,
-    handle(deps, async (_who, args) => {
+    handle(deps, async (who, args) => {
       const { body, client } = args;
-      const id = valueOf(args);
-      // Checked before asking for a reason, so a stale card or a non-approver is told at once.
-      const n = parseRequestId(id);
-      const doc =
-        n === undefined || n === null
-          ? null
-          : await latch.db.models.Request.findOne({ number: n }, { state: 1 }).lean();
-      if (!doc) return `${id} does not exist.`;
-      if (doc.state !== 'pending') return `${id} is already ${STATE_LABELS[doc.state as RequestState]}.`;
+      const { id } = await latch.requests.prepareDecision(who, valueOf(args), 'reject');
       await client.views.open({
         trigger_id: body.trigger_id,
         view: reasonModal({
@@ -124,23 +130,29 @@ export function registerActions(app: App, deps: SlackDeps): void {
     ACTION.showCredentials,
     handle(deps, async (who, args) => {
       const dropId = valueOf(args);
-      // Deleted as it is read: the credentials can be shown once, and only to their owner.
-      const drop = /^[a-f0-9]{24}$/.test(dropId)
-        ? await deps.m.CredentialDrop.findOneAndDelete({ _id: dropId, owner: who.id }).lean()
-        : null;
-      if (!drop)
+      const drops = new CredentialDrops(deps.m, deps.box);
+      const claim = await drops.claim(dropId, who.id, latch.ctx.now());
+      if (claim.outcome === 'not_owner' || claim.outcome === 'gone') {
+        if (claim.outcome === 'not_owner')
+          await latch.requests.refuseCredentials(who, claim.requestId, 'not the requester');
         return 'These credentials were already shown once (or are not yours). If you lost them, revoke this access and request it again.';
-      const sets = JSON.parse(deps.box.open(drop.sealed)) as GrantedCredentials[];
-      await args.client.views.open({
-        trigger_id: args.body.trigger_id,
-        view: credentialsModal(sets) as never,
-      });
-      await latch.audit.append({
-        actor: { type: 'user', id: who.id },
-        action: 'credentials.revealed',
-        subject: { type: 'request', id: drop.requestId },
-        at: latch.ctx.now(),
-      });
+      }
+      if (claim.outcome === 'busy') return 'Your credentials are being opened in another window.';
+      // A web process apart from the worker that generated them has not seen them yet.
+      for (const set of claim.sets) registerSecret(set.values.password);
+      try {
+        await args.client.views.open({
+          trigger_id: args.body.trigger_id,
+          view: credentialsModal(claim.sets) as never,
+        });
+      } catch (err) {
+        // Not shown, so not used up: the next click tries again.
+        await drops.release(claim);
+        deps.log.warn({ err: (err as Error).message }, 'could not open the credentials window');
+        return 'Slack could not open the window with your credentials. They are kept: click *Show credentials* again.';
+      }
+      await drops.consume(claim);
+      await latch.requests.credentialsShown(who, claim.requestId);
     }),
   );
 

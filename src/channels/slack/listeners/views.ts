@@ -64,6 +64,21 @@ export function registerViews(app: App, deps: SlackDeps): void {
   });
 
   app.view<ViewSubmitAction>(
+    VIEW.approve,
+    submission(deps, BLOCK.reason, async (who, view) => {
+      const { id } = parseMetadata<{ id: string }>(view.private_metadata);
+      const reason = reasonOf(view);
+      if (!reason)
+        return {
+          response_action: 'errors',
+          errors: { [BLOCK.reason]: 'This flow asks approvers for a reason.' },
+        };
+      await latch.requests.approve(who, id ?? '', reason);
+      return undefined;
+    }),
+  );
+
+  app.view<ViewSubmitAction>(
     VIEW.deny,
     submission(deps, BLOCK.reason, async (who, view) => {
       const { id } = parseMetadata<{ id: string }>(view.private_metadata);
@@ -91,6 +106,7 @@ export function registerViews(app: App, deps: SlackDeps): void {
   app.view<ViewSubmitAction>(
     VIEW.revokeAll,
     submission(deps, BLOCK.reason, async (who, view) => {
+      await latch.admin.assertAdmin(who, 'request.revoke_all');
       const reason = reasonOf(view);
       const typed = (Object.values(view.state?.values?.[BLOCK.confirm] ?? {})[0]?.value ?? '').trim();
       const errors: Record<string, string> = {};

@@ -27,7 +27,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createLatch, type Latch } from '../src/app.js';
-import { startJobs, type RunningJobs } from '../src/jobs/agenda.js';
+import { startJobs, WORKER_JOBS, type RunningJobs } from '../src/jobs/agenda.js';
 import { mapLimit } from '../src/lifecycle/sweeps.js';
 import type { Notifier } from '../src/lifecycle/notifier.js';
 import { silentLogger } from '../src/logger.js';
@@ -428,10 +428,7 @@ async function run(args: Args, stops: Stops): Promise<void> {
     await instrumentConnector(latch, 'pg', timings);
     monitorCommands(db, timings);
   }
-  let jobs: RunningJobs | undefined = await startJobs(db, latch.loop, silentLogger, {
-    processEveryMs: 1_000,
-    lockLifetimeMs: 20_000,
-  });
+  let jobs: RunningJobs | undefined = await startJobs(db, latch.loop, silentLogger, WORKER_JOBS);
   stops.push(['jobs', () => (jobs ? jobs.stop() : Promise.resolve())]);
   const loopWait = Date.now() + 30_000;
   while (!latch.loop.running) {

@@ -90,7 +90,7 @@ export function createLatch(opts: LatchOptions): Latch {
   const loop = new SweepLoop(sweeps, opts.log, {
     tickMs: 250,
     relaxedEveryMs: 2_000,
-    heartbeatEveryMs: 3_000,
+    heartbeatEveryMs: 1_000,
     ...opts.loop,
   });
   ctx.setKick(() => loop.kick());

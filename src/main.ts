@@ -13,7 +13,7 @@ import { applyDeclaredConfig } from './config/apply.js';
 import { FlowsFileError, loadFlowsFile } from './config/flows-file.js';
 import { slackAuditChannelWitness } from './channels/slack/audit-witness.js';
 import { createSlackCore, startSlackApp, type SlackChannel } from './channels/slack/index.js';
-import { startJobs, type RunningJobs } from './jobs/agenda.js';
+import { startJobs, WORKER_JOBS, type RunningJobs } from './jobs/agenda.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
 import { fanOut } from './lifecycle/notifier.js';
 import { createLogger, type Logger } from './logger.js';
@@ -115,7 +115,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     log.info({ port: config.port }, `web listening on :${config.port}`);
   }
   if (role === 'all' || role === 'worker') {
-    jobs = await startJobs(db, latch.loop, log, { processEveryMs: 1_000, lockLifetimeMs: 20_000 });
+    jobs = await startJobs(db, latch.loop, log, WORKER_JOBS);
     log.info('worker started');
   }
 

@@ -17,6 +17,13 @@ export interface JobsOptions {
   lockLifetimeMs: number;
 }
 
+/**
+ * A standby worker polls every second and takes the sweep job over 5 s after its holder last
+ * touched it (the loop touches it every second); with 6 s leases renewed while work runs
+ * (src/lifecycle/sweeps.ts), a dead worker's revokes are finished by another within seconds.
+ */
+export const WORKER_JOBS: JobsOptions = { processEveryMs: 1_000, lockLifetimeMs: 5_000 };
+
 export interface RunningJobs {
   agenda: Agenda;
   stop(): Promise<void>;

@@ -31,10 +31,23 @@ export class SweepLoop {
     this.wake?.();
   }
 
-  async run(signal: AbortSignal, heartbeat: () => Promise<void> = async () => {}): Promise<void> {
+  async run(outer: AbortSignal, heartbeat: () => Promise<void> = async () => {}): Promise<void> {
     this.running = true;
     let lastRelaxed = 0;
-    let lastBeat = Date.now();
+    // The heartbeat runs on its own timer, so a long tick (a big batch on a slow store) never lets
+    // the lock run out under a live worker; a failed heartbeat means another worker owns the loop.
+    const lost = new AbortController();
+    const signal = AbortSignal.any([outer, lost.signal]);
+    let beating: Promise<void> | null = null;
+    const beat = setInterval(() => {
+      if (beating) return;
+      beating = heartbeat()
+        .catch((err: unknown) => {
+          this.log.warn({ err }, 'lost the sweep lock; another worker runs the sweeps now');
+          lost.abort();
+        })
+        .finally(() => (beating = null));
+    }, this.opts.heartbeatEveryMs);
     try {
       while (!signal.aborted) {
         this.kicked = false;
@@ -49,10 +62,6 @@ export class SweepLoop {
         } catch (err) {
           this.log.error({ err }, 'sweep failed; retrying on the next tick');
         }
-        if (Date.now() - lastBeat >= this.opts.heartbeatEveryMs) {
-          await heartbeat(); // throws when the lock was lost: another worker owns the loop now
-          lastBeat = Date.now();
-        }
         // After a busy tick go again at once: more may be due than one batch held.
         if (!busy && !this.kicked) {
           const nextExpiry = this.sweeps.msUntilNextExpiry();
@@ -60,6 +69,8 @@ export class SweepLoop {
         }
       }
     } finally {
+      clearInterval(beat);
+      await beating;
       this.running = false;
     }
   }

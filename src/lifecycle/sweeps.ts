@@ -36,7 +36,9 @@ export interface SweepOptions {
 }
 
 export const DEFAULT_SWEEP_OPTIONS: Omit<SweepOptions, 'owner'> = {
-  leaseMs: 60_000,
+  // Short, and renewed every third of it while the work runs: a worker that dies mid-revoke holds
+  // its claims for seconds, not a minute, while a slow revoke by a live worker is never taken over.
+  leaseMs: 6_000,
   batchSize: 200,
   concurrency: 16,
   maxGrantAttempts: 3,
@@ -189,6 +191,49 @@ export class Sweeps {
     const retried = await this.claim(['revoking']);
     const claimed = [...expired, ...retried];
     if (claimed.length === 0) return { expired: 0, revoked: 0, revokeFailures: 0 };
+    return this.whileLeased(claimed, () => this.revokeClaimed(claimed, expired.length));
+  }
+
+  /**
+   * Runs `work` on claimed requests while renewing their leases every third of the lease, so the
+   * claims outlive slow work but not this worker. Released leases (set to the epoch by the work's
+   * final writes) are not renewed.
+   */
+  private async whileLeased<T>(claimed: RequestDoc[], work: () => Promise<T>): Promise<T> {
+    const { Request } = this.ctx.db.models;
+    const byToken = new Map<string, RequestDoc['_id'][]>();
+    for (const d of claimed) {
+      const token = d.lease!.owner!;
+      byToken.set(token, [...(byToken.get(token) ?? []), d._id]);
+    }
+    let renewing: Promise<unknown> | null = null;
+    const renew = () =>
+      Promise.all(
+        [...byToken].map(([token, ids]) =>
+          Request.updateMany(
+            { _id: { $in: ids }, 'lease.owner': token, 'lease.until': { $gt: EPOCH } },
+            { $set: { 'lease.until': new Date(this.ctx.now().getTime() + this.opts.leaseMs) } },
+          ),
+        ),
+      ).catch((err: unknown) => this.ctx.log.warn({ err }, 'could not renew leases'));
+    const timer = setInterval(
+      () => {
+        if (!renewing) renewing = renew().finally(() => (renewing = null));
+      },
+      Math.max(50, Math.floor(this.opts.leaseMs / 3)),
+    );
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+      await renewing;
+    }
+  }
+
+  private async revokeClaimed(
+    claimed: RequestDoc[],
+    expiredCount: number,
+  ): Promise<{ expired: number; revoked: number; revokeFailures: number }> {
     const outcomes = await mapLimit(claimed, this.opts.concurrency, (doc) => this.revokeTargets(doc));
     await this.verifyRevoked(claimed, outcomes);
     const now = this.ctx.now();
@@ -256,7 +301,7 @@ export class Sweeps {
       recordedFailed = failed.filter((f) => ours(f.doc));
     }
     await this.reportRevokes(recordedDone, recordedFailed, now);
-    return { expired: expired.length, revoked: recordedDone.length, revokeFailures: recordedFailed.length };
+    return { expired: expiredCount, revoked: recordedDone.length, revokeFailures: recordedFailed.length };
   }
 
   private async revokeTargets(doc: RequestDoc): Promise<RevokeOutcome> {
@@ -409,15 +454,17 @@ export class Sweeps {
   async processGrants(): Promise<{ granted: number; grantFailures: number }> {
     const claimed = await this.claim(['approved', 'granting'], 'granting');
     if (claimed.length === 0) return { granted: 0, grantFailures: 0 };
-    const settings = await this.ctx.settings();
-    let granted = 0;
-    let failures = 0;
-    await mapLimit(claimed, this.opts.concurrency, async (doc) => {
-      const ok = await this.grantOne(doc, settings.expiryWarningMinutes);
-      if (ok) granted++;
-      else failures++;
+    return this.whileLeased(claimed, async () => {
+      const settings = await this.ctx.settings();
+      let granted = 0;
+      let failures = 0;
+      await mapLimit(claimed, this.opts.concurrency, async (doc) => {
+        const ok = await this.grantOne(doc, settings.expiryWarningMinutes);
+        if (ok) granted++;
+        else failures++;
+      });
+      return { granted, grantFailures: failures };
     });
-    return { granted, grantFailures: failures };
   }
 
   private async grantOne(doc: RequestDoc, warningMinutes: number): Promise<boolean> {

@@ -124,11 +124,20 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    // Whatever below hangs (a peer that never answers), the process is gone within this bound.
+    setTimeout(() => {
+      log.error('shutdown took too long; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN.hardMs).unref();
+    if (server) await closeServer(server, SHUTDOWN.connectionsMs);
     await jobs?.stop();
-    await slack?.stop();
-    // A worker without the Slack app still sends DMs; let the last ones go out.
-    await slackCore?.notifier.drain();
+    // Messages still going out get a bounded wait, not as long as the backlog takes.
+    if (slack) await slack.stop(SHUTDOWN.drainMs);
+    else if (slackCore) {
+      // A worker without the Slack app still sends DMs; let the last ones go out.
+      const left = await slackCore.notifier.drain(SHUTDOWN.drainMs);
+      if (left > 0) log.warn({ requests: left }, 'stopped with Slack messages still undelivered');
+    }
     await latch.close();
     await db.close();
     if (embedded) {
@@ -139,6 +148,18 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** How long a stop may take: open HTTP connections, delivering what is queued, everything. */
+const SHUTDOWN = { connectionsMs: 5_000, drainMs: 10_000, hardMs: 30_000 };
+
+/** Stops accepting, lets requests in flight finish, and cuts connections still open after `graceMs`. */
+async function closeServer(server: http.Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(timer);
 }
 
 async function applyFlowsFile(latch: Latch, file: string, log: Logger): Promise<void> {

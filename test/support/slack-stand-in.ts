@@ -678,7 +678,8 @@ export class SlackStandIn {
 
     this.record({ method, args, token, teamId: auth.teamId }, at, response);
     const delay = this.methodLatency.get(method) ?? this.latencyMs;
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    // Unref'd: a call held up for minutes must not keep the test process alive after close().
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay).unref());
     send(res, status, response, headers);
   }
 

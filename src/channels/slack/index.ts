@@ -87,7 +87,8 @@ export interface SlackChannel {
   /** HTTP mode: /slack/events and, with OAuth, /slack/install and /slack/oauth_redirect. */
   route?: Route;
   deps: SlackDeps;
-  stop(): Promise<void>;
+  /** Stops the app; waits at most `drainMs` for messages still going out. */
+  stop(drainMs?: number): Promise<void>;
 }
 
 export async function startSlackApp(
@@ -174,9 +175,10 @@ export async function startSlackApp(
     app,
     route: receiver?.route(),
     deps,
-    stop: async () => {
+    stop: async (drainMs?: number) => {
       if (socketMode) await app.stop();
-      await core.notifier.drain();
+      const left = await core.notifier.drain(drainMs);
+      if (left > 0) opts.log.warn({ requests: left }, 'stopped with Slack messages still undelivered');
     },
   };
 }

@@ -1,0 +1,99 @@
+/**
+ * SIGTERM behind a backlog: Slack stops answering while Latch has messages to send, and the
+ * process must still stop, cleanly and within its bound, instead of waiting for the backlog.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../../src/store/embedded-mongo.js';
+import {
+  addPgIntegration,
+  createFixture,
+  createPgDatabase,
+  flow,
+  person,
+  schemaId,
+  type Fixture,
+} from '../support/fixture.js';
+import { startLatchProcess, type LatchProcess } from '../support/latch-process.js';
+import { startSlackStandIn, type SlackStandIn } from '../support/slack-stand-in.js';
+
+const BOT_TOKEN = 'xoxb-shutdown-test';
+const people = Array.from({ length: 5 }, (_, i) => person(`user${i}`));
+
+let fx: Fixture;
+let standIn: SlackStandIn;
+let latch: LatchProcess | undefined;
+let dropDb: () => Promise<void>;
+let billing: string;
+
+beforeAll(async () => {
+  standIn = await startSlackStandIn();
+  standIn.addToken(BOT_TOKEN, { teamId: 'T0LATCH' });
+  people.forEach((p, i) => standIn.addUser({ id: `U0USER${i}`, email: p.email, realName: p.displayName! }));
+  fx = await createFixture('shutdown', { clock: () => new Date() });
+  const pg = await createPgDatabase('shut');
+  dropDb = pg.drop;
+  await addPgIntegration(fx.latch, 'pg', { databases: [pg.database] });
+  billing = schemaId(pg.database);
+  await fx.latch.admin.saveFlow(
+    'config-file',
+    flow({
+      name: 'Billing read',
+      targets: [{ integration: 'pg', include: [{ id: billing }], permissions: ['read'] }],
+    }),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await latch?.stop('SIGKILL');
+  await standIn?.close();
+  await fx?.close();
+  await dropDb?.();
+});
+
+describe('SIGTERM with messages stuck on their way to Slack', () => {
+  it('stops cleanly within its bound and says what was not delivered', async () => {
+    const uri = new URL(process.env.MONGODB_URI!);
+    uri.pathname = `/${fx.dbName}`;
+    latch = await startLatchProcess({
+      env: {
+        NODE_ENV: 'test',
+        PORT: String(await freePort()),
+        MONGODB_URI: uri.toString(),
+        LATCH_ENCRYPTION_KEY: fx.encryptionKey.toString('base64'),
+        LATCH_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'latch-shutdown-')),
+        SLACK_SIGNING_SECRET: 'shutdown-signing-secret',
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_API_URL: standIn.url,
+        LOG_LEVEL: 'info',
+      },
+      ready: 'worker started',
+    });
+    // Slack answers no DM any more: every message Latch sends from now on hangs.
+    standIn.setLatency(10 * 60_000, 'conversations.open');
+    for (const p of people) {
+      await fx.latch.requests.submit(p, {
+        targets: [{ integration: 'pg', resourceId: billing, permission: 'read' }],
+        durationMinutes: 60,
+        source: 'api',
+      });
+    }
+    // The process's worker grants them all and starts telling each requester.
+    for (let i = 0; i < people.length; i++) {
+      await standIn.waitForCall('conversations.open', (a) => String(a.users) === `U0USER${i}`, 30_000);
+    }
+
+    const sent = Date.now();
+    latch.child.kill('SIGTERM');
+    const exit = await Promise.race([
+      latch.exited,
+      new Promise<'still running'>((r) => setTimeout(() => r('still running'), 45_000)),
+    ]);
+    process.stderr.write(`[shutdown] exited ${Date.now() - sent} ms after SIGTERM\n`);
+    expect(exit).toEqual({ code: 0, signal: null });
+    const warning = latch.logLines().find((l) => l.msg === 'stopped with Slack messages still undelivered');
+    expect(warning).toMatchObject({ requests: people.length });
+  }, 120_000);
+});

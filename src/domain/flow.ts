@@ -199,6 +199,20 @@ export const settingsSchema = z.object({
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
+/**
+ * A copy without null or undefined object fields, at any depth. What is stored must not carry them:
+ * MongoDB turns an undefined field into null, and the schemas' optional fields do not accept null.
+ */
+export function withoutNulls<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutNulls) as T;
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  ) as T;
+}
+
 /** Optional settings an admin can clear; cleared means absent, never null. */
 const CLEARABLE_SETTINGS = ['auditChannel'] as const;
 

@@ -11,6 +11,7 @@ import {
   parseStoredSettings,
   settingsSchema,
   storableSettings,
+  withoutNulls,
   type Flow,
   type FlowInput,
   type Settings,
@@ -90,7 +91,8 @@ export class AdminUseCases {
     await this.requireAdmin(actor, 'flow.save');
     const parsed = flowSchema.safeParse(input);
     if (!parsed.success) throw zodToLatch(parsed.error);
-    const def = parsed.data;
+    // An optional field left unset (e.g. no availability window) is stored absent, never as null.
+    const def = withoutNulls(parsed.data);
     await this.assertReferencesExist(
       def.targets.map((t) => t.integration),
       def.bundles,
@@ -149,7 +151,12 @@ export class AdminUseCases {
     );
     await this.ctx.db.models.Bundle.updateOne(
       { name: parsed.data.name },
-      { $set: { definition: parsed.data, origin: actor === 'config-file' ? 'config' : 'console' } },
+      {
+        $set: {
+          definition: withoutNulls(parsed.data),
+          origin: actor === 'config-file' ? 'config' : 'console',
+        },
+      },
       { upsert: true },
     );
     await this.audit(

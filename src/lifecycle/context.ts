@@ -6,6 +6,7 @@ import type { Connector } from '../connectors/types.js';
 import {
   flowSchema,
   parseStoredSettings,
+  withoutNulls,
   type Flow,
   type Settings,
   type BundleDefinition,
@@ -129,12 +130,33 @@ export class LifecycleContext {
     return names.some((n) => admins.includes(n));
   }
 
+  /** Flows whose stored definition does not parse, reported once each (by id and last change). */
+  private readonly reportedFlows = new Set<string>();
+
+  /**
+   * Every flow as stored. A stored null where a field is optional reads as absent; a flow that still
+   * does not parse (edited by hand in the database) is left out, so it grants nothing, and logged,
+   * instead of making every read of every flow fail.
+   */
   async flows(): Promise<Flow[]> {
     const docs = await this.db.models.Flow.find().lean();
-    return docs.map((d) => ({
-      ...flowSchema.parse({ ...d.definition, enabled: d.enabled }),
-      id: String(d._id),
-    }));
+    const flows: Flow[] = [];
+    for (const d of docs) {
+      const parsed = flowSchema.safeParse(withoutNulls({ ...d.definition, enabled: d.enabled }));
+      if (parsed.success) {
+        flows.push({ ...parsed.data, id: String(d._id) });
+        continue;
+      }
+      const key = `${String(d._id)}@${String((d as { updatedAt?: Date }).updatedAt?.getTime())}`;
+      if (!this.reportedFlows.has(key)) {
+        this.reportedFlows.add(key);
+        this.log.warn(
+          { flow: d.name, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) },
+          'a stored flow is not valid and is ignored until an admin saves it again',
+        );
+      }
+    }
+    return flows;
   }
 
   async bundle(name: string): Promise<BundleDefinition | null> {

@@ -161,6 +161,39 @@ describe("a new admin's defaults", () => {
     expect(await roleExists(granted[0]!.credentials[0]!.values.username!)).toBe(false);
     expect(h.standIn.violations).toEqual([]);
   });
+
+  it('saves the edit forms untouched without changing anything, and clears a cleared audit channel', async () => {
+    const [before] = await h.latch.ctx.flows();
+    const flowEdit = await open(admin, await home(admin, 'flows'), ACTION.flowEdit, before!.id);
+    await submitOnly(admin, flowEdit, {});
+    const [after] = await h.latch.ctx.flows();
+    expect(after).toEqual(before);
+
+    const stored = await h.db.models.Integration.findOne({ name: 'pg' }).lean();
+    const integrationEdit = await open(
+      admin,
+      await home(admin, 'integrations'),
+      ACTION.integrationEdit,
+      'pg',
+    );
+    await submitOnly(admin, integrationEdit, {});
+    const kept = await h.db.models.Integration.findOne({ name: 'pg' }).lean();
+    expect(kept!.config).toEqual(stored!.config);
+    expect(kept!.secrets).toEqual(stored!.secrets);
+
+    // An audit channel set, then cleared again: absent, not null.
+    const settingsModal = await open(admin, await home(admin, 'settings'), ACTION.settingsEdit, 'edit');
+    await submitOnly(admin, settingsModal, {
+      audit_channel: { type: 'conversations_select', selected_conversation: 'C0AUDIT' },
+    });
+    expect((await h.latch.ctx.settings()).auditChannel).toBe('C0AUDIT');
+    const again = await open(admin, await home(admin, 'settings'), ACTION.settingsEdit, 'edit');
+    await submitOnly(admin, again, {
+      audit_channel: { type: 'conversations_select', selected_conversation: null },
+    });
+    expect((await h.db.models.Settings.findById('global').lean())!.value).not.toHaveProperty('auditChannel');
+    expect((await h.latch.ctx.settings()).auditChannel).toBeUndefined();
+  });
 });
 
 function optionOf(view: SlackView, blockId: string, text: string): unknown {

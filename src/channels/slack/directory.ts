@@ -39,6 +39,8 @@ const PROFILE_TTL_MS = 10 * 60_000;
 const GROUPS_TTL_MS = 5 * 60_000;
 const RETRY_GROUPS_MS = 30_000;
 const LOOKUP_TTL_MS = 10 * 60_000;
+/** Someone not (yet) in Slack is asked about again sooner: they may join any minute. */
+const MISS_TTL_MS = 60_000;
 
 export class SlackDirectory {
   private readonly groupCache = new Map<string, { at: number; ok: boolean; groups: Promise<UserGroup[]> }>();
@@ -112,8 +114,14 @@ export class SlackDirectory {
     const missing: string[] = [];
     for (const e of wanted) {
       const hit = this.lookups.get(e);
-      if (hit && now - hit.at < LOOKUP_TTL_MS) found.set(e, await hit.ref);
-      else missing.push(e);
+      if (hit) {
+        const ref = await hit.ref.catch(() => undefined);
+        if (ref !== undefined && now - hit.at < (ref ? LOOKUP_TTL_MS : MISS_TTL_MS)) {
+          found.set(e, ref);
+          continue;
+        }
+      }
+      missing.push(e);
     }
     if (missing.length === 0) return found;
     const known = await this.m.SlackUser.find(

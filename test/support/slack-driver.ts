@@ -528,6 +528,8 @@ export function userSelected(userId: string) {
 export function formState(
   view: object,
   filled: Record<string, Record<string, unknown>> = {},
+  /** `action`: the state sent with a block action while the form is being filled in (no required check). */
+  purpose: 'submit' | 'action' = 'submit',
 ): Record<string, Record<string, unknown>> {
   const values: Record<string, Record<string, unknown>> = {};
   const missing: string[] = [];
@@ -541,7 +543,8 @@ export function formState(
   }
   const unknown = Object.keys(filled).filter((id) => !(id in values));
   if (unknown.length) throw new Error(`formState: the view has no input blocks ${unknown.join(', ')}`);
-  if (missing.length) throw new Error(`formState: Slack would not submit; required: ${missing.join(', ')}`);
+  if (missing.length && purpose === 'submit')
+    throw new Error(`formState: Slack would not submit; required: ${missing.join(', ')}`);
   return values;
 }
 

@@ -482,6 +482,16 @@ export const SAMPLE_VIEWS: SampleSet = {
         outcome: `:white_check_mark: *Extended* by ${APPROVER}.`,
       }),
     ),
+  'approve-reason-modal': () =>
+    view(
+      reasonModal({
+        callbackId: VIEW.approve,
+        title: 'Approve AR-1042',
+        intro: 'This flow asks approvers for a reason. The requester and the audit log see it.',
+        submit: 'Approve',
+        privateMetadata: JSON.stringify({ id: 'AR-1042' }),
+      }),
+    ),
   'deny-modal': () =>
     view(
       reasonModal({
@@ -924,6 +934,16 @@ export const STRESS_VIEWS: SampleSet = {
         requester: X_REQUESTER,
         minutes: 0,
         outcome: `Approved by ${X_EMAILS.join(', ')}.`,
+      }),
+    ),
+  'approve-reason-modal': () =>
+    view(
+      reasonModal({
+        callbackId: VIEW.approve,
+        title: `Approve ${X_PENDING.id}`,
+        intro: 'This flow asks approvers for a reason. The requester and the audit log see it.',
+        submit: 'Approve',
+        privateMetadata: JSON.stringify({ id: X_PENDING.id }),
       }),
     ),
   'deny-modal': () =>

@@ -45,6 +45,7 @@ describe('Slack view samples', () => {
       'approval-card',
       'approval-card-decided',
       'extension-card',
+      'approve-reason-modal',
       'deny-modal',
       'dm-submitted',
       'dm-approved',

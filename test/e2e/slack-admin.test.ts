@@ -12,8 +12,14 @@ import {
   selectedValue,
   usersSelected,
 } from '../support/slack-driver.js';
-import { buttonsOf, startSlackHarness, textOf, type SlackHarness } from '../support/slack-harness.js';
-import type { SlackView } from '../support/slack-stand-in.js';
+import {
+  buttonsOf,
+  clickToOpen,
+  openHome,
+  startSlackHarness,
+  textOf,
+  type SlackHarness,
+} from '../support/slack-harness.js';
 
 const admin = { id: 'U0ADMIN', name: 'admin' };
 const dora = { id: 'U0DORA', name: 'dora' };
@@ -37,35 +43,10 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-async function home(user: typeof admin, section?: string): Promise<SlackView> {
-  let mark = h.standIn.mark();
-  await h.driver.event({ type: 'app_home_opened', user: user.id, channel: 'D' + user.id, tab: 'home' });
-  await h.standIn.waitForCall('views.publish', (a) => a.user_id === user.id, { after: mark });
-  if (!section) return h.standIn.homeOf(user.id)!;
-  mark = h.standIn.mark();
-  await h.driver.blockActions(user, [{ action_id: `${ACTION.section}:${section}`, value: section }], {
-    view: h.standIn.homeOf(user.id)!,
-  });
-  await h.standIn.waitForCall('views.publish', (a) => a.user_id === user.id, { after: mark });
-  return h.standIn.homeOf(user.id)!;
-}
-
-async function click(
-  user: typeof admin,
-  view: SlackView,
-  actionId: string,
-  value: string,
-): Promise<SlackView> {
-  const mark = h.standIn.mark();
-  await h.driver.blockActions(user, [{ action_id: actionId, value }], { view });
-  const opened = await h.standIn.waitForCall('views.open', undefined, { after: mark });
-  return h.standIn.view((opened.response.view as { id: string }).id)!;
-}
-
 describe('the admin console', () => {
   it('edits settings: a user group of admins and an audit channel', async () => {
-    const settingsHome = await home(admin, 'settings');
-    const modal = await click(admin, settingsHome, ACTION.settingsEdit, 'edit');
+    const settingsHome = await openHome(h, admin, 'settings');
+    const modal = await clickToOpen(h, admin, settingsHome, ACTION.settingsEdit, 'edit');
     expect(modal.callback_id).toBe(VIEW.settings);
     const res = await h.driver.viewSubmission(admin, modal, {
       admins: { value: usersSelected([admin.id]) },
@@ -85,15 +66,15 @@ describe('the admin console', () => {
       auditChannel: 'C0AUDIT',
     });
     // Dora is an admin through the user group: her home has the console.
-    const doraHome = await home(dora);
+    const doraHome = await openHome(h, dora);
     expect(buttonsOf(doraHome.blocks as unknown[]).map((b) => b.action_id)).toContain(
       `${ACTION.section}:flows`,
     );
   });
 
   it('adds an integration whose secret is never shown again', async () => {
-    const integrations = await home(admin, 'integrations');
-    const modal = await click(admin, integrations, ACTION.integrationNew, 'new');
+    const integrations = await openHome(h, admin, 'integrations');
+    const modal = await clickToOpen(h, admin, integrations, ACTION.integrationNew, 'new');
     const u = new URL(process.env.PG_URL!);
     const config = `host: ${u.hostname}\nport: ${u.port}\nuser: ${decodeURIComponent(u.username)}\ndatabase: postgres\ndatabases:\n  - ${database}\n`;
     const bad = await h.driver.viewSubmission(admin, modal, {
@@ -117,9 +98,9 @@ describe('the admin console', () => {
     expect(ok.status).toBe(200);
     expect(await h.db.models.Resource.countDocuments({ integration: 'pg' })).toBeGreaterThan(0);
 
-    const refreshed = await home(admin, 'integrations');
+    const refreshed = await openHome(h, admin, 'integrations');
     expect(textOf(refreshed.blocks as unknown[])).toContain('pg');
-    const edit = await click(admin, refreshed, ACTION.integrationEdit, 'pg');
+    const edit = await clickToOpen(h, admin, refreshed, ACTION.integrationEdit, 'pg');
     expect(JSON.stringify(edit)).not.toContain('Sup3r-Secret-Value');
     expect(textOf(edit.blocks as unknown[])).toContain('Stored: password');
     expect(JSON.stringify(h.standIn.calls())).not.toContain('Sup3r-Secret-Value');
@@ -158,9 +139,9 @@ describe('the admin console', () => {
     });
     expect(verified.ok).toBe(true);
 
-    const active = await home(admin, 'active');
+    const active = await openHome(h, admin, 'active');
     expect(textOf(active.blocks as unknown[])).toContain(r.id);
-    const modal = await click(admin, active, ACTION.revokeAll, 'all');
+    const modal = await clickToOpen(h, admin, active, ACTION.revokeAll, 'all');
     expect(modal.callback_id).toBe(VIEW.revokeAll);
     const wrong = await h.driver.viewSubmission(admin, modal, {
       [BLOCK.reason]: { value: plainInput('Credentials leak, rotating everything') },

@@ -14,7 +14,14 @@ import {
   plainInput,
   selectedValue,
 } from '../support/slack-driver.js';
-import { buttonsOf, startSlackHarness, textOf, type SlackHarness } from '../support/slack-harness.js';
+import {
+  buttonsOf,
+  clickToOpen,
+  openHome,
+  startSlackHarness,
+  textOf,
+  type SlackHarness,
+} from '../support/slack-harness.js';
 import type { SlackView } from '../support/slack-stand-in.js';
 
 const admin = { id: 'U0ADMIN', name: 'admin' };
@@ -36,31 +43,6 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-async function home(user: typeof admin, section?: string): Promise<SlackView> {
-  let mark = h.standIn.mark();
-  await h.driver.event({ type: 'app_home_opened', user: user.id, channel: 'D' + user.id, tab: 'home' });
-  await h.standIn.waitForCall('views.publish', (a) => a.user_id === user.id, { after: mark });
-  if (!section) return h.standIn.homeOf(user.id)!;
-  mark = h.standIn.mark();
-  await h.driver.blockActions(user, [{ action_id: `${ACTION.section}:${section}`, value: section }], {
-    view: h.standIn.homeOf(user.id)!,
-  });
-  await h.standIn.waitForCall('views.publish', (a) => a.user_id === user.id, { after: mark });
-  return h.standIn.homeOf(user.id)!;
-}
-
-async function open(
-  user: typeof admin,
-  view: SlackView,
-  actionId: string,
-  value: string,
-): Promise<SlackView> {
-  const mark = h.standIn.mark();
-  await h.driver.blockActions(user, [{ action_id: actionId, value }], { view });
-  const opened = await h.standIn.waitForCall('views.open', undefined, { after: mark });
-  return h.standIn.view((opened.response.view as { id: string }).id)!;
-}
-
 /** Submits as Slack does after the person filled in only `filled`; the modal must close (empty 200). */
 async function submitOnly(
   user: typeof admin,
@@ -74,21 +56,34 @@ async function submitOnly(
 describe("a new admin's defaults", () => {
   it('saves every admin form with only its required fields, and Latch keeps working', async () => {
     // Settings, untouched: no audit channel. Saving must not break any later read.
-    const settingsModal = await open(admin, await home(admin, 'settings'), ACTION.settingsEdit, 'edit');
+    const settingsModal = await clickToOpen(
+      h,
+      admin,
+      await openHome(h, admin, 'settings'),
+      ACTION.settingsEdit,
+      'edit',
+    );
     expect(settingsModal.callback_id).toBe(VIEW.settings);
     await submitOnly(admin, settingsModal, {});
     const stored = await h.db.models.Settings.findById('global').lean();
     expect(stored!.value).not.toHaveProperty('auditChannel');
     expect(await h.latch.ctx.settings()).toMatchObject({ expiryWarningMinutes: 15, selfExtension: 'flow' });
     // The admin can open Settings again, and the console still renders.
-    const again = await open(admin, await home(admin, 'settings'), ACTION.settingsEdit, 'edit');
+    const again = await clickToOpen(
+      h,
+      admin,
+      await openHome(h, admin, 'settings'),
+      ACTION.settingsEdit,
+      'edit',
+    );
     expect(again.callback_id).toBe(VIEW.settings);
 
     // An integration: name and configuration are all that is required.
     const u = new URL(process.env.PG_URL!);
-    const integrationModal = await open(
+    const integrationModal = await clickToOpen(
+      h,
       admin,
-      await home(admin, 'integrations'),
+      await openHome(h, admin, 'integrations'),
       ACTION.integrationNew,
       'new',
     );
@@ -101,7 +96,7 @@ describe("a new admin's defaults", () => {
     expect(await h.db.models.Resource.countDocuments({ integration: 'pg' })).toBeGreaterThan(0);
 
     // A flow: a name, who may ask, and what. No approvers, so requests are approved automatically.
-    const flowModal = await open(admin, await home(admin, 'flows'), ACTION.flowNew, 'new');
+    const flowModal = await clickToOpen(h, admin, await openHome(h, admin, 'flows'), ACTION.flowNew, 'new');
     await submitOnly(admin, flowModal, {
       name: plainInput('Billing'),
       grantees_everyone: checkboxes(['everyone']),
@@ -147,15 +142,15 @@ describe("a new admin's defaults", () => {
     expect(await roleExists(granted[0]!.credentials[0]!.values.username!)).toBe(true);
 
     // App Home renders for both, with the grant in Alice's and in the admins' active list.
-    expect(textOf((await home(alice)).blocks as unknown[])).toContain(granted[0]!.request.id);
-    const active = await home(admin, 'active');
+    expect(textOf((await openHome(h, alice)).blocks as unknown[])).toContain(granted[0]!.request.id);
+    const active = await openHome(h, admin, 'active');
     expect(textOf(active.blocks as unknown[])).toContain(granted[0]!.request.id);
 
     // The admin's revoke form, reason left empty where allowed, and the console still works after.
     const revokeButton = buttonsOf(active.blocks as unknown[]).find(
       (b) => b.action_id === ACTION.adminRevoke,
     )!;
-    const revokeModal = await open(admin, active, ACTION.adminRevoke, revokeButton.value!);
+    const revokeModal = await clickToOpen(h, admin, active, ACTION.adminRevoke, revokeButton.value!);
     await submitOnly(admin, revokeModal, filledIfRequired(revokeModal, BLOCK.reason, 'Done with it'));
     await h.latch.sweeps.tickUrgent();
     expect(await roleExists(granted[0]!.credentials[0]!.values.username!)).toBe(false);
@@ -164,15 +159,22 @@ describe("a new admin's defaults", () => {
 
   it('saves the edit forms untouched without changing anything, and clears a cleared audit channel', async () => {
     const [before] = await h.latch.ctx.flows();
-    const flowEdit = await open(admin, await home(admin, 'flows'), ACTION.flowEdit, before!.id);
+    const flowEdit = await clickToOpen(
+      h,
+      admin,
+      await openHome(h, admin, 'flows'),
+      ACTION.flowEdit,
+      before!.id,
+    );
     await submitOnly(admin, flowEdit, {});
     const [after] = await h.latch.ctx.flows();
     expect(after).toEqual(before);
 
     const stored = await h.db.models.Integration.findOne({ name: 'pg' }).lean();
-    const integrationEdit = await open(
+    const integrationEdit = await clickToOpen(
+      h,
       admin,
-      await home(admin, 'integrations'),
+      await openHome(h, admin, 'integrations'),
       ACTION.integrationEdit,
       'pg',
     );
@@ -182,12 +184,24 @@ describe("a new admin's defaults", () => {
     expect(kept!.secrets).toEqual(stored!.secrets);
 
     // An audit channel set, then cleared again: absent, not null.
-    const settingsModal = await open(admin, await home(admin, 'settings'), ACTION.settingsEdit, 'edit');
+    const settingsModal = await clickToOpen(
+      h,
+      admin,
+      await openHome(h, admin, 'settings'),
+      ACTION.settingsEdit,
+      'edit',
+    );
     await submitOnly(admin, settingsModal, {
       audit_channel: { type: 'conversations_select', selected_conversation: 'C0AUDIT' },
     });
     expect((await h.latch.ctx.settings()).auditChannel).toBe('C0AUDIT');
-    const again = await open(admin, await home(admin, 'settings'), ACTION.settingsEdit, 'edit');
+    const again = await clickToOpen(
+      h,
+      admin,
+      await openHome(h, admin, 'settings'),
+      ACTION.settingsEdit,
+      'edit',
+    );
     await submitOnly(admin, again, {
       audit_channel: { type: 'conversations_select', selected_conversation: null },
     });

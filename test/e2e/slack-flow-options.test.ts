@@ -14,7 +14,14 @@ import {
   plainInput,
   usersSelected,
 } from '../support/slack-driver.js';
-import { buttonsOf, startSlackHarness, textOf, type SlackHarness } from '../support/slack-harness.js';
+import {
+  buttonsOf,
+  clickToOpen,
+  openHome,
+  startSlackHarness,
+  textOf,
+  type SlackHarness,
+} from '../support/slack-harness.js';
 import type { SlackView } from '../support/slack-stand-in.js';
 
 const admin = { id: 'U0ADMIN', name: 'admin' };
@@ -45,24 +52,6 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-async function home(user: User, section?: string): Promise<SlackView> {
-  let mark = h.standIn.mark();
-  await h.driver.event({ type: 'app_home_opened', user: user.id, channel: 'D' + user.id, tab: 'home' });
-  await h.standIn.waitForCall('views.publish', (a) => a.user_id === user.id, { after: mark });
-  if (!section) return h.standIn.homeOf(user.id)!;
-  mark = h.standIn.mark();
-  await h.driver.blockActions(user, [{ action_id: `${ACTION.section}:${section}`, value: section }], {
-    view: h.standIn.homeOf(user.id)!,
-  });
-  await h.standIn.waitForCall('views.publish', (a) => a.user_id === user.id, { after: mark });
-  return h.standIn.homeOf(user.id)!;
-}
-
-async function opened(after: number): Promise<SlackView> {
-  const call = await h.standIn.waitForCall('views.open', undefined, { after });
-  return h.standIn.view((call.response.view as { id: string }).id)!;
-}
-
 function option(view: SlackView, blockId: string, text: string): Record<string, unknown> {
   const block = (
     view.blocks as Array<{ block_id?: string; element?: { options?: Array<{ text: { text: string } }> } }>
@@ -77,10 +66,7 @@ async function makeFlow(
   name: string,
   fill: (modal: SlackView) => Record<string, Record<string, unknown>>,
 ): Promise<void> {
-  const flows = await home(admin, 'flows');
-  const mark = h.standIn.mark();
-  await h.driver.blockActions(admin, [{ action_id: ACTION.flowNew, value: 'new' }], { view: flows });
-  const modal = await opened(mark);
+  const modal = await clickToOpen(h, admin, await openHome(h, admin, 'flows'), ACTION.flowNew, 'new');
   const res = await h.driver.viewSubmission(
     admin,
     modal,
@@ -260,7 +246,7 @@ describe('flow editor options, each through a request in Slack', () => {
       },
     }));
     const id = await ask('selfok');
-    const approvals = await home(alice, 'approvals');
+    const approvals = await openHome(h, alice, 'approvals');
     const approve = buttonsOf(approvals.blocks as unknown[]).find(
       (b) => b.action_id === ACTION.approve && b.value === id,
     );
@@ -302,14 +288,14 @@ describe('flow editor options, each through a request in Slack', () => {
     await h.latch.sweeps.tickUrgent();
     const before = (await stateOf(id)).expiresAt!;
     // App Home is also redrawn by the grant's own notification; wait for the one with the grant in it.
-    let mine = await home(alice, 'me');
+    let mine = await openHome(h, alice, 'me');
     const extendButton = (view: SlackView) =>
       buttonsOf(view.blocks as unknown[]).find(
         (b) => b.action_id.startsWith(ACTION.extend) && b.value?.startsWith(id),
       );
     for (let i = 0; i < 20 && !extendButton(mine); i++) {
       await new Promise((r) => setTimeout(r, 50));
-      mine = await home(alice, 'me');
+      mine = await openHome(h, alice, 'me');
     }
     const extend = extendButton(mine);
     expect(extend).toBeDefined();

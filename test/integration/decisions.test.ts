@@ -4,7 +4,6 @@
  * for when the flow says so, and every text and number a person or admin sends is bounded.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { LatchError } from '../../src/lifecycle/errors.js';
 import { TEXT_LIMITS } from '../../src/domain/limits.js';
 import {
   addPgIntegration,
@@ -14,6 +13,7 @@ import {
   flow,
   person,
   schemaId,
+  refusalOf as refused,
   type Fixture,
 } from '../support/fixture.js';
 
@@ -28,15 +28,6 @@ let fx: Fixture;
 let dropDb: () => Promise<void>;
 let billing: string;
 let wholeDb: string;
-
-async function refused(p: Promise<unknown>): Promise<LatchError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as LatchError;
-  }
-  throw new Error('expected the call to be refused');
-}
 
 async function submit(who = alice, resourceId = billing, durationMinutes = 60) {
   return fx.latch.requests.submit(who, {

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { createLatch, CONNECTOR_FACTORIES, type Latch, type LatchOptions } from '../../src/app.js';
 import type { FlowInput } from '../../src/domain/flow.js';
 import type { Identity } from '../../src/domain/identity.js';
+import type { LatchError } from '../../src/lifecycle/errors.js';
 import type { LatchEvent, Notifier } from '../../src/lifecycle/notifier.js';
 import { silentLogger } from '../../src/logger.js';
 import { connectDatabase, type Database } from '../../src/store/db.js';
@@ -159,4 +160,14 @@ export async function roleExists(role: string, pgUrl = process.env.PG_URL!): Pro
   } finally {
     await c.end();
   }
+}
+
+/** The LatchError a use-case refused with; fails the test if the call went through. */
+export async function refusalOf(p: Promise<unknown>): Promise<LatchError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as LatchError;
+  }
+  throw new Error('expected the call to be refused');
 }

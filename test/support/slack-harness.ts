@@ -6,6 +6,7 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { ACTION } from '../../blocks/slack/ids.js';
 import { checkMessage, checkView } from '../../blocks/slack/limits.js';
 import { createLatch, CONNECTOR_FACTORIES } from '../../src/app.js';
 import { slackAuditChannelWitness } from '../../src/channels/slack/audit-witness.js';
@@ -17,7 +18,7 @@ import { connectDatabase } from '../../src/store/db.js';
 import { startHttpServer } from '../../src/web/server.js';
 import { RecordingNotifier, TestClock, type Fixture } from './fixture.js';
 import { SlackDriver } from './slack-driver.js';
-import { startSlackStandIn, type SlackStandIn } from './slack-stand-in.js';
+import { startSlackStandIn, type SlackStandIn, type SlackView } from './slack-stand-in.js';
 
 export const SIGNING_SECRET = 'test-signing-secret';
 export const BOT_TOKEN = 'xoxb-test-latch';
@@ -159,4 +160,38 @@ export function textOf(blocks: unknown[] | undefined): string {
   };
   walk(blocks);
   return parts.join('\n');
+}
+
+/** A Slack user as the driver names one. */
+type Person = { id: string; name?: string };
+
+/**
+ * Opens `user`'s App Home (and the `section` tab, if given) as Slack does, and returns the view
+ * published for it.
+ */
+export async function openHome(h: SlackHarness, user: Person, section?: string) {
+  let mark = h.standIn.mark();
+  await h.driver.event({ type: 'app_home_opened', user: user.id, channel: 'D' + user.id, tab: 'home' });
+  await h.standIn.waitForCall('views.publish', (a) => a.user_id === user.id, { after: mark });
+  if (!section) return h.standIn.homeOf(user.id)!;
+  mark = h.standIn.mark();
+  await h.driver.blockActions(user, [{ action_id: `${ACTION.section}:${section}`, value: section }], {
+    view: h.standIn.homeOf(user.id)!,
+  });
+  await h.standIn.waitForCall('views.publish', (a) => a.user_id === user.id, { after: mark });
+  return h.standIn.homeOf(user.id)!;
+}
+
+/** Clicks a button of `view` (App Home or a modal) and returns the modal the click opened. */
+export async function clickToOpen(
+  h: SlackHarness,
+  user: Person,
+  view: SlackView,
+  actionId: string,
+  value: string,
+) {
+  const mark = h.standIn.mark();
+  await h.driver.blockActions(user, [{ action_id: actionId, value }], { view });
+  const opened = await h.standIn.waitForCall('views.open', undefined, { after: mark });
+  return h.standIn.view((opened.response.view as { id: string }).id)!;
 }

@@ -45,6 +45,21 @@ function submission(
   };
 }
 
+/** Approve or Deny from their reason modal: the request id rides in private_metadata. */
+function decisionWithReason(
+  deps: SlackDeps,
+  missing: string,
+  decide: (who: Identity, id: string, reason: string) => Promise<unknown>,
+) {
+  return submission(deps, BLOCK.reason, async (who, view) => {
+    const { id } = parseMetadata<{ id: string }>(view.private_metadata);
+    const reason = reasonOf(view);
+    if (!reason) return { response_action: 'errors', errors: { [BLOCK.reason]: missing } };
+    await decide(who, id ?? '', reason);
+    return undefined;
+  });
+}
+
 export function registerViews(app: App, deps: SlackDeps): void {
   const { latch } = deps;
 
@@ -65,32 +80,16 @@ export function registerViews(app: App, deps: SlackDeps): void {
 
   app.view<ViewSubmitAction>(
     VIEW.approve,
-    submission(deps, BLOCK.reason, async (who, view) => {
-      const { id } = parseMetadata<{ id: string }>(view.private_metadata);
-      const reason = reasonOf(view);
-      if (!reason)
-        return {
-          response_action: 'errors',
-          errors: { [BLOCK.reason]: 'This flow asks approvers for a reason.' },
-        };
-      await latch.requests.approve(who, id ?? '', reason);
-      return undefined;
-    }),
+    decisionWithReason(deps, 'This flow asks approvers for a reason.', (who, id, reason) =>
+      latch.requests.approve(who, id, reason),
+    ),
   );
 
   app.view<ViewSubmitAction>(
     VIEW.deny,
-    submission(deps, BLOCK.reason, async (who, view) => {
-      const { id } = parseMetadata<{ id: string }>(view.private_metadata);
-      const reason = reasonOf(view);
-      if (!reason)
-        return {
-          response_action: 'errors',
-          errors: { [BLOCK.reason]: 'Say why, so the requester knows what to change.' },
-        };
-      await latch.requests.reject(who, id ?? '', reason);
-      return undefined;
-    }),
+    decisionWithReason(deps, 'Say why, so the requester knows what to change.', (who, id, reason) =>
+      latch.requests.reject(who, id, reason),
+    ),
   );
 
   app.view<ViewSubmitAction>(

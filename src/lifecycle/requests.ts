@@ -345,7 +345,6 @@ export class RequestUseCases {
       update,
       { returnDocument: 'after' },
     ).lean<RequestDoc>();
-    // Another approval completed the step a moment earlier; this one is recorded all the same.
     if (!moved) {
       // Another approval completed the step a moment earlier; this one is recorded all the same.
       await recorded();

@@ -36,7 +36,7 @@ export interface SweepOptions {
 }
 
 export const DEFAULT_SWEEP_OPTIONS: Omit<SweepOptions, 'owner'> = {
-  // Short, and renewed every third of it while the work runs: a worker that dies mid-revoke holds
+  // Short, and renewed every half of it while the work runs: a worker that dies mid-revoke holds
   // its claims for seconds, not a minute, while a slow revoke by a live worker is never taken over.
   leaseMs: 6_000,
   batchSize: 200,
@@ -195,9 +195,10 @@ export class Sweeps {
   }
 
   /**
-   * Runs `work` on claimed requests while renewing their leases every third of the lease, so the
-   * claims outlive slow work but not this worker. Released leases (set to the epoch by the work's
-   * final writes) are not renewed.
+   * Runs `work` on claimed requests while renewing their leases every half lease, so the claims
+   * outlive slow work but not this worker. A renewal rewrites every claimed request (hundreds of
+   * writes on a slow store), so work that finishes within half a lease, the usual tick, renews
+   * nothing. Released leases (set to the epoch by the work's final writes) are not renewed.
    */
   private async whileLeased<T>(claimed: RequestDoc[], work: () => Promise<T>): Promise<T> {
     const { Request } = this.ctx.db.models;
@@ -220,7 +221,7 @@ export class Sweeps {
       () => {
         if (!renewing) renewing = renew().finally(() => (renewing = null));
       },
-      Math.max(50, Math.floor(this.opts.leaseMs / 3)),
+      Math.max(50, Math.floor(this.opts.leaseMs / 2)),
     );
     try {
       return await work();

@@ -10,6 +10,7 @@ import { createPostgresConnector, validatePostgresSettings } from './connectors/
 import { AdminUseCases } from './lifecycle/admin.js';
 import { LifecycleContext } from './lifecycle/context.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
+import { LatchQueries } from './lifecycle/queries/index.js';
 import type { Notifier } from './lifecycle/notifier.js';
 import { RequestUseCases } from './lifecycle/requests.js';
 import { Sweeps, type SweepOptions } from './lifecycle/sweeps.js';
@@ -51,6 +52,12 @@ export interface LatchOptions {
   auditCheckpointEveryMs?: number;
 }
 
+/**
+ * What a chat channel gets of the core: use-cases and queries, never the store (docs/ARCHITECTURE.md,
+ * "One core, many channels"). The lint configuration keeps channels from importing the models.
+ */
+export type ChannelCore = Pick<Latch, 'requests' | 'admin' | 'queries'>;
+
 export interface Latch {
   db: Database;
   ctx: LifecycleContext;
@@ -58,6 +65,7 @@ export interface Latch {
   registry: ConnectorRegistry;
   requests: RequestUseCases;
   admin: AdminUseCases;
+  queries: LatchQueries;
   sweeps: Sweeps;
   loop: SweepLoop;
   close(): Promise<void>;
@@ -86,6 +94,7 @@ export function createLatch(opts: LatchOptions): Latch {
     clock: opts.clock,
     expiryWarningMinutes: opts.expiryWarningMinutes,
   });
+  const admin = new AdminUseCases(ctx, box, registry);
   const sweeps = new Sweeps(ctx, opts.sweep);
   const loop = new SweepLoop(sweeps, opts.log, {
     tickMs: 250,
@@ -100,7 +109,8 @@ export function createLatch(opts: LatchOptions): Latch {
     audit,
     registry,
     requests: new RequestUseCases(ctx),
-    admin: new AdminUseCases(ctx, box, registry),
+    admin,
+    queries: new LatchQueries(ctx, admin, registry, audit),
     sweeps,
     loop,
     close: async () => {

@@ -72,7 +72,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     log: (m) => log.warn(m),
   });
   const slackCore = config.slack
-    ? await createSlackCore({ db, config: config.slack, encryptionKey, log })
+    ? await createSlackCore({ conn: db.conn, config: config.slack, encryptionKey, log })
     : undefined;
   const latch = createLatch({
     db,
@@ -89,6 +89,8 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     auditWitnesses: [FileCheckpointWitness.inDataDir(config.dataDir)],
   });
 
+  // The notifier reads through the core's queries, which exist only now.
+  slackCore?.notifier.bind(latch);
   if (slackCore)
     latch.audit.addWitness(
       slackAuditChannelWitness({

@@ -1,5 +1,6 @@
 /** The /access request modal, its loading state and the confirmation shown after submitting. */
 import { TEXT_LIMITS } from '../../src/domain/limits.js';
+import type { RequestOptions } from '../../src/lifecycle/queries/request-options.js';
 import { formatDuration } from '../../src/domain/duration.js';
 import { ACTION, BLOCK, VIEW } from './ids.js';
 import {
@@ -16,29 +17,17 @@ import {
 } from './text.js';
 
 export interface ResourceChoice {
-  /** Option value; see encodeTarget. */
+  /** Option value: the offer's key, encoded for Slack (see offerValue). */
   value: string;
   label: string;
 }
 
-export interface RequestForm {
-  /** Some resources or bundles can be asked for. */
-  anything: boolean;
+/** The core's request options (src/lifecycle/queries), with offers as Slack option values. */
+export type RequestForm = Omit<RequestOptions, 'selected' | 'bundles'> & {
   selected: ResourceChoice[];
   bundles: Array<{ name: string; description: string }>;
-  selectedBundle?: string;
-  /** Flows that cover the current choice; a select appears when there is more than one. */
-  flows: Array<{ id: string; name: string }>;
-  selectedFlowId?: string;
-  permissions: string[];
-  selectedPermission?: string;
-  durations: Array<number | null>;
-  selectedDuration?: number | null;
-  justificationRequired: boolean;
-  /** Shown under the form: which flow applies, who approves. */
-  notes: string[];
   privateMetadata: string;
-}
+};
 
 export function loadingModal(title = 'Request access') {
   return modal({ callbackId: VIEW.loading, title, blocks: [section(':hourglass_flowing_sand: Loading…')] });

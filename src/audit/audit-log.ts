@@ -1,5 +1,5 @@
 /**
- * Append-only, hash-chained audit log (DESIGN.md, "audit/").
+ * Append-only, hash-chained audit log (docs/ARCHITECTURE.md, "Audit log").
  *
  * Every entry carries a `seq` and `hash = HMAC-SHA256(chainKey, canonicalJson({seq, at, actor, action,
  * subject, details, prevHash}))`, with `prevHash` the previous entry's hash (entry-hash.ts). The chain

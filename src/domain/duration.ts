@@ -97,6 +97,44 @@ export function checkExtension(policy: ExtensionPolicy, extensionsSoFar: number)
   return { ok: true, needsApproval: policy.mode === 'approval' };
 }
 
+/** What the requester may do about an expiring grant: extend, by which durations, with approval or not. */
+export interface ExtensionOffer {
+  allowed: boolean;
+  needsApproval: boolean;
+  choicesMinutes: number[];
+}
+
+/** Offered when the flow sets no duration choices (those under its maximum). */
+const EXTENSION_LADDER = [30, HOUR, 2 * HOUR, 4 * HOUR];
+
+/**
+ * The one rule for extension offers, so the expiry warning, App Home and every channel offer the
+ * same: the flow's duration choices, else a short ladder up to its maximum (or the maximum itself
+ * when that is shorter than the ladder), at most four; nothing when the flow or the organisation's
+ * setting forbids it, the extensions are used up, the grant does not expire, or one is waiting.
+ */
+export function extensionOffer(
+  flow: { duration: DurationPolicy; extension: ExtensionPolicy },
+  grant: { extensionCount: number; expires: boolean; extensionPending: boolean },
+  selfExtension: 'flow' | 'approval' | 'never' = 'flow',
+): ExtensionOffer {
+  const policy = effectiveExtension(flow.extension, selfExtension);
+  const check = checkExtension(policy, grant.extensionCount);
+  const none = { allowed: false, needsApproval: policy.mode === 'approval', choicesMinutes: [] };
+  if (!check.ok || !grant.expires || grant.extensionPending) return none;
+  const max = flow.duration.maxMinutes;
+  const base = flow.duration.choicesMinutes.length
+    ? [...new Set(flow.duration.choicesMinutes)].sort((a, b) => a - b)
+    : EXTENSION_LADDER;
+  let choices = base.filter((m) => max === undefined || m <= max);
+  if (choices.length === 0 && max !== undefined) choices = [max];
+  return {
+    allowed: choices.length > 0,
+    needsApproval: check.needsApproval,
+    choicesMinutes: choices.slice(0, 4),
+  };
+}
+
 /** The extension starts from the current expiry, or from now if that has already passed (late approval). */
 export function extendedExpiry(currentExpiresAt: Date, now: Date, minutes: number): Date {
   const base = Math.max(currentExpiresAt.getTime(), now.getTime());

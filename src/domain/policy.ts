@@ -131,7 +131,7 @@ export function evaluateFlows(
   return flows.map((flow) => decideTarget(flow, who, target, resource, now));
 }
 
-/** The built-in fallback flow (DESIGN.md "Fallback flow"). */
+/** The built-in fallback flow (docs/ARCHITECTURE.md, "Requests and their states"). */
 export function fallbackFlow(settings: Settings): Flow {
   const approvers: Approver[] =
     settings.fallback.approvers.length > 0

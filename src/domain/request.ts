@@ -1,6 +1,6 @@
 /**
- * Request states (DESIGN.md "States"). Lifecycle code moves a request only with a guarded update
- * that names the expected current state (src/lifecycle/requests.ts and sweeps.ts).
+ * Request states (docs/ARCHITECTURE.md, "Requests and their states"). Lifecycle code moves a request
+ * only with a guarded update that names the expected current state.
  */
 export const REQUEST_STATES = [
   'pending',
@@ -16,6 +16,20 @@ export const REQUEST_STATES = [
   'failed',
 ] as const;
 export type RequestState = (typeof REQUEST_STATES)[number];
+
+/** Asked for and not ended, not yet holding access: waiting for approval, approved, being granted. */
+export const OPEN_STATES = ['pending', 'approved', 'granting'] as const satisfies readonly RequestState[];
+/** Holding access on the system: granted, or being taken away. */
+export const LIVE_STATES = ['active', 'revoking'] as const satisfies readonly RequestState[];
+/** Over: nothing is held and nothing more will happen. */
+export const ENDED_STATES = [
+  'revoked',
+  'expired',
+  'rejected',
+  'cancelled',
+  'timed_out',
+  'failed',
+] as const satisfies readonly RequestState[];
 
 export type RequestSource = 'slack' | 'teams' | 'web' | 'cli' | 'api';
 

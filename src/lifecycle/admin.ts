@@ -42,6 +42,11 @@ export class AdminUseCases {
     private readonly registry: ConnectorRegistry,
   ) {}
 
+  /** Admins named in LATCH_ADMINS by a chat user id, once the channel knows their emails. */
+  addEnvAdmins(emails: string[]): void {
+    this.ctx.addEnvAdmins(emails);
+  }
+
   /** For channels opening an admin-only form: refuses and audits like every admin use-case. */
   async assertAdmin(actor: Actor, action: string): Promise<void> {
     await this.requireAdmin(actor, action);

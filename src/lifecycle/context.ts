@@ -159,6 +159,11 @@ export class LifecycleContext {
     return flows;
   }
 
+  async bundleNames(): Promise<string[]> {
+    const docs = await this.db.models.Bundle.find({}, { name: 1 }).lean();
+    return docs.map((b) => b.name as string);
+  }
+
   async bundle(name: string): Promise<BundleDefinition | null> {
     const doc = await this.db.models.Bundle.findOne({ name }).lean();
     return doc ? (doc.definition as BundleDefinition) : null;

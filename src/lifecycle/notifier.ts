@@ -3,7 +3,10 @@
  * their own views; the logging notifier is the default. Implementations must not throw for a
  * delivery problem that the request itself does not depend on: lifecycle has already moved state.
  */
+import type { ExtensionOffer } from '../domain/duration.js';
 import type { RequestView } from './views.js';
+
+export type { ExtensionOffer };
 
 export type LatchEvent =
   | { type: 'request.submitted'; request: RequestView; approvers: Audience }
@@ -30,12 +33,6 @@ export interface GrantedCredentials {
   resourceName: string;
   permission: string;
   values: Record<string, string>;
-}
-
-export interface ExtensionOffer {
-  allowed: boolean;
-  needsApproval: boolean;
-  choicesMinutes: number[];
 }
 
 export interface Notifier {

@@ -1,5 +1,5 @@
 /**
- * Time-driven state changes (DESIGN.md "Time-driven work"). Each sweep claims a bounded batch of due
+ * Time-driven state changes (docs/ARCHITECTURE.md, "Time-driven work"). Each sweep claims a bounded batch of due
  * requests with one guarded update that sets a lease, does the work, and records the outcome in one
  * bulk write. A worker that dies leaves leases that run out; the next sweep (any worker) takes over.
  */
@@ -7,12 +7,12 @@ import { randomUUID } from 'node:crypto';
 import type { Flow } from '../domain/flow.js';
 import { stepAudience } from '../domain/approval.js';
 import { formatRequestId } from '../domain/human-id.js';
-import { effectiveExtension } from '../domain/duration.js';
+
 import type { RequestDoc } from '../store/models.js';
 import type { LifecycleContext } from './context.js';
 import type { GrantedCredentials } from './notifier.js';
 import { addMinutes, grantSpec, warnTime } from './requests.js';
-import { toView } from './views.js';
+import { extensionOfferFor, toView } from './views.js';
 import type { AuditEvent } from '../audit/audit-log.js';
 import { PartialGrantError, type GrantHandle } from '../connectors/types.js';
 
@@ -600,23 +600,10 @@ export class Sweeps {
     );
     const selfExtension = docs.length > 0 ? (await this.ctx.settings()).selfExtension : 'flow';
     for (const doc of docs) {
-      const flow = doc.flow as Flow;
-      const ext = effectiveExtension(flow.extension, selfExtension);
-      const allowed =
-        ext.mode !== 'none' && (doc.extensionCount ?? 0) < ext.maxCount && doc.expiresAt != null;
-      const choices = flow.duration.choicesMinutes.length
-        ? flow.duration.choicesMinutes
-        : [15, 30, 60, 120, 240].filter(
-            (m) => flow.duration.maxMinutes === undefined || m <= flow.duration.maxMinutes,
-          );
       await this.ctx.notify({
         type: 'access.expiring',
         request: toView(doc),
-        extension: {
-          allowed,
-          needsApproval: ext.mode === 'approval',
-          choicesMinutes: allowed ? choices : [],
-        },
+        extension: extensionOfferFor(doc, selfExtension),
       });
     }
     return docs.length;

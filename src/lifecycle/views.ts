@@ -1,4 +1,6 @@
 /** Plain, secret-free views of requests for notifiers, chat views and the API. */
+import { extensionOffer, type ExtensionOffer } from '../domain/duration.js';
+import type { Flow } from '../domain/flow.js';
 import type { RequestState } from '../domain/request.js';
 import { formatRequestId } from '../domain/human-id.js';
 import type { RequestDoc } from '../store/models.js';
@@ -84,4 +86,21 @@ export function toView(doc: RequestDoc): RequestView {
     endedBy: doc.endedBy ?? undefined,
     endReasonText: doc.endReasonText ?? undefined,
   };
+}
+
+/** The extension offer for a request as stored (see extensionOffer). */
+export function extensionOfferFor(
+  doc: RequestDoc,
+  selfExtension: 'flow' | 'approval' | 'never',
+): ExtensionOffer {
+  if (doc.state !== 'active') return { allowed: false, needsApproval: false, choicesMinutes: [] };
+  return extensionOffer(
+    doc.flow as Flow,
+    {
+      extensionCount: doc.extensionCount ?? 0,
+      expires: doc.expiresAt != null,
+      extensionPending: doc.pendingExtension != null,
+    },
+    selfExtension,
+  );
 }

@@ -1,5 +1,5 @@
 /**
- * Picks and starts the MongoDB that Latch uses when MONGODB_URI is not set (DESIGN.md, "Storage"):
+ * Picks and starts the MongoDB that Latch uses when MONGODB_URI is not set (docs/ARCHITECTURE.md, "Storage"):
  * mongodb-memory-server where a mongod can be downloaded, otherwise SecantusDB from PyPI in a local
  * virtualenv. Shared by `npm start`, the test global setup and the benchmarks.
  */

@@ -2,7 +2,8 @@
  * Mongoose models. Every hot query of the lifecycle and the sweeps has an index that matches it,
  * because the embedded stand-in server scans slowly.
  */
-import mongoose, { Schema, type Connection, type Model } from 'mongoose';
+import mongoose, { Schema, type Connection } from 'mongoose';
+import { model } from './define-model.js';
 import { REQUEST_STATES } from '../domain/request.js';
 
 const requesterSchema = new Schema(
@@ -225,10 +226,6 @@ const settingsDocSchema = new Schema(
 );
 
 const counterSchema = new Schema({ _id: { type: String }, seq: { type: Number, required: true } });
-
-export function model<T>(conn: Connection, name: string, schema: Schema<T>, collection: string): Model<T> {
-  return (conn.models[name] as Model<T> | undefined) ?? conn.model<T>(name, schema, collection);
-}
 
 export function models(conn: Connection) {
   return {

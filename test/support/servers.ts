@@ -1,6 +1,6 @@
 /**
  * Starts the servers every test file shares and hands their addresses to the test workers through
- * the environment: MongoDB as DESIGN.md says (MONGODB_URI, else mongodb-memory-server, else
+ * the environment: MongoDB as docs/ARCHITECTURE.md ("Storage") says (MONGODB_URI, else mongodb-memory-server, else
  * SecantusDB) and PostgreSQL (PG_URL, else a throwaway cluster).
  */
 import path from 'node:path';

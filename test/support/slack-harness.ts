@@ -70,7 +70,13 @@ export async function startSlackHarness(
     ...opts.slack,
   };
   const envAdmins = opts.envAdmins ?? ['admin@example.com'];
-  const core = await createSlackCore({ db, config, encryptionKey, log: silentLogger, clock: clock.now });
+  const core = await createSlackCore({
+    conn: db.conn,
+    config,
+    encryptionKey,
+    log: silentLogger,
+    clock: clock.now,
+  });
   const latch = createLatch({
     db,
     encryptionKey,

@@ -27,17 +27,16 @@ const users = (v: Values, block: string) => first(v, block)?.selected_users ?? [
 
 export async function openFlowModal(
   deps: SlackDeps,
+  who: Identity,
   client: WebClient,
   triggerId: string,
   teamId?: string,
   flowId?: string,
 ): Promise<void> {
-  const ctx = deps.latch.ctx;
-  const [flows, catalog, integrations, bundles, groups] = await Promise.all([
-    ctx.flows(),
-    ctx.catalog(),
-    ctx.db.models.Integration.distinct('name'),
-    ctx.db.models.Bundle.distinct('name'),
+  const q = deps.latch.queries;
+  const [flows, choices, groups] = await Promise.all([
+    q.flows(who),
+    q.flowFormChoices(who),
     deps.directory.listGroups(teamId).catch(() => []),
   ]);
   const flow = flowId ? flows.find((f) => f.id === flowId) : undefined;
@@ -48,9 +47,7 @@ export async function openFlowModal(
     a.type === 'user' ? [a.id] : [],
   );
   // The flow's own permissions are offered too, so that editing keeps them.
-  const permissions = [
-    ...new Set([...catalog.flatMap((r) => r.permissions), ...(flow?.targets[0]?.permissions ?? [])]),
-  ].sort();
+  const permissions = [...new Set([...choices.permissions, ...(flow?.targets[0]?.permissions ?? [])])].sort();
   await client.views.open({
     trigger_id: triggerId,
     view: flowModal({
@@ -58,8 +55,8 @@ export async function openFlowModal(
       granteeUserIds: await userIds(granteeEmails),
       approverUserIds: await userIds(approverEmails),
       userGroups: groups.map((g) => ({ handle: g.handle, name: g.name })),
-      integrations: (integrations as string[]).sort(),
-      bundles: (bundles as string[]).sort(),
+      integrations: choices.integrations,
+      bundles: choices.bundles,
       permissions: permissions.length ? permissions : ['read', 'write', 'admin'],
       privateMetadata: JSON.stringify({ id: flow?.id, t: teamId }),
     }) as never,
@@ -84,7 +81,7 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
   await deps.latch.admin.assertAdmin(who, 'flow.save');
   const v = view.state?.values ?? {};
   const meta = parseMetadata<{ id: string; t: string }>(view.private_metadata);
-  const existing = meta.id ? (await deps.latch.ctx.flows()).find((f) => f.id === meta.id) : undefined;
+  const existing = meta.id ? (await deps.latch.queries.flows(who)).find((f) => f.id === meta.id) : undefined;
   const errors: Record<string, string> = {};
 
   const include: Principal[] = [];
@@ -97,7 +94,7 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
   const integration = selected(v, 'integration');
   const knownPermissions = [
     ...new Set([
-      ...(await deps.latch.ctx.catalog()).flatMap((r) => r.permissions),
+      ...(await deps.latch.queries.flowFormChoices(who)).permissions,
       ...(existing?.targets[0]?.permissions ?? []),
     ]),
   ];
@@ -189,23 +186,24 @@ export function parseSelectors(textValue: string): ResourceSelector[] {
 
 export async function openIntegrationModal(
   deps: SlackDeps,
+  who: Identity,
   client: WebClient,
   triggerId: string,
   name?: string,
 ): Promise<void> {
-  const doc = name ? await deps.latch.db.models.Integration.findOne({ name }).lean() : null;
+  const doc = name ? await deps.latch.queries.integrationForEdit(who, name) : null;
   if (name && !doc) throw new LatchError('not_found', `No integration called ${name}.`);
   await client.views.open({
     trigger_id: triggerId,
     view: integrationModal({
       name: doc?.name,
       type: doc?.type,
-      types: deps.latch.registry.types(),
-      description: doc?.description ?? undefined,
+      types: deps.latch.queries.integrationTypes(),
+      description: doc?.description || undefined,
       configYaml: doc
         ? YAML.stringify(doc.config)
         : 'host: db.internal\nport: 5432\nuser: latch_admin\ndatabase: postgres\n',
-      storedSecretNames: Object.keys((doc?.secrets ?? {}) as Record<string, string>),
+      storedSecretNames: doc?.storedSecretNames ?? [],
       privateMetadata: JSON.stringify({ name: doc?.name }),
     }) as never,
   });
@@ -265,11 +263,12 @@ export async function saveIntegrationFromView(
 
 export async function openSettingsModal(
   deps: SlackDeps,
+  who: Identity,
   client: WebClient,
   triggerId: string,
   teamId?: string,
 ): Promise<void> {
-  const settings = await deps.latch.ctx.settings();
+  const settings = await deps.latch.queries.settings(who);
   const groups = await deps.directory.listGroups(teamId).catch(() => []);
   await client.views.open({
     trigger_id: triggerId,
@@ -305,7 +304,7 @@ export async function saveSettingsFromView(
     ...(await deps.directory.emailsOf(teamId, users(v, 'admins'))),
     ...selectedMany(v, 'admin_groups').map((g) => `@${g}`),
   ];
-  const current = await deps.latch.ctx.settings();
+  const current = await deps.latch.queries.settings(who);
   if (admins.length === 0 && deps.envAdmins.length === 0)
     return { response_action: 'errors', errors: { admins: 'Keep at least one admin.' } };
   const fallbackApprovers = (await deps.directory.emailsOf(teamId, users(v, 'fallback_approvers'))).map(

@@ -4,7 +4,7 @@
  */
 import type { WebClient } from '@slack/web-api';
 import { noticeModal } from '../../../blocks/slack/request-modal.js';
-import type { Latch } from '../../app.js';
+import type { ChannelCore } from '../../app.js';
 import type { Identity } from '../../domain/identity.js';
 import { LatchError } from '../../lifecycle/errors.js';
 import type { Logger } from '../../logger.js';
@@ -14,7 +14,8 @@ import type { SlackModels } from './store.js';
 import type { Workspaces } from './workspaces.js';
 
 export interface SlackDeps {
-  latch: Latch;
+  /** The core as channels see it: use-cases and queries, no store. */
+  latch: ChannelCore;
   m: SlackModels;
   directory: SlackDirectory;
   workspaces: Workspaces;

@@ -9,115 +9,41 @@ import {
   type HomeModel,
   type HomeSection,
 } from '../../../blocks/slack/home.js';
-import { canApprove } from '../../domain/approval.js';
-import { checkExtension, effectiveExtension } from '../../domain/duration.js';
-import type { Flow } from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
-import { approvalContext } from '../../lifecycle/requests.js';
-import { toView } from '../../lifecycle/views.js';
-import type { RequestDoc } from '../../store/models.js';
 import type { SlackDeps } from './context.js';
 
-const OPEN = ['pending', 'approved', 'granting'];
-const LIVE = ['active', 'revoking'];
-
+/** App Home for `who`, from the core's queries; admin sections only for admins. */
 export async function homeModel(
   deps: Omit<SlackDeps, 'home'>,
   who: Identity,
   nav: { section: HomeSection; page: number },
 ): Promise<HomeModel> {
-  const { ctx, db } = deps.latch;
-  const Request = db.models.Request;
-  const settings = await ctx.settings();
-  const isAdmin = await ctx.isAdmin(who, settings);
+  const q = deps.latch.queries;
+  const isAdmin = await q.isAdmin(who);
   const section = isAdmin || !ADMIN_SECTIONS.includes(nav.section) ? nav.section : 'me';
-  const [mine, pending] = await Promise.all([
-    Request.find({ 'requester.id': who.id, state: { $in: [...OPEN, ...LIVE] } })
-      .sort({ number: -1 })
-      .limit(200)
-      .lean<RequestDoc[]>(),
-    Request.find({ state: 'pending' }).sort({ number: 1 }).limit(500).lean<RequestDoc[]>(),
-  ]);
-  const waitingOnMe = pending.filter((d) => {
-    const step = (d.flow as Flow).approval.steps[d.step ?? 0];
-    return (
-      step &&
-      canApprove(step, who, approvalContext(d)).ok &&
-      !d.approvals.some((a) => a.step === d.step && a.by === who.id)
-    );
-  });
+  const [mine, waitingOnMe] = await Promise.all([q.myAccess(who), q.awaitingMe(who)]);
   const model: HomeModel = {
     isAdmin,
     section,
     page: nav.page,
     timeZone: who.timeZone,
     mine: {
-      active: mine
-        .filter((d) => LIVE.includes(d.state))
-        .map((d) => ({ request: toView(d), extendMinutes: extendChoices(d, settings.selfExtension) })),
-      pending: mine.filter((d) => OPEN.includes(d.state)).map(toView),
+      active: mine.active.map((a) => ({ request: a.request, extendMinutes: a.extension.choicesMinutes })),
+      pending: mine.pending,
     },
-    waitingOnMe: waitingOnMe.map(toView),
+    waitingOnMe,
   };
   if (isAdmin) {
-    const [flows, integrations, counts, active, audit] = await Promise.all([
-      ctx.flows(),
-      section === 'integrations'
-        ? db.models.Integration.find().sort({ name: 1 }).lean()
-        : Promise.resolve([]),
-      section === 'integrations'
-        ? db.models.Resource.aggregate<{ _id: string; n: number }>([
-            { $group: { _id: '$integration', n: { $sum: 1 } } },
-          ])
-        : Promise.resolve([]),
-      section === 'active'
-        ? Request.find({ state: { $in: LIVE } })
-            .sort({ expiresAt: 1 })
-            .limit(500)
-            .lean<RequestDoc[]>()
-        : Promise.resolve([]),
-      section === 'audit' ? deps.latch.audit.latest(50) : Promise.resolve([]),
+    const [settings, flows, integrations, active, audit] = await Promise.all([
+      q.settings(who),
+      q.flows(who),
+      section === 'integrations' ? q.integrations(who) : Promise.resolve([]),
+      section === 'active' ? q.activeAccess(who) : Promise.resolve([]),
+      section === 'audit' ? q.auditPage(who, 50) : Promise.resolve([]),
     ]);
-    model.admin = {
-      flows: flows.sort((a, b) => a.name.localeCompare(b.name)),
-      integrations: await Promise.all(
-        integrations.map(async (i) => {
-          const health = await deps.latch.registry
-            .get(i.name)
-            .then((c) => c.health())
-            .catch((err: Error) => ({ ok: false, message: err.message }));
-          return {
-            name: i.name,
-            type: i.type,
-            health: health.message,
-            healthy: health.ok,
-            resources: counts.find((c) => c._id === i.name)?.n ?? 0,
-          };
-        }),
-      ),
-      active: active.map(toView),
-      settings,
-      envAdmins: deps.envAdmins,
-      audit: audit.map((e) => ({
-        at: new Date(e.at),
-        actor: e.actor.id,
-        action: e.action,
-        subject: e.subject ? `${e.subject.type} ${e.subject.id}` : '',
-      })),
-    };
+    model.admin = { flows, integrations, active, settings, envAdmins: deps.envAdmins, audit };
   }
   return model;
-}
-
-function extendChoices(d: RequestDoc, selfExtension: 'flow' | 'approval' | 'never'): number[] {
-  if (d.state !== 'active' || !d.expiresAt || d.pendingExtension) return [];
-  const flow = d.flow as Flow;
-  const policy = effectiveExtension(flow.extension, selfExtension);
-  if (!checkExtension(policy, d.extensionCount ?? 0).ok) return [];
-  const choices = flow.duration.choicesMinutes.length ? flow.duration.choicesMinutes : [60, 240];
-  return choices
-    .filter((m) => flow.duration.maxMinutes === undefined || m <= flow.duration.maxMinutes)
-    .slice(0, 3);
 }
 
 export function createHomePublisher(deps: Omit<SlackDeps, 'home'>): SlackDeps['home'] {

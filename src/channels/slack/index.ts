@@ -9,7 +9,7 @@ import { InstallProvider } from '@slack/oauth';
 import type { Latch } from '../../app.js';
 import type { SlackConfig } from '../../config.js';
 import type { Logger } from '../../logger.js';
-import type { Database } from '../../store/db.js';
+import type { Connection } from 'mongoose';
 import { SecretBox } from '../../store/secrets.js';
 import type { Route } from '../../web/server.js';
 import type { SlackDeps } from './context.js';
@@ -37,13 +37,14 @@ export interface SlackCore {
 }
 
 export async function createSlackCore(opts: {
-  db: Database;
+  /** The MongoDB connection the channel keeps its own stores on. */
+  conn: Connection;
   config: SlackConfig;
   encryptionKey: Buffer;
   log: Logger;
   clock?: () => Date;
 }): Promise<SlackCore> {
-  const m = slackModels(opts.db.conn);
+  const m = slackModels(opts.conn);
   await ensureSlackIndexes(m);
   const box = new SecretBox(opts.encryptionKey);
   const installations = opts.config.oauth ? new MongoInstallationStore(m, box) : undefined;
@@ -62,7 +63,6 @@ export async function createSlackCore(opts: {
   };
   core.notifier = new SlackNotifier({
     m,
-    db: opts.db,
     directory,
     workspaces,
     box,
@@ -97,6 +97,7 @@ export async function startSlackApp(
   opts: { log: Logger; envAdmins: string[]; nowSeconds?: () => number },
 ): Promise<SlackChannel> {
   const { config } = core;
+  core.notifier.bind(latch);
   const logger = boltLogger(opts.log);
   const installer =
     config.oauth && core.installations
@@ -200,5 +201,5 @@ async function resolveSlackAdmins(core: SlackCore, latch: Latch, opts: { log: Lo
       opts.log.warn({ err, admin: id }, 'could not resolve an admin from LATCH_ADMINS');
     }
   }
-  latch.ctx.addEnvAdmins(emails);
+  latch.admin.addEnvAdmins(emails);
 }

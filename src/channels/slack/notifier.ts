@@ -21,10 +21,10 @@ import { esc, mention, when } from '../../../blocks/slack/text.js';
 import { withinWorkingHours } from '../../domain/availability.js';
 import { normalizeEmail } from '../../domain/identity.js';
 import { formatDuration } from '../../domain/duration.js';
+import type { ChannelCore } from '../../app.js';
 import type { Audience, LatchEvent, Notifier } from '../../lifecycle/notifier.js';
 import type { RequestView } from '../../lifecycle/views.js';
 import type { Logger } from '../../logger.js';
-import type { Database } from '../../store/db.js';
 import type { SecretBox } from '../../store/secrets.js';
 import type { SlackDirectory, SlackUserRef } from './directory.js';
 import type { SlackModels } from './store.js';
@@ -32,7 +32,6 @@ import type { Workspaces } from './workspaces.js';
 
 export interface SlackNotifierDeps {
   m: SlackModels;
-  db: Database;
   directory: SlackDirectory;
   workspaces: Workspaces;
   box: SecretBox;
@@ -46,6 +45,18 @@ type CardKind = 'approval' | 'extension';
 
 export class SlackNotifier implements Notifier {
   constructor(private readonly d: SlackNotifierDeps) {}
+
+  /** The core's queries; bound once Latch is built (it needs this notifier first). */
+  private core?: ChannelCore;
+
+  bind(core: ChannelCore): void {
+    this.core = core;
+  }
+
+  private get queries() {
+    if (!this.core) throw new Error('SlackNotifier used before bind(): no core to read from');
+    return this.core.queries;
+  }
 
   private now(): Date {
     return this.d.now ? this.d.now() : new Date();
@@ -225,8 +236,7 @@ export class SlackNotifier implements Notifier {
 
   /** One line per event in the admins' audit channel, when they set one. Never credentials. */
   private async toAuditChannel(event: LatchEvent): Promise<void> {
-    const doc = await this.d.db.models.Settings.findById('global', { 'value.auditChannel': 1 }).lean();
-    const channel = (doc?.value as { auditChannel?: string } | undefined)?.auditChannel;
+    const channel = await this.queries.auditChannel();
     if (!channel) return;
     const r = event.request;
     const who = 'by' in event && event.by ? ` by ${await this.nameOf(event.by)}` : '';
@@ -377,16 +387,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async requesterContext(r: RequestView): Promise<RequesterContext> {
-    const Request = this.d.db.models.Request;
-    const resourceIds = r.targets.map((t) => t.resourceId);
-    const [previousRequests, previousForSame] = await Promise.all([
-      Request.countDocuments({ 'requester.id': r.requester.id, number: { $lt: r.number } }),
-      Request.countDocuments({
-        'requester.id': r.requester.id,
-        number: { $lt: r.number },
-        'targets.resourceId': { $in: resourceIds },
-      }),
-    ]);
+    const { previousRequests, previousForSame } = await this.queries.requesterHistory(r);
     const tz = r.requester.timeZone;
     const zoned = tz ? DateTime.fromJSDate(this.now()).setZone(tz) : undefined;
     return {

@@ -18,7 +18,8 @@ import { describeApprovers } from '../../domain/approval.js';
 import type { Identity } from '../../domain/identity.js';
 import { LatchError } from '../../lifecycle/errors.js';
 import { errorText, type SlackDeps } from './context.js';
-import { buildForm, offersFor, searchOffers, type FormState } from './request-form.js';
+import { searchOffers } from '../../lifecycle/queries/request-options.js';
+import { buildForm, offerOf, offerValue, type FormState } from './request-form.js';
 
 export interface ViewPayload {
   id: string;
@@ -82,7 +83,7 @@ async function fillRequestModal(
   let next;
   try {
     const identity = await who();
-    const all = await offersFor(deps.latch.ctx, identity);
+    const all = await deps.latch.queries.offers(identity);
     next = requestModal(buildForm(all, { selected: [], words }, JSON.stringify({ w: words } satisfies Meta)));
   } catch (err) {
     next = requestModalError(errorText(deps, err));
@@ -117,7 +118,7 @@ export async function refreshRequestModal(
   view: ViewPayload,
   who: Identity,
 ): Promise<void> {
-  const all = await offersFor(deps.latch.ctx, who);
+  const all = await deps.latch.queries.offers(who);
   const state = stateOf(view);
   const form = buildForm(
     all,
@@ -133,8 +134,8 @@ export async function refreshRequestModal(
 }
 
 export async function resourceOptions(deps: SlackDeps, who: Identity, query: string) {
-  const { offers } = await offersFor(deps.latch.ctx, who);
-  return { options: searchOffers(offers, query).map((o) => option(o.label, o.value)) };
+  const { offers } = await deps.latch.queries.offers(who);
+  return { options: searchOffers(offers, query).map((o) => option(o.label, offerValue(o))) };
 }
 
 const FIELD_TO_BLOCK: Record<string, string> = {
@@ -178,9 +179,9 @@ export async function submitRequest(
   }
   if (Object.keys(errors).length > 0) return { response_action: 'errors', errors };
 
-  const all = await offersFor(deps.latch.ctx, who);
+  const all = await deps.latch.queries.offers(who);
   const targets = state.selected.map((value) => {
-    const o = all.offers.find((x) => x.value === value);
+    const o = offerOf(all, value);
     if (!o) return undefined;
     return { integration: o.resource.integration, resourceId: o.resource.id, permission: state.permission! };
   });

@@ -4,7 +4,7 @@
  * deliveries (so a retried delivery is applied once) and one-time credential drops.
  */
 import { Schema, type Connection } from 'mongoose';
-import { model } from '../../store/models.js';
+import { model } from '../../store/define-model.js';
 
 const installationSchema = new Schema(
   {

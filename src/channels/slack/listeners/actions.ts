@@ -131,7 +131,7 @@ export function registerActions(app: App, deps: SlackDeps): void {
     handle(deps, async (who, args) => {
       const dropId = valueOf(args);
       const drops = new CredentialDrops(deps.m, deps.box);
-      const claim = await drops.claim(dropId, who.id, latch.ctx.now());
+      const claim = await drops.claim(dropId, who.id, latch.queries.now());
       if (claim.outcome === 'not_owner' || claim.outcome === 'gone') {
         if (claim.outcome === 'not_owner')
           await latch.requests.refuseCredentials(who, claim.requestId, 'not the requester');
@@ -199,14 +199,21 @@ export function registerActions(app: App, deps: SlackDeps): void {
     ACTION.flowNew,
     handle(deps, async (who, { body, client }) => {
       await latch.admin.assertAdmin(who, 'flow.create');
-      await openFlowModal(deps, client, body.trigger_id, actorOf(body).teamId);
+      await openFlowModal(deps, who, client, body.trigger_id, actorOf(body).teamId);
     }),
   );
   app.action<BlockAction>(
     ACTION.flowEdit,
     handle(deps, async (who, args) => {
       await latch.admin.assertAdmin(who, 'flow.edit');
-      await openFlowModal(deps, args.client, args.body.trigger_id, actorOf(args.body).teamId, valueOf(args));
+      await openFlowModal(
+        deps,
+        who,
+        args.client,
+        args.body.trigger_id,
+        actorOf(args.body).teamId,
+        valueOf(args),
+      );
     }),
   );
   app.action<BlockAction>(
@@ -226,14 +233,14 @@ export function registerActions(app: App, deps: SlackDeps): void {
     ACTION.integrationNew,
     handle(deps, async (who, { body, client }) => {
       await latch.admin.assertAdmin(who, 'integration.create');
-      await openIntegrationModal(deps, client, body.trigger_id);
+      await openIntegrationModal(deps, who, client, body.trigger_id);
     }),
   );
   app.action<BlockAction>(
     ACTION.integrationEdit,
     handle(deps, async (who, args) => {
       await latch.admin.assertAdmin(who, 'integration.edit');
-      await openIntegrationModal(deps, args.client, args.body.trigger_id, valueOf(args));
+      await openIntegrationModal(deps, who, args.client, args.body.trigger_id, valueOf(args));
     }),
   );
   app.action<BlockAction>(
@@ -257,9 +264,7 @@ export function registerActions(app: App, deps: SlackDeps): void {
     ACTION.revokeAll,
     handle(deps, async (who, { body, client }) => {
       await latch.admin.assertAdmin(who, 'request.revoke_all');
-      const active = await latch.db.models.Request.countDocuments({
-        state: { $in: ['active', 'granting', 'approved'] },
-      });
+      const active = await latch.queries.revocableCount(who);
       await client.views.open({
         trigger_id: body.trigger_id,
         view: reasonModal({
@@ -277,7 +282,7 @@ export function registerActions(app: App, deps: SlackDeps): void {
     ACTION.settingsEdit,
     handle(deps, async (who, { body, client }) => {
       await latch.admin.assertAdmin(who, 'settings.edit');
-      await openSettingsModal(deps, client, body.trigger_id, actorOf(body).teamId);
+      await openSettingsModal(deps, who, client, body.trigger_id, actorOf(body).teamId);
     }),
   );
 }

@@ -2,7 +2,6 @@
 import type { App } from '@slack/bolt';
 import { commandReply, helpReply } from '../../../../blocks/slack/command-replies.js';
 import { formatRequestId, parseRequestId } from '../../../domain/human-id.js';
-import { toView } from '../../../lifecycle/views.js';
 import { errorText, type SlackDeps } from '../context.js';
 import { openRequestModal } from '../request-flow.js';
 
@@ -19,20 +18,11 @@ export function registerCommands(app: App, deps: SlackDeps): void {
           return;
         case 'list': {
           const identity = await who();
-          const docs = await deps.latch.db.models.Request.find({
-            'requester.id': identity.id,
-            state: { $in: ['pending', 'approved', 'granting', 'active', 'revoking'] },
-          })
-            .sort({ number: -1 })
-            .limit(40)
-            .lean();
-          await respond({
-            response_type: 'ephemeral',
-            ...commandReply.list(
-              docs.map((d) => toView(d as never)),
-              identity.timeZone,
-            ),
-          });
+          const mine = await deps.latch.queries.myAccess(identity);
+          const open = [...mine.pending, ...mine.active.map((a) => a.request)]
+            .sort((a, b) => b.number - a.number)
+            .slice(0, 40);
+          await respond({ response_type: 'ephemeral', ...commandReply.list(open, identity.timeZone) });
           return;
         }
         case 'revoke': {

@@ -1,0 +1,225 @@
+/**
+ * Channel-neutral read models (docs/ARCHITECTURE.md, "Queries"): everything a channel shows comes
+ * from here, so Slack and Teams never disagree, and no channel reads the core's collections. Admin
+ * lists check on the server that the reader is an admin, like every admin use-case.
+ */
+import type { AuditLog } from '../../audit/audit-log.js';
+import type { ConnectorRegistry } from '../../connectors/registry.js';
+import type { ExtensionOffer } from '../../domain/duration.js';
+import type { Flow, Settings } from '../../domain/flow.js';
+import type { Identity } from '../../domain/identity.js';
+import { LIVE_STATES, OPEN_STATES } from '../../domain/request.js';
+import type { RequestDoc } from '../../store/models.js';
+import type { AdminUseCases } from '../admin.js';
+import type { LifecycleContext } from '../context.js';
+import { canApprove } from '../../domain/approval.js';
+import { approvalContext } from '../requests.js';
+import { extensionOfferFor, toView, type RequestView } from '../views.js';
+import { offersFor, type Offers } from './request-options.js';
+
+export interface MyAccess {
+  /** Granted (or being revoked), with what may be done about its expiry. */
+  active: Array<{ request: RequestView; extension: ExtensionOffer }>;
+  /** Waiting for approval, approved, being granted. */
+  pending: RequestView[];
+}
+
+export interface IntegrationSummary {
+  name: string;
+  type: string;
+  healthy: boolean;
+  health: string;
+  resources: number;
+}
+
+export interface IntegrationForEdit {
+  name: string;
+  type: string;
+  description: string;
+  config: Record<string, unknown>;
+  /** Names only: secret values never leave the core. */
+  storedSecretNames: string[];
+}
+
+export interface AuditLine {
+  at: Date;
+  actor: string;
+  action: string;
+  subject: string;
+}
+
+export class LatchQueries {
+  constructor(
+    private readonly ctx: LifecycleContext,
+    private readonly admin: AdminUseCases,
+    private readonly registry: ConnectorRegistry,
+    private readonly audit: AuditLog,
+  ) {}
+
+  now(): Date {
+    return this.ctx.now();
+  }
+
+  /** What `who` may ask for now (see request-options.ts). */
+  offers(who: Identity): Promise<Offers> {
+    return offersFor(this.ctx, who);
+  }
+
+  isAdmin(who: Identity): Promise<boolean> {
+    return this.ctx.isAdmin(who);
+  }
+
+  /** The Slack channel (or other) that receives a line per event, when admins set one. */
+  async auditChannel(): Promise<string | undefined> {
+    return (await this.ctx.settings()).auditChannel;
+  }
+
+  async myAccess(who: Identity): Promise<MyAccess> {
+    const [docs, settings] = await Promise.all([
+      this.ctx.db.models.Request.find({
+        'requester.id': who.id,
+        state: { $in: [...OPEN_STATES, ...LIVE_STATES] },
+      })
+        .sort({ number: -1 })
+        .limit(200)
+        .lean<RequestDoc[]>(),
+      this.ctx.settings(),
+    ]);
+    return {
+      active: docs
+        .filter((d) => (LIVE_STATES as readonly string[]).includes(d.state))
+        .map((d) => ({ request: toView(d), extension: extensionOfferFor(d, settings.selfExtension) })),
+      pending: docs.filter((d) => (OPEN_STATES as readonly string[]).includes(d.state)).map(toView),
+    };
+  }
+
+  /** Requests whose current step `who` may approve and has not yet approved. */
+  async awaitingMe(who: Identity): Promise<RequestView[]> {
+    const pending = await this.ctx.db.models.Request.find({ state: 'pending' })
+      .sort({ number: 1 })
+      .limit(500)
+      .lean<RequestDoc[]>();
+    return pending
+      .filter((d) => {
+        const step = (d.flow as Flow).approval.steps[d.step ?? 0];
+        return (
+          step &&
+          canApprove(step, who, approvalContext(d)).ok &&
+          !d.approvals.some((a) => a.step === d.step && a.by === who.id)
+        );
+      })
+      .map(toView);
+  }
+
+  /** How often the requester asked before (for approvers' context). */
+  async requesterHistory(r: RequestView): Promise<{ previousRequests: number; previousForSame: number }> {
+    const Request = this.ctx.db.models.Request;
+    const [previousRequests, previousForSame] = await Promise.all([
+      Request.countDocuments({ 'requester.id': r.requester.id, number: { $lt: r.number } }),
+      Request.countDocuments({
+        'requester.id': r.requester.id,
+        number: { $lt: r.number },
+        'targets.resourceId': { $in: r.targets.map((t) => t.resourceId) },
+      }),
+    ]);
+    return { previousRequests, previousForSame };
+  }
+
+  // ---- admin lists: each checks (and audits a refusal) like the admin use-cases ----
+
+  async settings(who: Identity): Promise<Settings> {
+    await this.admin.assertAdmin(who, 'settings.read');
+    return this.ctx.settings();
+  }
+
+  async flows(who: Identity): Promise<Flow[]> {
+    await this.admin.assertAdmin(who, 'flow.list');
+    return (await this.ctx.flows()).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** What the flow editor offers: integrations, bundles and the permissions resources have. */
+  async flowFormChoices(
+    who: Identity,
+  ): Promise<{ integrations: string[]; bundles: string[]; permissions: string[] }> {
+    await this.admin.assertAdmin(who, 'flow.edit');
+    const { Integration } = this.ctx.db.models;
+    const [integrations, bundles, catalog] = await Promise.all([
+      Integration.distinct('name') as Promise<string[]>,
+      this.ctx.bundleNames(),
+      this.ctx.catalog(),
+    ]);
+    return {
+      integrations: integrations.sort(),
+      bundles: bundles.sort(),
+      permissions: [...new Set(catalog.flatMap((r) => r.permissions))].sort(),
+    };
+  }
+
+  async integrations(who: Identity): Promise<IntegrationSummary[]> {
+    await this.admin.assertAdmin(who, 'integration.list');
+    const { Integration, Resource } = this.ctx.db.models;
+    const [docs, counts] = await Promise.all([
+      Integration.find().sort({ name: 1 }).lean(),
+      Resource.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$integration', n: { $sum: 1 } } }]),
+    ]);
+    return Promise.all(
+      docs.map(async (i) => {
+        const health = await this.registry
+          .get(i.name)
+          .then((c) => c.health())
+          .catch((err: Error) => ({ ok: false, message: err.message }));
+        return {
+          name: i.name,
+          type: i.type,
+          healthy: health.ok,
+          health: health.message,
+          resources: counts.find((c) => c._id === i.name)?.n ?? 0,
+        };
+      }),
+    );
+  }
+
+  integrationTypes(): string[] {
+    return this.registry.types();
+  }
+
+  async integrationForEdit(who: Identity, name: string): Promise<IntegrationForEdit | null> {
+    await this.admin.assertAdmin(who, 'integration.edit');
+    const doc = await this.ctx.db.models.Integration.findOne({ name }).lean();
+    if (!doc) return null;
+    return {
+      name: doc.name,
+      type: doc.type,
+      description: doc.description ?? '',
+      config: (doc.config ?? {}) as Record<string, unknown>,
+      storedSecretNames: Object.keys((doc.secrets ?? {}) as Record<string, string>),
+    };
+  }
+
+  /** Everyone's live access, soonest expiry first. */
+  async activeAccess(who: Identity): Promise<RequestView[]> {
+    await this.admin.assertAdmin(who, 'access.list');
+    const docs = await this.ctx.db.models.Request.find({ state: { $in: [...LIVE_STATES] } })
+      .sort({ expiresAt: 1 })
+      .limit(500)
+      .lean<RequestDoc[]>();
+    return docs.map(toView);
+  }
+
+  /** How many grants a revoke-everything would end: active, being granted or approved. */
+  async revocableCount(who: Identity): Promise<number> {
+    await this.admin.assertAdmin(who, 'request.revoke_all');
+    return this.ctx.db.models.Request.countDocuments({ state: { $in: ['active', 'granting', 'approved'] } });
+  }
+
+  async auditPage(who: Identity, limit = 50): Promise<AuditLine[]> {
+    await this.admin.assertAdmin(who, 'audit.read');
+    const entries = await this.audit.latest(limit);
+    return entries.map((e) => ({
+      at: new Date(e.at),
+      actor: e.actor.id,
+      action: e.action,
+      subject: e.subject ? `${e.subject.type} ${e.subject.id}` : '',
+    }));
+  }
+}

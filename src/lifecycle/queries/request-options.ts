@@ -1,0 +1,210 @@
+/**
+ * What one person may ask for, channel-neutral (docs/ARCHITECTURE.md, "Queries"): the resources and
+ * bundles some flow lets them ask for now (and, when the fallback flow is on, everything else with
+ * admins approving), and for a current choice the flow that would decide it, its permissions and
+ * durations. Every channel's request form renders this, so two channels never offer differently.
+ */
+import { describeApprovers } from '../../domain/approval.js';
+import { defaultDuration, durationOptions } from '../../domain/duration.js';
+import type { Flow, Settings } from '../../domain/flow.js';
+import type { Identity } from '../../domain/identity.js';
+import {
+  ANY,
+  FALLBACK_FLOW_ID,
+  eligibleTargets,
+  evaluateBundleFlows,
+  fallbackFlow,
+  type EligibleTarget,
+} from '../../domain/policy.js';
+import type { Resource } from '../../domain/resource.js';
+import type { LifecycleContext } from '../context.js';
+
+/** A resource this person may ask for, under the flows that offer it. */
+export interface Offer {
+  /** `integration|resourceId`: stable and unique; channels encode it as they need. */
+  key: string;
+  label: string;
+  resource: Resource;
+  /** Flows that offer it, best first; the fallback flow last. */
+  flows: Array<{ flow: Flow; permissions: string[] }>;
+}
+
+export interface Offers {
+  offers: Offer[];
+  /** Bundles some flow lets this person ask for. */
+  bundles: string[];
+  /** Enabled flows, and the fallback flow last. */
+  flows: Flow[];
+}
+
+/** What the person has chosen so far. */
+export interface RequestChoice {
+  /** Offer keys. */
+  selected: string[];
+  bundle?: string;
+  flowId?: string;
+  permission?: string;
+  duration?: number | null;
+  /** Free words (e.g. `/access billing`): pre-select what matches when nothing is selected. */
+  words?: string;
+}
+
+/** The form for a choice: what to offer next, and what was picked. */
+export interface RequestOptions {
+  /** Some resource or bundle can be asked for at all. */
+  anything: boolean;
+  selected: Array<{ key: string; label: string }>;
+  bundles: string[];
+  selectedBundle?: string;
+  /** Flows that cover the whole choice, real flows before the fallback. */
+  flows: Array<{ id: string; name: string }>;
+  selectedFlowId?: string;
+  permissions: string[];
+  selectedPermission?: string;
+  durations: Array<number | null>;
+  selectedDuration?: number | null;
+  justificationRequired: boolean;
+  /** Plain sentences: which flow applies, who approves. */
+  notes: string[];
+}
+
+export function offerKey(integration: string, resourceId: string): string {
+  return `${integration}|${resourceId}`;
+}
+
+interface PolicySnapshot {
+  flows: Flow[];
+  settings: Settings;
+  admins: string[];
+  catalog: Resource[];
+  bundleNames: string[];
+}
+
+/**
+ * Flows, settings and catalog are the same for everyone: when many people open the form at once
+ * they share one read. Cached briefly, and dropped at once when an admin changes anything in this
+ * process; a submit is always decided on fresh data by the lifecycle.
+ */
+const SNAPSHOT_TTL_MS = 2_000;
+let snapshot: { key: string; at: number; value: Promise<PolicySnapshot> } | undefined;
+
+function policySnapshot(ctx: LifecycleContext): Promise<PolicySnapshot> {
+  const key = `${ctx.db.conn.id}:${ctx.policyVersion}`;
+  if (snapshot && snapshot.key === key && Date.now() - snapshot.at < SNAPSHOT_TTL_MS) return snapshot.value;
+  const value = (async () => {
+    const [flows, settings, catalog, bundleNames] = await Promise.all([
+      ctx.flows(),
+      ctx.settings(),
+      ctx.catalog(),
+      ctx.bundleNames(),
+    ]);
+    return { flows, settings, admins: await ctx.admins(settings), catalog, bundleNames };
+  })();
+  snapshot = { key, at: Date.now(), value };
+  value.catch(() => {
+    if (snapshot?.value === value) snapshot = undefined;
+  });
+  return value;
+}
+
+export async function offersFor(ctx: LifecycleContext, who: Identity): Promise<Offers> {
+  const now = ctx.now();
+  const { flows, settings: stored, admins, catalog, bundleNames } = await policySnapshot(ctx);
+  const enabled = flows.filter((f) => f.enabled);
+  const byKey = new Map<string, Offer>();
+  const add = (t: EligibleTarget) => {
+    const key = offerKey(t.resource.integration, t.resource.id);
+    let offer = byKey.get(key);
+    if (!offer) {
+      offer = {
+        key,
+        label: `${t.resource.name} · ${t.resource.integration}`,
+        resource: t.resource,
+        flows: [],
+      };
+      byKey.set(key, offer);
+    }
+    offer.flows.push({ flow: t.flow, permissions: t.permissions });
+  };
+  for (const t of eligibleTargets(enabled, who, catalog, now)) add(t);
+  const settings = { ...stored, admins };
+  const fallback = fallbackFlow(settings);
+  if (fallback.enabled && settings.admins.length + settings.fallback.approvers.length > 0) {
+    for (const resource of catalog) add({ flow: fallback, resource, permissions: resource.permissions });
+  }
+  const bundles = bundleNames.filter((name) =>
+    evaluateBundleFlows(enabled, who, name, now).some((d) => d.allowed),
+  );
+  return { offers: [...byKey.values()], bundles, flows: [...enabled, fallback] };
+}
+
+/** Offers matching a search, those covered by a real flow first, then by name. */
+export function searchOffers(offers: Offer[], query: string, limit = 100): Offer[] {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  const hits = offers.filter((o) => words.every((w) => o.label.toLowerCase().includes(w)));
+  const viaFlow = (o: Offer) => (o.flows.some((f) => f.flow.id !== FALLBACK_FLOW_ID) ? 0 : 1);
+  hits.sort((a, b) => viaFlow(a) - viaFlow(b) || a.label.localeCompare(b.label));
+  return hits.slice(0, limit);
+}
+
+/** The form for `choice`: the flows that cover it, their common permissions, durations and notes. */
+export function requestOptions(all: Offers, choice: RequestChoice): RequestOptions {
+  let selectedKeys = choice.selected;
+  if (selectedKeys.length === 0 && choice.words && !choice.bundle) {
+    selectedKeys = searchOffers(all.offers, choice.words, 5)
+      .filter(
+        (o, _i, hits) => hits.length <= 3 || o.label.toLowerCase().startsWith(choice.words!.toLowerCase()),
+      )
+      .map((o) => o.key);
+  }
+  const selected = selectedKeys
+    .map((k) => all.offers.find((o) => o.key === k))
+    .filter((o): o is Offer => o !== undefined);
+
+  // Flows that cover every selected resource (or list the bundle), real flows before the fallback.
+  let candidates: Flow[];
+  let permissions: string[] = [];
+  if (choice.bundle) {
+    candidates = all.flows.filter((f) => f.bundles.includes(choice.bundle!));
+    if (candidates.length === 0) candidates = all.flows.filter((f) => f.id === FALLBACK_FLOW_ID);
+  } else if (selected.length > 0) {
+    const ids = selected.map((o) => new Set(o.flows.map((f) => f.flow.id)));
+    candidates = all.flows.filter((f) => ids.every((s) => s.has(f.id)));
+  } else {
+    candidates = [];
+  }
+  const flow = candidates.find((f) => f.id === choice.flowId) ?? candidates[0];
+  if (flow && !choice.bundle) {
+    // Permissions offered on every selected resource under the chosen flow.
+    const per = selected.map(
+      (o) => new Set(o.flows.find((f) => f.flow.id === flow.id)?.permissions.filter((p) => p !== ANY) ?? []),
+    );
+    permissions = [...(per[0] ?? [])].filter((p) => per.every((s) => s.has(p)));
+  }
+  const notes: string[] = [];
+  if (flow) {
+    const approvers = flow.approval.steps.map(describeApprovers).join(', then ');
+    notes.push(
+      flow.id === FALLBACK_FLOW_ID
+        ? `No access flow covers this, so the fallback flow applies: ${approvers || 'admins'} approve, for at most ${flow.duration.maxMinutes} minutes.`
+        : `${flow.name}: ${approvers ? `approved by ${approvers}` : 'approved automatically'}.`,
+    );
+  } else if (selected.length > 1) {
+    notes.push('No single access flow covers all of these; request them separately.');
+  }
+  return {
+    anything: all.offers.length > 0 || all.bundles.length > 0,
+    selected: selected.map((o) => ({ key: o.key, label: o.label })),
+    bundles: all.bundles,
+    selectedBundle: choice.bundle,
+    flows: candidates.map((f) => ({ id: f.id, name: f.name })),
+    selectedFlowId: flow?.id,
+    permissions,
+    selectedPermission: choice.permission,
+    durations: flow ? durationOptions(flow.duration) : [],
+    selectedDuration:
+      choice.duration !== undefined ? choice.duration : flow ? defaultDuration(flow.duration) : undefined,
+    justificationRequired: flow?.requireJustification ?? false,
+    notes,
+  };
+}

@@ -11,6 +11,7 @@ import { AdminUseCases } from './lifecycle/admin.js';
 import { LifecycleContext } from './lifecycle/context.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
 import { LatchQueries } from './lifecycle/queries/index.js';
+import { Outbox, type OutboxOptions } from './lifecycle/outbox.js';
 import type { Notifier } from './lifecycle/notifier.js';
 import { RequestUseCases } from './lifecycle/requests.js';
 import { Sweeps, type SweepOptions } from './lifecycle/sweeps.js';
@@ -38,7 +39,11 @@ export interface LatchOptions {
   encryptionKey: Buffer;
   log: Logger;
   envAdmins?: string[];
+  /** Told at once, in this process, best-effort: the log, tests. */
   notifier?: Notifier;
+  /** Chat channels (by name, e.g. `slack`): they get every event through the durable outbox. */
+  channels?: Record<string, Notifier>;
+  outbox?: Partial<OutboxOptions>;
   factories?: Record<string, ConnectorFactory>;
   clock?: () => Date;
   sweep?: Partial<SweepOptions>;
@@ -68,6 +73,7 @@ export interface Latch {
   queries: LatchQueries;
   sweeps: Sweeps;
   loop: SweepLoop;
+  outbox: Outbox;
   close(): Promise<void>;
 }
 
@@ -94,6 +100,8 @@ export function createLatch(opts: LatchOptions): Latch {
     clock: opts.clock,
     expiryWarningMinutes: opts.expiryWarningMinutes,
   });
+  const outbox = new Outbox(ctx, opts.channels ?? {}, box, opts.outbox);
+  ctx.outbox = outbox;
   const admin = new AdminUseCases(ctx, box, registry);
   const sweeps = new Sweeps(ctx, opts.sweep);
   const loop = new SweepLoop(sweeps, opts.log, {
@@ -113,6 +121,7 @@ export function createLatch(opts: LatchOptions): Latch {
     queries: new LatchQueries(ctx, admin, registry, audit),
     sweeps,
     loop,
+    outbox,
     close: async () => {
       // The last audit checkpoint goes out before the connections do.
       await audit.close();

@@ -15,7 +15,6 @@ import { slackAuditChannelWitness } from './channels/slack/audit-witness.js';
 import { createSlackCore, startSlackApp, type SlackChannel } from './channels/slack/index.js';
 import { startJobs, WORKER_JOBS, type RunningJobs } from './jobs/agenda.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
-import { fanOut } from './lifecycle/notifier.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectDatabase } from './store/db.js';
 import { EMBEDDED_URI_FILE, startEmbeddedMongo, type EmbeddedMongo } from './store/embedded-mongo.js';
@@ -79,9 +78,8 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     encryptionKey,
     log,
     envAdmins: config.admins,
-    notifier: fanOut([new LoggingNotifier(log), ...(slackCore ? [slackCore.notifier] : [])], (err, event) =>
-      log.warn({ err, event: event.type }, 'notification failed'),
-    ),
+    notifier: new LoggingNotifier(log),
+    channels: slackCore ? { slack: slackCore.notifier } : {},
     expiryWarningMinutes: config.expiryWarningMinutes,
     loop: { tickMs: config.sweepIntervalMs },
     auditKey: config.auditKey ? parseAuditKey(config.auditKey) : undefined,
@@ -133,13 +131,13 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     }, SHUTDOWN.hardMs).unref();
     if (server) await closeServer(server, SHUTDOWN.connectionsMs);
     await jobs?.stop();
-    // Messages still going out get a bounded wait, not as long as the backlog takes.
-    if (slack) await slack.stop(SHUTDOWN.drainMs);
-    else if (slackCore) {
-      // A worker without the Slack app still sends DMs; let the last ones go out.
-      const left = await slackCore.notifier.drain(SHUTDOWN.drainMs);
-      if (left > 0) log.warn({ requests: left }, 'stopped with Slack messages still undelivered');
-    }
+    await slack?.stop();
+    // Deliveries under way get a bounded wait; whatever is not delivered stays in the outbox, in
+    // MongoDB, and goes out from the next process that runs the sweeps.
+    const queued = await latch.outbox.drain(SHUTDOWN.drainMs);
+    await slackCore?.notifier.close();
+    await latch.outbox.release();
+    if (queued > 0) log.warn({ requests: queued }, 'stopped with messages still queued in the outbox');
     await latch.close();
     await db.close();
     if (embedded) {

@@ -16,6 +16,7 @@ import type { Resource } from '../domain/resource.js';
 import type { Logger } from '../logger.js';
 import type { Database } from '../store/db.js';
 import type { LatchEvent, Notifier } from './notifier.js';
+import type { Outbox } from './outbox.js';
 import type { AuditEvent } from '../audit/audit-log.js';
 
 export interface Auditor {
@@ -83,13 +84,21 @@ export class LifecycleContext {
     this.deps.kick = kick;
   }
 
-  /** Delivery problems are logged, never thrown: the state change they report has already happened. */
+  /** The durable outbox; set once by the composition root (it needs this context first). */
+  outbox!: Outbox;
+
+  /**
+   * Tells this process's observers (the log, tests) at once, and lets the outbox deliver to the
+   * channels what the state change just queued. Observer problems are logged, never thrown: the
+   * state change they report has already happened.
+   */
   async notify(event: LatchEvent): Promise<void> {
     try {
       await this.deps.notifier.notify(event);
     } catch (err) {
       this.log.warn({ err, event: event.type, request: event.request.id }, 'notification failed');
     }
+    this.outbox?.kick();
   }
 
   /** The stored version whose repair was last reported, so a bad document is logged once, not per read. */

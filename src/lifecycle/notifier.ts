@@ -1,14 +1,23 @@
 /**
- * The port through which lifecycle tells people what happened. Slack and Teams implement it with
- * their own views; the logging notifier is the default. Implementations must not throw for a
- * delivery problem that the request itself does not depend on: lifecycle has already moved state.
+ * The port through which lifecycle tells people what happened. Two kinds implement it: observers
+ * in the process (the log, tests), told at once and best-effort; and channels (Slack, Teams), which
+ * get events from the durable outbox (outbox.ts) and throw DeliveryDeferred, or any error, when a
+ * delivery should be tried again. A channel logs and returns for a problem no retry can fix.
  */
 import type { ExtensionOffer } from '../domain/duration.js';
 import type { RequestView } from './views.js';
 
 export type { ExtensionOffer };
 
-export type LatchEvent =
+export type LatchEvent = EventBody & {
+  /**
+   * Set when the event comes from the outbox: unique per request and event, stable across retried
+   * deliveries, so a channel can send each message once.
+   */
+  eventId?: string;
+};
+
+type EventBody =
   | { type: 'request.submitted'; request: RequestView; approvers: Audience }
   | { type: 'approval.needed'; request: RequestView; approvers: Audience; reminder: boolean }
   | { type: 'approval.recorded'; request: RequestView; by: string; remaining?: string }
@@ -24,6 +33,21 @@ export type LatchEvent =
   | { type: 'request.failed'; request: RequestView; error: string }
   | { type: 'revoke.failing'; request: RequestView; error: string; attempts: number; admins: string[] };
 
+/**
+ * Thrown by a channel when a delivery should be tried again later (a rate limit, an outage): the
+ * outbox keeps the event and retries after `retryAfterMs` (Retry-After) or its own backoff.
+ */
+export class DeliveryDeferred extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DeliveryDeferred';
+  }
+}
+
 export interface Audience {
   users: string[];
   groups: string[];
@@ -37,19 +61,4 @@ export interface GrantedCredentials {
 
 export interface Notifier {
   notify(event: LatchEvent): Promise<void>;
-}
-
-/** Tells every channel in turn; one failing does not keep the others from hearing. */
-export function fanOut(notifiers: Notifier[], onError: (err: unknown, event: LatchEvent) => void): Notifier {
-  return {
-    async notify(event) {
-      for (const n of notifiers) {
-        try {
-          await n.notify(event);
-        } catch (err) {
-          onError(err, event);
-        }
-      }
-    },
-  };
 }

@@ -104,6 +104,14 @@ export class RequestUseCases {
     const state: RequestState = autoApproved ? 'approved' : 'pending';
     const number = await nextRequestNumber(ctx);
     const openKey = `${who.id}|${[...uniqueKeys].sort().join(',')}`;
+    const owners = [...new Set(resources.flatMap((r) => r.owners))];
+    const audience = autoApproved ? { users: [], groups: [] } : stepAudience(flow.approval.steps[0]!, owners);
+    const events = [
+      ctx.outbox.entry('request.submitted', { approvers: audience }),
+      autoApproved
+        ? undefined
+        : ctx.outbox.entry('approval.needed', { approvers: audience, reminder: false }),
+    ].filter((e) => e !== undefined);
     let doc: RequestDoc;
     try {
       const created = await ctx.db.models.Request.create({
@@ -142,6 +150,8 @@ export class RequestUseCases {
         nextAttemptAt: now,
         lease: { until: EPOCH },
         openKey,
+        // Written with the request itself: its first messages cannot be lost.
+        ...(events.length ? { outbox: events, notifyAt: now } : {}),
       });
       doc = created.toObject() as RequestDoc;
     } catch (err) {
@@ -156,7 +166,6 @@ export class RequestUseCases {
     }
 
     const view = toView(doc);
-    const audience = autoApproved ? { users: [], groups: [] } : this.audience(flow.approval.steps[0]!, doc);
     await ctx.audit.append([
       {
         actor: { type: 'user', id: who.id },
@@ -250,6 +259,20 @@ export class RequestUseCases {
     const record = { step: doc.step, by: who.id, byGroups: who.groups, at: now, reason: text || undefined };
     const { Request } = ctx.db.models;
     const step = flow.approval.steps[doc.step]!;
+    // What this approval alone makes of the step; if it does not complete it, the progress event is
+    // written with the approval (concurrent approvals can only complete it sooner).
+    const predicted = evaluateStep(
+      step,
+      [...doc.approvals.filter((a) => a.step === doc.step), record].map((a) => ({
+        by: a.by,
+        byGroups: a.byGroups ?? [],
+        at: a.at,
+      })),
+      approvalContext(doc),
+    );
+    const progress = predicted.done
+      ? undefined
+      : ctx.outbox.entry('approval.recorded', { by: who.id, remaining: predicted.remaining, step: doc.step });
     const recorded = await Request.findOneAndUpdate(
       {
         _id: doc._id,
@@ -261,7 +284,7 @@ export class RequestUseCases {
             ? { $not: { $elemMatch: { step: doc.step } } }
             : { $not: { $elemMatch: { step: doc.step, by: who.id } } },
       },
-      { $push: { approvals: record }, $inc: { version: 1 } },
+      ctx.outbox.withEvents({ $push: { approvals: record }, $inc: { version: 1 } }, progress),
       { returnDocument: 'after' },
     ).lean<RequestDoc>();
     if (!recorded) {
@@ -319,6 +342,13 @@ export class RequestUseCases {
       return view;
     }
     const lastStep = doc.step >= flow.approval.steps.length - 1;
+    const nextStep = lastStep ? undefined : flow.approval.steps[doc.step + 1]!;
+    const events = nextStep
+      ? [
+          ctx.outbox.entry('approval.recorded', { by: who.id, step: doc.step }),
+          ctx.outbox.entry('approval.needed', { approvers: this.audience(nextStep, doc), reminder: false }),
+        ]
+      : [ctx.outbox.entry('request.approved', { by: who.id })];
     const update = lastStep
       ? {
           $set: {
@@ -342,7 +372,7 @@ export class RequestUseCases {
         };
     const moved = await ctx.db.models.Request.findOneAndUpdate(
       { _id: doc._id, state: 'pending', step: doc.step },
-      update,
+      ctx.outbox.withEvents(update, ...events),
       { returnDocument: 'after' },
     ).lean<RequestDoc>();
     if (!moved) {
@@ -385,11 +415,14 @@ export class RequestUseCases {
     // Guarded by state and step, not version: approvals recorded meanwhile do not void a denial.
     const updated = await ctx.db.models.Request.findOneAndUpdate(
       { _id: doc._id, state: 'pending', step: doc.step },
-      {
-        $set: { state: 'rejected', decidedBy: who.id, decisionReason: text, decidedAt: now },
-        $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
-        $inc: { version: 1 },
-      },
+      ctx.outbox.withEvents(
+        {
+          $set: { state: 'rejected', decidedBy: who.id, decisionReason: text, decidedAt: now },
+          $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
+          $inc: { version: 1 },
+        },
+        ctx.outbox.entry('request.rejected', { by: who.id, reason: text }),
+      ),
       { returnDocument: 'after' },
     ).lean<RequestDoc>();
     if (!updated) {
@@ -458,7 +491,18 @@ export class RequestUseCases {
     }
     this.assertPending(doc, id);
     const now = ctx.now();
-    const updated = await this.endPending(doc, 'cancelled', { endedBy: who.id, endedAt: now }, false);
+    const updated = await this.ctx.db.models.Request.findOneAndUpdate(
+      { _id: doc._id, state: 'pending' },
+      ctx.outbox.withEvents(
+        {
+          $set: { state: 'cancelled', endedBy: who.id, endedAt: now },
+          $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
+          $inc: { version: 1 },
+        },
+        ctx.outbox.entry('request.cancelled'),
+      ),
+      { returnDocument: 'after' },
+    ).lean<RequestDoc>();
     if (!updated) {
       const fresh = await loadRequest(ctx, ref);
       throw conflict(`${id} is ${STATE_LABELS[fresh.state as RequestState]} and can no longer be cancelled.`);
@@ -578,12 +622,17 @@ export class RequestUseCases {
       const now = ctx.now();
       if (ext.needsApproval && !isAdmin) {
         if (doc.pendingExtension) throw conflict(`An extension of ${id} is already waiting for approval.`);
+        const step = flow.approval.steps[0];
+        const approvers = step ? this.audience(step, doc) : { users: await ctx.admins(), groups: [] };
         const updated = await ctx.db.models.Request.findOneAndUpdate(
           { _id: doc._id, state: 'active', version: doc.version },
-          {
-            $set: { pendingExtension: { minutes: dur.minutes, requestedBy: who.id, at: now } },
-            $inc: { version: 1 },
-          },
+          ctx.outbox.withEvents(
+            {
+              $set: { pendingExtension: { minutes: dur.minutes, requestedBy: who.id, at: now } },
+              $inc: { version: 1 },
+            },
+            ctx.outbox.entry('extension.requested', { minutes: dur.minutes, approvers }),
+          ),
           { returnDocument: 'after' },
         ).lean<RequestDoc>();
         if (!updated) continue;
@@ -595,8 +644,6 @@ export class RequestUseCases {
           details: { minutes: dur.minutes },
           at: now,
         });
-        const step = flow.approval.steps[0];
-        const approvers = step ? this.audience(step, updated) : { users: await ctx.admins(), groups: [] };
         await ctx.notify({ type: 'extension.requested', request: view, minutes: dur.minutes, approvers });
         return view;
       }
@@ -649,12 +696,15 @@ export class RequestUseCases {
     const warnAt = warnTime(expiresAt, settings.expiryWarningMinutes, now);
     const updated = await ctx.db.models.Request.findOneAndUpdate(
       { _id: doc._id, state: 'active', version: doc.version },
-      {
-        $set: { expiresAt, pendingExtension: null, ...(warnAt ? { warnAt } : {}) },
-        $unset: { warnedAt: 1, ...(warnAt ? {} : { warnAt: 1 }) },
-        $inc: { version: 1, extensionCount: 1 },
-        $push: { extensions: { at: now, by, minutes, previousExpiresAt: doc.expiresAt } },
-      },
+      ctx.outbox.withEvents(
+        {
+          $set: { expiresAt, pendingExtension: null, ...(warnAt ? { warnAt } : {}) },
+          $unset: { warnedAt: 1, ...(warnAt ? {} : { warnAt: 1 }) },
+          $inc: { version: 1, extensionCount: 1 },
+          $push: { extensions: { at: now, by, minutes, previousExpiresAt: doc.expiresAt } },
+        },
+        ctx.outbox.entry('access.extended', { by }),
+      ),
       { returnDocument: 'after' },
     ).lean<RequestDoc>();
     if (!updated) return null;
@@ -699,19 +749,6 @@ export class RequestUseCases {
         ? `${id} was already approved${who}; it is ${label}.`
         : `${id} is ${label}${doc.state === 'rejected' ? who : ''}; nothing to decide.`,
     );
-  }
-
-  private async endPending(
-    doc: RequestDoc,
-    state: RequestState,
-    set: Record<string, unknown>,
-    guardVersion = true,
-  ) {
-    return this.ctx.db.models.Request.findOneAndUpdate(
-      { _id: doc._id, state: 'pending', ...(guardVersion ? { version: doc.version } : {}) },
-      { $set: { state, ...set }, $unset: { openKey: 1, remindAt: 1, decideBy: 1 }, $inc: { version: 1 } },
-      { returnDocument: 'after' },
-    ).lean<RequestDoc>();
   }
 
   /** The requester saw the one-time credentials of `requestId` (a channel showed them). */

@@ -76,10 +76,14 @@ export class Sweeps {
     this.opts = { ...DEFAULT_SWEEP_OPTIONS, owner: `worker-${randomUUID().slice(0, 8)}`, ...opts };
   }
 
-  /** The urgent sweeps: revocations and grants. Cheap when nothing is due. */
+  /**
+   * The urgent sweeps: revocations and grants. Cheap when nothing is due. Events due to channels are
+   * delivered in the background (outbox.kick), so a slow or hung Slack never holds up a revoke.
+   */
   async tickUrgent(): Promise<
     Pick<TickStats, 'expired' | 'revoked' | 'revokeFailures' | 'granted' | 'grantFailures'>
   > {
+    this.ctx.outbox.kick();
     const [rev, gr] = await Promise.all([this.processRevokes(), this.processGrants()]);
     return { ...rev, ...gr };
   }
@@ -270,17 +274,21 @@ export class Sweeps {
       ...[...finished.values()].map((g) =>
         Request.updateMany(
           { _id: { $in: g.ids }, state: 'revoking', 'lease.owner': g.token },
-          {
-            $set: {
-              state: g.state,
-              endedAt: now,
-              'lease.until': EPOCH,
-              lastError: null,
-              'targets.$[t].grantState': 'revoked',
+          this.ctx.outbox.withEvents(
+            {
+              $set: {
+                state: g.state,
+                endedAt: now,
+                'lease.until': EPOCH,
+                // A failed request keeps the error that failed it, for the message that says so.
+                ...(g.state === 'failed' ? {} : { lastError: null }),
+                'targets.$[t].grantState': 'revoked',
+              },
+              $unset: { openKey: 1, warnAt: 1, nextAttemptAt: 1 },
+              $inc: { version: 1 },
             },
-            $unset: { openKey: 1, warnAt: 1, nextAttemptAt: 1 },
-            $inc: { version: 1 },
-          },
+            this.ctx.outbox.entry(g.state === 'failed' ? 'request.failed' : 'access.revoked'),
+          ),
           { arrayFilters: [{ 't.grantState': { $in: ['active', 'partial'] } }] },
         ).then((r) => r.matchedCount),
       ),
@@ -424,7 +432,7 @@ export class Sweeps {
     if (alerts.length) {
       await ctx.db.models.Request.updateMany(
         { _id: { $in: alerts.map((a) => a.doc._id) } },
-        { $set: { adminsAlertedAt: now } },
+        ctx.outbox.withEvents({ $set: { adminsAlertedAt: now } }, ctx.outbox.entry('revoke.failing')),
       );
       const admins = await ctx.admins();
       for (const { doc, error } of alerts) {
@@ -509,26 +517,33 @@ export class Sweeps {
     const lease = { _id: doc._id, state: 'granting', 'lease.owner': doc.lease!.owner };
     if (error === null && !doc.revokeRequested) {
       const warnAt = expiresAt ? warnTime(expiresAt, warningMinutes, now) : null;
+      // The granted event, credentials sealed inside it, is written with the state change: a crash
+      // right after this update loses neither the message nor the only copy of the credentials.
+      const granted = ctx.outbox.entry('access.granted', {
+        credentials: ctx.outbox.sealCredentials(credentials),
+      });
       const active = await Request.findOneAndUpdate(
         { ...lease, revokeRequested: { $ne: true } },
-        {
-          $set: {
-            state: 'active',
-            targets,
-            grantedAt: now,
-            expiresAt,
-            'lease.until': EPOCH,
-            lastError: null,
-            attempts: 0,
-            ...(warnAt ? { warnAt } : {}),
+        ctx.outbox.withEvents(
+          {
+            $set: {
+              state: 'active',
+              targets,
+              grantedAt: now,
+              expiresAt,
+              'lease.until': EPOCH,
+              lastError: null,
+              attempts: 0,
+              ...(warnAt ? { warnAt } : {}),
+            },
+            $unset: { nextAttemptAt: 1 },
+            $inc: { version: 1 },
           },
-          $unset: { nextAttemptAt: 1 },
-          $inc: { version: 1 },
-        },
+          granted,
+        ),
         { returnDocument: 'after' },
       ).lean<RequestDoc>();
       if (active) {
-        // Credentials exist only in this message: send them before anything else can fail.
         await ctx.notify({ type: 'access.granted', request: toView(active), credentials });
         try {
           await ctx.audit.append({
@@ -595,7 +610,7 @@ export class Sweeps {
   async warnDue(): Promise<number> {
     const docs = await this.claimMarker(
       { state: 'active', warnAt: { $lte: this.ctx.now() } },
-      { $unset: { warnAt: 1 } },
+      this.ctx.outbox.withEvents({ $unset: { warnAt: 1 } }, this.ctx.outbox.entry('access.expiring')),
       'warnedAt',
     );
     const selfExtension = docs.length > 0 ? (await this.ctx.settings()).selfExtension : 'flow';
@@ -613,7 +628,10 @@ export class Sweeps {
     const now = this.ctx.now();
     const docs = await this.claimMarker(
       { state: 'pending', remindAt: { $lte: now } },
-      { $unset: { remindAt: 1 } },
+      this.ctx.outbox.withEvents(
+        { $unset: { remindAt: 1 } },
+        this.ctx.outbox.entry('approval.needed', { reminder: true }),
+      ),
       'remindedAt',
     );
     const { Request } = this.ctx.db.models;
@@ -642,10 +660,13 @@ export class Sweeps {
     const now = this.ctx.now();
     const docs = await this.claimMarker(
       { state: 'pending', decideBy: { $lte: now } },
-      {
-        $set: { state: 'timed_out', endedAt: now, endedBy: 'latch' },
-        $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
-      },
+      this.ctx.outbox.withEvents(
+        {
+          $set: { state: 'timed_out', endedAt: now, endedBy: 'latch' },
+          $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
+        },
+        this.ctx.outbox.entry('request.timed_out'),
+      ),
       'timedOutAt',
     );
     if (docs.length === 0) return 0;

@@ -5,6 +5,7 @@
 import mongoose, { Schema, type Connection } from 'mongoose';
 import { model } from './define-model.js';
 import { REQUEST_STATES } from '../domain/request.js';
+import type { OutboxEntry } from '../domain/outbox-entry.js';
 
 const requesterSchema = new Schema(
   {
@@ -94,6 +95,13 @@ const requestSchema = new Schema(
     adminsAlertedAt: Date,
     /** Claim tokens of the notification sweeps (warned, reminded, timed out): who sent each one. */
     markers: { type: Schema.Types.Mixed, default: {} },
+    /**
+     * Events still to be delivered to channels, in order, written by the same update as the state
+     * change they report (src/lifecycle/outbox.ts). `notifyAt` is set while any is due.
+     */
+    outbox: { type: [Schema.Types.Mixed], default: [] },
+    notifyAt: Date,
+    notifyLease: { owner: String, until: Date },
   },
   { timestamps: true, minimize: false },
 );
@@ -107,6 +115,7 @@ requestSchema.index({ state: 1, decideBy: 1 });
 requestSchema.index({ state: 1, remindAt: 1 });
 requestSchema.index({ state: 1, nextAttemptAt: 1 });
 requestSchema.index({ 'requester.id': 1, state: 1 });
+requestSchema.index({ notifyAt: 1 }, { partialFilterExpression: { notifyAt: { $exists: true } } });
 
 export interface TargetDoc {
   integration: string;
@@ -162,6 +171,9 @@ export interface RequestDoc {
   nextAttemptAt?: Date;
   lastError?: string | null;
   adminsAlertedAt?: Date;
+  outbox?: OutboxEntry[];
+  notifyAt?: Date;
+  notifyLease?: { owner?: string; until?: Date };
   createdAt?: Date;
   updatedAt?: Date;
 }

@@ -1,6 +1,7 @@
 /**
- * SIGTERM behind a backlog: Slack stops answering while Latch has messages to send, and the
- * process must still stop, cleanly and within its bound, instead of waiting for the backlog.
+ * SIGTERM behind a backlog: Slack stops answering while Latch has messages to send. The process
+ * must still stop, cleanly and within its bound, instead of waiting for the backlog; the messages
+ * stay in the outbox, and the next process delivers them.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
@@ -53,14 +54,14 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-describe('SIGTERM with messages stuck on their way to Slack', () => {
-  it('stops cleanly within its bound and says what was not delivered', async () => {
-    const uri = new URL(process.env.MONGODB_URI!);
-    uri.pathname = `/${fx.dbName}`;
-    latch = await startLatchProcess({
+function start(): Promise<LatchProcess> {
+  const uri = new URL(process.env.MONGODB_URI!);
+  uri.pathname = `/${fx.dbName}`;
+  return freePort().then((port) =>
+    startLatchProcess({
       env: {
         NODE_ENV: 'test',
-        PORT: String(await freePort()),
+        PORT: String(port),
         MONGODB_URI: uri.toString(),
         LATCH_ENCRYPTION_KEY: fx.encryptionKey.toString('base64'),
         LATCH_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'latch-shutdown-')),
@@ -70,7 +71,13 @@ describe('SIGTERM with messages stuck on their way to Slack', () => {
         LOG_LEVEL: 'info',
       },
       ready: 'worker started',
-    });
+    }),
+  );
+}
+
+describe('SIGTERM with messages stuck on their way to Slack', () => {
+  it('stops cleanly within its bound, and the next process delivers what was queued', async () => {
+    latch = await start();
     // Slack answers no DM any more: every message Latch sends from now on hangs.
     standIn.setLatency(10 * 60_000, 'conversations.open');
     for (const p of people) {
@@ -93,7 +100,22 @@ describe('SIGTERM with messages stuck on their way to Slack', () => {
     ]);
     process.stderr.write(`[shutdown] exited ${Date.now() - sent} ms after SIGTERM\n`);
     expect(exit).toEqual({ code: 0, signal: null });
-    const warning = latch.logLines().find((l) => l.msg === 'stopped with Slack messages still undelivered');
+    const warning = latch
+      .logLines()
+      .find((l) => l.msg === 'stopped with messages still queued in the outbox');
     expect(warning).toMatchObject({ requests: people.length });
+    expect(await fx.db.models.Request.countDocuments({ notifyAt: { $exists: true } })).toBe(people.length);
+
+    // Slack is back; the next process sends every requester the message that was stuck.
+    standIn.setLatency(0, 'conversations.open');
+    const mark = standIn.mark();
+    latch = await start();
+    for (let i = 0; i < people.length; i++) {
+      await standIn.waitForCall(
+        'chat.postMessage',
+        (a) => a.channel === `DU0USER${i}` && String(a.text).includes('granted'),
+        { after: mark, timeoutMs: 30_000 },
+      );
+    }
   }, 120_000);
 });

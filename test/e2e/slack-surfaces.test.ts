@@ -116,10 +116,11 @@ async function openHome(user: typeof alice) {
 describe('approvers', () => {
   it('deny asks for a reason in a modal, tells the requester, and updates every card', async () => {
     const id = await request('billing', billing);
-    await h.standIn.waitForCall(
-      'chat.postMessage',
-      (a) => a.channel === 'D' + carol.id && String(a.text).startsWith(id),
-    );
+    for (const approver of [bob, carol])
+      await h.standIn.waitForCall(
+        'chat.postMessage',
+        (a) => a.channel === 'D' + approver.id && String(a.text).startsWith(id),
+      );
     const card = lastCardOf(bob, id);
 
     let mark = h.standIn.mark();

@@ -12,7 +12,6 @@ import { createLatch, CONNECTOR_FACTORIES } from '../../src/app.js';
 import { slackAuditChannelWitness } from '../../src/channels/slack/audit-witness.js';
 import { createSlackCore, startSlackApp, type SlackChannel } from '../../src/channels/slack/index.js';
 import type { SlackConfig } from '../../src/config.js';
-import { fanOut } from '../../src/lifecycle/notifier.js';
 import { silentLogger } from '../../src/logger.js';
 import { connectDatabase } from '../../src/store/db.js';
 import { startHttpServer } from '../../src/web/server.js';
@@ -85,9 +84,8 @@ export async function startSlackHarness(
     clock: clock.now,
     factories: CONNECTOR_FACTORIES,
     expiryWarningMinutes: opts.expiryWarningMinutes,
-    notifier: fanOut([notifier, core.notifier], (err) => {
-      throw err;
-    }),
+    notifier,
+    channels: { slack: core.notifier },
     sweep: { retryBaseMs: 1_000 },
     // Checkpoints soon after writes, so tests see the audit channel's checkpoint lines without waiting a minute.
     auditCheckpointEveryMs: 200,

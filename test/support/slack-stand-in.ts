@@ -490,6 +490,12 @@ export class SlackStandIn {
     else this.latencyMs = ms;
   }
 
+  /** Forgets the failures still queued with failNext (for one method, or all). */
+  clearFailures(method?: string): void {
+    if (method) this.failures.delete(method);
+    else this.failures.clear();
+  }
+
   /** Later views.open/views.push with this trigger fail with `expired_trigger_id` (Slack's 3 s limit). */
   expireTrigger(triggerId: string): void {
     this.expiredTriggers.add(triggerId);

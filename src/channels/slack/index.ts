@@ -87,8 +87,8 @@ export interface SlackChannel {
   /** HTTP mode: /slack/events and, with OAuth, /slack/install and /slack/oauth_redirect. */
   route?: Route;
   deps: SlackDeps;
-  /** Stops the app; waits at most `drainMs` for messages still going out. */
-  stop(drainMs?: number): Promise<void>;
+  /** Stops the app (Socket Mode); messages still to go out stay in the core's outbox. */
+  stop(): Promise<void>;
 }
 
 export async function startSlackApp(
@@ -176,10 +176,8 @@ export async function startSlackApp(
     app,
     route: receiver?.route(),
     deps,
-    stop: async (drainMs?: number) => {
+    stop: async () => {
       if (socketMode) await app.stop();
-      const left = await core.notifier.drain(drainMs);
-      if (left > 0) opts.log.warn({ requests: left }, 'stopped with Slack messages still undelivered');
     },
   };
 }

@@ -4,7 +4,7 @@
  * message history: they are sealed into a one-time drop that a button opens in a modal.
  */
 import { DateTime } from 'luxon';
-import pLimit from 'p-limit';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   approvalCard,
   decidedMessage,
@@ -27,6 +27,7 @@ import type { RequestView } from '../../lifecycle/views.js';
 import type { Logger } from '../../logger.js';
 import type { SecretBox } from '../../store/secrets.js';
 import type { SlackDirectory, SlackUserRef } from './directory.js';
+import { SlackDelivery } from './delivery.js';
 import type { SlackModels } from './store.js';
 import type { Workspaces } from './workspaces.js';
 
@@ -44,7 +45,11 @@ export interface SlackNotifierDeps {
 type CardKind = 'approval' | 'extension';
 
 export class SlackNotifier implements Notifier {
-  constructor(private readonly d: SlackNotifierDeps) {}
+  private readonly send: SlackDelivery;
+
+  constructor(private readonly d: SlackNotifierDeps) {
+    this.send = new SlackDelivery({ m: d.m, workspaces: d.workspaces, log: d.log, now: () => this.now() });
+  }
 
   /** The core's queries; bound once Latch is built (it needs this notifier first). */
   private core?: ChannelCore;
@@ -62,69 +67,52 @@ export class SlackNotifier implements Notifier {
     return this.d.now ? this.d.now() : new Date();
   }
 
-  private readonly inFlight = pLimit(8);
-  private readonly chains = new Map<string, Promise<void>>();
-
-  /**
-   * Returns at once: lifecycle has already moved state, and a sweep revoking hundreds of grants
-   * must not wait for hundreds of round trips to Slack before its next tick. Events of one request
-   * are delivered in order (a card must exist before it is rewritten); requests go in parallel.
-   */
-  async notify(event: LatchEvent): Promise<void> {
-    const key = event.request.id;
-    const next = (this.chains.get(key) ?? Promise.resolve())
-      .then(() => this.inFlight(() => this.deliver(event)))
-      .catch((err) => this.d.log.warn({ err, event: event.type, request: key }, 'Slack notification failed'));
-    this.chains.set(key, next);
-    void next.then(() => {
-      if (this.chains.get(key) === next) this.chains.delete(key);
-    });
+  /** At shutdown, after the outbox's drain: what is still being sent is left for the next process. */
+  async close(): Promise<void> {
+    await this.send.release();
   }
 
   /**
-   * Waits until every event handed over so far is delivered (for shutdown and tests), or until
-   * `timeoutMs` has passed; returns how many requests still had messages waiting then, so a
-   * shutdown behind a slow or huge backlog is bounded. (Those messages are lost with the process
-   * until the core's outbox keeps them; see the open issue.)
+   * Delivers one event, for the outbox: it resolves once Slack has the messages, and throws
+   * DeliveryDeferred when the outbox should try again later. The outbox calls it in order per
+   * request, so a card exists before it is rewritten.
    */
-  async drain(timeoutMs = Infinity): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.chains.size > 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        if (Number.isFinite(left)) timer = setTimeout(resolve, left);
-      });
-      await Promise.race([Promise.all([...this.chains.values()]), timeout]);
-      clearTimeout(timer);
-    }
-    return this.chains.size;
+  async notify(event: LatchEvent): Promise<void> {
+    await this.deliver(event);
   }
 
   private async deliver(event: LatchEvent): Promise<void> {
     const r = event.request;
+    // Each message of an event, keyed so that a retried event sends it once.
+    const key = (purpose: string) => (event.eventId ? `${event.eventId}:${purpose}` : undefined);
     switch (event.type) {
       case 'request.submitted': {
         if (r.state === 'pending')
-          await this.toRequester(r, submittedMessage(r, await this.describeAudience(event.approvers)));
+          await this.toRequester(
+            r,
+            submittedMessage(r, await this.describeAudience(event.approvers)),
+            key('submitted'),
+          );
         break;
       }
       case 'approval.needed':
-        await this.sendCards(r, event.approvers, event.reminder);
+        // Decided meanwhile (a late delivery): nobody needs a card for it any more.
+        if (r.state === 'pending') await this.sendCards(r, event.approvers, event.reminder, key('card'));
         break;
       case 'approval.recorded': {
         const by = await this.nameOf(event.by);
         // Within a step the others may still approve, so their buttons stay; a finished step's
         // cards lose theirs, and the next step's approvers get cards of their own.
-        if (event.remaining)
-          await this.rewriteCards(
-            r,
-            'approval',
-            undefined,
-            `Approved by ${by}; still needs ${esc(event.remaining)}.`,
-          );
-        else
+        if (event.remaining) {
+          // Progress only while the step is still open; a later event draws the outcome.
+          if (r.state === 'pending')
+            await this.rewriteCards(
+              r,
+              'approval',
+              undefined,
+              `Approved by ${by}; still needs ${esc(event.remaining)}.`,
+            );
+        } else
           await this.rewriteCards(
             r,
             'approval',
@@ -135,43 +123,55 @@ export class SlackNotifier implements Notifier {
       case 'request.approved': {
         const by = await this.nameOf(event.by);
         await this.rewriteCards(r, 'approval', `:white_check_mark: *Approved* by ${by}.`);
-        await this.toRequester(r, decidedMessage(r, 'approved', by));
+        await this.toRequester(r, decidedMessage(r, 'approved', by), key('approved'));
         break;
       }
       case 'request.rejected': {
         const by = await this.nameOf(event.by);
         await this.rewriteCards(r, 'approval', `:no_entry: *Denied* by ${by}: ${esc(event.reason)}`);
-        await this.toRequester(r, decidedMessage(r, 'denied', by, event.reason));
+        await this.toRequester(r, decidedMessage(r, 'denied', by, event.reason), key('denied'));
         break;
       }
       case 'request.cancelled':
         await this.rewriteCards(r, 'approval', ':heavy_multiplication_x: *Cancelled* by the requester.');
-        await this.toRequester(r, simpleMessage(`*${r.id}* is cancelled.`, ':heavy_multiplication_x:'));
+        await this.toRequester(
+          r,
+          simpleMessage(`*${r.id}* is cancelled.`, ':heavy_multiplication_x:'),
+          key('cancelled'),
+        );
         break;
       case 'request.timed_out':
         await this.rewriteCards(r, 'approval', ':hourglass: *Timed out*: nobody decided in time.');
         await this.toRequester(
           r,
           simpleMessage(`*${r.id}* timed out: nobody decided in time. You can ask again.`, ':hourglass:'),
+          key('timed-out'),
         );
         break;
       case 'access.granted': {
         const values = event.credentials.filter((c) => Object.keys(c.values).length > 0);
         let dropId: string | undefined;
         if (values.length > 0) {
-          const drop = await this.d.m.CredentialDrop.create({
-            requestId: r.id,
-            owner: r.requester.id,
-            sealed: this.d.box.seal(JSON.stringify(values)),
-            at: this.now(),
-          });
-          dropId = String(drop._id);
+          // One drop per event, however often it is delivered: its id comes from the event's.
+          dropId = dropIdOf(event.eventId ?? `${r.id}:${randomUUID()}`);
+          await this.d.m.CredentialDrop.updateOne(
+            { _id: dropId },
+            {
+              $setOnInsert: {
+                requestId: r.id,
+                owner: r.requester.id,
+                sealed: this.d.box.seal(JSON.stringify(values)),
+                at: this.now(),
+              },
+            },
+            { upsert: true },
+          );
         }
-        await this.toRequester(r, grantedMessage(r, this.until(r), dropId));
+        await this.toRequester(r, grantedMessage(r, this.until(r), dropId), key('granted'));
         break;
       }
       case 'access.expiring':
-        await this.toRequester(r, expiringMessage(r, this.until(r), event.extension));
+        await this.toRequester(r, expiringMessage(r, this.until(r), event.extension), key('expiring'));
         break;
       case 'access.extended': {
         const by = await this.nameOf(event.by);
@@ -182,17 +182,19 @@ export class SlackNotifier implements Notifier {
             `*${r.id}* is extended: your access now ends at *${this.until(r)}*.`,
             ':hourglass_flowing_sand:',
           ),
+          key('extended'),
         );
         break;
       }
       case 'extension.requested':
-        await this.sendExtensionCards(r, event.approvers, event.minutes);
+        await this.sendExtensionCards(r, event.approvers, event.minutes, key('extension-card'));
         await this.toRequester(
           r,
           simpleMessage(
             `You asked to extend *${r.id}* by ${formatDuration(event.minutes)}; an approver has been asked.`,
             ':mailbox_with_mail:',
           ),
+          key('extension-asked'),
         );
         break;
       case 'access.revoked': {
@@ -204,6 +206,7 @@ export class SlackNotifier implements Notifier {
         await this.toRequester(
           r,
           simpleMessage(`*${r.id}*: your access to ${esc(plainTargets(r))} ${how}.${why}`, ':lock:'),
+          key('ended'),
         );
         break;
       }
@@ -214,18 +217,20 @@ export class SlackNotifier implements Notifier {
             `*${r.id}* failed: ${esc(event.error)}. Nothing is left granted; an admin has the details.`,
             ':warning:',
           ),
+          key('failed'),
         );
         break;
       case 'revoke.failing':
         for (const admin of event.admins) {
           const ref = await this.find(admin);
           if (ref)
-            await this.dm(
+            await this.send.dm(
               ref,
               simpleMessage(
                 `Revoking *${r.id}* (${esc(plainTargets(r))}) has failed ${event.attempts} times: ${esc(event.error)}. Latch keeps retrying.`,
                 ':rotating_light:',
               ),
+              key('revoke-failing'),
             );
         }
         break;
@@ -241,12 +246,7 @@ export class SlackNotifier implements Notifier {
     const r = event.request;
     const who = 'by' in event && event.by ? ` by ${await this.nameOf(event.by)}` : '';
     const line = `\`${event.type}\` *${r.id}* · ${esc(r.requester.email)} · ${esc(plainTargets(r))}${who}`;
-    try {
-      const client = await this.d.workspaces.client();
-      await client.chat.postMessage({ channel, text: line, unfurl_links: false });
-    } catch (err) {
-      this.d.log.warn({ err, channel }, 'audit channel post failed');
-    }
+    await this.send.post(channel, line, event.eventId && `${event.eventId}:audit`);
   }
 
   private until(r: RequestView): string {
@@ -305,25 +305,41 @@ export class SlackNotifier implements Notifier {
     });
   }
 
-  private async sendCards(r: RequestView, audience: Audience, reminder: boolean): Promise<void> {
+  private async sendCards(
+    r: RequestView,
+    audience: Audience,
+    reminder: boolean,
+    key?: string,
+  ): Promise<void> {
     const [refs, context, requester] = await Promise.all([
       this.audienceRefs(audience, r.requester.id),
       this.requesterContext(r),
       this.nameOf(r.requester.id),
     ]);
     const card = approvalCard({ request: r, requester, context, reminder });
-    await Promise.all(refs.map((ref) => this.postCard(r, 'approval', ref, card)));
+    await Promise.all(refs.map((ref) => this.postCard(r, 'approval', ref, card, key)));
   }
 
-  private async sendExtensionCards(r: RequestView, audience: Audience, minutes: number): Promise<void> {
+  private async sendExtensionCards(
+    r: RequestView,
+    audience: Audience,
+    minutes: number,
+    key?: string,
+  ): Promise<void> {
     const refs = await this.audienceRefs(audience, r.requester.id);
     const card = extensionCard({ request: r, requester: await this.nameOf(r.requester.id), minutes });
-    await Promise.all(refs.map((ref) => this.postCard(r, 'extension', ref, card)));
+    await Promise.all(refs.map((ref) => this.postCard(r, 'extension', ref, card, key)));
   }
 
-  private async postCard(r: RequestView, kind: CardKind, ref: SlackUserRef, message: Message): Promise<void> {
-    const posted = await this.dm(ref, message);
-    if (posted) {
+  private async postCard(
+    r: RequestView,
+    kind: CardKind,
+    ref: SlackUserRef,
+    message: Message,
+    key?: string,
+  ): Promise<void> {
+    // The card's reference is kept with the send, so every card sent can be rewritten later.
+    await this.send.dm(ref, message, key, async (posted) => {
       await this.d.m.MessageRef.create({
         requestId: r.id,
         kind,
@@ -333,7 +349,7 @@ export class SlackNotifier implements Notifier {
         ...posted,
         at: this.now(),
       });
-    }
+    });
   }
 
   /** Rewrites every copy of a request's cards: with an outcome they lose their buttons. */
@@ -357,21 +373,7 @@ export class SlackNotifier implements Notifier {
       kind === 'approval'
         ? approvalCard({ request: r, requester, context: await this.requesterContext(r), outcome, progress })
         : extensionCard({ request: r, requester, outcome: outcome ?? progress });
-    await Promise.all(
-      refs.map(async (ref) => {
-        try {
-          const client = await this.d.workspaces.client(ref.teamId ?? undefined);
-          await client.chat.update({
-            channel: ref.channel,
-            ts: ref.ts,
-            text: message.text,
-            blocks: message.blocks as never,
-          });
-        } catch (err) {
-          this.d.log.warn({ err, request: r.id }, 'could not update an approver card');
-        }
-      }),
-    );
+    await Promise.all(refs.map((ref) => this.send.update(ref, message)));
   }
 
   /** Newest version drawn per request card kind; bounded, oldest forgotten first. */
@@ -400,35 +402,19 @@ export class SlackNotifier implements Notifier {
     };
   }
 
-  private async toRequester(r: RequestView, message: Message): Promise<void> {
+  private async toRequester(r: RequestView, message: Message, key?: string): Promise<void> {
     const ref = await this.find(r.requester.id);
     if (!ref) {
       this.d.log.warn({ request: r.id }, 'requester not found in Slack');
       return;
     }
-    await this.dm(ref, message);
+    await this.send.dm(ref, message, key);
   }
+}
 
-  private async dm(
-    ref: SlackUserRef,
-    message: Message,
-  ): Promise<{ channel: string; ts: string } | undefined> {
-    try {
-      const client = await this.d.workspaces.client(ref.teamId);
-      const open = await client.conversations.open({ users: ref.userId });
-      const channel = open.channel?.id;
-      if (!channel) return undefined;
-      const res = await client.chat.postMessage({
-        channel,
-        text: message.text,
-        blocks: message.blocks as never,
-      });
-      return res.ts ? { channel, ts: res.ts } : undefined;
-    } catch (err) {
-      this.d.log.warn({ err, user: ref.userId }, 'Slack DM failed');
-      return undefined;
-    }
-  }
+/** A credential drop's id (an ObjectId's 24 hex digits) made from the event that issued it. */
+function dropIdOf(eventId: string): string {
+  return createHash('sha256').update(eventId).digest('hex').slice(0, 24);
 }
 
 function isSlackUserId(value: string): boolean {

@@ -1,7 +1,8 @@
 /**
  * What the Slack channel keeps in MongoDB: workspace installations (OAuth), the Slack side of
  * identities, where each request's messages were posted (so every copy can be updated), claimed
- * deliveries (so a retried delivery is applied once) and one-time credential drops.
+ * deliveries (so a retried delivery is applied once), messages sent for outbox events (so a retried
+ * event sends nothing twice) and one-time credential drops.
  */
 import { Schema, type Connection } from 'mongoose';
 import { model } from '../../store/define-model.js';
@@ -61,6 +62,19 @@ const deliverySchema = new Schema(
 // Slack retries within minutes; a day of ids is plenty, and MongoDB drops older ones itself.
 deliverySchema.index({ at: 1 }, { expireAfterSeconds: 24 * 60 * 60 });
 
+/** One per message sent for an outbox event, so a retried event sends nothing twice. */
+const sentSchema = new Schema(
+  {
+    /** `${requestId}:${eventId}:${purpose}:${team}:${user or channel}` */
+    _id: { type: String },
+    state: { type: String, enum: ['sending', 'sent'], required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+// Outbox events are retried for hours at most; a week of keys is plenty.
+sentSchema.index({ at: 1 }, { expireAfterSeconds: 7 * 24 * 60 * 60 });
+
 const credentialDropSchema = new Schema(
   {
     requestId: { type: String, required: true },
@@ -84,6 +98,7 @@ export function slackModels(conn: Connection) {
     MessageRef: model(conn, 'SlackMessageRef', messageRefSchema, 'slack_messages'),
     Delivery: model(conn, 'SlackDelivery', deliverySchema, 'slack_deliveries'),
     CredentialDrop: model(conn, 'SlackCredentialDrop', credentialDropSchema, 'slack_credential_drops'),
+    Sent: model(conn, 'SlackSent', sentSchema, 'slack_sent'),
   };
 }
 export type SlackModels = ReturnType<typeof slackModels>;

@@ -15,10 +15,13 @@ export interface Workspaces {
 
 export function clientOptions(apiUrl: string, log?: Logger): WebClientOptions {
   // Two quick retries: a DM that fails for a blip is worth one more try, but a stuck Web API must
-  // not hold up a lifecycle step for minutes.
+  // not hold up a lifecycle step for minutes. A rate limit is not waited out inside a call: the
+  // outbox retries the event after Slack's Retry-After (and a click answers at once).
   return {
     slackApiUrl: apiUrl,
     retryConfig: { retries: 2, factor: 1.5, minTimeout: 200, maxTimeout: 1000 },
+    rejectRateLimitedCalls: true,
+    timeout: 10_000,
     ...(log ? { logger: boltLogger(log) } : {}),
   };
 }

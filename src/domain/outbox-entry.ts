@@ -1,0 +1,47 @@
+/**
+ * An event waiting in a request's outbox (docs/ARCHITECTURE.md, "Outbox"): what happened and what
+ * cannot be read back from the request later (who acted, a reason, sealed credentials). Whatever the
+ * request itself holds (state, targets, expiry) is read from it when the event is delivered.
+ */
+export const EVENT_TYPES = [
+  'request.submitted',
+  'approval.needed',
+  'approval.recorded',
+  'request.approved',
+  'request.rejected',
+  'request.cancelled',
+  'request.timed_out',
+  'access.granted',
+  'access.expiring',
+  'access.extended',
+  'extension.requested',
+  'access.revoked',
+  'request.failed',
+  'revoke.failing',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface OutboxEntry {
+  /** Unique within its request; with the request id, the key channels deduplicate deliveries by. */
+  id: string;
+  type: EventType;
+  at: Date;
+  /** Channels still to deliver it to (e.g. `slack`). */
+  channels: string[];
+  /** Failed delivery attempts so far, for the backoff. */
+  attempts?: number;
+  by?: string;
+  reason?: string;
+  /** approval.recorded: what the step still needs. */
+  remaining?: string;
+  /** The approval step the event is about. */
+  step?: number;
+  /** extension.requested: by how long. */
+  minutes?: number;
+  /** approval.needed: a reminder rather than the first ask. */
+  reminder?: boolean;
+  /** Who is asked, when it was decided at the time (e.g. the step's approvers). */
+  approvers?: { users: string[]; groups: string[] };
+  /** access.granted: the one-time credentials, sealed with the encryption key. */
+  credentials?: string;
+}

@@ -12,6 +12,7 @@ import { LifecycleContext } from './lifecycle/context.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
 import { LatchQueries } from './lifecycle/queries/index.js';
 import { Outbox, type OutboxOptions } from './lifecycle/outbox.js';
+import { createMetrics, type LatchMetrics } from './metrics.js';
 import type { Notifier } from './lifecycle/notifier.js';
 import { RequestUseCases } from './lifecycle/requests.js';
 import { Sweeps, type SweepOptions } from './lifecycle/sweeps.js';
@@ -44,6 +45,8 @@ export interface LatchOptions {
   /** Chat channels (by name, e.g. `slack`): they get every event through the durable outbox. */
   channels?: Record<string, Notifier>;
   outbox?: Partial<OutboxOptions>;
+  /** Node's process metrics in /metrics too (the server process; off for tests and tools). */
+  processMetrics?: boolean;
   factories?: Record<string, ConnectorFactory>;
   clock?: () => Date;
   sweep?: Partial<SweepOptions>;
@@ -74,6 +77,7 @@ export interface Latch {
   sweeps: Sweeps;
   loop: SweepLoop;
   outbox: Outbox;
+  metrics: LatchMetrics;
   close(): Promise<void>;
 }
 
@@ -90,6 +94,7 @@ export function createLatch(opts: LatchOptions): Latch {
     resolveAuditKey({ auditKey: opts.auditKey, encryptionKey: opts.encryptionKey }),
     { witnesses: opts.auditWitnesses, checkpointEveryMs: opts.auditCheckpointEveryMs, log: opts.log },
   );
+  const metrics = createMetrics(opts.db, { processMetrics: opts.processMetrics ?? false });
   const ctx = new LifecycleContext({
     db: opts.db,
     audit,
@@ -99,6 +104,7 @@ export function createLatch(opts: LatchOptions): Latch {
     envAdmins: [...(opts.envAdmins ?? [])],
     clock: opts.clock,
     expiryWarningMinutes: opts.expiryWarningMinutes,
+    metrics,
   });
   const outbox = new Outbox(ctx, opts.channels ?? {}, box, opts.outbox);
   ctx.outbox = outbox;
@@ -122,6 +128,7 @@ export function createLatch(opts: LatchOptions): Latch {
     sweeps,
     loop,
     outbox,
+    metrics,
     close: async () => {
       // The last audit checkpoint goes out before the connections do.
       await audit.close();

@@ -79,6 +79,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     log,
     envAdmins: config.admins,
     notifier: new LoggingNotifier(log),
+    processMetrics: true,
     channels: slackCore ? { slack: slackCore.notifier } : {},
     expiryWarningMinutes: config.expiryWarningMinutes,
     loop: { tickMs: config.sweepIntervalMs },

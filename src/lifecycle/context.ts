@@ -14,6 +14,7 @@ import {
 import type { Identity } from '../domain/identity.js';
 import type { Resource } from '../domain/resource.js';
 import type { Logger } from '../logger.js';
+import type { LatchMetrics } from '../metrics.js';
 import type { Database } from '../store/db.js';
 import type { LatchEvent, Notifier } from './notifier.js';
 import type { Outbox } from './outbox.js';
@@ -39,6 +40,7 @@ export interface LifecycleDeps {
   /** Wakes the sweep loop in this process after a change it should act on at once. */
   kick?: () => void;
   expiryWarningMinutes?: number;
+  metrics: LatchMetrics;
 }
 
 export class LifecycleContext {
@@ -46,6 +48,7 @@ export class LifecycleContext {
   readonly audit: Auditor;
   readonly log: Logger;
   readonly connectors: ConnectorSource;
+  readonly metrics: LatchMetrics;
   private readonly deps: LifecycleDeps;
 
   constructor(deps: LifecycleDeps) {
@@ -54,6 +57,7 @@ export class LifecycleContext {
     this.audit = deps.audit;
     this.log = deps.log;
     this.connectors = deps.connectors;
+    this.metrics = deps.metrics;
   }
 
   now(): Date {

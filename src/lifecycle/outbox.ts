@@ -229,7 +229,12 @@ export class Outbox {
         }
         try {
           await notifier.notify(event);
+          this.ctx.metrics.deliveryDelay.observe(
+            { channel },
+            Math.max(0, this.ctx.now().getTime() - new Date(entry.at).getTime()) / 1000,
+          );
         } catch (err) {
+          this.ctx.metrics.deliveryDeferred.inc({ channel });
           const attempts = (entry.attempts ?? 0) + 1;
           if (attempts >= this.opts.maxAttempts) {
             this.ctx.log.error(

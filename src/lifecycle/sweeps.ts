@@ -4,6 +4,7 @@
  * bulk write. A worker that dies leaves leases that run out; the next sweep (any worker) takes over.
  */
 import { randomUUID } from 'node:crypto';
+import pLimit from 'p-limit';
 import type { Flow } from '../domain/flow.js';
 import { stepAudience } from '../domain/approval.js';
 import { formatRequestId } from '../domain/human-id.js';
@@ -309,6 +310,14 @@ export class Sweeps {
       recordedDone = done.filter(ours);
       recordedFailed = failed.filter((f) => ours(f.doc));
     }
+    for (const doc of recordedDone) {
+      // How late the access really went: from the promised end to the confirmed revoke.
+      if (doc.endReason === 'expired' && doc.expiresAt)
+        this.ctx.metrics.revokeLag.observe(
+          { reason: 'expired' },
+          Math.max(0, now.getTime() - doc.expiresAt.getTime()) / 1000,
+        );
+    }
     await this.reportRevokes(recordedDone, recordedFailed, now);
     return { expired: expiredCount, revoked: recordedDone.length, revokeFailures: recordedFailed.length };
   }
@@ -544,6 +553,9 @@ export class Sweeps {
         { returnDocument: 'after' },
       ).lean<RequestDoc>();
       if (active) {
+        const approvedAt = doc.decidedAt ?? doc.createdAt;
+        if (approvedAt)
+          ctx.metrics.grantTime.observe(Math.max(0, now.getTime() - approvedAt.getTime()) / 1000);
         await ctx.notify({ type: 'access.granted', request: toView(active), credentials });
         try {
           await ctx.audit.append({
@@ -719,17 +731,9 @@ export function backoff(attempt: number, baseMs: number, maxMs: number): number 
   return Math.round(exp * (0.8 + Math.random() * 0.4));
 }
 
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return results;
+/** `fn` over `items`, at most `limit` at a time, results in order (p-limit's map). */
+export function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  return pLimit(Math.max(1, limit)).map(items, (item) => fn(item));
 }
 
 function errorText(err: unknown): string {

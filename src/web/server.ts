@@ -45,12 +45,8 @@ function healthz(latch: Latch): Route {
 function metrics(latch: Latch): Route {
   return async (req, res) => {
     if (req.url !== '/metrics') return false;
-    const byState = await latch.db.models.Request.aggregate<{ _id: string; n: number }>([
-      { $group: { _id: '$state', n: { $sum: 1 } } },
-    ]);
-    const lines = ['# HELP latch_requests Access requests by state.', '# TYPE latch_requests gauge'];
-    for (const row of byState) lines.push(`latch_requests{state="${row._id}"} ${row.n}`);
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(lines.join('\n') + '\n');
+    const body = await latch.metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': latch.metrics.registry.contentType }).end(body);
     return true;
   };
 }

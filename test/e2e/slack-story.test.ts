@@ -189,5 +189,16 @@ describe('the whole story in Slack', () => {
     const ended = await h.standIn.waitForCall('chat.postMessage', (a) => String(a.text).includes('expired'));
     expect(ended.args.channel).toBe('D' + alice.id);
     expect(h.standIn.violations).toEqual([]);
+
+    // An operator sees it in /metrics: the request by state, one grant, one on-time revoke measured,
+    // and the messages' time in the outbox.
+    const metrics = await (await fetch(`${h.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^latch_requests\{state="expired"\} 1$/m);
+    expect(metrics).toMatch(/^latch_grant_seconds_count 1$/m);
+    expect(metrics).toMatch(/^latch_revoke_lag_seconds_count\{reason="expired"\} 1$/m);
+    const delivered = Number(
+      /^latch_notification_delay_seconds_count\{channel="slack"\} (\d+)$/m.exec(metrics)?.[1],
+    );
+    expect(delivered).toBeGreaterThanOrEqual(6);
   });
 });

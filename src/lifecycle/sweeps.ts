@@ -12,7 +12,7 @@ import { formatRequestId } from '../domain/human-id.js';
 import type { RequestDoc } from '../store/models.js';
 import type { LifecycleContext } from './context.js';
 import type { GrantedCredentials } from './notifier.js';
-import { addMinutes, grantSpec, warnTime } from './requests.js';
+import { addMinutes, grantSpec, warnTime } from './requests/index.js';
 import { extensionOfferFor, toView } from './views.js';
 import type { AuditEvent } from '../audit/audit-log.js';
 import { PartialGrantError, type GrantHandle } from '../connectors/types.js';

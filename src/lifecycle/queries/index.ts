@@ -13,7 +13,7 @@ import type { RequestDoc } from '../../store/models.js';
 import type { AdminUseCases } from '../admin.js';
 import type { LifecycleContext } from '../context.js';
 import { canApprove } from '../../domain/approval.js';
-import { approvalContext } from '../requests.js';
+import { approvalContext } from '../requests/index.js';
 import { extensionOfferFor, toView, type RequestView } from '../views.js';
 import { offersFor, type Offers } from './request-options.js';
 

@@ -1,0 +1,77 @@
+/**
+ * Request use-cases started by people (docs/ARCHITECTURE.md, "Requests and their states"): submit,
+ * decide (approve, deny, cancel), revoke, extend, and the credentials' audit. Each checks on the
+ * server who may act, then moves state with one guarded update that carries its outbox events.
+ */
+import type { Identity } from '../../domain/identity.js';
+import type { LifecycleContext } from '../context.js';
+import type { RequestView } from '../views.js';
+import { CredentialUseCases } from './credentials.js';
+import { DecideUseCases } from './decide.js';
+import { ExtendUseCases } from './extend.js';
+import { RevokeUseCases } from './revoke.js';
+import { SubmitUseCase, type SubmitInput } from './submit.js';
+
+export { type SubmitInput, targetKey } from './submit.js';
+export { requestRevoke } from './revoke.js';
+export { addMinutes, approvalContext, grantSpec, warnTime } from './shared.js';
+
+export class RequestUseCases {
+  private readonly submitting: SubmitUseCase;
+  private readonly deciding: DecideUseCases;
+  private readonly revoking: RevokeUseCases;
+  private readonly extending: ExtendUseCases;
+  private readonly credentials: CredentialUseCases;
+
+  constructor(ctx: LifecycleContext) {
+    this.submitting = new SubmitUseCase(ctx);
+    this.deciding = new DecideUseCases(ctx);
+    this.revoking = new RevokeUseCases(ctx);
+    this.extending = new ExtendUseCases(ctx);
+    this.credentials = new CredentialUseCases(ctx);
+  }
+
+  submit(who: Identity, input: SubmitInput): Promise<RequestView> {
+    return this.submitting.submit(who, input);
+  }
+
+  prepareDecision(who: Identity, ref: string, action: 'approve' | 'reject') {
+    return this.deciding.prepareDecision(who, ref, action);
+  }
+
+  approve(who: Identity, ref: string, reason?: string): Promise<RequestView> {
+    return this.deciding.approve(who, ref, reason);
+  }
+
+  reject(who: Identity, ref: string, reason: string): Promise<RequestView> {
+    return this.deciding.reject(who, ref, reason);
+  }
+
+  cancel(who: Identity, ref: string): Promise<RequestView> {
+    return this.deciding.cancel(who, ref);
+  }
+
+  revoke(who: Identity, ref: string, reason?: string): Promise<RequestView> {
+    return this.revoking.revoke(who, ref, reason);
+  }
+
+  revokeAll(who: Identity, reason: string): Promise<{ revoking: number }> {
+    return this.revoking.revokeAll(who, reason);
+  }
+
+  extend(who: Identity, ref: string, minutes: number): Promise<RequestView> {
+    return this.extending.extend(who, ref, minutes);
+  }
+
+  approveExtension(who: Identity, ref: string): Promise<RequestView> {
+    return this.extending.approveExtension(who, ref);
+  }
+
+  credentialsShown(who: Identity, requestId: string): Promise<void> {
+    return this.credentials.credentialsShown(who, requestId);
+  }
+
+  refuseCredentials(who: Identity, requestId: string, reason: string): Promise<void> {
+    return this.credentials.refuseCredentials(who, requestId, reason);
+  }
+}

@@ -1,0 +1,134 @@
+/** Ending access before its time: one request, or everything (the panic button). */
+import type { Identity } from '../../domain/identity.js';
+import { formatRequestId } from '../../domain/human-id.js';
+import { STATE_LABELS, type RequestState } from '../../domain/request.js';
+import type { RequestDoc } from '../../store/models.js';
+import type { LifecycleContext } from '../context.js';
+import { conflict, forbidden, invalid } from '../errors.js';
+import { boundedText } from '../input.js';
+import { loadRequest } from '../load.js';
+import { toView, type RequestView } from '../views.js';
+import { EPOCH, auditRefusal } from './shared.js';
+
+export class RevokeUseCases {
+  constructor(private readonly ctx: LifecycleContext) {}
+
+  /** Revoke by the requester, by someone who approved this request, or by an admin. */
+  async revoke(who: Identity, ref: string, reason?: string): Promise<RequestView> {
+    const ctx = this.ctx;
+    const doc = await loadRequest(ctx, ref);
+    const id = formatRequestId(doc.number);
+    const isRequester = doc.requester.id === who.id;
+    const isApprover = doc.approvals.some((a) => a.by === who.id);
+    if (!isRequester && !isApprover && !(await ctx.isAdmin(who))) {
+      await auditRefusal(this.ctx, who, id, 'revoke', 'not the requester, an approver of it, or an admin');
+      throw forbidden(`Only the requester, an approver of ${id} or an admin can revoke it.`);
+    }
+    const now = ctx.now();
+    const text = boundedText(reason, 'reason') || undefined;
+    const updated = await requestRevoke(ctx, doc, { by: who.id, reason: text, now });
+    if (!updated) {
+      const fresh = await loadRequest(ctx, ref);
+      throw conflict(`${id} is ${STATE_LABELS[fresh.state as RequestState]}; there is no access to revoke.`);
+    }
+    await ctx.audit.append({
+      actor: { type: 'user', id: who.id },
+      action: 'request.revoke_requested',
+      subject: { type: 'request', id },
+      details: { reason: text, as: isRequester ? 'requester' : isApprover ? 'approver' : 'admin' },
+      at: now,
+    });
+    ctx.kick();
+    return toView(updated);
+  }
+
+  /** The panic button: every active grant is revoked, and approved ones never start. Admins only. */
+  async revokeAll(who: Identity, reason: string): Promise<{ revoking: number }> {
+    const ctx = this.ctx;
+    if (!(await ctx.isAdmin(who))) {
+      await auditRefusal(this.ctx, who, '*', 'revoke_all', 'not an admin');
+      throw forbidden('Only admins can revoke all access.');
+    }
+    const text = boundedText(reason, 'reason');
+    if (!text) throw invalid('Give a reason for revoking all access.', 'reason');
+    const now = ctx.now();
+    const { Request } = ctx.db.models;
+    const endFields = { endReason: 'revoked', endedBy: who.id, endReasonText: text };
+    const [active, approved, granting] = await Promise.all([
+      Request.updateMany(
+        { state: 'active' },
+        {
+          $set: { state: 'revoking', ...endFields, nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0 },
+          $inc: { version: 1 },
+        },
+      ),
+      Request.updateMany(
+        { state: 'approved' },
+        {
+          $set: { state: 'revoked', ...endFields, endedAt: now },
+          $unset: { openKey: 1 },
+          $inc: { version: 1 },
+        },
+      ),
+      Request.updateMany(
+        { state: 'granting' },
+        { $set: { revokeRequested: true, ...endFields }, $inc: { version: 1 } },
+      ),
+    ]);
+    const count = active.modifiedCount + granting.modifiedCount;
+    await ctx.audit.append({
+      actor: { type: 'user', id: who.id },
+      action: 'access.revoke_all',
+      subject: { type: 'organisation', id: '*' },
+      details: {
+        reason: text,
+        active: active.modifiedCount,
+        granting: granting.modifiedCount,
+        approvedStopped: approved.modifiedCount,
+      },
+      at: now,
+    });
+    ctx.kick();
+    return { revoking: count };
+  }
+}
+
+/** Moves a request toward revocation, whatever stage it is in. Returns null if it holds no access. */
+export async function requestRevoke(
+  ctx: LifecycleContext,
+  doc: RequestDoc,
+  opts: { by: string; reason?: string; now: Date },
+): Promise<RequestDoc | null> {
+  const { Request } = ctx.db.models;
+  const endFields = { endReason: 'revoked', endedBy: opts.by, endReasonText: opts.reason };
+  if (doc.state === 'active') {
+    return Request.findOneAndUpdate(
+      { _id: doc._id, state: 'active' },
+      {
+        $set: { state: 'revoking', ...endFields, nextAttemptAt: opts.now, 'lease.until': EPOCH, attempts: 0 },
+        $inc: { version: 1 },
+      },
+      { returnDocument: 'after' },
+    ).lean<RequestDoc>();
+  }
+  if (doc.state === 'approved') {
+    const r = await Request.findOneAndUpdate(
+      { _id: doc._id, state: 'approved' },
+      {
+        $set: { state: 'revoked', ...endFields, endedAt: opts.now },
+        $unset: { openKey: 1 },
+        $inc: { version: 1 },
+      },
+      { returnDocument: 'after' },
+    ).lean<RequestDoc>();
+    if (r) return r;
+  }
+  if (doc.state === 'granting' || doc.state === 'approved') {
+    return Request.findOneAndUpdate(
+      { _id: doc._id, state: 'granting' },
+      { $set: { revokeRequested: true, ...endFields }, $inc: { version: 1 } },
+      { returnDocument: 'after' },
+    ).lean<RequestDoc>();
+  }
+  return null;
+}

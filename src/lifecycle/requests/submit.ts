@@ -1,0 +1,219 @@
+/** Asking for access: the flow that applies, the checks it makes, the request and its first events. */
+import type { Flow } from '../../domain/flow.js';
+import type { Identity } from '../../domain/identity.js';
+import { stepAudience, unsatisfiableStep } from '../../domain/approval.js';
+import { checkRequestedDuration } from '../../domain/duration.js';
+import { formatRequestId } from '../../domain/human-id.js';
+import {
+  FALLBACK_FLOW_ID,
+  bundleTargets,
+  matchBundleFlow,
+  matchFlow,
+  type TargetRef,
+} from '../../domain/policy.js';
+import { STATE_LABELS, type RequestSource, type RequestState } from '../../domain/request.js';
+import type { Resource } from '../../domain/resource.js';
+import type { RequestDoc } from '../../store/models.js';
+import type { LifecycleContext } from '../context.js';
+import { conflict, forbidden, invalid } from '../errors.js';
+import { boundedText } from '../input.js';
+import { nextRequestNumber } from '../load.js';
+import { toView, type RequestView } from '../views.js';
+import { EPOCH, addMinutes, isDuplicateKey } from './shared.js';
+
+export interface SubmitInput {
+  targets?: TargetRef[];
+  bundle?: string;
+  flowId?: string;
+  /** null asks for indefinite access. */
+  durationMinutes: number | null;
+  justification?: string;
+  source: RequestSource;
+}
+
+export class SubmitUseCase {
+  constructor(private readonly ctx: LifecycleContext) {}
+
+  async submit(who: Identity, input: SubmitInput): Promise<RequestView> {
+    const ctx = this.ctx;
+    const now = ctx.now();
+    const [flows, stored] = await Promise.all([ctx.flows(), ctx.settings()]);
+    // The fallback flow's default approvers are all admins, including those from LATCH_ADMINS.
+    const settings = { ...stored, admins: await ctx.admins(stored) };
+
+    let refs: TargetRef[] = input.targets ?? [];
+    if (input.bundle) {
+      const bundle = await ctx.bundle(input.bundle);
+      if (!bundle) throw invalid(`There is no bundle called ${input.bundle}.`, 'bundle');
+      refs = bundleTargets(bundle);
+    }
+    if (refs.length === 0) throw invalid('Choose at least one resource.', 'targets');
+    const uniqueKeys = new Set(refs.map(targetKey));
+    if (uniqueKeys.size !== refs.length)
+      throw invalid('The same resource and permission is listed twice.', 'targets');
+
+    const catalog = await ctx.catalog([...new Set(refs.map((r) => r.integration))]);
+    const resources = refs.map((ref) => {
+      const r = catalog.find((c) => c.integration === ref.integration && c.id === ref.resourceId);
+      if (!r) throw invalid(`${ref.resourceId} is not a known resource of ${ref.integration}.`, 'targets');
+      if (r.permissions.length > 0 && !r.permissions.includes(ref.permission)) {
+        throw invalid(`${r.name} has no ${ref.permission} permission.`, 'targets');
+      }
+      return r;
+    });
+
+    const flow = this.pickFlow(flows, settings, who, refs, catalog, now, input);
+    const viaFallback = flow.id === FALLBACK_FLOW_ID;
+    const probe = {
+      requesterId: who.id,
+      resourceOwners: [...new Set(resources.flatMap((r) => r.owners))],
+      allowSelfApproval: flow.approval.allowSelfApproval,
+    };
+    for (const step of flow.approval.steps) {
+      const why = unsatisfiableStep(step, probe);
+      if (why)
+        throw forbidden(
+          `${flow.name} could never approve this request: ${why}. Ask an admin to fix the flow.`,
+        );
+    }
+
+    const duration = checkRequestedDuration(flow.duration, input.durationMinutes);
+    if (!duration.ok) throw invalid(duration.reason, 'duration');
+    const justification = boundedText(input.justification, 'justification');
+    if (flow.requireJustification && !justification) {
+      throw invalid(`${flow.name} asks for a justification.`, 'justification');
+    }
+
+    const autoApproved = flow.approval.steps.length === 0;
+    const state: RequestState = autoApproved ? 'approved' : 'pending';
+    const number = await nextRequestNumber(ctx);
+    const openKey = `${who.id}|${[...uniqueKeys].sort().join(',')}`;
+    const owners = [...new Set(resources.flatMap((r) => r.owners))];
+    const audience = autoApproved ? { users: [], groups: [] } : stepAudience(flow.approval.steps[0]!, owners);
+    const events = [
+      ctx.outbox.entry('request.submitted', { approvers: audience }),
+      autoApproved
+        ? undefined
+        : ctx.outbox.entry('approval.needed', { approvers: audience, reminder: false }),
+    ].filter((e) => e !== undefined);
+    let doc: RequestDoc;
+    try {
+      const created = await ctx.db.models.Request.create({
+        number,
+        requester: {
+          id: who.id,
+          email: who.email,
+          displayName: who.displayName,
+          groups: who.groups,
+          timeZone: who.timeZone,
+        },
+        flowId: flow.id,
+        flowName: flow.name,
+        flow,
+        viaFallback,
+        bundle: input.bundle,
+        targets: refs.map((ref, i) => ({
+          integration: ref.integration,
+          resourceId: ref.resourceId,
+          resourceName: resources[i]!.name,
+          resourceKind: resources[i]!.kind,
+          permission: ref.permission,
+          owners: resources[i]!.owners,
+        })),
+        durationMinutes: duration.minutes,
+        justification,
+        source: input.source,
+        state,
+        decideBy: autoApproved ? undefined : addMinutes(now, flow.approval.timeoutMinutes),
+        remindAt:
+          autoApproved || flow.approval.reminderMinutes === 0
+            ? undefined
+            : addMinutes(now, flow.approval.reminderMinutes),
+        decidedAt: autoApproved ? now : undefined,
+        decidedBy: autoApproved ? 'auto' : undefined,
+        nextAttemptAt: now,
+        lease: { until: EPOCH },
+        openKey,
+        // Written with the request itself: its first messages cannot be lost.
+        ...(events.length ? { outbox: events, notifyAt: now } : {}),
+      });
+      doc = created.toObject() as RequestDoc;
+    } catch (err) {
+      if (isDuplicateKey(err)) {
+        const existing = await ctx.db.models.Request.findOne({ openKey }).lean<RequestDoc>();
+        const id = existing ? formatRequestId(existing.number) : 'another request';
+        throw conflict(
+          `You already have ${id} open for this access (${existing ? STATE_LABELS[existing.state as RequestState] : 'open'}).`,
+        );
+      }
+      throw err;
+    }
+
+    const view = toView(doc);
+    await ctx.audit.append([
+      {
+        actor: { type: 'user', id: who.id },
+        action: 'request.submitted',
+        subject: { type: 'request', id: view.id },
+        details: {
+          flow: flow.name,
+          viaFallback,
+          targets: view.targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
+          durationMinutes: duration.minutes,
+          justification,
+          source: input.source,
+        },
+        at: now,
+      },
+      ...(autoApproved
+        ? [
+            {
+              actor: { type: 'system' as const, id: 'latch' },
+              action: 'request.approved',
+              subject: { type: 'request', id: view.id },
+              details: { auto: true, flow: flow.name },
+              at: now,
+            },
+          ]
+        : []),
+    ]);
+    await ctx.notify({ type: 'request.submitted', request: view, approvers: audience });
+    if (autoApproved) ctx.kick();
+    else await ctx.notify({ type: 'approval.needed', request: view, approvers: audience, reminder: false });
+    return view;
+  }
+
+  private pickFlow(
+    flows: Flow[],
+    settings: Parameters<typeof matchFlow>[1],
+    who: Identity,
+    refs: TargetRef[],
+    catalog: Resource[],
+    now: Date,
+    input: SubmitInput,
+  ): Flow {
+    if (input.bundle) {
+      const match = matchBundleFlow(flows, settings, who, input.bundle, now, input.flowId);
+      if (!match.ok) throw forbidden(refusal(match.reasons));
+      return match.flow;
+    }
+    const first = matchFlow(flows, settings, who, refs[0]!, catalog, now, input.flowId);
+    if (!first.ok) throw forbidden(refusal(first.reasons));
+    for (const ref of refs.slice(1)) {
+      const next = matchFlow(flows, settings, who, ref, catalog, now, first.flow.id);
+      if (!next.ok) throw forbidden(refusal(next.reasons));
+    }
+    return first.flow;
+  }
+}
+
+function refusal(reasons: string[]): string {
+  const lines = [...new Set(reasons)];
+  return lines.length === 1
+    ? `${lines[0]}.`
+    : `No flow lets you ask for this:\n${lines.map((r) => `• ${r}`).join('\n')}`;
+}
+
+export function targetKey(r: TargetRef): string {
+  return `${r.integration}/${r.resourceId}/${r.permission}`;
+}

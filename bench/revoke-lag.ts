@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createLatch, type Latch } from '../src/app.js';
 import { startJobs, WORKER_JOBS, type RunningJobs } from '../src/jobs/agenda.js';
-import { mapLimit } from '../src/lifecycle/sweeps.js';
+import { mapLimit } from '../src/lifecycle/sweeps/index.js';
 import type { Notifier } from '../src/lifecycle/notifier.js';
 import { silentLogger } from '../src/logger.js';
 import { connectDatabase, type Database } from '../src/store/db.js';

@@ -15,7 +15,7 @@ import { Outbox, type OutboxOptions } from './lifecycle/outbox.js';
 import { createMetrics, type LatchMetrics } from './metrics.js';
 import type { Notifier } from './lifecycle/notifier.js';
 import { RequestUseCases } from './lifecycle/requests/index.js';
-import { Sweeps, type SweepOptions } from './lifecycle/sweeps.js';
+import { Sweeps, type SweepOptions } from './lifecycle/sweeps/index.js';
 import { SweepLoop, type SweepLoopOptions } from './jobs/sweep-loop.js';
 import type { Logger } from './logger.js';
 import type { Database } from './store/db.js';

@@ -4,7 +4,7 @@
  * dies its lock runs out and another worker's Agenda starts the loop again.
  */
 import type { Logger } from '../logger.js';
-import type { Sweeps } from '../lifecycle/sweeps.js';
+import type { Sweeps } from '../lifecycle/sweeps/index.js';
 
 export interface SweepLoopOptions {
   tickMs: number;

@@ -1,0 +1,277 @@
+/** Revoking: expired and asked-for revokes, confirmed on the systems, retried until they are. */
+import { formatRequestId } from '../../domain/human-id.js';
+import type { RequestDoc } from '../../store/models.js';
+import type { LifecycleContext } from '../context.js';
+import { grantSpec } from '../requests/index.js';
+import { toView } from '../views.js';
+import type { AuditEvent } from '../../audit/audit-log.js';
+import { type GrantHandle } from '../../connectors/types.js';
+import { EPOCH, errorText, mapLimit, type SweepOptions } from './shared.js';
+import type { RequestClaims } from './claims.js';
+
+interface RevokeOutcome {
+  targets: RequestDoc['targets'];
+  errors: string[];
+  /** Targets this attempt revoked on the system (not ones kept because another grant shares them). */
+  revokedNow: number[];
+}
+
+export class RevokeSweep {
+  constructor(
+    private readonly ctx: LifecycleContext,
+    private readonly opts: SweepOptions,
+    private readonly claims: RequestClaims,
+  ) {}
+
+  async processRevokes(): Promise<{ expired: number; revoked: number; revokeFailures: number }> {
+    const expired = await this.claims.claimExpired();
+    const retried = await this.claims.claim(['revoking']);
+    const claimed = [...expired, ...retried];
+    if (claimed.length === 0) return { expired: 0, revoked: 0, revokeFailures: 0 };
+    return this.claims.whileLeased(claimed, () => this.revokeClaimed(claimed, expired.length));
+  }
+
+  private async revokeClaimed(
+    claimed: RequestDoc[],
+    expiredCount: number,
+  ): Promise<{ expired: number; revoked: number; revokeFailures: number }> {
+    const outcomes = await mapLimit(claimed, this.opts.concurrency, (doc) => this.revokeTargets(doc));
+    await this.verifyRevoked(claimed, outcomes);
+    const now = this.ctx.now();
+    const { Request } = this.ctx.db.models;
+    const done: RequestDoc[] = [];
+    const failed: Array<{ doc: RequestDoc; error: string }> = [];
+    // Successes are written in one update per claim and final state; failures each need their own.
+    const finished = new Map<string, { token: string; state: string; ids: RequestDoc['_id'][] }>();
+    const failOps: unknown[] = [];
+    claimed.forEach((doc, i) => {
+      const o = outcomes[i]!;
+      const token = doc.lease!.owner!;
+      if (o.errors.length === 0) {
+        done.push(doc);
+        const state = finalStateOf(doc);
+        const key = `${token}|${state}`;
+        const group = finished.get(key) ?? { token, state, ids: [] };
+        group.ids.push(doc._id);
+        finished.set(key, group);
+        return;
+      }
+      const error = o.errors.join('; ');
+      failed.push({ doc, error });
+      const attempts = (doc.attempts ?? 0) + 1;
+      failOps.push({
+        updateOne: {
+          filter: { _id: doc._id, state: 'revoking', 'lease.owner': token },
+          update: this.claims.retryLater(o.targets, attempts, error, now),
+        },
+      });
+    });
+    const writes = await Promise.all([
+      ...[...finished.values()].map((g) =>
+        Request.updateMany(
+          { _id: { $in: g.ids }, state: 'revoking', 'lease.owner': g.token },
+          this.ctx.outbox.withEvents(
+            {
+              $set: {
+                state: g.state,
+                endedAt: now,
+                'lease.until': EPOCH,
+                // A failed request keeps the error that failed it, for the message that says so.
+                ...(g.state === 'failed' ? {} : { lastError: null }),
+                'targets.$[t].grantState': 'revoked',
+              },
+              $unset: { openKey: 1, warnAt: 1, nextAttemptAt: 1 },
+              $inc: { version: 1 },
+            },
+            this.ctx.outbox.entry(g.state === 'failed' ? 'request.failed' : 'access.revoked'),
+          ),
+          { arrayFilters: [{ 't.grantState': { $in: ['active', 'partial'] } }] },
+        ).then((r) => r.matchedCount),
+      ),
+      failOps.length
+        ? Request.bulkWrite(failOps as never, { ordered: false }).then((r) => r.matchedCount)
+        : 0,
+    ]);
+    let recordedDone = done;
+    let recordedFailed = failed;
+    if (writes.reduce((a, b) => a + b, 0) < claimed.length) {
+      // Some leases ran out while we worked and another worker took those requests: their outcome
+      // is that worker's to record and report, not ours.
+      const rows = await Request.find({ _id: { $in: claimed.map((d) => d._id) } })
+        .select({ _id: 1, 'lease.owner': 1 })
+        .lean();
+      const ownerNow = new Map(rows.map((r) => [String(r._id), r.lease?.owner]));
+      const ours = (d: RequestDoc) => ownerNow.get(String(d._id)) === d.lease!.owner;
+      recordedDone = done.filter(ours);
+      recordedFailed = failed.filter((f) => ours(f.doc));
+    }
+    for (const doc of recordedDone) {
+      // How late the access really went: from the promised end to the confirmed revoke.
+      if (doc.endReason === 'expired' && doc.expiresAt)
+        this.ctx.metrics.revokeLag.observe(
+          { reason: 'expired' },
+          Math.max(0, now.getTime() - doc.expiresAt.getTime()) / 1000,
+        );
+    }
+    await this.reportRevokes(recordedDone, recordedFailed, now);
+    return { expired: expiredCount, revoked: recordedDone.length, revokeFailures: recordedFailed.length };
+  }
+
+  private async revokeTargets(doc: RequestDoc): Promise<RevokeOutcome> {
+    const targets = doc.targets.map((t) => ({ ...t }));
+    const errors: string[] = [];
+    const revokedNow: number[] = [];
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
+      if (!holdsSomething(t)) continue;
+      try {
+        const shareKey = t.handle.shareKey;
+        const stillHeld =
+          typeof shareKey === 'string' && (await this.heldElsewhere(doc, t.integration, shareKey));
+        if (!stillHeld) {
+          const connector = await this.ctx.connectors.get(t.integration);
+          await connector.revoke(grantSpec(doc, i), t.handle as never);
+          revokedNow.push(i);
+        }
+        t.grantState = 'revoked';
+        t.revokedAt = this.ctx.now();
+      } catch (err) {
+        errors.push(`${t.resourceName}: ${errorText(err)}`);
+      }
+    }
+    return { targets, errors, revokedNow };
+  }
+
+  /**
+   * Confirms on the systems themselves that what was just revoked is gone (one checkMany per
+   * integration where the connector has it). A revoke that reported success but left access
+   * behind, or that cannot be confirmed, becomes a failure to retry.
+   */
+  private async verifyRevoked(claimed: RequestDoc[], outcomes: RevokeOutcome[]): Promise<void> {
+    const byIntegration = new Map<string, Array<{ doc: number; target: number }>>();
+    outcomes.forEach((o, d) =>
+      o.revokedNow.forEach((t) => {
+        const integration = o.targets[t]!.integration;
+        byIntegration.set(integration, [...(byIntegration.get(integration) ?? []), { doc: d, target: t }]);
+      }),
+    );
+    await Promise.all(
+      [...byIntegration].map(async ([integration, refs]) => {
+        const items = refs.map((r) => ({
+          spec: grantSpec(claimed[r.doc]!, r.target),
+          handle: claimed[r.doc]!.targets[r.target]!.handle as never,
+        }));
+        let present: boolean[];
+        let reason = 'access is still present on the system after the revoke';
+        try {
+          const connector = await this.ctx.connectors.get(integration);
+          present = connector.checkMany
+            ? await connector.checkMany(items)
+            : await mapLimit(items, this.opts.concurrency, (it) => connector.check(it.spec, it.handle));
+        } catch (err) {
+          present = items.map(() => true);
+          reason = `the revoke could not be confirmed: ${errorText(err)}`;
+        }
+        refs.forEach((r, k) => {
+          if (!present[k]) return;
+          const o = outcomes[r.doc]!;
+          const t = o.targets[r.target]!;
+          t.grantState = 'active';
+          t.revokedAt = undefined;
+          o.errors.push(`${t.resourceName}: ${reason}`);
+        });
+      }),
+    );
+  }
+
+  /** Does another live request of the same person hold the same shared grant (see GrantHandle.shareKey)? */
+  private async heldElsewhere(doc: RequestDoc, integration: string, shareKey: string): Promise<boolean> {
+    const other = await this.ctx.db.models.Request.exists({
+      _id: { $ne: doc._id },
+      'requester.id': doc.requester.id,
+      state: { $in: ['active', 'granting'] },
+      targets: { $elemMatch: { integration, 'handle.shareKey': shareKey, grantState: 'active' } },
+    });
+    return other !== null;
+  }
+
+  private async reportRevokes(
+    done: RequestDoc[],
+    failed: Array<{ doc: RequestDoc; error: string }>,
+    now: Date,
+  ): Promise<void> {
+    const ctx = this.ctx;
+    const events: AuditEvent[] = done.map((doc) => ({
+      actor:
+        doc.endReason === 'expired'
+          ? { type: 'system', id: 'latch' }
+          : { type: 'user', id: doc.endedBy ?? 'latch' },
+      action:
+        doc.endReason === 'expired'
+          ? 'access.expired'
+          : doc.endReason === 'failed'
+            ? 'request.failed'
+            : 'access.revoked',
+      subject: { type: 'request', id: formatRequestId(doc.number) },
+      details: {
+        targets: doc.targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
+        reason: doc.endReasonText ?? undefined,
+        lastError: doc.endReason === 'failed' ? doc.lastError : undefined,
+      },
+      at: now,
+    }));
+    const alerts = failed.filter(
+      ({ doc }) => (doc.attempts ?? 0) + 1 >= this.opts.alertAfter && !doc.adminsAlertedAt,
+    );
+    for (const { doc, error } of failed) {
+      events.push({
+        actor: { type: 'system', id: 'latch' },
+        action: 'revoke.attempt_failed',
+        subject: { type: 'request', id: formatRequestId(doc.number) },
+        details: { attempt: (doc.attempts ?? 0) + 1, error },
+        at: now,
+      });
+    }
+    if (events.length) await ctx.audit.append(events);
+    if (alerts.length) {
+      await ctx.db.models.Request.updateMany(
+        { _id: { $in: alerts.map((a) => a.doc._id) } },
+        ctx.outbox.withEvents({ $set: { adminsAlertedAt: now } }, ctx.outbox.entry('revoke.failing')),
+      );
+      const admins = await ctx.admins();
+      for (const { doc, error } of alerts) {
+        await ctx.notify({
+          type: 'revoke.failing',
+          request: toView(doc),
+          error,
+          attempts: (doc.attempts ?? 0) + 1,
+          admins,
+        });
+      }
+    }
+    await mapLimit(done, this.opts.concurrency, async (doc) => {
+      const fresh = {
+        ...doc,
+        state: finalStateOf(doc),
+      } as RequestDoc;
+      if (doc.endReason === 'failed')
+        await ctx.notify({
+          type: 'request.failed',
+          request: toView(fresh),
+          error: doc.lastError ?? 'grant failed',
+        });
+      else await ctx.notify({ type: 'access.revoked', request: toView(fresh) });
+    });
+  }
+}
+
+/** A target with something on the system to remove: granted, or left behind by a failed grant. */
+function holdsSomething(
+  t: RequestDoc['targets'][number],
+): t is RequestDoc['targets'][number] & { handle: GrantHandle } {
+  return (t.grantState === 'active' || t.grantState === 'partial') && t.handle != null;
+}
+
+function finalStateOf(doc: RequestDoc): 'expired' | 'failed' | 'revoked' {
+  return doc.endReason === 'expired' ? 'expired' : doc.endReason === 'failed' ? 'failed' : 'revoked';
+}

@@ -1,7 +1,7 @@
 /** Every Slack listener, registered by kind. */
 import type { App } from '@slack/bolt';
 import type { SlackDeps } from '../context.js';
-import { registerActions } from './actions.js';
+import { registerActions } from './actions/index.js';
 import { registerCommands } from './commands.js';
 import { registerEvents } from './events.js';
 import { registerOptions } from './options.js';

@@ -1,0 +1,110 @@
+/** The admin console's buttons: each opens or acts only after the server-side admin check. */
+import type { App, BlockAction } from '@slack/bolt';
+import { reasonModal } from '../../../../../blocks/slack/admin-modals.js';
+import { ACTION, VIEW } from '../../../../../blocks/slack/ids.js';
+import { actorOf, type SlackDeps } from '../../context.js';
+import { openFlowModal, openIntegrationModal, openSettingsModal } from '../../admin-forms.js';
+import { handle, valueOf } from './handle.js';
+
+export function registerAdminActions(app: App, deps: SlackDeps): void {
+  const { latch } = deps;
+
+  app.action<BlockAction>(
+    ACTION.flowNew,
+    handle(deps, async (who, { body, client }) => {
+      await latch.admin.assertAdmin(who, 'flow.create');
+      await openFlowModal(deps, who, client, body.trigger_id, actorOf(body).teamId);
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.flowEdit,
+    handle(deps, async (who, args) => {
+      await latch.admin.assertAdmin(who, 'flow.edit');
+      await openFlowModal(
+        deps,
+        who,
+        args.client,
+        args.body.trigger_id,
+        actorOf(args.body).teamId,
+        valueOf(args),
+      );
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.flowToggle,
+    handle(deps, async (who, args) => {
+      const [id = '', to] = valueOf(args).split(':');
+      await latch.admin.setFlowEnabled(who, id, to === 'on');
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.flowDelete,
+    handle(deps, async (who, args) => {
+      await latch.admin.deleteFlow(who, valueOf(args));
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.integrationNew,
+    handle(deps, async (who, { body, client }) => {
+      await latch.admin.assertAdmin(who, 'integration.create');
+      await openIntegrationModal(deps, who, client, body.trigger_id);
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.integrationEdit,
+    handle(deps, async (who, args) => {
+      await latch.admin.assertAdmin(who, 'integration.edit');
+      await openIntegrationModal(deps, who, args.client, args.body.trigger_id, valueOf(args));
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.adminRevoke,
+    handle(deps, async (who, args) => {
+      await latch.admin.assertAdmin(who, 'request.revoke');
+      const id = valueOf(args);
+      await args.client.views.open({
+        trigger_id: args.body.trigger_id,
+        view: reasonModal({
+          callbackId: VIEW.revoke,
+          title: `Revoke ${id}`,
+          intro: `End ${id} now. The requester sees the reason.`,
+          submit: 'Revoke',
+          privateMetadata: JSON.stringify({ id }),
+        }) as never,
+      });
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.revokeAll,
+    handle(deps, async (who, { body, client }) => {
+      await latch.admin.assertAdmin(who, 'request.revoke_all');
+      const active = await latch.queries.revocableCount(who);
+      await client.views.open({
+        trigger_id: body.trigger_id,
+        view: reasonModal({
+          callbackId: VIEW.revokeAll,
+          title: 'Revoke everything',
+          intro: `:rotating_light: This ends *all ${active}* active or approved access grants in the organisation at once. Everyone affected is told, with your reason.`,
+          submit: 'Revoke all',
+          confirmPhrase: 'REVOKE ALL',
+          privateMetadata: '{}',
+        }) as never,
+      });
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.settingsEdit,
+    handle(deps, async (who, { body, client }) => {
+      await latch.admin.assertAdmin(who, 'settings.edit');
+      await openSettingsModal(deps, who, client, body.trigger_id, actorOf(body).teamId);
+    }),
+  );
+}

@@ -1,7 +1,7 @@
 /** Ephemeral replies to `/access list` and `/access help`. */
 import { formatDuration } from '../../src/domain/duration.js';
 import { STATE_LABELS } from '../../src/domain/request.js';
-import type { RequestView } from '../../src/lifecycle/views.js';
+import type { RequestView } from '../../src/lifecycle/request-view.js';
 import type { Message } from './messages.js';
 import { describeTargets } from './messages.js';
 import { context, section, when, type Block } from './text.js';

@@ -6,7 +6,7 @@
 import { describeApprovers } from '../../src/domain/approval.js';
 import { formatDuration } from '../../src/domain/duration.js';
 import type { Flow, Settings } from '../../src/domain/flow.js';
-import type { RequestView } from '../../src/lifecycle/views.js';
+import type { RequestView } from '../../src/lifecycle/request-view.js';
 import { ACTION } from './ids.js';
 import { describeTargets } from './messages.js';
 import { button, context, divider, esc, header, md, section, truncate, when, type Block } from './text.js';

@@ -3,7 +3,7 @@
  * requester is told along the way. Each builder returns `{ text, blocks }`; `text` is what a
  * notification or a screen reader shows.
  */
-import type { RequestView } from '../../src/lifecycle/views.js';
+import type { RequestView } from '../../src/lifecycle/request-view.js';
 import { formatDuration } from '../../src/domain/duration.js';
 import { ACTION } from './ids.js';
 import { button, context, esc, md, section, truncate, type Block } from './text.js';

@@ -5,7 +5,7 @@
  * delivery should be tried again. A channel logs and returns for a problem no retry can fix.
  */
 import type { ExtensionOffer } from '../domain/duration.js';
-import type { RequestView } from './views.js';
+import type { RequestView } from './request-view.js';
 
 export type { ExtensionOffer };
 

@@ -14,7 +14,7 @@ import type { SecretBox } from '../store/secrets.js';
 import type { RequestDoc } from '../store/models.js';
 import type { LifecycleContext } from './context.js';
 import { DeliveryDeferred, type GrantedCredentials, type LatchEvent, type Notifier } from './notifier.js';
-import { extensionOfferFor, toView } from './views.js';
+import { extensionOfferFor, toView } from './request-view.js';
 
 const EPOCH = new Date(0);
 

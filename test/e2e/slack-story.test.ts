@@ -5,7 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ACTION, BLOCK, VIEW } from '../../blocks/slack/ids.js';
-import { checkOptionsResponse, checkViewSubmissionResponse } from '../../blocks/slack/limits.js';
+import {
+  checkOptionsResponse,
+  checkViewSubmissionResponse,
+} from '../support/slack-views/block-kit-limits.js';
 import { addPgIntegration, createPgDatabase, flow, roleExists, schemaId } from '../support/fixture.js';
 import { multiExternalSelected, plainInput, selectedValue } from '../support/slack-driver.js';
 import { buttonsOf, startSlackHarness, textOf, type SlackHarness } from '../support/slack-harness.js';

@@ -7,7 +7,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { ACTION } from '../../blocks/slack/ids.js';
-import { checkMessage, checkView } from '../../blocks/slack/limits.js';
+import { checkMessage, checkView } from './slack-views/block-kit-limits.js';
 import { createLatch, CONNECTOR_FACTORIES } from '../../src/app.js';
 import { slackAuditChannelWitness } from '../../src/channels/slack/audit-witness.js';
 import { createSlackCore, startSlackApp, type SlackChannel } from '../../src/channels/slack/index.js';

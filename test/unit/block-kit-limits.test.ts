@@ -8,7 +8,7 @@ import {
   checkView,
   checkViewSubmissionResponse,
   LIMITS,
-} from '../../blocks/slack/limits.js';
+} from '../support/slack-views/block-kit-limits.js';
 
 type Json = Record<string, unknown>;
 

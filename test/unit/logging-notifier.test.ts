@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { LoggingNotifier } from '../../src/lifecycle/logging-notifier.js';
-import type { RequestView } from '../../src/lifecycle/views.js';
+import type { RequestView } from '../../src/lifecycle/request-view.js';
 
 const request: RequestView = {
   id: 'AR-1001',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { checkMessage, checkView, LIMITS } from '../../blocks/slack/limits.js';
-import { SAMPLE_VIEWS, STRESS_VIEWS, type Sample } from '../../blocks/slack/samples.js';
+import { checkMessage, checkView, LIMITS } from '../support/slack-views/block-kit-limits.js';
+import { SAMPLE_VIEWS, STRESS_VIEWS, type Sample } from '../support/slack-views/samples.js';
 
 type Json = Record<string, unknown>;
 

@@ -23,7 +23,7 @@ import { normalizeEmail } from '../../domain/identity.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { ChannelCore } from '../../app.js';
 import type { Audience, LatchEvent, Notifier } from '../../lifecycle/notifier.js';
-import type { RequestView } from '../../lifecycle/views.js';
+import type { RequestView } from '../../lifecycle/request-view.js';
 import type { Logger } from '../../logger.js';
 import type { SecretBox } from '../../store/secrets.js';
 import type { SlackDirectory, SlackUserRef } from './directory.js';

@@ -14,7 +14,7 @@ import type { AdminUseCases } from '../admin.js';
 import type { LifecycleContext } from '../context.js';
 import { canApprove } from '../../domain/approval.js';
 import { approvalContext } from '../requests/index.js';
-import { extensionOfferFor, toView, type RequestView } from '../views.js';
+import { extensionOfferFor, toView, type RequestView } from '../request-view.js';
 import { offersFor, type Offers } from './request-options.js';
 
 export interface MyAccess {

@@ -14,7 +14,7 @@ import type { RequestDoc } from '../../store/models.js';
 import type { LifecycleContext } from '../context.js';
 import { conflict, forbidden, invalid } from '../errors.js';
 import { loadRequest } from '../load.js';
-import { toView, type RequestView } from '../views.js';
+import { toView, type RequestView } from '../request-view.js';
 import {
   MAX_GUARD_RETRIES,
   approvalContext,

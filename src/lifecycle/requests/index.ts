@@ -5,7 +5,7 @@
  */
 import type { Identity } from '../../domain/identity.js';
 import type { LifecycleContext } from '../context.js';
-import type { RequestView } from '../views.js';
+import type { RequestView } from '../request-view.js';
 import { CredentialUseCases } from './credentials.js';
 import { DecideUseCases } from './decide.js';
 import { ExtendUseCases } from './extend.js';

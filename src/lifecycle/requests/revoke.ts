@@ -7,7 +7,7 @@ import type { LifecycleContext } from '../context.js';
 import { conflict, forbidden, invalid } from '../errors.js';
 import { boundedText } from '../input.js';
 import { loadRequest } from '../load.js';
-import { toView, type RequestView } from '../views.js';
+import { toView, type RequestView } from '../request-view.js';
 import { EPOCH, auditRefusal } from './shared.js';
 
 export class RevokeUseCases {

@@ -18,7 +18,7 @@ import type { LifecycleContext } from '../context.js';
 import { conflict, forbidden, invalid } from '../errors.js';
 import { boundedText } from '../input.js';
 import { nextRequestNumber } from '../load.js';
-import { toView, type RequestView } from '../views.js';
+import { toView, type RequestView } from '../request-view.js';
 import { EPOCH, addMinutes, isDuplicateKey } from './shared.js';
 
 export interface SubmitInput {

@@ -4,7 +4,7 @@ import type { RequestDoc } from '../../store/models.js';
 import type { LifecycleContext } from '../context.js';
 import type { GrantedCredentials } from '../notifier.js';
 import { addMinutes, grantSpec, warnTime } from '../requests/index.js';
-import { toView } from '../views.js';
+import { toView } from '../request-view.js';
 import { PartialGrantError } from '../../connectors/types.js';
 import { EPOCH, errorText, mapLimit, type SweepOptions } from './shared.js';
 import type { RequestClaims } from './claims.js';

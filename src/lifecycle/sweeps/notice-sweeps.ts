@@ -4,7 +4,7 @@ import { stepAudience } from '../../domain/approval.js';
 import { formatRequestId } from '../../domain/human-id.js';
 import type { LifecycleContext } from '../context.js';
 import { addMinutes } from '../requests/index.js';
-import { extensionOfferFor, toView } from '../views.js';
+import { extensionOfferFor, toView } from '../request-view.js';
 import { type SweepOptions } from './shared.js';
 import type { RequestClaims } from './claims.js';
 

@@ -3,7 +3,7 @@ import { formatRequestId } from '../../domain/human-id.js';
 import type { RequestDoc } from '../../store/models.js';
 import type { LifecycleContext } from '../context.js';
 import { grantSpec } from '../requests/index.js';
-import { toView } from '../views.js';
+import { toView } from '../request-view.js';
 import type { AuditEvent } from '../../audit/audit-log.js';
 import { type GrantHandle } from '../../connectors/types.js';
 import { EPOCH, errorText, mapLimit, type SweepOptions } from './shared.js';

@@ -1,4 +1,4 @@
-/** Plain, secret-free views of requests for notifiers, chat views and the API. */
+/** The request read model: the plain, secret-free view of a request that every channel renders. */
 import { extensionOffer, type ExtensionOffer } from '../domain/duration.js';
 import type { Flow } from '../domain/flow.js';
 import type { RequestState } from '../domain/request.js';

@@ -4,7 +4,7 @@
  *   npm run slack:views -- <name>               prints that view (messages as { blocks })
  *   npm run slack:views -- --stress [<name>]    the same builders fed extreme data
  */
-import { SAMPLE_VIEWS, STRESS_VIEWS } from '../../blocks/slack/samples.js';
+import { SAMPLE_VIEWS, STRESS_VIEWS } from './samples.js';
 
 const args = process.argv.slice(2);
 const views = args.includes('--stress') ? STRESS_VIEWS : SAMPLE_VIEWS;

@@ -6,18 +6,18 @@
  * (names of 300+ characters, hundreds of resources, a thousand active requests), to show that they cut
  * and page instead of producing something Slack rejects. Pure: no I/O, fixed dates.
  */
-import { durationOptions } from '../../src/domain/duration.js';
+import { durationOptions } from '../../../src/domain/duration.js';
 import {
   flowSchema,
   settingsSchema,
   type Flow,
   type FlowInput,
   type Settings,
-} from '../../src/domain/flow.js';
-import { formatRequestId } from '../../src/domain/human-id.js';
-import { MAX_APPROVERS_PER_STEP } from '../../src/domain/limits.js';
-import type { RequestState } from '../../src/domain/request.js';
-import type { RequestView } from '../../src/lifecycle/views.js';
+} from '../../../src/domain/flow.js';
+import { formatRequestId } from '../../../src/domain/human-id.js';
+import { MAX_APPROVERS_PER_STEP } from '../../../src/domain/limits.js';
+import type { RequestState } from '../../../src/domain/request.js';
+import type { RequestView } from '../../../src/lifecycle/request-view.js';
 import {
   credentialsModal,
   flowModal,
@@ -25,10 +25,16 @@ import {
   reasonModal,
   settingsModal,
   type FlowFormModel,
-} from './admin-modals.js';
-import { commandReply, helpReply } from './command-replies.js';
-import { homeView, type ActiveItem, type AuditRow, type HomeModel, type IntegrationRow } from './home.js';
-import { VIEW } from './ids.js';
+} from '../../../blocks/slack/admin-modals.js';
+import { commandReply, helpReply } from '../../../blocks/slack/command-replies.js';
+import {
+  homeView,
+  type ActiveItem,
+  type AuditRow,
+  type HomeModel,
+  type IntegrationRow,
+} from '../../../blocks/slack/home.js';
+import { VIEW } from '../../../blocks/slack/ids.js';
 import {
   approvalCard,
   decidedMessage,
@@ -40,15 +46,15 @@ import {
   submittedMessage,
   type Message,
   type RequesterContext,
-} from './messages.js';
+} from '../../../blocks/slack/messages.js';
 import {
   loadingModal,
   noticeModal,
   requestModal,
   submittedModal,
   type RequestForm,
-} from './request-modal.js';
-import { esc, mention, when } from './text.js';
+} from '../../../blocks/slack/request-modal.js';
+import { esc, mention, when } from '../../../blocks/slack/text.js';
 
 export interface Sample {
   kind: 'view' | 'message';

@@ -88,6 +88,16 @@ export class LifecycleContext {
     this.deps.kick = kick;
   }
 
+  /**
+   * One call for each thing that happened: its audit entries, then this process's observers told.
+   * (Its outbox entries went with the state change.) Use-cases record through here, so no event is
+   * audited without being told, or told without being audited.
+   */
+  async record(audit: AuditEvent | AuditEvent[], ...events: LatchEvent[]): Promise<void> {
+    await this.audit.append(audit);
+    for (const event of events) await this.notify(event);
+  }
+
   /** The durable outbox; set once by the composition root (it needs this context first). */
   outbox!: Outbox;
 

@@ -122,18 +122,16 @@ export class DecideUseCases {
         .map((a) => ({ by: a.by, byGroups: a.byGroups ?? [], at: a.at })),
       approvalContext(doc),
     );
-    const recorded = (remaining?: string) =>
-      ctx.audit.append({
-        actor: { type: 'user', id: who.id },
-        action: 'request.approval_recorded',
-        subject: { type: 'request', id },
-        details: { step: doc.step, reason, remaining },
-        at: now,
-      });
+    const recorded = (remaining?: string) => ({
+      actor: { type: 'user' as const, id: who.id },
+      action: 'request.approval_recorded',
+      subject: { type: 'request', id },
+      details: { step: doc.step, reason, remaining },
+      at: now,
+    });
     if (!outcome.done) {
-      await recorded(outcome.remaining);
       const view = toView(doc);
-      await ctx.notify({
+      await ctx.record(recorded(outcome.remaining), {
         type: 'approval.recorded',
         request: view,
         by: who.id,
@@ -177,30 +175,34 @@ export class DecideUseCases {
     ).lean<RequestDoc>();
     if (!moved) {
       // Another approval completed the step a moment earlier; this one is recorded all the same.
-      await recorded();
+      await ctx.audit.append(recorded());
       return toView(await loadRequest(ctx, id));
     }
     const view = toView(moved);
     if (lastStep) {
-      await ctx.audit.append({
-        actor: { type: 'user', id: who.id },
-        action: 'request.approved',
-        subject: { type: 'request', id },
-        details: { step: doc.step, reason },
-        at: now,
-      });
-      await ctx.notify({ type: 'request.approved', request: view, by: who.id });
+      await ctx.record(
+        {
+          actor: { type: 'user', id: who.id },
+          action: 'request.approved',
+          subject: { type: 'request', id },
+          details: { step: doc.step, reason },
+          at: now,
+        },
+        { type: 'request.approved', request: view, by: who.id },
+      );
       ctx.kick();
       return view;
     }
-    await recorded();
-    await ctx.notify({ type: 'approval.recorded', request: view, by: who.id });
-    await ctx.notify({
-      type: 'approval.needed',
-      request: view,
-      approvers: audienceOf(flow.approval.steps[moved.step]!, moved),
-      reminder: false,
-    });
+    await ctx.record(
+      recorded(),
+      { type: 'approval.recorded', request: view, by: who.id },
+      {
+        type: 'approval.needed',
+        request: view,
+        approvers: audienceOf(flow.approval.steps[moved.step]!, moved),
+        reminder: false,
+      },
+    );
     return view;
   }
 
@@ -233,14 +235,16 @@ export class DecideUseCases {
       );
     }
     const view = toView(updated);
-    await ctx.audit.append({
-      actor: { type: 'user', id: who.id },
-      action: 'request.rejected',
-      subject: { type: 'request', id },
-      details: { reason: text, step: doc.step },
-      at: now,
-    });
-    await ctx.notify({ type: 'request.rejected', request: view, by: who.id, reason: text });
+    await ctx.record(
+      {
+        actor: { type: 'user', id: who.id },
+        action: 'request.rejected',
+        subject: { type: 'request', id },
+        details: { reason: text, step: doc.step },
+        at: now,
+      },
+      { type: 'request.rejected', request: view, by: who.id, reason: text },
+    );
     return view;
   }
 
@@ -298,13 +302,15 @@ export class DecideUseCases {
       throw conflict(`${id} is ${STATE_LABELS[fresh.state as RequestState]} and can no longer be cancelled.`);
     }
     const view = toView(updated);
-    await ctx.audit.append({
-      actor: { type: 'user', id: who.id },
-      action: 'request.cancelled',
-      subject: { type: 'request', id },
-      at: now,
-    });
-    await ctx.notify({ type: 'request.cancelled', request: view });
+    await ctx.record(
+      {
+        actor: { type: 'user', id: who.id },
+        action: 'request.cancelled',
+        subject: { type: 'request', id },
+        at: now,
+      },
+      { type: 'request.cancelled', request: view },
+    );
     return view;
   }
 }

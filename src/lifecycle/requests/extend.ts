@@ -68,14 +68,16 @@ export class ExtendUseCases {
         ).lean<RequestDoc>();
         if (!updated) continue;
         const view = toView(updated);
-        await ctx.audit.append({
-          actor: { type: 'user', id: who.id },
-          action: 'extension.requested',
-          subject: { type: 'request', id },
-          details: { minutes: dur.minutes },
-          at: now,
-        });
-        await ctx.notify({ type: 'extension.requested', request: view, minutes: dur.minutes, approvers });
+        await ctx.record(
+          {
+            actor: { type: 'user', id: who.id },
+            action: 'extension.requested',
+            subject: { type: 'request', id },
+            details: { minutes: dur.minutes },
+            at: now,
+          },
+          { type: 'extension.requested', request: view, minutes: dur.minutes, approvers },
+        );
         return view;
       }
       const updated = await this.applyExtension(doc, dur.minutes, who.id, now);
@@ -153,18 +155,20 @@ export class ExtendUseCases {
       }),
     );
     const view = toView(updated);
-    await ctx.audit.append({
-      actor: { type: 'user', id: by },
-      action: 'access.extended',
-      subject: { type: 'request', id },
-      details: {
-        minutes,
-        expiresAt: expiresAt.toISOString(),
-        previousExpiresAt: doc.expiresAt?.toISOString(),
+    await ctx.record(
+      {
+        actor: { type: 'user', id: by },
+        action: 'access.extended',
+        subject: { type: 'request', id },
+        details: {
+          minutes,
+          expiresAt: expiresAt.toISOString(),
+          previousExpiresAt: doc.expiresAt?.toISOString(),
+        },
+        at: now,
       },
-      at: now,
-    });
-    await ctx.notify({ type: 'access.extended', request: view, by });
+      { type: 'access.extended', request: view, by },
+    );
     return view;
   }
 }

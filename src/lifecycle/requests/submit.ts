@@ -150,36 +150,40 @@ export class SubmitUseCase {
     }
 
     const view = toView(doc);
-    await ctx.audit.append([
-      {
-        actor: { type: 'user', id: who.id },
-        action: 'request.submitted',
-        subject: { type: 'request', id: view.id },
-        details: {
-          flow: flow.name,
-          viaFallback,
-          targets: view.targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
-          durationMinutes: duration.minutes,
-          justification,
-          source: input.source,
+    await ctx.record(
+      [
+        {
+          actor: { type: 'user', id: who.id },
+          action: 'request.submitted',
+          subject: { type: 'request', id: view.id },
+          details: {
+            flow: flow.name,
+            viaFallback,
+            targets: view.targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
+            durationMinutes: duration.minutes,
+            justification,
+            source: input.source,
+          },
+          at: now,
         },
-        at: now,
-      },
+        ...(autoApproved
+          ? [
+              {
+                actor: { type: 'system' as const, id: 'latch' },
+                action: 'request.approved',
+                subject: { type: 'request', id: view.id },
+                details: { auto: true, flow: flow.name },
+                at: now,
+              },
+            ]
+          : []),
+      ],
+      { type: 'request.submitted', request: view, approvers: audience },
       ...(autoApproved
-        ? [
-            {
-              actor: { type: 'system' as const, id: 'latch' },
-              action: 'request.approved',
-              subject: { type: 'request', id: view.id },
-              details: { auto: true, flow: flow.name },
-              at: now,
-            },
-          ]
-        : []),
-    ]);
-    await ctx.notify({ type: 'request.submitted', request: view, approvers: audience });
+        ? []
+        : [{ type: 'approval.needed' as const, request: view, approvers: audience, reminder: false }]),
+    );
     if (autoApproved) ctx.kick();
-    else await ctx.notify({ type: 'approval.needed', request: view, approvers: audience, reminder: false });
     return view;
   }
 

@@ -103,19 +103,22 @@ export class GrantSweep {
         const approvedAt = doc.decidedAt ?? doc.createdAt;
         if (approvedAt)
           ctx.metrics.grantTime.observe(Math.max(0, now.getTime() - approvedAt.getTime()) / 1000);
-        await ctx.notify({ type: 'access.granted', request: toView(active), credentials });
         try {
-          await ctx.audit.append({
-            actor: { type: 'system', id: 'latch' },
-            action: 'access.granted',
-            subject: { type: 'request', id },
-            details: {
-              targets: targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
-              expiresAt: expiresAt?.toISOString() ?? null,
+          await ctx.record(
+            {
+              actor: { type: 'system', id: 'latch' },
+              action: 'access.granted',
+              subject: { type: 'request', id },
+              details: {
+                targets: targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
+                expiresAt: expiresAt?.toISOString() ?? null,
+              },
+              at: now,
             },
-            at: now,
-          });
+            { type: 'access.granted', request: toView(active), credentials },
+          );
         } catch (err) {
+          // The grant stands, and its message is safe in the outbox; only the entry is missing.
           ctx.log.error({ err, request: id }, 'access granted but the audit entry could not be written');
         }
         return true;

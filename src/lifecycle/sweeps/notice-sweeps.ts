@@ -78,15 +78,15 @@ export class NoticeSweeps {
       'timedOutAt',
     );
     if (docs.length === 0) return 0;
-    await this.ctx.audit.append(
+    await this.ctx.record(
       docs.map((doc) => ({
         actor: { type: 'system' as const, id: 'latch' },
         action: 'request.timed_out',
         subject: { type: 'request', id: formatRequestId(doc.number) },
         at: now,
       })),
+      ...docs.map((doc) => ({ type: 'request.timed_out' as const, request: toView(doc) })),
     );
-    for (const doc of docs) await this.ctx.notify({ type: 'request.timed_out', request: toView(doc) });
     return docs.length;
   }
 }

@@ -2,6 +2,7 @@
 import { formatRequestId } from '../../domain/human-id.js';
 import type { RequestDoc } from '../../store/models.js';
 import type { LifecycleContext } from '../context.js';
+import type { LatchEvent } from '../notifier.js';
 import { grantSpec } from '../requests/index.js';
 import { toView } from '../request-view.js';
 import type { AuditEvent } from '../../audit/audit-log.js';
@@ -232,36 +233,30 @@ export class RevokeSweep {
         at: now,
       });
     }
-    if (events.length) await ctx.audit.append(events);
+    let admins: string[] = [];
     if (alerts.length) {
       await ctx.db.models.Request.updateMany(
         { _id: { $in: alerts.map((a) => a.doc._id) } },
         ctx.outbox.withEvents({ $set: { adminsAlertedAt: now } }, ctx.outbox.entry('revoke.failing')),
       );
-      const admins = await ctx.admins();
-      for (const { doc, error } of alerts) {
-        await ctx.notify({
-          type: 'revoke.failing',
-          request: toView(doc),
-          error,
-          attempts: (doc.attempts ?? 0) + 1,
-          admins,
-        });
-      }
+      admins = await ctx.admins();
     }
-    await mapLimit(done, this.opts.concurrency, async (doc) => {
-      const fresh = {
-        ...doc,
-        state: finalStateOf(doc),
-      } as RequestDoc;
-      if (doc.endReason === 'failed')
-        await ctx.notify({
-          type: 'request.failed',
-          request: toView(fresh),
-          error: doc.lastError ?? 'grant failed',
-        });
-      else await ctx.notify({ type: 'access.revoked', request: toView(fresh) });
-    });
+    const told: LatchEvent[] = [
+      ...done.map((doc): LatchEvent => {
+        const ended = toView({ ...doc, state: finalStateOf(doc) } as RequestDoc);
+        return doc.endReason === 'failed'
+          ? { type: 'request.failed', request: ended, error: doc.lastError ?? 'grant failed' }
+          : { type: 'access.revoked', request: ended };
+      }),
+      ...alerts.map(({ doc, error }): LatchEvent => ({
+        type: 'revoke.failing',
+        request: toView(doc),
+        error,
+        attempts: (doc.attempts ?? 0) + 1,
+        admins,
+      })),
+    ];
+    if (events.length) await ctx.record(events, ...told);
   }
 }
 

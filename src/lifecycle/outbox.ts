@@ -8,7 +8,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { stepAudience } from '../domain/approval.js';
-import type { Flow } from '../domain/flow.js';
 import type { OutboxEntry, EventType } from '../domain/outbox-entry.js';
 import type { SecretBox } from '../store/secrets.js';
 import type { RequestDoc } from '../store/models.js';
@@ -373,7 +372,7 @@ export class Outbox {
   }
 
   private currentAudience(doc: RequestDoc) {
-    const step = (doc.flow as Flow).approval.steps[doc.step];
+    const step = doc.flow.approval.steps[doc.step];
     if (!step) return { users: [], groups: [] };
     return stepAudience(step, [...new Set(doc.targets.flatMap((t) => t.owners ?? []))]);
   }

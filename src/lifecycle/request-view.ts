@@ -1,6 +1,5 @@
 /** The request read model: the plain, secret-free view of a request that every channel renders. */
 import { extensionOffer, type ExtensionOffer } from '../domain/duration.js';
-import type { Flow } from '../domain/flow.js';
 import type { RequestState } from '../domain/request.js';
 import { formatRequestId } from '../domain/human-id.js';
 import type { RequestDoc } from '../store/models.js';
@@ -66,7 +65,7 @@ export function toView(doc: RequestDoc): RequestView {
     durationMinutes: doc.durationMinutes ?? null,
     justification: doc.justification ?? '',
     source: doc.source,
-    state: doc.state as RequestState,
+    state: doc.state,
     version: doc.version ?? 0,
     step: doc.step ?? 0,
     stepCount: flow.approval?.steps?.length ?? 0,
@@ -95,7 +94,7 @@ export function extensionOfferFor(
 ): ExtensionOffer {
   if (doc.state !== 'active') return { allowed: false, needsApproval: false, choicesMinutes: [] };
   return extensionOffer(
-    doc.flow as Flow,
+    doc.flow,
     {
       extensionCount: doc.extensionCount ?? 0,
       expires: doc.expiresAt != null,

@@ -2,9 +2,10 @@
  * Mongoose models. Every hot query of the lifecycle and the sweeps has an index that matches it,
  * because the embedded stand-in server scans slowly.
  */
-import mongoose, { Schema, type Connection } from 'mongoose';
+import mongoose, { Schema, type Connection, type InferSchemaType } from 'mongoose';
 import { model } from './define-model.js';
-import { REQUEST_STATES } from '../domain/request.js';
+import type { Flow } from '../domain/flow.js';
+import { REQUEST_STATES, type RequestState } from '../domain/request.js';
 import type { OutboxEntry } from '../domain/outbox-entry.js';
 
 const requesterSchema = new Schema(
@@ -131,21 +132,26 @@ export interface TargetDoc {
   error?: string;
 }
 
-/** A request as read with lean(): plain data, no mongoose document methods. */
+/**
+ * A request as read with lean(): plain data, no mongoose document methods. Written out rather than
+ * inferred, because the schema stores the flow snapshot and grant handles as Mixed; the checks
+ * below keep it and the schema in step (a path added to one but not the other fails the build).
+ */
 export interface RequestDoc {
   _id: mongoose.Types.ObjectId;
   number: number;
   requester: { id: string; email: string; displayName?: string; groups: string[]; timeZone?: string };
   flowId: string;
   flowName: string;
-  flow: unknown;
+  /** The flow as it was at submission. */
+  flow: Flow;
   viaFallback: boolean;
   bundle?: string;
   targets: TargetDoc[];
   durationMinutes: number | null;
   justification: string;
   source: string;
-  state: string;
+  state: RequestState;
   version: number;
   step: number;
   approvals: Array<{ step: number; by: string; byGroups: string[]; at: Date; reason?: string }>;
@@ -157,6 +163,7 @@ export interface RequestDoc {
   grantedAt?: Date;
   expiresAt?: Date | null;
   warnAt?: Date;
+  warnedAt?: Date;
   extensionCount: number;
   extensions: unknown[];
   pendingExtension: unknown;
@@ -171,12 +178,22 @@ export interface RequestDoc {
   nextAttemptAt?: Date;
   lastError?: string | null;
   adminsAlertedAt?: Date;
+  /** Claim tokens of the notice sweeps, by notice. */
+  markers: Record<string, string>;
   outbox?: OutboxEntry[];
   notifyAt?: Date;
   notifyLease?: { owner?: string; until?: Date };
   createdAt?: Date;
   updatedAt?: Date;
 }
+
+// The interface and the schema name the same paths (timestamps and _id aside).
+type SchemaPaths = keyof InferSchemaType<typeof requestSchema>;
+type Expect<T extends never> = T;
+export type RequestDocMatchesSchema = [
+  Expect<Exclude<SchemaPaths, keyof RequestDoc>>,
+  Expect<Exclude<keyof RequestDoc, SchemaPaths | '_id' | 'createdAt' | 'updatedAt'>>,
+];
 
 const flowDocSchema = new Schema(
   {

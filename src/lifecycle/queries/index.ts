@@ -101,7 +101,7 @@ export class LatchQueries {
       .lean<RequestDoc[]>();
     return pending
       .filter((d) => {
-        const step = (d.flow as Flow).approval.steps[d.step ?? 0];
+        const step = d.flow.approval.steps[d.step ?? 0];
         return (
           step &&
           canApprove(step, who, approvalContext(d)).ok &&

@@ -2,11 +2,10 @@
  * Deciding a request: approving (one atomic push per approval, so simultaneous approvals all
  * count), denying, and the requester cancelling. Who may act is checked before anything is said.
  */
-import type { Flow } from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
 import { canApprove, evaluateStep } from '../../domain/approval.js';
 import { formatRequestId } from '../../domain/human-id.js';
-import { STATE_LABELS, type RequestState } from '../../domain/request.js';
+import { STATE_LABELS } from '../../domain/request.js';
 import type { RequestDoc } from '../../store/models.js';
 import type { LifecycleContext } from '../context.js';
 import { conflict, forbidden, invalid } from '../errors.js';
@@ -38,7 +37,7 @@ export class DecideUseCases {
     const doc = await loadRequest(this.ctx, ref);
     const id = formatRequestId(doc.number);
     await this.assertMayDecide(who, doc, id, action);
-    const flow = doc.flow as Flow;
+    const flow = doc.flow;
     return { id, reasonRequired: action === 'reject' || flow.approval.requireReason };
   }
 
@@ -52,7 +51,7 @@ export class DecideUseCases {
     const doc = await loadRequest(ctx, ref);
     const id = formatRequestId(doc.number);
     await this.assertMayDecide(who, doc, id, 'approve');
-    const flow = doc.flow as Flow;
+    const flow = doc.flow;
     const text = boundedText(reason, 'reason');
     if (flow.approval.requireReason && !text) throw invalid('A reason is required to approve.', 'reason');
     const now = ctx.now();
@@ -113,7 +112,7 @@ export class DecideUseCases {
   private async advance(doc: RequestDoc, who: Identity, now: Date, reason?: string): Promise<RequestView> {
     const ctx = this.ctx;
     const id = formatRequestId(doc.number);
-    const flow = doc.flow as Flow;
+    const flow = doc.flow;
     const step = flow.approval.steps[doc.step]!;
     const outcome = evaluateStep(
       step,
@@ -260,7 +259,7 @@ export class DecideUseCases {
     action: 'approve' | 'reject',
   ): Promise<void> {
     const verb = action === 'approve' ? 'approve' : 'deny';
-    const flow = doc.flow as Flow;
+    const flow = doc.flow;
     const actx = approvalContext(doc);
     const step = doc.state === 'pending' ? flow.approval.steps[doc.step] : undefined;
     const may = step ? canApprove(step, who, actx) : undefined;
@@ -299,7 +298,7 @@ export class DecideUseCases {
     ).lean<RequestDoc>();
     if (!updated) {
       const fresh = await loadRequest(ctx, ref);
-      throw conflict(`${id} is ${STATE_LABELS[fresh.state as RequestState]} and can no longer be cancelled.`);
+      throw conflict(`${id} is ${STATE_LABELS[fresh.state]} and can no longer be cancelled.`);
     }
     const view = toView(updated);
     await ctx.record(

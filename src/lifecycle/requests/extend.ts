@@ -1,5 +1,4 @@
 /** Extending active access, directly or once an approver agrees, within the flow's limits. */
-import type { Flow } from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
 import { canApprove } from '../../domain/approval.js';
 import {
@@ -9,7 +8,7 @@ import {
   extendedExpiry,
 } from '../../domain/duration.js';
 import { formatRequestId } from '../../domain/human-id.js';
-import { STATE_LABELS, type RequestState } from '../../domain/request.js';
+import { STATE_LABELS } from '../../domain/request.js';
 import type { RequestDoc } from '../../store/models.js';
 import type { LifecycleContext } from '../context.js';
 import { conflict, forbidden, invalid } from '../errors.js';
@@ -39,11 +38,9 @@ export class ExtendUseCases {
         throw forbidden(`Only the requester or an admin can extend ${id}.`);
       }
       if (doc.state !== 'active')
-        throw conflict(
-          `${id} is ${STATE_LABELS[doc.state as RequestState]}; only active access can be extended.`,
-        );
+        throw conflict(`${id} is ${STATE_LABELS[doc.state]}; only active access can be extended.`);
       if (!doc.expiresAt) throw conflict(`${id} does not expire; there is nothing to extend.`);
-      const flow = doc.flow as Flow;
+      const flow = doc.flow;
       const policy = effectiveExtension(flow.extension, (await ctx.settings()).selfExtension);
       const ext = checkExtension(policy, doc.extensionCount ?? 0);
       if (!ext.ok) throw forbidden(ext.reason);
@@ -94,7 +91,7 @@ export class ExtendUseCases {
       const doc = await loadRequest(ctx, ref);
       const id = formatRequestId(doc.number);
       const pending = doc.pendingExtension as { minutes: number } | null;
-      const flow = doc.flow as Flow;
+      const flow = doc.flow;
       const step = flow.approval.steps[0];
       // Who may decide is checked before anything about the request's state is said.
       const may = step

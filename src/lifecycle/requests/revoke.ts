@@ -1,7 +1,7 @@
 /** Ending access before its time: one request, or everything (the panic button). */
 import type { Identity } from '../../domain/identity.js';
 import { formatRequestId } from '../../domain/human-id.js';
-import { STATE_LABELS, type RequestState } from '../../domain/request.js';
+import { STATE_LABELS } from '../../domain/request.js';
 import type { RequestDoc } from '../../store/models.js';
 import type { LifecycleContext } from '../context.js';
 import { conflict, forbidden, invalid } from '../errors.js';
@@ -29,7 +29,7 @@ export class RevokeUseCases {
     const updated = await requestRevoke(ctx, doc, { by: who.id, reason: text, now });
     if (!updated) {
       const fresh = await loadRequest(ctx, ref);
-      throw conflict(`${id} is ${STATE_LABELS[fresh.state as RequestState]}; there is no access to revoke.`);
+      throw conflict(`${id} is ${STATE_LABELS[fresh.state]}; there is no access to revoke.`);
     }
     await ctx.audit.append({
       actor: { type: 'user', id: who.id },

@@ -2,11 +2,11 @@
  * What the request use-cases share: guarded-update constants, who has a part in a request, the
  * refusal audit, and the grant spec a connector is called with.
  */
-import type { ApprovalStep, Flow } from '../../domain/flow.js';
+import type { ApprovalStep } from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
 import { canApprove, stepAudience, type ApprovalContext } from '../../domain/approval.js';
 import { formatRequestId } from '../../domain/human-id.js';
-import { STATE_LABELS, type RequestState } from '../../domain/request.js';
+import { STATE_LABELS } from '../../domain/request.js';
 import type { RequestDoc } from '../../store/models.js';
 import type { LifecycleContext } from '../context.js';
 import { conflict } from '../errors.js';
@@ -23,7 +23,7 @@ export function audienceOf(step: ApprovalStep, doc: RequestDoc) {
 export function assertPending(doc: RequestDoc, id: string): void {
   if (doc.state === 'pending') return;
   const who = doc.decidedBy && doc.decidedBy !== 'auto' ? ` by ${doc.decidedBy}` : '';
-  const label = STATE_LABELS[doc.state as RequestState];
+  const label = STATE_LABELS[doc.state];
   const decided = ['approved', 'granting', 'active', 'revoking', 'revoked', 'expired', 'failed'].includes(
     doc.state,
   );
@@ -55,7 +55,7 @@ export async function auditRefusal(
 export async function hasPartIn(ctx: LifecycleContext, who: Identity, doc: RequestDoc): Promise<boolean> {
   if (doc.requester.id === who.id) return true;
   if (doc.approvals.some((a) => a.by === who.id)) return true;
-  const flow = doc.flow as Flow;
+  const flow = doc.flow;
   const anyone = { ...approvalContext(doc), allowSelfApproval: true };
   if (flow.approval.steps.some((step) => canApprove(step, who, anyone).ok)) return true;
   return ctx.isAdmin(who);
@@ -75,7 +75,7 @@ export function grantSpec(doc: RequestDoc, index: number) {
 }
 
 export function approvalContext(doc: RequestDoc): ApprovalContext {
-  const flow = doc.flow as Flow;
+  const flow = doc.flow;
   return {
     requesterId: doc.requester.id,
     resourceOwners: owners(doc),

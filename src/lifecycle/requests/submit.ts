@@ -143,7 +143,7 @@ export class SubmitUseCase {
         const existing = await ctx.db.models.Request.findOne({ openKey }).lean<RequestDoc>();
         const id = existing ? formatRequestId(existing.number) : 'another request';
         throw conflict(
-          `You already have ${id} open for this access (${existing ? STATE_LABELS[existing.state as RequestState] : 'open'}).`,
+          `You already have ${id} open for this access (${existing ? STATE_LABELS[existing.state] : 'open'}).`,
         );
       }
       throw err;

@@ -1,5 +1,4 @@
 /** Notices that a second of delay does not hurt: expiry warnings, reminders, time-outs. */
-import type { Flow } from '../../domain/flow.js';
 import { stepAudience } from '../../domain/approval.js';
 import { formatRequestId } from '../../domain/human-id.js';
 import type { LifecycleContext } from '../context.js';
@@ -44,7 +43,7 @@ export class NoticeSweeps {
     );
     const { Request } = this.ctx.db.models;
     for (const doc of docs) {
-      const flow = doc.flow as Flow;
+      const flow = doc.flow;
       const step = flow.approval.steps[doc.step];
       if (!step) continue;
       if (flow.approval.reminderMinutes > 0) {

@@ -9,7 +9,6 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ACTION } from '../../blocks/slack/ids.js';
-import { freePort } from '../../src/store/embedded-mongo.js';
 import {
   addPgIntegration,
   createFixture,
@@ -20,7 +19,8 @@ import {
   schemaId,
   type Fixture,
 } from '../support/fixture.js';
-import { startLatchProcess, type LatchProcess } from '../support/latch-process.js';
+import type { LatchProcess } from '../support/latch-process.js';
+import { startLatchOn, waitFor } from '../support/latch-on-fixture.js';
 import { SlackDriver } from '../support/slack-driver.js';
 import { buttonsOf, textOf } from '../support/slack-harness.js';
 import { startSlackStandIn, type SlackStandIn } from '../support/slack-stand-in.js';
@@ -38,38 +38,11 @@ let billing: string;
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'latch-outbox-crash-'));
 
 async function start(): Promise<{ process: LatchProcess; url: string }> {
-  const uri = new URL(process.env.MONGODB_URI!);
-  uri.pathname = `/${fx.dbName}`;
-  const port = await freePort();
-  const p = await startLatchProcess({
-    env: {
-      NODE_ENV: 'test',
-      PORT: String(port),
-      MONGODB_URI: uri.toString(),
-      LATCH_ENCRYPTION_KEY: fx.encryptionKey.toString('base64'),
-      LATCH_DATA_DIR: dataDir,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_API_URL: standIn.url,
-      LOG_LEVEL: 'info',
-    },
-    ready: 'worker started',
+  const started = await startLatchOn(fx, {
+    slack: { apiUrl: standIn.url, botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET },
+    dataDir,
   });
-  return { process: p, url: `http://127.0.0.1:${port}/slack/events` };
-}
-
-async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return { process: started.process, url: started.slackUrl };
 }
 
 beforeAll(async () => {

@@ -4,10 +4,6 @@
  * stay in the outbox, and the next process delivers them.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { freePort } from '../../src/store/embedded-mongo.js';
 import {
   addPgIntegration,
   createFixture,
@@ -17,7 +13,8 @@ import {
   schemaId,
   type Fixture,
 } from '../support/fixture.js';
-import { startLatchProcess, type LatchProcess } from '../support/latch-process.js';
+import type { LatchProcess } from '../support/latch-process.js';
+import { startLatchOn } from '../support/latch-on-fixture.js';
 import { startSlackStandIn, type SlackStandIn } from '../support/slack-stand-in.js';
 
 const BOT_TOKEN = 'xoxb-shutdown-test';
@@ -54,25 +51,11 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-function start(): Promise<LatchProcess> {
-  const uri = new URL(process.env.MONGODB_URI!);
-  uri.pathname = `/${fx.dbName}`;
-  return freePort().then((port) =>
-    startLatchProcess({
-      env: {
-        NODE_ENV: 'test',
-        PORT: String(port),
-        MONGODB_URI: uri.toString(),
-        LATCH_ENCRYPTION_KEY: fx.encryptionKey.toString('base64'),
-        LATCH_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'latch-shutdown-')),
-        SLACK_SIGNING_SECRET: 'shutdown-signing-secret',
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_API_URL: standIn.url,
-        LOG_LEVEL: 'info',
-      },
-      ready: 'worker started',
-    }),
-  );
+async function start(): Promise<LatchProcess> {
+  const started = await startLatchOn(fx, {
+    slack: { apiUrl: standIn.url, botToken: BOT_TOKEN, signingSecret: 'shutdown-signing-secret' },
+  });
+  return started.process;
 }
 
 describe('SIGTERM with messages stuck on their way to Slack', () => {

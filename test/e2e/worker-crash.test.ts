@@ -5,9 +5,6 @@
  * because leases are short and renewed while work runs, not a minute long.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import {
   addPgIntegration,
@@ -20,7 +17,8 @@ import {
   withDatabase,
   type Fixture,
 } from '../support/fixture.js';
-import { startLatchProcess, type LatchProcess } from '../support/latch-process.js';
+import type { LatchProcess } from '../support/latch-process.js';
+import { startLatchOn, waitFor } from '../support/latch-on-fixture.js';
 
 const TAKEOVER_BOUND_MS = 10_000;
 const alice = person('alice');
@@ -30,20 +28,6 @@ let database: string;
 let dropDb: () => Promise<void>;
 const workers: LatchProcess[] = [];
 const clients: pg.Client[] = [];
-
-async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function client(url: string, user?: string): Promise<pg.Client> {
   const u = new URL(url);
@@ -55,23 +39,10 @@ async function client(url: string, user?: string): Promise<pg.Client> {
   return c;
 }
 
-function worker(name: string): Promise<LatchProcess> {
-  const uri = new URL(process.env.MONGODB_URI!);
-  uri.pathname = `/${fx.dbName}`;
-  return startLatchProcess({
-    env: {
-      NODE_ENV: 'test',
-      MONGODB_URI: uri.toString(),
-      LATCH_ENCRYPTION_KEY: fx.encryptionKey.toString('base64'),
-      LATCH_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), `latch-${name}-`)),
-      LOG_LEVEL: 'info',
-    },
-    args: ['--role', 'worker'],
-    ready: 'worker started',
-  }).then((p) => {
-    workers.push(p);
-    return p;
-  });
+async function worker(): Promise<LatchProcess> {
+  const { process: p } = await startLatchOn(fx, { role: 'worker' });
+  workers.push(p);
+  return p;
 }
 
 beforeAll(async () => {
@@ -96,9 +67,9 @@ afterAll(async () => {
 
 describe('a worker killed in the middle of a revoke', () => {
   it('has its revoke finished by the standby within seconds, and the live session cut', async () => {
-    const first = await worker('a');
+    const first = await worker();
     await first.waitForOutput('this worker now runs the sweeps', 30_000);
-    const standby = await worker('b');
+    const standby = await worker();
 
     const req = await fx.latch.requests.submit(alice, {
       targets: [{ integration: 'pg', resourceId: schemaId(database), permission: 'read' }],

@@ -21,16 +21,6 @@ export type RequestState = (typeof REQUEST_STATES)[number];
 export const OPEN_STATES = ['pending', 'approved', 'granting'] as const satisfies readonly RequestState[];
 /** Holding access on the system: granted, or being taken away. */
 export const LIVE_STATES = ['active', 'revoking'] as const satisfies readonly RequestState[];
-/** Over: nothing is held and nothing more will happen. */
-export const ENDED_STATES = [
-  'revoked',
-  'expired',
-  'rejected',
-  'cancelled',
-  'timed_out',
-  'failed',
-] as const satisfies readonly RequestState[];
-
 export type RequestSource = 'slack' | 'teams' | 'web' | 'cli' | 'api';
 
 /** Human wording for chat messages. */

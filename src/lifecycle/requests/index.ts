@@ -12,8 +12,7 @@ import { ExtendUseCases } from './extend.js';
 import { RevokeUseCases } from './revoke.js';
 import { SubmitUseCase, type SubmitInput } from './submit.js';
 
-export { type SubmitInput, targetKey } from './submit.js';
-export { requestRevoke } from './revoke.js';
+export { type SubmitInput } from './submit.js';
 export { addMinutes, approvalContext, grantSpec, warnTime } from './shared.js';
 
 export class RequestUseCases {

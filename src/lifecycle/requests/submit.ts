@@ -218,6 +218,6 @@ function refusal(reasons: string[]): string {
     : `No flow lets you ask for this:\n${lines.map((r) => `• ${r}`).join('\n')}`;
 }
 
-export function targetKey(r: TargetRef): string {
+function targetKey(r: TargetRef): string {
   return `${r.integration}/${r.resourceId}/${r.permission}`;
 }

@@ -32,6 +32,12 @@ export interface GrantSpec {
  */
 export type GrantHandle = Record<string, string | number | boolean | null>;
 
+/** A grant as the batch operations take it. */
+export interface GrantItem {
+  spec: GrantSpec;
+  handle: GrantHandle;
+}
+
 export interface GrantResult {
   handle: GrantHandle;
   /** Secrets for the requester only (e.g. a temporary login). Handed to the notifier, never stored or logged. */
@@ -66,13 +72,20 @@ export interface Connector {
   grant(spec: GrantSpec): Promise<GrantResult>;
   /** Removes the grant and cuts off live sessions that use it. Succeeds if it is already gone. */
   revoke(spec: GrantSpec, handle: GrantHandle): Promise<void>;
+  /**
+   * revoke() for many grants in as few round trips as the system allows; same order as `items`, each
+   * outcome null (gone, or never there) or the error that kept that one. It never throws for one
+   * item's failure: one bad grant must not hold back the rest. Optional: without it the lifecycle
+   * calls revoke() for each.
+   */
+  revokeMany?(items: GrantItem[]): Promise<Array<Error | null>>;
   /** Does the grant exist on the system now? */
   check(spec: GrantSpec, handle: GrantHandle): Promise<boolean>;
   /**
    * check() for many grants in one round trip where the system allows it; same order as `items`.
    * Optional: without it the lifecycle calls check() for each.
    */
-  checkMany?(items: Array<{ spec: GrantSpec; handle: GrantHandle }>): Promise<boolean[]>;
+  checkMany?(items: GrantItem[]): Promise<boolean[]>;
   /** Moves the grant's own expiry (defence in depth) after an extension. */
   extend(spec: GrantSpec, handle: GrantHandle, expiresAt: Date | null): Promise<void>;
   health(): Promise<HealthResult>;

@@ -10,7 +10,12 @@ import {
   temporaryRoleName,
   type PostgresConnector,
 } from '../../src/connectors/postgres/index.js';
-import { PartialGrantError, type Connector, type GrantSpec } from '../../src/connectors/types.js';
+import {
+  PartialGrantError,
+  type Connector,
+  type GrantResult,
+  type GrantSpec,
+} from '../../src/connectors/types.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 
 const { escapeIdentifier: ident } = pg;
@@ -408,6 +413,91 @@ describe('PostgreSQL connector: checking many grants at once', () => {
   });
 });
 
+describe('PostgreSQL connector: revoking many grants at once', () => {
+  /** Counts the queries the connector sends, on every pool it has opened or opens. */
+  function countQueries(c: PostgresConnector): () => number {
+    let count = 0;
+    const pools = (c as unknown as { ctx: { pools: { get(db: string): pg.Pool } } }).ctx.pools;
+    const get = pools.get.bind(pools);
+    const wrapped = new Set<pg.Pool>();
+    pools.get = (db: string) => {
+      const pool = get(db);
+      if (!wrapped.has(pool)) {
+        wrapped.add(pool);
+        const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+        pool.query = ((...args: unknown[]) => {
+          count++;
+          return query(...args);
+        }) as typeof pool.query;
+      }
+      return pool;
+    };
+    return () => count;
+  }
+
+  it('revokes 200 logins in a few transactions: sessions cut, roles gone, created tables kept; harmless twice', async () => {
+    const c = connector({ databases: [appDb] });
+    const specs = Array.from({ length: 200 }, (_, i) => spec(billing, i === 0 ? 'admin' : 'read'));
+    const granted: GrantResult[] = [];
+    for (let i = 0; i < specs.length; i += 25)
+      granted.push(...(await Promise.all(specs.slice(i, i + 25).map((g) => c.grant(g)))));
+    const creator = await connectWith(granted[0]!.credentials);
+    await creator.query(`CREATE TABLE billing.made_in_batch_${s} (x int)`);
+    const reader = await connectWith(granted[1]!.credentials);
+    await reader.query('SELECT 1 FROM billing.invoices LIMIT 1');
+
+    const items = specs.map((g, i) => ({ spec: g, handle: granted[i]!.handle }));
+    const queries = countQueries(c);
+    expect(await c.revokeMany(items)).toEqual(items.map(() => null));
+    // One batch, not one revoke after another: the count does not grow with the batch.
+    expect(queries()).toBeLessThanOrEqual(5);
+
+    await expect(reader.query('SELECT 1')).rejects.toThrow();
+    await expect(creator.query('SELECT 1')).rejects.toThrow();
+    expect(await c.checkMany(items)).toEqual(items.map(() => false));
+    const { rows } = await app.query(
+      `SELECT tableowner FROM pg_tables WHERE schemaname = 'billing' AND tablename = $1`,
+      [`made_in_batch_${s}`],
+    );
+    expect(rows).toEqual([{ tableowner: server.user }]);
+    await expect(connectWith(granted[1]!.credentials)).rejects.toThrow(/does not exist/);
+    expect(await c.revokeMany(items)).toEqual(items.map(() => null));
+  });
+
+  it('gives each item its own outcome: a handle Latch did not create, or a role that cannot be dropped, fails alone', async () => {
+    const c = connector({ databases: [appDb] });
+    const [ok1, stuck, ok2] = [spec(billing, 'read'), spec(billing, 'read'), spec(billing, 'read')];
+    const granted = [await c.grant(ok1), await c.grant(stuck), await c.grant(ok2)];
+    // A database owned by the temporary role: neither DROP OWNED nor DROP ROLE can remove that.
+    const owned = `lt_${s}_owned_by_temp`;
+    const stuckRole = granted[1]!.handle.role as string;
+    await admin.query(`CREATE DATABASE ${ident(owned)} OWNER ${ident(stuckRole)}`);
+    try {
+      const outcomes = await c.revokeMany([
+        { spec: ok1, handle: granted[0]!.handle },
+        { spec: stuck, handle: granted[1]!.handle },
+        { spec: spec(billing, 'read'), handle: { mode: 'temporary_login', role: 'postgres' } },
+        { spec: ok2, handle: granted[2]!.handle },
+      ]);
+      expect(outcomes.map((o) => o?.message ?? null)).toEqual([
+        null,
+        expect.stringMatching(/cannot be dropped/),
+        expect.stringMatching(/refusing/),
+        null,
+      ]);
+      expect(await roleExists(granted[0]!.handle.role as string)).toBe(false);
+      expect(await roleExists(granted[2]!.handle.role as string)).toBe(false);
+      // The one that stayed cannot log in any more.
+      expect(await roleRow(stuckRole)).toMatchObject({ rolcanlogin: false });
+      expect(await roleExists('postgres')).toBe(true);
+    } finally {
+      await admin.query(`DROP DATABASE ${ident(owned)}`);
+    }
+    expect(await c.revokeMany([{ spec: stuck, handle: granted[1]!.handle }])).toEqual([null]);
+    expect(await roleExists(stuckRole)).toBe(false);
+  });
+});
+
 describe('PostgreSQL connector: a grant that fails part-way', () => {
   it('leaves no login behind when its privileges cannot be granted', async () => {
     const c = connector({ databases: [appDb] });
@@ -491,6 +581,26 @@ describe('PostgreSQL connector: existing logins', () => {
     expect(await isMember()).toBe(false);
     expect(await c.check(g, result.handle)).toBe(false);
     await expect(c.revoke(g, result.handle)).resolves.toBeUndefined();
+  });
+
+  it('revokes many memberships at once, each item with its own outcome, and cuts the sessions', async () => {
+    const c = el({ map: { [`alice_${s}@example.com`]: alice } });
+    const g1 = spec(billing, 'read', { requesterEmail: `alice_${s}@example.com` });
+    const g2 = spec(`db:${appDb}/schema:public`, 'read', { requesterEmail: `alice_${s}@example.com` });
+    const unmapped = spec(billing, 'read', { requesterEmail: 'nobody@example.com' });
+    const a = await c.grant(g1);
+    const b = await c.grant(g2);
+    const session = await connect({ user: alice, database: appDb });
+    await session.query(`SET ROLE ${ident(readers)}`);
+    const outcomes = await c.revokeMany([
+      { spec: g1, handle: a.handle },
+      { spec: unmapped, handle: {} },
+      { spec: g2, handle: b.handle },
+    ]);
+    expect(outcomes.map((o) => o?.message ?? null)).toEqual([null, expect.stringMatching(/nobody/), null]);
+    expect(await isMember()).toBe(false);
+    await expect(session.query('SELECT 1')).rejects.toThrow();
+    expect(await c.revokeMany([{ spec: g1, handle: a.handle }])).toEqual([null]);
   });
 
   it('maps logins through an explicit map, and errors clearly when nothing is mapped', async () => {

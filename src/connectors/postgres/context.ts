@@ -30,3 +30,7 @@ export function resolveTarget(ctx: PgContext, spec: GrantSpec): PgTarget {
 /** Ends every session of `role` except our own; pg_terminate_backend only signals, the backend exits promptly. */
 export const TERMINATE_SESSIONS_SQL = `SELECT count(pg_terminate_backend(pid))::int AS terminated
   FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()`;
+
+/** TERMINATE_SESSIONS_SQL for a list of roles ($1 a text array). */
+export const TERMINATE_SESSIONS_OF_ANY_SQL = `SELECT count(pg_terminate_backend(pid))::int AS terminated
+  FROM pg_stat_activity WHERE usename = ANY($1::text[]) AND pid <> pg_backend_pid()`;

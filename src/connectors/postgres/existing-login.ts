@@ -2,11 +2,17 @@
  * existing_login mode: the requester already has a login; a grant is membership in a group role
  * that holds the privileges.
  */
-import type { GrantHandle, GrantResult, GrantSpec } from '../types.js';
-import { adminPool, resolveTarget, TERMINATE_SESSIONS_SQL, type PgContext } from './context.js';
+import type { GrantHandle, GrantItem, GrantResult, GrantSpec } from '../types.js';
+import {
+  adminPool,
+  resolveTarget,
+  TERMINATE_SESSIONS_OF_ANY_SQL,
+  TERMINATE_SESSIONS_SQL,
+  type PgContext,
+} from './context.js';
 import { loginForEmail } from './names.js';
 import { requirePermission } from './privileges.js';
-import { ident, pgCode, PgCode } from './sql.js';
+import { batch, ident, pgCode, PgCode } from './sql.js';
 
 interface Membership {
   login: string;
@@ -75,6 +81,42 @@ export async function revokeExistingLogin(
     if (pgCode(err) !== PgCode.undefinedObject) throw err;
   }
   await admin.query(TERMINATE_SESSIONS_SQL, [login]);
+}
+
+/**
+ * Many memberships revoked in one transaction, then all their logins' sessions ended in one query.
+ * If the transaction fails (a login or group dropped meanwhile), each is revoked on its own.
+ */
+export async function revokeExistingLogins(ctx: PgContext, items: GrantItem[]): Promise<Array<Error | null>> {
+  const outcomes: Array<Error | null> = items.map(() => null);
+  const memberships = new Map<string, { m: Membership; items: number[] }>();
+  items.forEach(({ spec, handle }, i) => {
+    try {
+      const m = membershipOf(ctx, spec, handle);
+      const key = JSON.stringify([m.login, m.group]);
+      const entry = memberships.get(key) ?? { m, items: [] };
+      entry.items.push(i);
+      memberships.set(key, entry);
+    } catch (err) {
+      outcomes[i] = err instanceof Error ? err : new Error(String(err));
+    }
+  });
+  const all = [...memberships.values()];
+  if (all.length === 0) return outcomes;
+  const admin = adminPool(ctx);
+  try {
+    await admin.query(batch(all.map(({ m }) => `REVOKE ${ident(m.group)} FROM ${ident(m.login)}`)));
+    await admin.query(TERMINATE_SESSIONS_OF_ANY_SQL, [[...new Set(all.map(({ m }) => m.login))]]);
+  } catch {
+    for (const { m, items: of } of all) {
+      const error = await revokeExistingLogin(ctx, items[of[0]!]!.spec, { ...m }).then(
+        () => null,
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+      );
+      for (const i of of) outcomes[i] = error;
+    }
+  }
+  return outcomes;
 }
 
 export async function checkExistingLogin(

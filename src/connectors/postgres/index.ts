@@ -8,6 +8,7 @@ import type {
   ConnectorFactory,
   DiscoveredResource,
   GrantHandle,
+  GrantItem,
   GrantResult,
   GrantSpec,
   HealthResult,
@@ -16,7 +17,12 @@ import type {
 import { postgresConfigSchema, postgresSecretsSchema, type PostgresConfig } from './config.js';
 import type { PgContext } from './context.js';
 import { discover } from './discovery.js';
-import { checkExistingLogin, grantExistingLogin, revokeExistingLogin } from './existing-login.js';
+import {
+  checkExistingLogin,
+  grantExistingLogin,
+  revokeExistingLogin,
+  revokeExistingLogins,
+} from './existing-login.js';
 import { health } from './health.js';
 import { PoolSet } from './pools.js';
 import {
@@ -25,6 +31,7 @@ import {
   extendTemporaryLogin,
   grantTemporaryLogin,
   revokeTemporaryLogin,
+  revokeTemporaryLogins,
 } from './temporary-login.js';
 
 export {
@@ -72,13 +79,32 @@ export class PostgresConnector implements Connector {
       : revokeExistingLogin(this.ctx, spec, handle);
   }
 
+  async revokeMany(items: GrantItem[]): Promise<Array<Error | null>> {
+    const outcomes: Array<Error | null> = new Array(items.length).fill(null);
+    const byMode = { temporary_login: [] as number[], existing_login: [] as number[] };
+    items.forEach((item, i) => byMode[this.modeOf(item.handle)].push(i));
+    await Promise.all(
+      (['temporary_login', 'existing_login'] as const).map(async (mode) => {
+        const indexes = byMode[mode];
+        if (indexes.length === 0) return;
+        const of = indexes.map((i) => items[i]!);
+        const results =
+          mode === 'temporary_login'
+            ? await revokeTemporaryLogins(this.ctx, of)
+            : await revokeExistingLogins(this.ctx, of);
+        indexes.forEach((i, k) => (outcomes[i] = results[k]!));
+      }),
+    );
+    return outcomes;
+  }
+
   check(spec: GrantSpec, handle: GrantHandle): Promise<boolean> {
     return this.modeOf(handle) === 'temporary_login'
       ? checkTemporaryLogin(this.ctx, spec, handle)
       : checkExistingLogin(this.ctx, spec, handle);
   }
 
-  async checkMany(items: Array<{ spec: GrantSpec; handle: GrantHandle }>): Promise<boolean[]> {
+  async checkMany(items: GrantItem[]): Promise<boolean[]> {
     const results: boolean[] = new Array(items.length);
     const temporary: number[] = [];
     await Promise.all(

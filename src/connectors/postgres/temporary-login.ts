@@ -2,7 +2,14 @@
  * temporary_login mode: each grant is its own LOGIN role with a generated password, dropped on revoke.
  */
 import type pg from 'pg';
-import { PartialGrantError, type GrantHandle, type GrantResult, type GrantSpec } from '../types.js';
+import pLimit from 'p-limit';
+import {
+  PartialGrantError,
+  type GrantHandle,
+  type GrantItem,
+  type GrantResult,
+  type GrantSpec,
+} from '../types.js';
 import { adminPool, resolveTarget, type PgContext } from './context.js';
 import { temporaryRoleName } from './names.js';
 import { grantStatements, LIST_SCHEMAS_SQL, requirePermission } from './privileges.js';
@@ -156,6 +163,109 @@ export async function revokeTemporaryLogin(
   if (!dropped) await admin.query(`DROP ROLE IF EXISTS ${r}`);
 }
 
+/** What the roles of a batch hold, per database, after their sessions were ended. */
+const TERMINATE_AND_FIND_DEPENDENCIES_MANY_SQL = `
+WITH killed AS (
+  SELECT count(pg_terminate_backend(pid))::int AS terminated
+  FROM pg_stat_activity WHERE usename = ANY($1::text[]) AND pid <> pg_backend_pid()
+), deps AS (
+  SELECT s.dbid, array_agg(DISTINCT r.rolname::text) FILTER (WHERE s.deptype = 'o') AS owners
+  FROM pg_shdepend s JOIN pg_roles r ON r.oid = s.refobjid
+  WHERE s.refclassid = 'pg_authid'::regclass AND r.rolname = ANY($1::text[])
+  GROUP BY s.dbid
+)
+SELECT k.terminated, d.dbid::int AS dbid, db.datname, d.owners
+FROM killed k LEFT JOIN deps d ON true LEFT JOIN pg_database db ON db.oid = d.dbid`;
+
+/**
+ * Revokes many temporary logins at once (docs/ARCHITECTURE.md, "Connectors"): NOLOGIN for all of
+ * them is committed first, then their sessions end, then one transaction per database holding
+ * anything of theirs drops what they own and, in the last, the roles themselves. Four round trips
+ * for the usual batch, where one revoke after another costs three each, serialised by the ACL lock.
+ * If the batch fails as a whole, each role is revoked on its own, so one bad role cannot hold back
+ * the rest and every item gets its own outcome.
+ */
+export async function revokeTemporaryLogins(
+  ctx: PgContext,
+  items: GrantItem[],
+): Promise<Array<Error | null>> {
+  const outcomes: Array<Error | null> = items.map(() => null);
+  const itemsOf = new Map<string, number[]>();
+  items.forEach(({ spec, handle }, i) => {
+    try {
+      const role = roleOf(ctx, spec, handle);
+      itemsOf.set(role, [...(itemsOf.get(role) ?? []), i]);
+    } catch (err) {
+      outcomes[i] = asError(err);
+    }
+  });
+  const roles = [...itemsOf.keys()];
+  if (roles.length === 0) return outcomes;
+  try {
+    await revokeRoles(ctx, roles);
+  } catch {
+    const limit = pLimit(4);
+    await Promise.all(
+      roles.map((role) =>
+        limit(async () => {
+          const first = items[itemsOf.get(role)![0]!]!;
+          const error = await revokeTemporaryLogin(ctx, first.spec, { ...first.handle, role }).then(
+            () => null,
+            asError,
+          );
+          for (const i of itemsOf.get(role)!) outcomes[i] = error;
+        }),
+      ),
+    );
+  }
+  return outcomes;
+}
+
+async function revokeRoles(ctx: PgContext, roles: string[]): Promise<void> {
+  const admin = adminPool(ctx);
+  const { rows: present } = await admin.query<{ rolname: string }>(
+    'SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])',
+    [roles],
+  );
+  const existing = present.map((r) => r.rolname);
+  if (existing.length === 0) return;
+  await admin.query(batch(existing.map((role) => `ALTER ROLE ${ident(role)} NOLOGIN`)));
+  const { rows } = await admin.query<{
+    dbid: number | null;
+    datname: string | null;
+    owners: string[] | null;
+  }>(TERMINATE_AND_FIND_DEPENDENCIES_MANY_SQL, [existing]);
+  const list = existing.map(ident).join(', ');
+  const targets = rows
+    .filter((row) => row.dbid !== null && row.dbid !== 0 && row.datname !== null)
+    .map((row) => ({ database: row.datname as string, owners: row.owners ?? [] }));
+  // DROP OWNED in any database also clears shared-object privileges (e.g. CONNECT).
+  if (targets.length === 0) targets.push({ database: ctx.config.database, owners: [] });
+  let dropped = false;
+  for (const [i, t] of targets.entries()) {
+    const last = i === targets.length - 1;
+    try {
+      await ctx.pools
+        .get(t.database)
+        .query(
+          aclBatch([
+            t.owners.length > 0 && `REASSIGN OWNED BY ${t.owners.map(ident).join(', ')} TO CURRENT_USER`,
+            `DROP OWNED BY ${list}`,
+            last && `DROP ROLE IF EXISTS ${list}`,
+          ]),
+        );
+      dropped = last;
+    } catch (err) {
+      if (pgCode(err) !== PgCode.invalidCatalogName) throw err; // else the database was dropped meanwhile
+    }
+  }
+  if (!dropped) await admin.query(`DROP ROLE IF EXISTS ${list}`);
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 export async function checkTemporaryLogin(
   ctx: PgContext,
   spec: GrantSpec,
@@ -167,10 +277,7 @@ export async function checkTemporaryLogin(
 }
 
 /** Which of these grants' roles still exist, in one query. */
-export async function checkTemporaryLogins(
-  ctx: PgContext,
-  items: Array<{ spec: GrantSpec; handle: GrantHandle }>,
-): Promise<boolean[]> {
+export async function checkTemporaryLogins(ctx: PgContext, items: GrantItem[]): Promise<boolean[]> {
   const roles = items.map(({ spec, handle }) => roleOf(ctx, spec, handle));
   const { rows } = await adminPool(ctx).query<{ rolname: string }>(
     'SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])',

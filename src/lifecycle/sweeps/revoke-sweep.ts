@@ -10,6 +10,12 @@ import { type GrantHandle } from '../../connectors/types.js';
 import { EPOCH, errorText, mapLimit, type SweepOptions } from './shared.js';
 import type { RequestClaims } from './claims.js';
 
+/** One target of one claimed request, by index. */
+interface TargetRef {
+  doc: number;
+  target: number;
+}
+
 interface RevokeOutcome {
   targets: RequestDoc['targets'];
   errors: string[];
@@ -36,7 +42,7 @@ export class RevokeSweep {
     claimed: RequestDoc[],
     expiredCount: number,
   ): Promise<{ expired: number; revoked: number; revokeFailures: number }> {
-    const outcomes = await mapLimit(claimed, this.opts.concurrency, (doc) => this.revokeTargets(doc));
+    const outcomes = await this.revokeClaimedTargets(claimed);
     await this.verifyRevoked(claimed, outcomes);
     const now = this.ctx.now();
     const { Request } = this.ctx.db.models;
@@ -118,29 +124,70 @@ export class RevokeSweep {
     return { expired: expiredCount, revoked: recordedDone.length, revokeFailures: recordedFailed.length };
   }
 
-  private async revokeTargets(doc: RequestDoc): Promise<RevokeOutcome> {
-    const targets = doc.targets.map((t) => ({ ...t }));
-    const errors: string[] = [];
-    const revokedNow: number[] = [];
-    for (let i = 0; i < targets.length; i++) {
-      const t = targets[i]!;
-      if (!holdsSomething(t)) continue;
-      try {
-        const shareKey = t.handle.shareKey;
-        const stillHeld =
-          typeof shareKey === 'string' && (await this.heldElsewhere(doc, t.integration, shareKey));
-        if (!stillHeld) {
-          const connector = await this.ctx.connectors.get(t.integration);
-          await connector.revoke(grantSpec(doc, i), t.handle as never);
-          revokedNow.push(i);
-        }
-        t.grantState = 'revoked';
-        t.revokedAt = this.ctx.now();
-      } catch (err) {
-        errors.push(`${t.resourceName}: ${errorText(err)}`);
+  /**
+   * Revokes what the claimed requests hold, one revokeMany per integration where the connector has
+   * it (docs/ARCHITECTURE.md, "Connectors"): a thousand expiring grants on one database are a few
+   * transactions, not a thousand. A target shared with another live grant is kept on the system.
+   */
+  private async revokeClaimedTargets(claimed: RequestDoc[]): Promise<RevokeOutcome[]> {
+    const outcomes: RevokeOutcome[] = claimed.map((doc) => ({
+      targets: doc.targets.map((t) => ({ ...t })),
+      errors: [],
+      revokedNow: [],
+    }));
+    const due = claimed.flatMap((doc, d) =>
+      doc.targets.flatMap((t, target) => (holdsSomething(t) ? [{ doc: d, target }] : [])),
+    );
+    const byIntegration = new Map<string, TargetRef[]>();
+    const settle = (r: TargetRef, error: unknown, onSystem: boolean) => {
+      const o = outcomes[r.doc]!;
+      const t = o.targets[r.target]!;
+      if (error) {
+        o.errors.push(`${t.resourceName}: ${errorText(error)}`);
+        return;
       }
-    }
-    return { targets, errors, revokedNow };
+      t.grantState = 'revoked';
+      t.revokedAt = this.ctx.now();
+      if (onSystem) o.revokedNow.push(r.target);
+    };
+    await mapLimit(due, this.opts.concurrency, async (r) => {
+      const doc = claimed[r.doc]!;
+      const t = doc.targets[r.target]!;
+      try {
+        const shareKey = t.handle!.shareKey;
+        if (typeof shareKey === 'string' && (await this.heldElsewhere(doc, t.integration, shareKey)))
+          return settle(r, null, false);
+      } catch (err) {
+        return settle(r, err, false);
+      }
+      byIntegration.set(t.integration, [...(byIntegration.get(t.integration) ?? []), r]);
+    });
+    await Promise.all(
+      [...byIntegration].map(async ([integration, refs]) => {
+        const items = refs.map((r) => ({
+          spec: grantSpec(claimed[r.doc]!, r.target),
+          handle: claimed[r.doc]!.targets[r.target]!.handle as GrantHandle,
+        }));
+        let results: unknown[];
+        try {
+          const connector = await this.ctx.connectors.get(integration);
+          results = connector.revokeMany
+            ? await connector.revokeMany(items)
+            : await mapLimit(items, this.opts.concurrency, (it) =>
+                connector.revoke(it.spec, it.handle).then(
+                  () => null,
+                  (err: unknown) => err,
+                ),
+              );
+        } catch (err) {
+          results = items.map(() => err);
+        }
+        refs.forEach((r, k) => settle(r, results[k], true));
+      }),
+    );
+    // Targets were settled as their integrations answered; verification reads them in target order.
+    outcomes.forEach((o) => o.revokedNow.sort((a, b) => a - b));
+    return outcomes;
   }
 
   /**
@@ -149,7 +196,7 @@ export class RevokeSweep {
    * behind, or that cannot be confirmed, becomes a failure to retry.
    */
   private async verifyRevoked(claimed: RequestDoc[], outcomes: RevokeOutcome[]): Promise<void> {
-    const byIntegration = new Map<string, Array<{ doc: number; target: number }>>();
+    const byIntegration = new Map<string, TargetRef[]>();
     outcomes.forEach((o, d) =>
       o.revokedNow.forEach((t) => {
         const integration = o.targets[t]!.integration;
@@ -160,7 +207,7 @@ export class RevokeSweep {
       [...byIntegration].map(async ([integration, refs]) => {
         const items = refs.map((r) => ({
           spec: grantSpec(claimed[r.doc]!, r.target),
-          handle: claimed[r.doc]!.targets[r.target]!.handle as never,
+          handle: claimed[r.doc]!.targets[r.target]!.handle as GrantHandle,
         }));
         let present: boolean[];
         let reason = 'access is still present on the system after the revoke';

@@ -32,6 +32,8 @@ export interface Config {
   logLevel: LogLevel;
   role: ProcessRole;
   sweepIntervalMs: number;
+  /** Slack slash commands are acknowledged by a thread of their own (src/web/front/). */
+  ackFront: boolean;
   expiryWarningMinutes: number;
   /** Without a trailing slash. */
   publicUrl?: string;
@@ -124,6 +126,7 @@ const envSchema = z.object({
   LOG_LEVEL: enumVar(LOG_LEVELS, 'info'),
   LATCH_ROLE: enumVar(['all', 'web', 'worker'] as const, 'all'),
   LATCH_SWEEP_INTERVAL_MS: intVar(250, 20),
+  LATCH_ACK_FRONT: enumVar(['on', 'off'] as const, 'on'),
   LATCH_EXPIRY_WARNING_MINUTES: intVar(15, 0),
   LATCH_PUBLIC_URL: raw.transform((v, ctx) => {
     if (v === undefined) return undefined;
@@ -228,6 +231,11 @@ const DOCS: Record<VariableName, Omit<ConfigVariableDoc, 'name'>> = {
     description:
       'How often the worker sweeps for due work (expiries, warnings, time-outs), in ms; at least 20.',
   },
+  LATCH_ACK_FRONT: {
+    default: 'on',
+    description:
+      '`on`: in Slack HTTP mode, a thread of its own owns `PORT` and acknowledges slash commands at once, forwarding everything to Latch on loopback, so a busy Latch never makes Slack wait. `off`: Latch serves `PORT` directly.',
+  },
   LATCH_EXPIRY_WARNING_MINUTES: {
     default: '15',
     description: 'How many minutes before expiry requesters are warned (0 = no warning).',
@@ -331,6 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     logLevel: e.LOG_LEVEL,
     role: e.LATCH_ROLE,
     sweepIntervalMs: e.LATCH_SWEEP_INTERVAL_MS,
+    ackFront: e.LATCH_ACK_FRONT === 'on',
     expiryWarningMinutes: e.LATCH_EXPIRY_WARNING_MINUTES,
     publicUrl: e.LATCH_PUBLIC_URL,
     slack: slackConfig(e),

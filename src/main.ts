@@ -4,7 +4,6 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type http from 'node:http';
 import { createLatch, type Latch } from './app.js';
 import { parseAuditKey } from './audit/chain-key.js';
 import { FileCheckpointWitness } from './audit/checkpoints.js';
@@ -19,7 +18,7 @@ import { createLogger, type Logger } from './logger.js';
 import { connectDatabase } from './store/db.js';
 import { EMBEDDED_URI_FILE, startEmbeddedMongo, type EmbeddedMongo } from './store/embedded-mongo.js';
 import { resolveEncryptionKey } from './store/secrets.js';
-import { startHttpServer } from './web/server.js';
+import { startWebServer, type WebServer } from './web/server.js';
 
 /** A start-up failure whose message says it all (no stack trace needed). */
 class StartupError extends Error {}
@@ -100,7 +99,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
 
   if (config.configFile) await applyFlowsFile(latch, config.configFile, log);
 
-  let server: http.Server | undefined;
+  let server: WebServer | undefined;
   let jobs: RunningJobs | undefined;
   let slack: SlackChannel | undefined;
   if (role === 'all' || role === 'web') {
@@ -108,11 +107,15 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
       slack = await startSlackApp(slackCore, latch, { log, envAdmins: config.admins }).catch((err: Error) => {
         throw new StartupError(err.message);
       });
-      log.info(slack.route ? 'Slack: HTTP mode at /slack/events' : 'Slack: Socket Mode connected');
+      log.info(slack.routes ? 'Slack: HTTP mode at /slack/events' : 'Slack: Socket Mode connected');
     } else {
       log.warn('Slack is not configured (SLACK_BOT_TOKEN or SLACK_CLIENT_ID): no chat channel is running');
     }
-    server = await startHttpServer(latch, config.port, slack?.route ? [slack.route] : []);
+    server = await startWebServer(latch, {
+      port: config.port,
+      routes: slack?.routes ? [slack.routes] : [],
+      front: config.ackFront && slack?.commandAcks ? { slack: slack.commandAcks } : undefined,
+    });
     log.info({ port: config.port }, `web listening on :${config.port}`);
   }
   if (role === 'all' || role === 'worker') {
@@ -130,7 +133,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
       log.error('shutdown took too long; exiting anyway');
       process.exit(1);
     }, SHUTDOWN.hardMs).unref();
-    if (server) await closeServer(server, SHUTDOWN.connectionsMs);
+    if (server) await server.close(SHUTDOWN.connectionsMs);
     await jobs?.stop();
     await slack?.stop();
     // Deliveries under way get a bounded wait; whatever is not delivered stays in the outbox, in
@@ -155,14 +158,6 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
 const SHUTDOWN = { connectionsMs: 5_000, drainMs: 10_000, hardMs: 30_000 };
 
 /** Stops accepting, lets requests in flight finish, and cuts connections still open after `graceMs`. */
-async function closeServer(server: http.Server, graceMs: number): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-  await closed;
-  clearTimeout(timer);
-}
-
 async function applyFlowsFile(latch: Latch, file: string, log: Logger): Promise<void> {
   const source = path.relative(process.cwd(), file) || file;
   try {

@@ -27,7 +27,7 @@ afterAll(async () => {
 
 describe('Socket Mode', () => {
   it('serves /access over the WebSocket and answers an options request in the ack', async () => {
-    expect(h.slack.route).toBeUndefined();
+    expect(h.slack.routes).toBeUndefined();
     expect(h.standIn.calls('apps.connections.open')[0]?.token).toBe('xapp-1-test');
     const mark = h.standIn.mark();
     const ack = await ws.send('slash_commands', {

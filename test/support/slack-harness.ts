@@ -3,8 +3,6 @@
  * talking to a recording stand-in of the Slack Web API that runs the Block Kit limits validator
  * over every view and message. Tests drive it with requests signed as Slack signs them.
  */
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { ACTION } from '../../blocks/slack/ids.js';
 import { checkMessage, checkView } from './slack-views/block-kit-limits.js';
@@ -14,7 +12,7 @@ import { createSlackCore, startSlackApp, type SlackChannel } from '../../src/cha
 import type { SlackConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { connectDatabase } from '../../src/store/db.js';
-import { startHttpServer } from '../../src/web/server.js';
+import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { RecordingNotifier, TestClock, type Fixture } from './fixture.js';
 import { SlackDriver } from './slack-driver.js';
 import { startSlackStandIn, type SlackStandIn, type SlackView } from './slack-stand-in.js';
@@ -27,7 +25,7 @@ export interface SlackHarness extends Fixture {
   standIn: SlackStandIn;
   driver: SlackDriver;
   slack: SlackChannel;
-  server: http.Server;
+  server: WebServer;
   baseUrl: string;
 }
 
@@ -50,6 +48,11 @@ export async function startSlackHarness(
     envAdmins?: string[];
     slack?: Partial<SlackConfig>;
     expiryWarningMinutes?: number;
+    /**
+     * Slash commands acknowledged by the front's thread, as `npm start` does (default); false serves
+     * everything from the app's own server.
+     */
+    front?: boolean;
     /** Runs after the stand-in starts and before the app does (Socket Mode needs its URL first). */
     beforeStart?: (standIn: SlackStandIn) => Promise<void> | void;
   } = {},
@@ -97,8 +100,12 @@ export async function startSlackHarness(
     }),
   );
   const slack = await startSlackApp(core, latch, { log: silentLogger, envAdmins });
-  const server = await startHttpServer(latch, 0, slack.route ? [slack.route] : []);
-  const port = (server.address() as AddressInfo).port;
+  const server = await startWebServer(latch, {
+    port: 0,
+    routes: slack.routes ? [slack.routes] : [],
+    front: opts.front !== false && slack.commandAcks ? { slack: slack.commandAcks } : undefined,
+  });
+  const port = server.port;
   const baseUrl = `http://127.0.0.1:${port}`;
   const driver = new SlackDriver({
     url: `${baseUrl}/slack/events`,
@@ -119,7 +126,7 @@ export async function startSlackHarness(
     server,
     baseUrl,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close(1_000);
       await slack.stop();
       await latch.close();
       await standIn.close();

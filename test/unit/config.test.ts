@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       role: 'all',
       sweepIntervalMs: 250,
+      ackFront: true,
       expiryWarningMinutes: 15,
       publicUrl: undefined,
     });
@@ -56,6 +57,7 @@ describe('loadConfig', () => {
         LOG_LEVEL: 'debug',
         LATCH_ROLE: 'worker',
         LATCH_SWEEP_INTERVAL_MS: '50',
+        LATCH_ACK_FRONT: 'off',
         LATCH_EXPIRY_WARNING_MINUTES: '0',
         LATCH_PUBLIC_URL: 'https://latch.example.com/',
       },
@@ -72,6 +74,7 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       role: 'worker',
       sweepIntervalMs: 50,
+      ackFront: false,
       expiryWarningMinutes: 0,
       publicUrl: 'https://latch.example.com',
     });
@@ -88,6 +91,7 @@ describe('loadConfig', () => {
           LOG_LEVEL: 'loud',
           LATCH_ROLE: 'both',
           LATCH_SWEEP_INTERVAL_MS: '5',
+          LATCH_ACK_FRONT: 'maybe',
           LATCH_EXPIRY_WARNING_MINUTES: '-1',
           LATCH_PUBLIC_URL: 'not a url',
           LATCH_CONFIG: 'missing.yaml',
@@ -104,6 +108,7 @@ describe('loadConfig', () => {
       'LOG_LEVEL',
       'LATCH_ROLE',
       'LATCH_SWEEP_INTERVAL_MS',
+      'LATCH_ACK_FRONT',
       'LATCH_EXPIRY_WARNING_MINUTES',
       'LATCH_PUBLIC_URL',
     ]);
@@ -235,6 +240,7 @@ describe('describeConfig', () => {
       'LOG_LEVEL',
       'LATCH_ROLE',
       'LATCH_SWEEP_INTERVAL_MS',
+      'LATCH_ACK_FRONT',
       'LATCH_EXPIRY_WARNING_MINUTES',
       'LATCH_PUBLIC_URL',
       'SLACK_SIGNING_SECRET',

@@ -11,7 +11,7 @@ import type { SlackConfig } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import type { Connection } from 'mongoose';
 import { SecretBox } from '../../store/secrets.js';
-import type { Route } from '../../web/server.js';
+import type { Routes } from '../../web/server.js';
 import type { SlackDeps } from './context.js';
 import { dedupeDeliveries } from './dedupe.js';
 import { SlackDirectory } from './directory.js';
@@ -20,7 +20,7 @@ import { MongoInstallationStore } from './installation-store.js';
 import { registerListeners } from './listeners/index.js';
 import { SlackNotifier } from './notifier.js';
 import { boltLogger } from './bolt-logger.js';
-import { BOT_SCOPES, SlackHttpReceiver } from './receiver.js';
+import { BOT_SCOPES, SLACK_EVENTS_PATH, SlackHttpReceiver } from './receiver.js';
 import { ensureSlackIndexes, slackModels, type SlackModels } from './store.js';
 import { clientOptions, InstalledWorkspaces, SingleWorkspace, type Workspaces } from './workspaces.js';
 
@@ -85,7 +85,16 @@ export async function createSlackCore(opts: {
 export interface SlackChannel {
   app: App;
   /** HTTP mode: /slack/events and, with OAuth, /slack/install and /slack/oauth_redirect. */
-  route?: Route;
+  routes?: Routes;
+  /**
+   * HTTP mode: what a front needs to acknowledge slash commands for this app, and where it hands
+   * them over (src/web/front/).
+   */
+  commandAcks?: {
+    path: string;
+    signingSecret: string;
+    deliver(headers: Record<string, string | string[] | undefined>, body: Buffer): void;
+  };
   deps: SlackDeps;
   /** Stops the app (Socket Mode); messages still to go out stay in the core's outbox. */
   stop(): Promise<void>;
@@ -94,7 +103,11 @@ export interface SlackChannel {
 export async function startSlackApp(
   core: SlackCore,
   latch: Latch,
-  opts: { log: Logger; envAdmins: string[]; nowSeconds?: () => number },
+  opts: {
+    log: Logger;
+    envAdmins: string[];
+    nowSeconds?: () => number;
+  },
 ): Promise<SlackChannel> {
   const { config } = core;
   core.notifier.bind(latch);
@@ -174,7 +187,14 @@ export async function startSlackApp(
   if (socketMode) await app.start();
   return {
     app,
-    route: receiver?.route(),
+    routes: receiver?.routes(),
+    commandAcks: receiver
+      ? {
+          path: SLACK_EVENTS_PATH,
+          signingSecret: config.signingSecret!,
+          deliver: (headers, body) => void receiver.acknowledgedCommand(headers, body),
+        }
+      : undefined,
     deps,
     stop: async () => {
       if (socketMode) await app.stop();

@@ -1,21 +1,19 @@
 /**
- * The HTTP receiver for Bolt, mounted on Latch's own web server. Bolt's HTTPReceiver owns a port
- * and only refuses old timestamps; this one refuses any request signed more than five minutes
- * before or after now (a clock-skewed or pre-signed replay is as bad as an old one), compares
- * signatures in constant time, and serves the OAuth install routes when OAuth is configured.
+ * The HTTP receiver for Bolt, mounted on Latch's own web server (Bolt's HTTPReceiver owns a port).
+ * It checks signatures more strictly than Bolt (./signature.ts) and serves the OAuth install routes
+ * when OAuth is configured.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import { HTTPModuleFunctions as httpFunc, HTTPResponseAck, type App, type Receiver } from '@slack/bolt';
 import type { InstallProvider } from '@slack/oauth';
 import type { Logger } from '../../logger.js';
 import { boltLogger } from './bolt-logger.js';
-import type { Route } from '../../web/server.js';
+import type { Routes } from '../../web/server.js';
+import { slackSignatureProblem } from './signature.js';
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 export const SLACK_INSTALL_PATH = '/slack/install';
 export const SLACK_REDIRECT_PATH = '/slack/oauth_redirect';
-const TOLERANCE_SECONDS = 5 * 60;
 
 export interface ReceiverOptions {
   signingSecret: string;
@@ -41,27 +39,19 @@ export class SlackHttpReceiver implements Receiver {
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 
-  route(): Route {
-    return async (req, res) => {
-      const url = new URL(req.url ?? '/', 'http://latch');
-      if (url.pathname === SLACK_EVENTS_PATH) {
-        if (req.method !== 'POST') {
-          res.writeHead(405, { allow: 'POST' }).end();
-          return true;
-        }
-        await this.handleDelivery(req, res);
-        return true;
-      }
+  /** /slack/events, and with OAuth the install and redirect routes, on Latch's router. */
+  routes(): Routes {
+    return (router) => {
+      router.on('POST', SLACK_EVENTS_PATH, (req, res) => this.handleDelivery(req, res));
+      router.on(['GET', 'PUT', 'PATCH', 'DELETE'], SLACK_EVENTS_PATH, (_req, res) => {
+        res.writeHead(405, { allow: 'POST' }).end();
+      });
       const installer = this.opts.installer;
-      if (installer && req.method === 'GET' && url.pathname === SLACK_INSTALL_PATH) {
-        await installer.handleInstallPath(req, res, {}, { scopes: BOT_SCOPES, redirectUri: undefined });
-        return true;
-      }
-      if (installer && req.method === 'GET' && url.pathname === SLACK_REDIRECT_PATH) {
-        await installer.handleCallback(req, res);
-        return true;
-      }
-      return false;
+      if (!installer) return;
+      router.on('GET', SLACK_INSTALL_PATH, (req, res) =>
+        installer.handleInstallPath(req, res, {}, { scopes: BOT_SCOPES, redirectUri: undefined }),
+      );
+      router.on('GET', SLACK_REDIRECT_PATH, (req, res) => installer.handleCallback(req, res));
     };
   }
 
@@ -99,34 +89,52 @@ export class SlackHttpReceiver implements Receiver {
       httpRequestBody: body,
       httpResponse: res,
     });
+    const failed = await this.process(body, req.headers, ack.bind());
+    if (failed && !res.headersSent) ack.ack();
+  }
+
+  /** Runs the delivery through Bolt; true if it threw (logged here). */
+  private async process(
+    body: Record<string, unknown>,
+    headers: http.IncomingHttpHeaders,
+    ack: (response?: unknown) => Promise<void>,
+  ): Promise<boolean> {
     try {
       await this.app!.processEvent({
         body,
-        ack: ack.bind(),
-        retryNum: httpFunc.extractRetryNumFromHTTPRequest(req),
-        retryReason: httpFunc.extractRetryReasonFromHTTPRequest(req),
+        ack,
+        retryNum: httpFunc.extractRetryNumFromHTTPRequest({ headers } as http.IncomingMessage),
+        retryReason: httpFunc.extractRetryReasonFromHTTPRequest({ headers } as http.IncomingMessage),
       });
+      return false;
     } catch (err) {
       this.opts.log.error({ err }, 'Slack delivery failed');
-      if (!res.headersSent) ack.ack();
+      return true;
     }
   }
 
-  /** A reason to refuse, or undefined when the request is Slack's and fresh. */
-  private verify(req: http.IncomingMessage, rawBody: Buffer): string | undefined {
-    const ts = header(req, 'x-slack-request-timestamp');
-    const sig = header(req, 'x-slack-signature');
-    if (!ts || !sig) return 'missing signature headers';
-    const seconds = Number(ts);
-    if (!Number.isInteger(seconds)) return 'bad timestamp';
-    const now = this.opts.nowSeconds ? this.opts.nowSeconds() : Math.floor(Date.now() / 1000);
-    if (Math.abs(now - seconds) > TOLERANCE_SECONDS) return 'timestamp outside the 5-minute window';
-    const expected = Buffer.from(
-      'v0=' + createHmac('sha256', this.opts.signingSecret).update(`v0:${ts}:`).update(rawBody).digest('hex'),
+  /**
+   * A slash command the front (src/web/front/) has acknowledged to Slack already, as it came. It is
+   * checked again here as any delivery is, and runs with an ack that has nothing left to answer.
+   */
+  async acknowledgedCommand(headers: http.IncomingHttpHeaders, rawBody: Buffer): Promise<void> {
+    const problem = slackSignatureProblem(
+      headers,
+      rawBody,
+      this.opts.signingSecret,
+      this.opts.nowSeconds?.(),
     );
-    const given = Buffer.from(sig);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'bad signature';
-    return undefined;
+    if (problem) {
+      this.opts.log.warn({ problem }, 'refused a Slack command from the front');
+      return;
+    }
+    const body = Object.fromEntries(new URLSearchParams(rawBody.toString('utf8')));
+    if (typeof body.command !== 'string') return;
+    await this.process(body, headers, async () => {});
+  }
+
+  private verify(req: http.IncomingMessage, rawBody: Buffer): string | undefined {
+    return slackSignatureProblem(req.headers, rawBody, this.opts.signingSecret, this.opts.nowSeconds?.());
   }
 }
 
@@ -139,11 +147,6 @@ export const BOT_SCOPES = [
   'users:read.email',
   'usergroups:read',
 ];
-
-function header(req: http.IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
 
 function refuse(res: http.ServerResponse, status: number, reason: string): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: reason }));

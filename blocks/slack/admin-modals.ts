@@ -2,33 +2,26 @@
  * Modals behind the admin console and the decision buttons: flow editor, integration editor,
  * settings, revoke-everything confirmation, deny/revoke reasons, and the one-time credentials view.
  */
+import type { ContextBlock, InputBlock, InputBlockElement, KnownBlock, ModalView } from '@slack/types';
 import { formatDuration } from '../../src/domain/duration.js';
 import type { Flow, Settings } from '../../src/domain/flow.js';
 import { TEXT_LIMITS } from '../../src/domain/limits.js';
 import { BLOCK, VIEW } from './ids.js';
-import {
-  chunks,
-  context,
-  encodeValue,
-  esc,
-  modal,
-  option,
-  plain,
-  section,
-  truncate,
-  type Block,
-} from './text.js';
+import { chunks, context, encodeValue, esc, modal, option, plain, section, truncate } from './text.js';
 import { credentialsValues } from './messages.js';
 
 const DURATIONS = [15, 30, 60, 120, 240, 480, 1440, 2880, 4320, 10080, 20160, 43200];
+
+/** Omit over each member of a union (plain Omit would merge the union into one type). */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** An input block; every element in these forms uses action id `value`, read back by block id. */
 function input(
   blockId: string,
   label: string,
-  element: Record<string, unknown>,
+  element: DistributiveOmit<InputBlockElement, 'action_id'>,
   opts: { optional?: boolean; hint?: string } = {},
-): Block {
+): InputBlock {
   return {
     type: 'input',
     block_id: blockId,
@@ -50,7 +43,7 @@ function textInput(
     hint?: string;
     placeholder?: string;
   } = {},
-): Block {
+): InputBlock {
   const max = opts.max ?? 3000;
   return input(
     blockId,
@@ -72,7 +65,7 @@ function staticSelect(
   options: Array<{ text: string; value: string }>,
   initial?: string,
   optional = false,
-): Block {
+): InputBlock {
   const opts = options.slice(0, 100).map((o) => option(o.text, o.value));
   const init = opts.find((o) => o.value === initial);
   return input(
@@ -89,7 +82,7 @@ function multiStatic(
   options: Array<{ text: string; value: string }>,
   initial: string[],
   hint?: string,
-): Block {
+): InputBlock | ContextBlock {
   const opts = options.slice(0, 100).map((o) => option(o.text, encodeValue(o.value)));
   const init = opts.filter((o) => initial.map(encodeValue).includes(o.value));
   if (opts.length === 0) {
@@ -103,7 +96,7 @@ function multiStatic(
   );
 }
 
-function usersSelect(blockId: string, label: string, initial: string[], hint?: string): Block {
+function usersSelect(blockId: string, label: string, initial: string[], hint?: string): InputBlock {
   return input(
     blockId,
     label,
@@ -117,7 +110,7 @@ function checkboxes(
   label: string,
   options: Array<{ text: string; value: string }>,
   checked: string[],
-): Block {
+): InputBlock {
   const opts = options.slice(0, 10).map((o) => ({ text: plain(o.text, 75), value: o.value }));
   const init = opts.filter((o) => checked.includes(o.value));
   return input(
@@ -141,7 +134,7 @@ export interface FlowFormModel {
 }
 
 /** One target and one approval step are edited here; further ones (from a flows file) are kept as they are. */
-export function flowModal(m: FlowFormModel) {
+export function flowModal(m: FlowFormModel): ModalView {
   const f = m.flow;
   const target = f?.targets[0];
   const step = f?.approval.steps[0];
@@ -171,7 +164,7 @@ export function flowModal(m: FlowFormModel) {
     ...(f?.duration.allowIndefinite ? ['indefinite'] : []),
   ];
   const extra = (f?.targets.length ?? 0) - 1 + ((f?.approval.steps.length ?? 0) - 1);
-  const blocks: Block[] = [
+  const blocks: KnownBlock[] = [
     textInput('name', 'Name', { initial: f?.name, max: 80 }),
     textInput('description', 'Description', {
       initial: f?.description,
@@ -297,8 +290,8 @@ export function integrationModal(m: {
   configYaml: string;
   storedSecretNames: string[];
   privateMetadata: string;
-}) {
-  const blocks: Block[] = [
+}): ModalView {
+  const blocks: KnownBlock[] = [
     m.name
       ? section(`*Name*: ${esc(m.name)}`)
       : textInput('name', 'Name', { max: 60, hint: 'How flows refer to it, e.g. postgres-prod.' }),
@@ -340,7 +333,7 @@ export function settingsModal(m: {
   userGroups: Array<{ handle: string; name: string }>;
   fallbackApproverUserIds: string[];
   envAdmins: string[];
-}) {
+}): ModalView {
   const s = m.settings;
   return modal({
     callbackId: VIEW.settings,
@@ -403,8 +396,8 @@ export function reasonModal(opts: {
   optional?: boolean;
   confirmPhrase?: string;
   privateMetadata: string;
-}) {
-  const blocks: Block[] = [
+}): ModalView {
+  const blocks: KnownBlock[] = [
     section(opts.intro),
     textInput(BLOCK.reason, 'Reason', {
       optional: opts.optional,
@@ -426,7 +419,7 @@ export function reasonModal(opts: {
 
 export function credentialsModal(
   sets: Array<{ resourceName: string; permission: string; values: Record<string, string> }>,
-) {
+): ModalView {
   // Shown once, so never cut: long values are split over several sections instead.
   const body = sets.flatMap((c) =>
     chunks(`*${esc(c.resourceName)}* (${esc(c.permission)})\n${credentialsValues(c.values)}`).map((t) =>
@@ -434,7 +427,7 @@ export function credentialsModal(
     ),
   );
   const room = 98;
-  const blocks: Block[] = [
+  const blocks: KnownBlock[] = [
     section(':key: These are shown once. Copy them now; Latch does not keep a readable copy.'),
     ...body.slice(0, room),
     ...(body.length > room

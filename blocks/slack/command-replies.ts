@@ -1,10 +1,11 @@
 /** Ephemeral replies to `/access list` and `/access help`. */
+import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../../src/domain/duration.js';
 import { STATE_LABELS } from '../../src/domain/request.js';
 import type { RequestView } from '../../src/lifecycle/request-view.js';
 import type { Message } from './messages.js';
 import { describeTargets } from './messages.js';
-import { context, section, when, type Block } from './text.js';
+import { context, section, when } from './text.js';
 
 const MAX_LISTED = 20;
 
@@ -23,7 +24,7 @@ export const commandReply = {
           : ` for ${formatDuration(r.durationMinutes)}`;
       return `*${r.id}* · ${describeTargets(r, 2)} · ${STATE_LABELS[r.state]}${until}`;
     });
-    const blocks: Block[] = [];
+    const blocks: KnownBlock[] = [];
     // Ten lines a section keeps each under Slack's 3000 characters.
     for (let i = 0; i < lines.length; i += 10) blocks.push(section(lines.slice(i, i + 10).join('\n')));
     if (requests.length > MAX_LISTED)

@@ -3,13 +3,14 @@
  * the console (flows, integrations, organisation-wide access, settings, audit). Lists are paged so
  * a tab never goes past Slack's 100 blocks, whatever the numbers.
  */
+import type { ActionsBlock, HomeView, KnownBlock } from '@slack/types';
 import { describeApprovers } from '../../src/domain/approval.js';
 import { formatDuration } from '../../src/domain/duration.js';
 import type { Flow, Settings } from '../../src/domain/flow.js';
 import type { RequestView } from '../../src/lifecycle/request-view.js';
 import { ACTION } from './ids.js';
 import { describeTargets } from './messages.js';
-import { button, context, divider, esc, header, md, section, truncate, when, type Block } from './text.js';
+import { button, context, divider, esc, header, md, section, truncate, when } from './text.js';
 
 export const HOME_SECTIONS = [
   'me',
@@ -71,8 +72,8 @@ export interface HomeModel {
   };
 }
 
-export function homeView(m: HomeModel) {
-  const blocks: Block[] = [];
+export function homeView(m: HomeModel): HomeView {
+  const blocks: KnownBlock[] = [];
   const sections: HomeSection[] = m.isAdmin ? [...HOME_SECTIONS] : ['me', 'approvals'];
   const current = sections.includes(m.section) ? m.section : 'me';
   blocks.push({
@@ -116,11 +117,11 @@ export function homeView(m: HomeModel) {
       blocks.push(...auditSection(m));
       break;
   }
-  return { type: 'home' as const, blocks: blocks.slice(0, 100) };
+  return { type: 'home', blocks: blocks.slice(0, 100) };
 }
 
 /** One page of a list plus a pager; each item may use up to `perItem` blocks. */
-function paged<T>(m: HomeModel, items: T[], render: (item: T) => Block[]): Block[] {
+function paged<T>(m: HomeModel, items: T[], render: (item: T) => KnownBlock[]): KnownBlock[] {
   const pages = Math.max(1, Math.ceil(items.length / PAGE_SIZE));
   const page = Math.min(Math.max(0, m.page), pages - 1);
   const out = items.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).flatMap(render);
@@ -138,8 +139,8 @@ function paged<T>(m: HomeModel, items: T[], render: (item: T) => Block[]): Block
   return out;
 }
 
-function mySection(m: HomeModel): Block[] {
-  const out: Block[] = [header('Your active access')];
+function mySection(m: HomeModel): KnownBlock[] {
+  const out: KnownBlock[] = [header('Your active access')];
   if (m.mine.active.length === 0)
     out.push(context('Nothing active. Use *Request access* or `/access` to ask for something.'));
   out.push(
@@ -162,7 +163,7 @@ function mySection(m: HomeModel): Block[] {
                 .map((min) =>
                   button(`Extend ${formatDuration(min)}`, `${ACTION.extend}:${min}`, `${r.id}:${min}`),
                 ),
-            },
+            } satisfies ActionsBlock,
           ]
         : []),
     ]),
@@ -183,8 +184,8 @@ function mySection(m: HomeModel): Block[] {
   return out;
 }
 
-function approvalsSection(m: HomeModel): Block[] {
-  const out: Block[] = [header('Waiting on you')];
+function approvalsSection(m: HomeModel): KnownBlock[] {
+  const out: KnownBlock[] = [header('Waiting on you')];
   if (m.waitingOnMe.length === 0) out.push(context('Nothing is waiting for your approval.'));
   out.push(
     ...paged(m, m.waitingOnMe, (r) => [
@@ -219,9 +220,9 @@ export function describeFlow(f: Flow): string {
   return `${targets || 'bundles only'} · approval: ${approval} · up to ${formatDuration(f.duration.maxMinutes ?? Math.max(0, ...f.duration.choicesMinutes))}`;
 }
 
-function flowsSection(m: HomeModel): Block[] {
+function flowsSection(m: HomeModel): KnownBlock[] {
   const flows = m.admin?.flows ?? [];
-  const out: Block[] = [
+  const out: KnownBlock[] = [
     header('Access flows'),
     {
       type: 'actions',
@@ -256,9 +257,9 @@ function flowsSection(m: HomeModel): Block[] {
   return out;
 }
 
-function integrationsSection(m: HomeModel): Block[] {
+function integrationsSection(m: HomeModel): KnownBlock[] {
   const rows = m.admin?.integrations ?? [];
-  const out: Block[] = [
+  const out: KnownBlock[] = [
     header('Integrations'),
     {
       type: 'actions',
@@ -278,9 +279,9 @@ function integrationsSection(m: HomeModel): Block[] {
   return out;
 }
 
-function activeSection(m: HomeModel): Block[] {
+function activeSection(m: HomeModel): KnownBlock[] {
   const active = m.admin?.active ?? [];
-  const out: Block[] = [
+  const out: KnownBlock[] = [
     header('Active access across the organisation'),
     {
       type: 'actions',
@@ -300,7 +301,7 @@ function activeSection(m: HomeModel): Block[] {
   return out;
 }
 
-function settingsSection(m: HomeModel): Block[] {
+function settingsSection(m: HomeModel): KnownBlock[] {
   const s = m.admin!.settings;
   const admins = [...new Set([...m.admin!.envAdmins, ...s.admins])];
   const fallbackApprovers = s.fallback.approvers.length
@@ -321,9 +322,9 @@ function settingsSection(m: HomeModel): Block[] {
   ];
 }
 
-function auditSection(m: HomeModel): Block[] {
+function auditSection(m: HomeModel): KnownBlock[] {
   const rows = m.admin?.audit ?? [];
-  const out: Block[] = [header('Latest audit events')];
+  const out: KnownBlock[] = [header('Latest audit events')];
   if (rows.length === 0) out.push(context('Nothing yet.'));
   // Ten lines per context block keeps 50 events inside a handful of blocks.
   for (let i = 0; i < rows.length; i += 10) {

@@ -3,14 +3,15 @@
  * requester is told along the way. Each builder returns `{ text, blocks }`; `text` is what a
  * notification or a screen reader shows.
  */
+import type { KnownBlock } from '@slack/types';
 import type { RequestView } from '../../src/lifecycle/request-view.js';
 import { formatDuration } from '../../src/domain/duration.js';
 import { ACTION } from './ids.js';
-import { button, context, esc, md, section, truncate, type Block } from './text.js';
+import { button, context, esc, md, section, truncate } from './text.js';
 
 export interface Message {
   text: string;
-  blocks: Block[];
+  blocks: KnownBlock[];
 }
 
 export interface RequesterContext {
@@ -75,7 +76,7 @@ export function approvalCard(opts: {
       2000,
     ),
   ];
-  const blocks: Block[] = [section(lead), { type: 'section', fields }];
+  const blocks: KnownBlock[] = [section(lead), { type: 'section', fields }];
   // Built by the notifier from mentions and escaped text.
   if (opts.progress) blocks.push(context(opts.progress));
   if (opts.outcome) {
@@ -102,7 +103,9 @@ export function extensionCard(opts: {
 }): Message {
   const r = opts.request;
   const by = opts.minutes ? ` by *${formatDuration(opts.minutes)}*` : '';
-  const blocks: Block[] = [section(`${opts.requester} asks to extend ${r.id} (${describeTargets(r)})${by}.`)];
+  const blocks: KnownBlock[] = [
+    section(`${opts.requester} asks to extend ${r.id} (${describeTargets(r)})${by}.`),
+  ];
   if (opts.outcome) blocks.push(section(opts.outcome));
   else
     blocks.push({
@@ -192,7 +195,7 @@ export function expiringMessage(
   until: string,
   offer: { allowed: boolean; needsApproval: boolean; choicesMinutes: number[] },
 ): Message {
-  const blocks: Block[] = [
+  const blocks: KnownBlock[] = [
     section(`:hourglass: *${r.id}*: your access to ${describeTargets(r)} ends at *${until}*.`),
   ];
   if (offer.allowed && offer.choicesMinutes.length > 0) {

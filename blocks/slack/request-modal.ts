@@ -1,20 +1,10 @@
 /** The /access request modal, its loading state and the confirmation shown after submitting. */
+import type { KnownBlock, ModalView } from '@slack/types';
 import { TEXT_LIMITS } from '../../src/domain/limits.js';
 import type { RequestOptions } from '../../src/lifecycle/queries/request-options.js';
 import { formatDuration } from '../../src/domain/duration.js';
 import { ACTION, BLOCK, VIEW } from './ids.js';
-import {
-  context,
-  encodeValue,
-  esc,
-  md,
-  modal,
-  option,
-  plain,
-  section,
-  truncate,
-  type Block,
-} from './text.js';
+import { context, encodeValue, esc, md, modal, option, plain, section, truncate } from './text.js';
 
 export interface ResourceChoice {
   /** Option value: the offer's key, encoded for Slack (see offerValue). */
@@ -29,11 +19,11 @@ export type RequestForm = Omit<RequestOptions, 'selected' | 'bundles'> & {
   privateMetadata: string;
 };
 
-export function loadingModal(title = 'Request access') {
+export function loadingModal(title = 'Request access'): ModalView {
   return modal({ callbackId: VIEW.loading, title, blocks: [section(':hourglass_flowing_sand: Loading…')] });
 }
 
-export function noticeModal(title: string, text: string) {
+export function noticeModal(title: string, text: string): ModalView {
   return modal({ callbackId: VIEW.notice, title, blocks: [section(text)] });
 }
 
@@ -48,7 +38,7 @@ export function parseDurationValue(value: string | undefined): number | null | u
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
-export function requestModal(form: RequestForm) {
+export function requestModal(form: RequestForm): ModalView {
   if (!form.anything) {
     return modal({
       callbackId: VIEW.notice,
@@ -60,7 +50,7 @@ export function requestModal(form: RequestForm) {
       ],
     });
   }
-  const blocks: Block[] = [];
+  const blocks: KnownBlock[] = [];
   blocks.push({
     type: 'input',
     block_id: BLOCK.resources,
@@ -172,7 +162,12 @@ export function requestModal(form: RequestForm) {
   });
 }
 
-export function submittedModal(opts: { id: string; summary: string; waitingOn: string; auto: boolean }) {
+export function submittedModal(opts: {
+  id: string;
+  summary: string;
+  waitingOn: string;
+  auto: boolean;
+}): ModalView {
   const text = opts.auto
     ? `:white_check_mark: *${opts.id}* is approved automatically: ${esc(opts.summary)}. Latch is granting it now and will send you a DM.`
     : `:inbox_tray: *${opts.id}* is submitted: ${esc(opts.summary)}.\nWaiting for ${esc(opts.waitingOn)}. You will get a DM when it is decided.`;

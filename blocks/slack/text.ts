@@ -1,5 +1,18 @@
 /** Small pure helpers for Block Kit: text objects that respect Slack's limits, and dates in a reader's zone. */
 import { createHash } from 'node:crypto';
+import type {
+  Button,
+  ConfirmationDialog,
+  ContextBlock,
+  DividerBlock,
+  HeaderBlock,
+  KnownBlock,
+  ModalView,
+  MrkdwnElement,
+  PlainTextElement,
+  PlainTextOption,
+  SectionBlock,
+} from '@slack/types';
 import { DateTime } from 'luxon';
 
 export function truncate(text: string, max: number): string {
@@ -12,34 +25,34 @@ export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-export function plain(text: string, max = 3000) {
-  return { type: 'plain_text' as const, text: truncate(text || ' ', max), emoji: true };
+export function plain(text: string, max = 3000): PlainTextElement {
+  return { type: 'plain_text', text: truncate(text || ' ', max), emoji: true };
 }
 
-export function md(text: string, max = 3000) {
-  return { type: 'mrkdwn' as const, text: truncate(text || ' ', max) };
+export function md(text: string, max = 3000): MrkdwnElement {
+  return { type: 'mrkdwn', text: truncate(text || ' ', max) };
 }
 
-export function section(text: string, extra: Record<string, unknown> = {}) {
+export function section(text: string, extra: Pick<SectionBlock, 'accessory'> = {}): SectionBlock {
   return { type: 'section', text: md(text), ...extra };
 }
 
-export function context(...texts: string[]) {
+export function context(...texts: string[]): ContextBlock {
   return { type: 'context', elements: texts.slice(0, 10).map((t) => md(t)) };
 }
 
-export function header(text: string) {
+export function header(text: string): HeaderBlock {
   return { type: 'header', text: plain(text, 150) };
 }
 
-export const divider = { type: 'divider' };
+export const divider: DividerBlock = { type: 'divider' };
 
 export function button(
   text: string,
   actionId: string,
   value: string,
   opts: { style?: 'primary' | 'danger'; confirm?: Confirm } = {},
-) {
+): Button {
   return {
     type: 'button',
     text: plain(text, 75),
@@ -57,7 +70,7 @@ export interface Confirm {
   deny?: string;
 }
 
-function confirmDialog(c: Confirm) {
+function confirmDialog(c: Confirm): ConfirmationDialog {
   return {
     title: plain(c.title, 100),
     text: plain(c.text, 300),
@@ -66,7 +79,10 @@ function confirmDialog(c: Confirm) {
   };
 }
 
-export function option(text: string, value: string, description?: string) {
+/** An option whose value is always set (Slack's type leaves `value` optional), so callers can match on it. */
+export type ValuedOption = PlainTextOption & { value: string };
+
+export function option(text: string, value: string, description?: string): ValuedOption {
   return {
     text: plain(text, 75),
     value,
@@ -89,14 +105,14 @@ export function mention(slackUserId: string | undefined, fallback: string): stri
 export function modal(opts: {
   callbackId: string;
   title: string;
-  blocks: unknown[];
+  blocks: KnownBlock[];
   submit?: string;
   close?: string;
   privateMetadata?: string;
   externalId?: string;
-}) {
+}): ModalView {
   return {
-    type: 'modal' as const,
+    type: 'modal',
     callback_id: opts.callbackId,
     title: plain(opts.title, 24),
     ...(opts.submit ? { submit: plain(opts.submit, 24) } : {}),
@@ -106,8 +122,6 @@ export function modal(opts: {
     ...(opts.externalId ? { external_id: opts.externalId } : {}),
   };
 }
-
-export type Block = Record<string, unknown>;
 
 /** Option values hold at most 150 characters; longer ones travel as a hash that `decodeValue` maps back. */
 export function encodeValue(value: string): string {

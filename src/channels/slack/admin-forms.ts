@@ -3,6 +3,7 @@
  * into a use-case call. Validation is the use-cases' (the same zod schemas as the flows file);
  * this module only maps their errors onto the field the admin has to fix.
  */
+import type { ViewErrorsResponseAction } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import YAML from 'yaml';
 import { flowModal, integrationModal, settingsModal } from '../../../blocks/slack/admin-modals.js';
@@ -14,7 +15,8 @@ import { errorText, parseMetadata, type SlackDeps } from './context.js';
 import type { StateValue, ViewPayload } from './request-flow.js';
 
 type Values = Record<string, Record<string, StateValue>>;
-export type FormAck = { response_action: 'errors'; errors: Record<string, string> } | undefined;
+/** What a form's submission acknowledges with: errors shown on their fields, or nothing (the modal closes). */
+export type FormAck = ViewErrorsResponseAction | undefined;
 
 const first = (v: Values, block: string): StateValue | undefined => Object.values(v[block] ?? {})[0];
 const text = (v: Values, block: string) => (first(v, block)?.value ?? '').trim();
@@ -59,7 +61,7 @@ export async function openFlowModal(
       bundles: choices.bundles,
       permissions: permissions.length ? permissions : ['read', 'write', 'admin'],
       privateMetadata: JSON.stringify({ id: flow?.id, t: teamId }),
-    }) as never,
+    }),
   });
 }
 
@@ -205,7 +207,7 @@ export async function openIntegrationModal(
         : 'host: db.internal\nport: 5432\nuser: latch_admin\ndatabase: postgres\n',
       storedSecretNames: doc?.storedSecretNames ?? [],
       privateMetadata: JSON.stringify({ name: doc?.name }),
-    }) as never,
+    }),
   });
 }
 
@@ -282,7 +284,7 @@ export async function openSettingsModal(
         settings.fallback.approvers.flatMap((a) => (a.type === 'user' ? [a.id] : [])),
       ),
       envAdmins: deps.envAdmins,
-    }) as never,
+    }),
   });
 }
 

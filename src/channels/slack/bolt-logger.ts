@@ -12,6 +12,7 @@
  *
  * Warnings and errors are kept, so rate limits, deprecations and failed requests still show.
  */
+import { LogLevel, type Logger as SlackLogger } from '@slack/bolt';
 import type { Logger } from '../../logger.js';
 
 /** Where serialized data begins: `{"`, `[{`, `["`, `{}`, `[]` and the same URL-encoded. */
@@ -26,8 +27,8 @@ const OMITTED = '[data omitted]';
 type Level = 'debug' | 'warn' | 'error';
 
 /** Bolt's logger interface over pino. */
-export function boltLogger(log: Logger) {
-  let level = 'info';
+export function boltLogger(log: Logger): SlackLogger {
+  let level = LogLevel.INFO;
   const emit = (to: Level, m: unknown[]) => {
     if (!log.isLevelEnabled(to)) return;
     const entry = boltLogEntry(m);
@@ -38,12 +39,12 @@ export function boltLogger(log: Logger) {
     info: (...m: unknown[]) => emit('debug', m),
     warn: (...m: unknown[]) => emit('warn', m),
     error: (...m: unknown[]) => emit('error', m),
-    setLevel: (l: string) => {
+    setLevel: (l: LogLevel) => {
       level = l;
     },
     getLevel: () => level,
     setName: () => {},
-  } as never;
+  };
 }
 
 interface Entry {

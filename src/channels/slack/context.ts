@@ -79,7 +79,7 @@ export async function tell(
     if (respond && body.container?.type === 'message') {
       await respond({ text, response_type: 'ephemeral', replace_original: false });
     } else if (body.trigger_id) {
-      await client.views.open({ trigger_id: body.trigger_id, view: noticeModal(title, text) as never });
+      await client.views.open({ trigger_id: body.trigger_id, view: noticeModal(title, text) });
     }
   } catch {
     // The person is told nothing only when Slack itself is unreachable.

@@ -53,7 +53,7 @@ export class SlackDelivery {
         const res = await client.chat.postMessage({
           channel,
           text: message.text,
-          blocks: message.blocks as never,
+          blocks: message.blocks,
         });
         if (!res.ts) return undefined;
         const posted = { channel, ts: res.ts };
@@ -88,7 +88,7 @@ export class SlackDelivery {
         channel: ref.channel,
         ts: ref.ts,
         text: message.text,
-        blocks: message.blocks as never,
+        blocks: message.blocks,
       });
     }, `update of ${ref.channel}/${ref.ts}`);
   }

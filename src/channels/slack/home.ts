@@ -60,7 +60,7 @@ export function createHomePublisher(deps: Omit<SlackDeps, 'home'>): SlackDeps['h
       }
       const model = await homeModel(deps, who, { section, page: nav?.page ?? 0 });
       const client = await deps.workspaces.client(teamId);
-      await client.views.publish({ user_id: userId, view: homeView(model) as never });
+      await client.views.publish({ user_id: userId, view: homeView(model) });
     },
   };
 }

@@ -3,6 +3,8 @@
  * expires in 3 seconds), filled in with views.update, redrawn when the choice changes, and
  * submitted through the lifecycle with refusals shown inline on the field they concern.
  */
+import type { ViewErrorsResponseAction, ViewUpdateResponseAction } from '@slack/bolt';
+import type { KnownBlock, ModalView } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import pLimit from 'p-limit';
 import { BLOCK } from '../../../blocks/slack/ids.js';
@@ -50,7 +52,7 @@ export async function openRequestModal(
   words?: string,
 ): Promise<void> {
   lastOpenAt = performance.now();
-  const opened = await client.views.open({ trigger_id: triggerId, view: loadingModal() as never });
+  const opened = await client.views.open({ trigger_id: triggerId, view: loadingModal() });
   const view = opened.view as { id: string; hash: string };
   // Opening must beat the trigger's 3 seconds; filling in can wait. While commands keep arriving
   // the filling waits for a lull (Node accepts one new connection per event-loop turn, so every
@@ -80,7 +82,7 @@ async function fillRequestModal(
   who: () => Promise<Identity>,
   words?: string,
 ): Promise<void> {
-  let next;
+  let next: ModalView;
   try {
     const identity = await who();
     const all = await deps.latch.queries.offers(identity);
@@ -88,14 +90,12 @@ async function fillRequestModal(
   } catch (err) {
     next = requestModalError(errorText(deps, err));
   }
-  await client.views.update({ view_id: view.id, hash: view.hash, view: next as never });
+  await client.views.update({ view_id: view.id, hash: view.hash, view: next });
 }
 
-function requestModalError(text: string) {
-  return {
-    ...loadingModal(),
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }],
-  };
+function requestModalError(text: string): ModalView {
+  const blocks: KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }];
+  return { ...loadingModal(), blocks };
 }
 
 export function stateOf(view: ViewPayload): FormState {
@@ -126,7 +126,7 @@ export async function refreshRequestModal(
     view.private_metadata ?? '{}',
   );
   try {
-    await client.views.update({ view_id: view.id, hash: view.hash, view: requestModal(form) as never });
+    await client.views.update({ view_id: view.id, hash: view.hash, view: requestModal(form) });
   } catch (err) {
     // A faster second change already redrew the modal.
     if ((err as { data?: { error?: string } }).data?.error !== 'hash_conflict') throw err;
@@ -146,9 +146,7 @@ const FIELD_TO_BLOCK: Record<string, string> = {
   flow: BLOCK.flow,
 };
 
-export type SubmissionAck =
-  | { response_action: 'errors'; errors: Record<string, string> }
-  | { response_action: 'update'; view: unknown };
+export type SubmissionAck = ViewErrorsResponseAction | ViewUpdateResponseAction;
 
 export async function submitRequest(
   deps: SlackDeps,

@@ -9,7 +9,7 @@ import {
   saveSettingsFromView,
   type FormAck,
 } from '../admin-forms.js';
-import { submitRequest, type ViewPayload } from '../request-flow.js';
+import { submitRequest, type SubmissionAck, type ViewPayload } from '../request-flow.js';
 
 type Args = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
 
@@ -35,7 +35,7 @@ function submission(
     } catch (err) {
       result = { response_action: 'errors', errors: { [errorBlock]: errorText(deps, err).slice(0, 2000) } };
     }
-    await args.ack(result as never);
+    await args.ack(result);
     if (refreshHome && !result) {
       const a = actorOf(args.body);
       await deps.home
@@ -65,17 +65,17 @@ export function registerViews(app: App, deps: SlackDeps): void {
 
   app.view<ViewSubmitAction>(VIEW.request, async (args) => {
     const view = args.view as unknown as ViewPayload;
-    let result;
+    let result: SubmissionAck;
     try {
       result = await submitRequest(deps, view, await identityOf(deps, args.body));
     } catch (err) {
       result = {
-        response_action: 'errors' as const,
+        response_action: 'errors',
         errors: { [BLOCK.resources]: errorText(deps, err).slice(0, 2000) },
       };
     }
     // The requester's App Home is redrawn by the notifier, like after every change to their requests.
-    await args.ack(result as never);
+    await args.ack(result);
   });
 
   app.view<ViewSubmitAction>(

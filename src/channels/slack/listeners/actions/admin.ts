@@ -76,7 +76,7 @@ export function registerAdminActions(app: App, deps: SlackDeps): void {
           intro: `End ${id} now. The requester sees the reason.`,
           submit: 'Revoke',
           privateMetadata: JSON.stringify({ id }),
-        }) as never,
+        }),
       });
     }),
   );
@@ -95,7 +95,7 @@ export function registerAdminActions(app: App, deps: SlackDeps): void {
           submit: 'Revoke all',
           confirmPhrase: 'REVOKE ALL',
           privateMetadata: '{}',
-        }) as never,
+        }),
       });
     }),
   );

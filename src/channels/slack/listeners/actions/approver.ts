@@ -22,7 +22,7 @@ export function registerApproverActions(app: App, deps: SlackDeps): void {
             intro: `This flow asks approvers for a reason. The requester and the audit log see it.`,
             submit: 'Approve',
             privateMetadata: JSON.stringify({ id }),
-          }) as never,
+          }),
         });
         return;
       }
@@ -46,7 +46,7 @@ export function registerApproverActions(app: App, deps: SlackDeps): void {
           intro: `The requester sees this reason.`,
           submit: 'Deny',
           privateMetadata: JSON.stringify({ id, home: body.view?.type === 'home' }),
-        }) as never,
+        }),
       });
     }),
   );

@@ -27,7 +27,7 @@ export function registerCredentialActions(app: App, deps: SlackDeps): void {
       try {
         await args.client.views.open({
           trigger_id: args.body.trigger_id,
-          view: credentialsModal(claim.sets) as never,
+          view: credentialsModal(claim.sets),
         });
       } catch (err) {
         // Not shown, so not used up: the next click tries again.

@@ -1,6 +1,22 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Request documents change only through src/lifecycle/transitions (guarded moves, claims); the
+// outbox's own bookkeeping (delivered entries, notifyAt) is the one other writer
+// (docs/ARCHITECTURE.md, "Requests and their states").
+const REQUEST_WRITES = [
+  {
+    selector:
+      "CallExpression[callee.property.name=/^(create|insertMany|findOneAndUpdate|findByIdAndUpdate|updateOne|updateMany|replaceOne|bulkWrite|deleteOne|deleteMany)$/][callee.object.name='Request']",
+    message: 'Request documents change only through ctx.moves / RequestClaims (src/lifecycle/transitions).',
+  },
+  {
+    selector:
+      "CallExpression[callee.property.name=/^(create|insertMany|findOneAndUpdate|findByIdAndUpdate|updateOne|updateMany|replaceOne|bulkWrite|deleteOne|deleteMany)$/][callee.object.property.name='Request']",
+    message: 'Request documents change only through ctx.moves / RequestClaims (src/lifecycle/transitions).',
+  },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.latch/**', 'coverage/**'] },
   js.configs.recommended,
@@ -9,6 +25,13 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/lifecycle/transitions/**', 'src/lifecycle/outbox.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', ...REQUEST_WRITES],
     },
   },
   {
@@ -33,6 +56,8 @@ export default tseslint.config(
           selector: "MemberExpression[property.name='models'][object.property.name='db']",
           message: 'Channels read the core through src/lifecycle queries and use-cases, not its collections.',
         },
+        // Repeated: this rule's list replaces the one above for channel files.
+        ...REQUEST_WRITES,
       ],
     },
   },

@@ -20,7 +20,7 @@ export interface JobsOptions {
 /**
  * A standby worker polls every second and takes the sweep job over 5 s after its holder last
  * touched it (the loop touches it every second); with 6 s leases renewed while work runs
- * (src/lifecycle/sweeps/claims.ts), a dead worker's revokes are finished by another within seconds.
+ * (src/lifecycle/transitions/claims.ts), a dead worker's revokes are finished by another within seconds.
  */
 export const WORKER_JOBS: JobsOptions = { processEveryMs: 1_000, lockLifetimeMs: 5_000 };
 

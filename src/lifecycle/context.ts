@@ -18,6 +18,7 @@ import type { LatchMetrics } from '../metrics.js';
 import type { Database } from '../store/db.js';
 import type { LatchEvent, Notifier } from './notifier.js';
 import type { Outbox } from './outbox.js';
+import { RequestMoves } from './transitions/moves.js';
 import type { AuditEvent } from '../audit/audit-log.js';
 
 export interface Auditor {
@@ -49,6 +50,8 @@ export class LifecycleContext {
   readonly log: Logger;
   readonly connectors: ConnectorSource;
   readonly metrics: LatchMetrics;
+  /** The only way request documents change (transitions/). */
+  readonly moves: RequestMoves;
   private readonly deps: LifecycleDeps;
 
   constructor(deps: LifecycleDeps) {
@@ -58,6 +61,7 @@ export class LifecycleContext {
     this.log = deps.log;
     this.connectors = deps.connectors;
     this.metrics = deps.metrics;
+    this.moves = new RequestMoves(this);
   }
 
   now(): Date {

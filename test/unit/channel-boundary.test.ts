@@ -39,3 +39,22 @@ describe('the channel boundary', () => {
     expect(found).toEqual([]);
   });
 });
+
+describe('request writes', () => {
+  const write = (where: string) =>
+    problems(
+      where,
+      'export const end = (db: { models: { Request: { updateOne(f: object, u: object): unknown } } }) =>\n  db.models.Request.updateOne({}, { $set: { state: "revoked" } });\n',
+    );
+
+  it('refuses a use-case or sweep that changes a request without the transitions module', async () => {
+    for (const where of ['src/lifecycle/requests/forbidden.ts', 'src/lifecycle/sweeps/forbidden.ts'])
+      expect(await write(where)).toEqual([
+        expect.stringMatching(/^no-restricted-syntax: .*change only through/),
+      ]);
+  });
+
+  it('lets the transitions module write them', async () => {
+    expect(await write('src/lifecycle/transitions/allowed.ts')).toEqual([]);
+  });
+});

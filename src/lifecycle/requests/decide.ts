@@ -56,7 +56,6 @@ export class DecideUseCases {
     if (flow.approval.requireReason && !text) throw invalid('A reason is required to approve.', 'reason');
     const now = ctx.now();
     const record = { step: doc.step, by: who.id, byGroups: who.groups, at: now, reason: text || undefined };
-    const { Request } = ctx.db.models;
     const step = flow.approval.steps[doc.step]!;
     // What this approval alone makes of the step; if it does not complete it, the progress event is
     // written with the approval (concurrent approvals can only complete it sooner).
@@ -72,7 +71,7 @@ export class DecideUseCases {
     const progress = predicted.done
       ? undefined
       : ctx.outbox.entry('approval.recorded', { by: who.id, remaining: predicted.remaining, step: doc.step });
-    const recorded = await Request.findOneAndUpdate(
+    const recorded = await ctx.moves.move(
       {
         _id: doc._id,
         state: 'pending',
@@ -83,9 +82,9 @@ export class DecideUseCases {
             ? { $not: { $elemMatch: { step: doc.step } } }
             : { $not: { $elemMatch: { step: doc.step, by: who.id } } },
       },
-      ctx.outbox.withEvents({ $push: { approvals: record }, $inc: { version: 1 } }, progress),
-      { returnDocument: 'after' },
-    ).lean<RequestDoc>();
+      { $push: { approvals: record } },
+      progress,
+    );
     if (!recorded) {
       const fresh = await loadRequest(ctx, ref);
       if (fresh.approvals.some((a) => a.step === doc.step && a.by === who.id))
@@ -167,11 +166,7 @@ export class DecideUseCases {
           },
           $inc: { version: 1 },
         };
-    const moved = await ctx.db.models.Request.findOneAndUpdate(
-      { _id: doc._id, state: 'pending', step: doc.step },
-      ctx.outbox.withEvents(update, ...events),
-      { returnDocument: 'after' },
-    ).lean<RequestDoc>();
+    const moved = await ctx.moves.move({ _id: doc._id, state: 'pending', step: doc.step }, update, ...events);
     if (!moved) {
       // Another approval completed the step a moment earlier; this one is recorded all the same.
       await ctx.audit.append(recorded());
@@ -214,18 +209,14 @@ export class DecideUseCases {
     if (!text) throw invalid('Give a reason for denying the request.', 'reason');
     const now = ctx.now();
     // Guarded by state and step, not version: approvals recorded meanwhile do not void a denial.
-    const updated = await ctx.db.models.Request.findOneAndUpdate(
+    const updated = await ctx.moves.move(
       { _id: doc._id, state: 'pending', step: doc.step },
-      ctx.outbox.withEvents(
-        {
-          $set: { state: 'rejected', decidedBy: who.id, decisionReason: text, decidedAt: now },
-          $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
-          $inc: { version: 1 },
-        },
-        ctx.outbox.entry('request.rejected', { by: who.id, reason: text }),
-      ),
-      { returnDocument: 'after' },
-    ).lean<RequestDoc>();
+      {
+        $set: { state: 'rejected', decidedBy: who.id, decisionReason: text, decidedAt: now },
+        $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
+      },
+      ctx.outbox.entry('request.rejected', { by: who.id, reason: text }),
+    );
     if (!updated) {
       const fresh = await loadRequest(ctx, ref);
       if (fresh.state !== 'pending') await this.assertMayDecide(who, fresh, id, 'reject');
@@ -284,18 +275,14 @@ export class DecideUseCases {
     }
     assertPending(doc, id);
     const now = ctx.now();
-    const updated = await this.ctx.db.models.Request.findOneAndUpdate(
+    const updated = await ctx.moves.move(
       { _id: doc._id, state: 'pending' },
-      ctx.outbox.withEvents(
-        {
-          $set: { state: 'cancelled', endedBy: who.id, endedAt: now },
-          $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
-          $inc: { version: 1 },
-        },
-        ctx.outbox.entry('request.cancelled'),
-      ),
-      { returnDocument: 'after' },
-    ).lean<RequestDoc>();
+      {
+        $set: { state: 'cancelled', endedBy: who.id, endedAt: now },
+        $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
+      },
+      ctx.outbox.entry('request.cancelled'),
+    );
     if (!updated) {
       const fresh = await loadRequest(ctx, ref);
       throw conflict(`${id} is ${STATE_LABELS[fresh.state]} and can no longer be cancelled.`);

@@ -52,17 +52,11 @@ export class ExtendUseCases {
         if (doc.pendingExtension) throw conflict(`An extension of ${id} is already waiting for approval.`);
         const step = flow.approval.steps[0];
         const approvers = step ? audienceOf(step, doc) : { users: await ctx.admins(), groups: [] };
-        const updated = await ctx.db.models.Request.findOneAndUpdate(
+        const updated = await ctx.moves.move(
           { _id: doc._id, state: 'active', version: doc.version },
-          ctx.outbox.withEvents(
-            {
-              $set: { pendingExtension: { minutes: dur.minutes, requestedBy: who.id, at: now } },
-              $inc: { version: 1 },
-            },
-            ctx.outbox.entry('extension.requested', { minutes: dur.minutes, approvers }),
-          ),
-          { returnDocument: 'after' },
-        ).lean<RequestDoc>();
+          { $set: { pendingExtension: { minutes: dur.minutes, requestedBy: who.id, at: now } } },
+          ctx.outbox.entry('extension.requested', { minutes: dur.minutes, approvers }),
+        );
         if (!updated) continue;
         const view = toView(updated);
         await ctx.record(
@@ -124,19 +118,16 @@ export class ExtendUseCases {
     const settings = await ctx.settings();
     const expiresAt = extendedExpiry(doc.expiresAt!, now, minutes);
     const warnAt = warnTime(expiresAt, settings.expiryWarningMinutes, now);
-    const updated = await ctx.db.models.Request.findOneAndUpdate(
+    const updated = await ctx.moves.move(
       { _id: doc._id, state: 'active', version: doc.version },
-      ctx.outbox.withEvents(
-        {
-          $set: { expiresAt, pendingExtension: null, ...(warnAt ? { warnAt } : {}) },
-          $unset: { warnedAt: 1, ...(warnAt ? {} : { warnAt: 1 }) },
-          $inc: { version: 1, extensionCount: 1 },
-          $push: { extensions: { at: now, by, minutes, previousExpiresAt: doc.expiresAt } },
-        },
-        ctx.outbox.entry('access.extended', { by }),
-      ),
-      { returnDocument: 'after' },
-    ).lean<RequestDoc>();
+      {
+        $set: { expiresAt, pendingExtension: null, ...(warnAt ? { warnAt } : {}) },
+        $unset: { warnedAt: 1, ...(warnAt ? {} : { warnAt: 1 }) },
+        $inc: { extensionCount: 1 },
+        $push: { extensions: { at: now, by, minutes, previousExpiresAt: doc.expiresAt } },
+      },
+      ctx.outbox.entry('access.extended', { by }),
+    );
     if (!updated) return null;
     const id = formatRequestId(doc.number);
     // The system's own expiry (e.g. VALID UNTIL) follows; revoke at expiresAt stays the real guarantee.

@@ -52,39 +52,28 @@ export class RevokeUseCases {
     const text = boundedText(reason, 'reason');
     if (!text) throw invalid('Give a reason for revoking all access.', 'reason');
     const now = ctx.now();
-    const { Request } = ctx.db.models;
     const endFields = { endReason: 'revoked', endedBy: who.id, endReasonText: text };
     const [active, approved, granting] = await Promise.all([
-      Request.updateMany(
+      ctx.moves.moveMany(
         { state: 'active' },
-        {
-          $set: { state: 'revoking', ...endFields, nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0 },
-          $inc: { version: 1 },
-        },
+        { $set: { state: 'revoking', ...endFields, nextAttemptAt: now, 'lease.until': EPOCH, attempts: 0 } },
       ),
-      Request.updateMany(
+      ctx.moves.moveMany(
         { state: 'approved' },
-        {
-          $set: { state: 'revoked', ...endFields, endedAt: now },
-          $unset: { openKey: 1 },
-          $inc: { version: 1 },
-        },
+        { $set: { state: 'revoked', ...endFields, endedAt: now }, $unset: { openKey: 1 } },
       ),
-      Request.updateMany(
-        { state: 'granting' },
-        { $set: { revokeRequested: true, ...endFields }, $inc: { version: 1 } },
-      ),
+      ctx.moves.moveMany({ state: 'granting' }, { $set: { revokeRequested: true, ...endFields } }),
     ]);
-    const count = active.modifiedCount + granting.modifiedCount;
+    const count = active + granting;
     await ctx.audit.append({
       actor: { type: 'user', id: who.id },
       action: 'access.revoke_all',
       subject: { type: 'organisation', id: '*' },
       details: {
         reason: text,
-        active: active.modifiedCount,
-        granting: granting.modifiedCount,
-        approvedStopped: approved.modifiedCount,
+        active,
+        granting,
+        approvedStopped: approved,
       },
       at: now,
     });
@@ -99,36 +88,27 @@ export async function requestRevoke(
   doc: RequestDoc,
   opts: { by: string; reason?: string; now: Date },
 ): Promise<RequestDoc | null> {
-  const { Request } = ctx.db.models;
   const endFields = { endReason: 'revoked', endedBy: opts.by, endReasonText: opts.reason };
   if (doc.state === 'active') {
-    return Request.findOneAndUpdate(
+    return ctx.moves.move(
       { _id: doc._id, state: 'active' },
       {
         $set: { state: 'revoking', ...endFields, nextAttemptAt: opts.now, 'lease.until': EPOCH, attempts: 0 },
-        $inc: { version: 1 },
       },
-      { returnDocument: 'after' },
-    ).lean<RequestDoc>();
+    );
   }
   if (doc.state === 'approved') {
-    const r = await Request.findOneAndUpdate(
+    const r = await ctx.moves.move(
       { _id: doc._id, state: 'approved' },
-      {
-        $set: { state: 'revoked', ...endFields, endedAt: opts.now },
-        $unset: { openKey: 1 },
-        $inc: { version: 1 },
-      },
-      { returnDocument: 'after' },
-    ).lean<RequestDoc>();
+      { $set: { state: 'revoked', ...endFields, endedAt: opts.now }, $unset: { openKey: 1 } },
+    );
     if (r) return r;
   }
   if (doc.state === 'granting' || doc.state === 'approved') {
-    return Request.findOneAndUpdate(
+    return ctx.moves.move(
       { _id: doc._id, state: 'granting' },
-      { $set: { revokeRequested: true, ...endFields }, $inc: { version: 1 } },
-      { returnDocument: 'after' },
-    ).lean<RequestDoc>();
+      { $set: { revokeRequested: true, ...endFields } },
+    );
   }
   return null;
 }

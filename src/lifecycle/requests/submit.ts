@@ -98,46 +98,47 @@ export class SubmitUseCase {
     ].filter((e) => e !== undefined);
     let doc: RequestDoc;
     try {
-      const created = await ctx.db.models.Request.create({
-        number,
-        requester: {
-          id: who.id,
-          email: who.email,
-          displayName: who.displayName,
-          groups: who.groups,
-          timeZone: who.timeZone,
+      doc = await ctx.moves.create(
+        {
+          number,
+          requester: {
+            id: who.id,
+            email: who.email,
+            displayName: who.displayName,
+            groups: who.groups,
+            timeZone: who.timeZone,
+          },
+          flowId: flow.id,
+          flowName: flow.name,
+          flow,
+          viaFallback,
+          bundle: input.bundle,
+          targets: refs.map((ref, i) => ({
+            integration: ref.integration,
+            resourceId: ref.resourceId,
+            resourceName: resources[i]!.name,
+            resourceKind: resources[i]!.kind,
+            permission: ref.permission,
+            owners: resources[i]!.owners,
+          })),
+          durationMinutes: duration.minutes,
+          justification,
+          source: input.source,
+          state,
+          decideBy: autoApproved ? undefined : addMinutes(now, flow.approval.timeoutMinutes),
+          remindAt:
+            autoApproved || flow.approval.reminderMinutes === 0
+              ? undefined
+              : addMinutes(now, flow.approval.reminderMinutes),
+          decidedAt: autoApproved ? now : undefined,
+          decidedBy: autoApproved ? 'auto' : undefined,
+          nextAttemptAt: now,
+          lease: { until: EPOCH },
+          openKey,
         },
-        flowId: flow.id,
-        flowName: flow.name,
-        flow,
-        viaFallback,
-        bundle: input.bundle,
-        targets: refs.map((ref, i) => ({
-          integration: ref.integration,
-          resourceId: ref.resourceId,
-          resourceName: resources[i]!.name,
-          resourceKind: resources[i]!.kind,
-          permission: ref.permission,
-          owners: resources[i]!.owners,
-        })),
-        durationMinutes: duration.minutes,
-        justification,
-        source: input.source,
-        state,
-        decideBy: autoApproved ? undefined : addMinutes(now, flow.approval.timeoutMinutes),
-        remindAt:
-          autoApproved || flow.approval.reminderMinutes === 0
-            ? undefined
-            : addMinutes(now, flow.approval.reminderMinutes),
-        decidedAt: autoApproved ? now : undefined,
-        decidedBy: autoApproved ? 'auto' : undefined,
-        nextAttemptAt: now,
-        lease: { until: EPOCH },
-        openKey,
         // Written with the request itself: its first messages cannot be lost.
-        ...(events.length ? { outbox: events, notifyAt: now } : {}),
-      });
-      doc = created.toObject() as RequestDoc;
+        ...events,
+      );
     } catch (err) {
       if (isDuplicateKey(err)) {
         const existing = await ctx.db.models.Request.findOne({ openKey }).lean<RequestDoc>();

@@ -7,7 +7,7 @@ import { addMinutes, grantSpec, warnTime } from '../requests/index.js';
 import { toView } from '../request-view.js';
 import { PartialGrantError } from '../../connectors/types.js';
 import { EPOCH, errorText, mapLimit, type SweepOptions } from './shared.js';
-import type { RequestClaims } from './claims.js';
+import type { RequestClaims } from '../transitions/claims.js';
 
 export class GrantSweep {
   constructor(
@@ -34,7 +34,6 @@ export class GrantSweep {
 
   private async grantOne(doc: RequestDoc, warningMinutes: number): Promise<boolean> {
     const ctx = this.ctx;
-    const { Request } = ctx.db.models;
     const id = formatRequestId(doc.number);
     const now = ctx.now();
     const expiresAt = doc.durationMinutes == null ? null : addMinutes(now, doc.durationMinutes);
@@ -78,27 +77,23 @@ export class GrantSweep {
       const granted = ctx.outbox.entry('access.granted', {
         credentials: ctx.outbox.sealCredentials(credentials),
       });
-      const active = await Request.findOneAndUpdate(
+      const active = await ctx.moves.move(
         { ...lease, revokeRequested: { $ne: true } },
-        ctx.outbox.withEvents(
-          {
-            $set: {
-              state: 'active',
-              targets,
-              grantedAt: now,
-              expiresAt,
-              'lease.until': EPOCH,
-              lastError: null,
-              attempts: 0,
-              ...(warnAt ? { warnAt } : {}),
-            },
-            $unset: { nextAttemptAt: 1 },
-            $inc: { version: 1 },
+        {
+          $set: {
+            state: 'active',
+            targets,
+            grantedAt: now,
+            expiresAt,
+            'lease.until': EPOCH,
+            lastError: null,
+            attempts: 0,
+            ...(warnAt ? { warnAt } : {}),
           },
-          granted,
-        ),
-        { returnDocument: 'after' },
-      ).lean<RequestDoc>();
+          $unset: { nextAttemptAt: 1 },
+        },
+        granted,
+      );
       if (active) {
         const approvedAt = doc.decidedAt ?? doc.createdAt;
         if (approvedAt)
@@ -126,7 +121,7 @@ export class GrantSweep {
     }
     if (error === null || doc.revokeRequested) {
       // Revoked while being granted: take back whatever was granted.
-      await Request.updateOne(lease, {
+      await ctx.moves.move(lease, {
         $set: {
           state: 'revoking',
           targets,
@@ -135,14 +130,13 @@ export class GrantSweep {
           attempts: 0,
           endReason: 'revoked',
         },
-        $inc: { version: 1 },
       });
       this.ctx.kick();
       return true;
     }
     const attempts = (doc.attempts ?? 0) + 1;
     if (attempts < this.opts.maxGrantAttempts) {
-      await Request.updateOne(lease, this.claims.retryLater(targets, attempts, error, now));
+      await ctx.moves.move(lease, this.claims.retryLater(targets, attempts, error, now));
       await ctx.audit.append({
         actor: { type: 'system', id: 'latch' },
         action: 'grant.attempt_failed',
@@ -153,7 +147,7 @@ export class GrantSweep {
       return false;
     }
     // Out of attempts: undo partial grants through the revoke path, which ends in `failed`.
-    await Request.updateOne(lease, {
+    await ctx.moves.move(lease, {
       $set: {
         state: 'revoking',
         targets,
@@ -163,7 +157,6 @@ export class GrantSweep {
         'lease.until': EPOCH,
         attempts: 0,
       },
-      $inc: { version: 1 },
     });
     this.ctx.kick();
     return false;

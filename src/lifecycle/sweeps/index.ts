@@ -1,11 +1,11 @@
 /**
  * Time-driven state changes (docs/ARCHITECTURE.md, "Time-driven work"): the sweep loop ticks these.
  * Revokes and grants are urgent; warnings, reminders and time-outs can wait a second. Each sweep
- * claims its batch through RequestClaims (claims.ts), the one module of guarded transitions.
+ * claims its batch through RequestClaims (../transitions/), where every request write lives.
  */
 import { randomUUID } from 'node:crypto';
 import type { LifecycleContext } from '../context.js';
-import { RequestClaims } from './claims.js';
+import { RequestClaims } from '../transitions/claims.js';
 import { GrantSweep } from './grant-sweep.js';
 import { NoticeSweeps } from './notice-sweeps.js';
 import { RevokeSweep } from './revoke-sweep.js';

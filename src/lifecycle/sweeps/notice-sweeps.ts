@@ -5,7 +5,7 @@ import type { LifecycleContext } from '../context.js';
 import { addMinutes } from '../requests/index.js';
 import { extensionOfferFor, toView } from '../request-view.js';
 import { type SweepOptions } from './shared.js';
-import type { RequestClaims } from './claims.js';
+import type { RequestClaims } from '../transitions/claims.js';
 
 export class NoticeSweeps {
   constructor(
@@ -41,13 +41,12 @@ export class NoticeSweeps {
       ),
       'remindedAt',
     );
-    const { Request } = this.ctx.db.models;
     for (const doc of docs) {
       const flow = doc.flow;
       const step = flow.approval.steps[doc.step];
       if (!step) continue;
       if (flow.approval.reminderMinutes > 0) {
-        await Request.updateOne(
+        await this.ctx.moves.move(
           { _id: doc._id, state: 'pending' },
           { $set: { remindAt: addMinutes(now, flow.approval.reminderMinutes) } },
         );

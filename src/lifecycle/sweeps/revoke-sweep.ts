@@ -8,7 +8,8 @@ import { toView } from '../request-view.js';
 import type { AuditEvent } from '../../audit/audit-log.js';
 import { type GrantHandle } from '../../connectors/types.js';
 import { EPOCH, errorText, mapLimit, type SweepOptions } from './shared.js';
-import type { RequestClaims } from './claims.js';
+import type { RequestClaims } from '../transitions/claims.js';
+import type { Change, Guard } from '../transitions/moves.js';
 
 /** One target of one claimed request, by index. */
 interface TargetRef {
@@ -50,7 +51,7 @@ export class RevokeSweep {
     const failed: Array<{ doc: RequestDoc; error: string }> = [];
     // Successes are written in one update per claim and final state; failures each need their own.
     const finished = new Map<string, { token: string; state: string; ids: RequestDoc['_id'][] }>();
-    const failOps: unknown[] = [];
+    const failMoves: Array<{ guard: Guard; change: Change }> = [];
     claimed.forEach((doc, i) => {
       const o = outcomes[i]!;
       const token = doc.lease!.owner!;
@@ -66,38 +67,31 @@ export class RevokeSweep {
       const error = o.errors.join('; ');
       failed.push({ doc, error });
       const attempts = (doc.attempts ?? 0) + 1;
-      failOps.push({
-        updateOne: {
-          filter: { _id: doc._id, state: 'revoking', 'lease.owner': token },
-          update: this.claims.retryLater(o.targets, attempts, error, now),
-        },
+      failMoves.push({
+        guard: { _id: doc._id, state: 'revoking', 'lease.owner': token },
+        change: this.claims.retryLater(o.targets, attempts, error, now),
       });
     });
     const writes = await Promise.all([
       ...[...finished.values()].map((g) =>
-        Request.updateMany(
+        this.ctx.moves.moveMany(
           { _id: { $in: g.ids }, state: 'revoking', 'lease.owner': g.token },
-          this.ctx.outbox.withEvents(
-            {
-              $set: {
-                state: g.state,
-                endedAt: now,
-                'lease.until': EPOCH,
-                // A failed request keeps the error that failed it, for the message that says so.
-                ...(g.state === 'failed' ? {} : { lastError: null }),
-                'targets.$[t].grantState': 'revoked',
-              },
-              $unset: { openKey: 1, warnAt: 1, nextAttemptAt: 1 },
-              $inc: { version: 1 },
+          {
+            $set: {
+              state: g.state,
+              endedAt: now,
+              'lease.until': EPOCH,
+              // A failed request keeps the error that failed it, for the message that says so.
+              ...(g.state === 'failed' ? {} : { lastError: null }),
+              'targets.$[t].grantState': 'revoked',
             },
-            this.ctx.outbox.entry(g.state === 'failed' ? 'request.failed' : 'access.revoked'),
-          ),
+            $unset: { openKey: 1, warnAt: 1, nextAttemptAt: 1 },
+          },
+          [this.ctx.outbox.entry(g.state === 'failed' ? 'request.failed' : 'access.revoked')],
           { arrayFilters: [{ 't.grantState': { $in: ['active', 'partial'] } }] },
-        ).then((r) => r.matchedCount),
+        ),
       ),
-      failOps.length
-        ? Request.bulkWrite(failOps as never, { ordered: false }).then((r) => r.matchedCount)
-        : 0,
+      this.ctx.moves.moveEach(failMoves),
     ]);
     let recordedDone = done;
     let recordedFailed = failed;
@@ -282,9 +276,10 @@ export class RevokeSweep {
     }
     let admins: string[] = [];
     if (alerts.length) {
-      await ctx.db.models.Request.updateMany(
-        { _id: { $in: alerts.map((a) => a.doc._id) } },
-        ctx.outbox.withEvents({ $set: { adminsAlertedAt: now } }, ctx.outbox.entry('revoke.failing')),
+      await ctx.moves.moveMany(
+        { _id: { $in: alerts.map((a) => a.doc._id) }, state: 'revoking' },
+        { $set: { adminsAlertedAt: now } },
+        [ctx.outbox.entry('revoke.failing')],
       );
       admins = await ctx.admins();
     }

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestDoc } from '../../store/models.js';
 import type { LifecycleContext } from '../context.js';
-import { EPOCH, backoff, type SweepOptions } from './shared.js';
+import { EPOCH, backoff, type SweepOptions } from '../sweeps/shared.js';
 
 export class RequestClaims {
   private nextExpiryAt: Date | null = null;

@@ -18,7 +18,7 @@ import type { LatchMetrics } from '../metrics.js';
 import type { Database } from '../store/db.js';
 import type { LatchEvent, Notifier } from './notifier.js';
 import type { Outbox } from './outbox.js';
-import { RequestMoves } from './transitions/moves.js';
+import { RequestMoves } from './transitions/index.js';
 import type { AuditEvent } from '../audit/audit-log.js';
 
 export interface Auditor {

@@ -7,7 +7,7 @@ import { addMinutes, grantSpec, warnTime } from '../requests/index.js';
 import { toView } from '../request-view.js';
 import { PartialGrantError } from '../../connectors/types.js';
 import { EPOCH, errorText, mapLimit, type SweepOptions } from './shared.js';
-import type { RequestClaims } from '../transitions/claims.js';
+import type { RequestClaims } from '../transitions/index.js';
 
 export class GrantSweep {
   constructor(

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LifecycleContext } from '../context.js';
-import { RequestClaims } from '../transitions/claims.js';
+import { RequestClaims } from '../transitions/index.js';
 import { GrantSweep } from './grant-sweep.js';
 import { NoticeSweeps } from './notice-sweeps.js';
 import { RevokeSweep } from './revoke-sweep.js';

@@ -5,7 +5,7 @@ import type { LifecycleContext } from '../context.js';
 import { addMinutes } from '../requests/index.js';
 import { extensionOfferFor, toView } from '../request-view.js';
 import { type SweepOptions } from './shared.js';
-import type { RequestClaims } from '../transitions/claims.js';
+import type { RequestClaims } from '../transitions/index.js';
 
 export class NoticeSweeps {
   constructor(

@@ -8,8 +8,7 @@ import { toView } from '../request-view.js';
 import type { AuditEvent } from '../../audit/audit-log.js';
 import { type GrantHandle } from '../../connectors/types.js';
 import { EPOCH, errorText, mapLimit, type SweepOptions } from './shared.js';
-import type { RequestClaims } from '../transitions/claims.js';
-import type { Change, Guard } from '../transitions/moves.js';
+import type { Change, Guard, RequestClaims } from '../transitions/index.js';
 
 /** One target of one claimed request, by index. */
 interface TargetRef {

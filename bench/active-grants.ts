@@ -205,8 +205,8 @@ export interface Floor {
  * What this machine needs at the least to revoke N grants, measured now, with Latch not involved:
  * on the store, the fewest operations a batch takes (claim N with one update, read them, record
  * their outcome with one update, append N audit entries with one insert), on documents the size of
- * real requests; on PostgreSQL, N scratch logins with the same privileges as the grants, dropped
- * by one transaction. Neither part can be beaten by Latch's own code; their sum is the floor.
+ * real requests; on PostgreSQL, N scratch logins holding the grants' privileges as Latch's do
+ * (members of one group role), dropped by one transaction. Neither part can be beaten by Latch's own code; their sum is the floor.
  */
 export async function measureRevokeFloor(setup: BenchSetup, n: number): Promise<Floor> {
   const { db, pgServer, database } = setup;
@@ -238,22 +238,27 @@ export async function measureRevokeFloor(setup: BenchSetup, n: number): Promise<
   const client = new pg.Client({ connectionString: pgServer.url.replace(/\/[^/]*$/, `/${database}`) });
   await client.connect();
   try {
-    const names = Array.from({ length: n }, (_, i) => `bench_floor_${i}_${randomBytes(2).toString('hex')}`);
+    const tag = randomBytes(2).toString('hex');
+    const names = Array.from({ length: n }, (_, i) => `bench_floor_${i}_${tag}`);
+    const group = pg.escapeIdentifier(`bench_floor_group_${tag}`);
     const list = names.map((r) => pg.escapeIdentifier(r)).join(', ');
+    // As Latch grants: the privileges on a group role, the logins members of it.
     await client.query(
       [
-        ...names.map((r) => `CREATE ROLE ${pg.escapeIdentifier(r)} LOGIN`),
-        `GRANT USAGE ON SCHEMA billing TO ${list}`,
-        `GRANT SELECT ON ALL TABLES IN SCHEMA billing TO ${list}`,
+        `CREATE ROLE ${group} NOLOGIN`,
+        `GRANT USAGE ON SCHEMA billing TO ${group}`,
+        `GRANT SELECT ON ALL TABLES IN SCHEMA billing TO ${group}`,
+        ...names.map((r) => `CREATE ROLE ${pg.escapeIdentifier(r)} LOGIN IN ROLE ${group}`),
       ].join(';\n'),
     );
     const t1 = performance.now();
     await client.query(`DROP OWNED BY ${list}; DROP ROLE ${list}`);
     const postgresMs = performance.now() - t1;
+    await client.query(`DROP OWNED BY ${group}; DROP ROLE ${group}`);
     return {
       storeMs,
       postgresMs,
-      detail: `store ${Math.round(storeMs)} ms (2 updates of ${n}, 1 read, 1 insert of ${n}) + PostgreSQL ${Math.round(postgresMs)} ms (DROP OWNED + DROP ROLE of ${n} in one transaction)`,
+      detail: `store ${Math.round(storeMs)} ms (2 updates of ${n}, 1 read, 1 insert of ${n}) + PostgreSQL ${Math.round(postgresMs)} ms (DROP OWNED + DROP ROLE of ${n} group members in one transaction)`,
     };
   } finally {
     await client.end();

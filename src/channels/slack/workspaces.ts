@@ -22,6 +22,9 @@ export function clientOptions(apiUrl: string, log?: Logger): WebClientOptions {
     retryConfig: { retries: 2, factor: 1.5, minTimeout: 200, maxTimeout: 1000 },
     rejectRateLimitedCalls: true,
     timeout: 10_000,
+    // A burst of commands must open its modals within Slack's 3-second trigger life; the default of
+    // 100 calls in flight made the second hundred wait for the first.
+    maxRequestConcurrency: 400,
     ...(log ? { logger: boltLogger(log) } : {}),
   };
 }

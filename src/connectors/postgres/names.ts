@@ -16,6 +16,24 @@ export function temporaryRoleName(prefix: string, grantId: string): string {
   return `${cutToBytes(plain, MAX_IDENTIFIER_BYTES - hash.length - 1)}_${hash}`;
 }
 
+/**
+ * The NOLOGIN group role that holds one permission on one schema (or a whole database, schema
+ * null); temporary logins get it by membership. One per target and permission, so its ACL entries
+ * do not multiply with the grants.
+ */
+export function groupRoleName(
+  prefix: string,
+  database: string,
+  schema: string | null,
+  permission: string,
+): string {
+  const hash = createHash('sha256')
+    .update(JSON.stringify([database, schema, permission]))
+    .digest('hex')
+    .slice(0, 16);
+  return `${cutToBytes(prefix, MAX_IDENTIFIER_BYTES - hash.length - 4)}grp_${hash}`;
+}
+
 /** The longest prefix of `text` within `max` UTF-8 bytes, never splitting a character. */
 function cutToBytes(text: string, max: number): string {
   let out = '';

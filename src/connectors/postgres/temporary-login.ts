@@ -11,7 +11,7 @@ import {
   type GrantSpec,
 } from '../types.js';
 import { adminPool, resolveTarget, type PgContext } from './context.js';
-import { temporaryRoleName } from './names.js';
+import { groupRoleName, temporaryRoleName } from './names.js';
 import { grantStatements, LIST_SCHEMAS_SQL, requirePermission } from './privileges.js';
 import { registerSecret } from '../../secret-scrubber.js';
 import { generatePassword, scramSha256Verifier } from './scram.js';
@@ -33,12 +33,19 @@ export async function grantTemporaryLogin(ctx: PgContext, spec: GrantSpec): Prom
   await upsertLoginRole(adminPool(ctx), role, await scramSha256Verifier(password), spec.expiresAt);
 
   try {
+    // The privileges go to the target's group role, and the login joins it: dropping a login then
+    // leaves the schema's ACLs alone, where a thousand logins with entries of their own made every
+    // DROP OWNED rewrite them (docs/ARCHITECTURE.md, "Connectors").
+    const group = groupRoleName(ctx.config.rolePrefix, target.database, target.schema, permission);
+    await ensureGroupRole(adminPool(ctx), group);
     const pool = ctx.pools.get(target.database);
     const schemas =
       target.schema === null
         ? (await pool.query<{ nspname: string }>(LIST_SCHEMAS_SQL)).rows.map((r) => r.nspname)
         : [target.schema];
-    await pool.query(aclBatch(grantStatements(target.database, schemas, role, permission)));
+    // Every grant grants again: tables created since the last one are covered too.
+    await pool.query(aclBatch(grantStatements(target.database, schemas, group, permission)));
+    await adminPool(ctx).query(`GRANT ${ident(group)} TO ${ident(role)}`);
   } catch (err) {
     // The login exists but its privileges do not: take the login away again, so a failed grant
     // leaves nothing. If even that fails, say what is left, for the revoke path to remove.
@@ -74,6 +81,16 @@ async function upsertLoginRole(admin: pg.Pool, role: string, verifier: string, e
     // 23505: a concurrent CREATE ROLE of the same name won the race on pg_authid's unique index.
     if (code !== PgCode.duplicateObject && code !== PgCode.uniqueViolation) throw err;
     await admin.query(`ALTER ROLE ${r} ${attributes}`);
+  }
+}
+
+/** Creates the NOLOGIN group role unless it exists (a concurrent grant may create it first). */
+async function ensureGroupRole(admin: pg.Pool, group: string): Promise<void> {
+  try {
+    await admin.query(`CREATE ROLE ${ident(group)} NOLOGIN`);
+  } catch (err) {
+    const code = pgCode(err);
+    if (code !== PgCode.duplicateObject && code !== PgCode.uniqueViolation) throw err;
   }
 }
 

@@ -55,8 +55,9 @@ export async function openRequestModal(
   const opened = await client.views.open({ trigger_id: triggerId, view: loadingModal() });
   const view = opened.view as { id: string; hash: string };
   // Opening must beat the trigger's 3 seconds; filling in can wait. While commands keep arriving
-  // the filling waits for a lull (Node accepts one new connection per event-loop turn, so every
-  // busy turn delays the next command's acknowledgement), then runs a few at a time.
+  // the filling waits for a lull (every busy turn of this event loop delays the next command's
+  // views.open, and without the front, docs/ARCHITECTURE.md "Web", its acknowledgement too), then
+  // runs a few at a time.
   await fillInTurn(async () => {
     await lull();
     await fillRequestModal(deps, client, view, who, words);

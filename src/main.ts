@@ -115,6 +115,8 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
       port: config.port,
       routes: slack?.routes ? [slack.routes] : [],
       front: config.ackFront && slack?.commandAcks ? { slack: slack.commandAcks } : undefined,
+      // Without its front the process cannot be reached: stop, so the supervisor starts a new one.
+      onFrontLost: () => void stop('front lost', 1),
     });
     log.info({ port: config.port }, `web listening on :${config.port}`);
   }
@@ -124,7 +126,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
   }
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
@@ -148,7 +150,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
       rmSync(path.join(config.dataDir, EMBEDDED_URI_FILE), { force: true });
       await embedded.stop();
     }
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -157,7 +159,6 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
 /** How long a stop may take: open HTTP connections, delivering what is queued, everything. */
 const SHUTDOWN = { connectionsMs: 5_000, drainMs: 10_000, hardMs: 30_000 };
 
-/** Stops accepting, lets requests in flight finish, and cuts connections still open after `graceMs`. */
 async function applyFlowsFile(latch: Latch, file: string, log: Logger): Promise<void> {
   const source = path.relative(process.cwd(), file) || file;
   try {

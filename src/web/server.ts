@@ -29,6 +29,8 @@ export interface WebOptions {
   routes?: Routes[];
   /** Answer Slack slash commands from a thread of their own (./front/thread.ts), and hand them to `deliver`. */
   front?: { slack: NonNullable<FrontData['slack']> & { deliver: AckedCommandSink } };
+  /** Called if the front's thread dies while Latch runs (see startFront). */
+  onFrontLost?: () => void;
 }
 
 export async function startWebServer(latch: Latch, opts: WebOptions): Promise<WebServer> {
@@ -69,7 +71,12 @@ export async function startWebServer(latch: Latch, opts: WebOptions): Promise<We
   if (front) {
     try {
       const { deliver, ...slack } = front.slack;
-      started = await startFront({ slack, port: opts.port, backendPort: ownPort }, log, deliver);
+      started = await startFront(
+        { slack, port: opts.port, backendPort: ownPort },
+        log,
+        deliver,
+        opts.onFrontLost,
+      );
     } catch (err) {
       server.close();
       throw err;

@@ -15,7 +15,16 @@ export interface Front {
 /** Receives the slash commands the front has acknowledged: the headers and body as they came. */
 export type AckedCommandSink = (headers: Record<string, string | string[] | undefined>, body: Buffer) => void;
 
-export async function startFront(data: FrontData, log: Logger, onCommand: AckedCommandSink): Promise<Front> {
+/**
+ * `onLost` runs if the thread ends while Latch still runs (it crashed): the port is gone with it,
+ * so the process should stop and be restarted rather than run on deaf.
+ */
+export async function startFront(
+  data: FrontData,
+  log: Logger,
+  onCommand: AckedCommandSink,
+  onLost: () => void = () => {},
+): Promise<Front> {
   const worker = spawn(
     new URL(`./thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
     data,
@@ -33,10 +42,20 @@ export async function startFront(data: FrontData, log: Logger, onCommand: AckedC
     worker.on('error', reject);
     worker.on('exit', (code) => reject(new Error(`the web front stopped (exit ${code})`)));
   });
+  let closing = false;
+  let exited = false;
   worker.on('error', (err) => log.error({ err }, 'the web front failed'));
+  worker.on('exit', (code) => {
+    exited = true;
+    if (closing) return;
+    log.error({ code }, 'the web front stopped: Latch no longer listens on its port');
+    onLost();
+  });
   return {
     port,
     close: async (graceMs) => {
+      closing = true;
+      if (exited) return;
       const done = new Promise<void>((resolve) => {
         closed = resolve;
         worker.once('exit', () => resolve());

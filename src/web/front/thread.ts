@@ -2,8 +2,9 @@
  * The acking front's thread (docs/ARCHITECTURE.md, "Web"). It owns the public port and forwards
  * every request to Latch's own server on loopback, with one exception: a Slack slash command with
  * a good signature is answered here at once (an empty 200 is Slack's acknowledgement) and handed to
- * the main thread as a message, which costs it no connection to accept or request to parse. This thread runs nothing else, so a main event loop busy filling
- * modals cannot delay the acknowledgement Slack waits three seconds for. Everything else (modal
+ * the main thread as a message, which costs it no connection to accept or request to parse. This
+ * thread runs nothing else, so a main event loop busy filling modals cannot delay the
+ * acknowledgement Slack waits three seconds for. Everything else (modal
  * submissions, whose answer carries validation errors, button clicks, OAuth, health, metrics)
  * gets its answer from Latch itself, unchanged.
  */

@@ -7,6 +7,7 @@ import pg from 'pg';
 import {
   createPostgresConnector,
   postgresConfigSchema,
+  groupRoleName,
   temporaryRoleName,
   type PostgresConnector,
 } from '../../src/connectors/postgres/index.js';
@@ -319,6 +320,17 @@ describe('PostgreSQL connector: temporary logins', () => {
     await expect(
       tl().revoke(spec(billing, 'read'), { mode: 'temporary_login', role: 'postgres' }),
     ).rejects.toThrow(/refusing/);
+  });
+
+  it("refuses to drop one of its group roles from a handle, which would take every member's access", async () => {
+    const c = tl();
+    const g = spec(billing, 'read');
+    const { handle } = await c.grant(g);
+    const group = groupRoleName(prefix, appDb, 'billing', 'read');
+    expect(await roleExists(group)).toBe(true);
+    await expect(c.revoke(g, { mode: 'temporary_login', role: group })).rejects.toThrow(/group roles/);
+    expect(await roleExists(group)).toBe(true);
+    await c.revoke(g, handle);
   });
 
   it('handles awkward names: a database with spaces and quotes, a schema named we"ird sch\'ema', async () => {

@@ -40,7 +40,13 @@ export {
   validatePostgresSettings,
   type PostgresConfig,
 } from './config.js';
-export { databaseResourceId, schemaResourceId, parseResourceId, temporaryRoleName } from './names.js';
+export {
+  databaseResourceId,
+  groupRoleName,
+  schemaResourceId,
+  parseResourceId,
+  temporaryRoleName,
+} from './names.js';
 
 export class PostgresConnector implements Connector {
   readonly type = 'postgresql';

@@ -34,6 +34,11 @@ export function groupRoleName(
   return `${cutToBytes(prefix, MAX_IDENTIFIER_BYTES - hash.length - 4)}grp_${hash}`;
 }
 
+export function isGroupRoleName(prefix: string, role: string): boolean {
+  const p = cutToBytes(prefix, MAX_IDENTIFIER_BYTES - 16 - 4);
+  return role.startsWith(p) && /^grp_[0-9a-f]{16}$/.test(role.slice(p.length));
+}
+
 /** The longest prefix of `text` within `max` UTF-8 bytes, never splitting a character. */
 function cutToBytes(text: string, max: number): string {
   let out = '';

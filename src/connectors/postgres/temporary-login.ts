@@ -1,5 +1,6 @@
 /**
- * temporary_login mode: each grant is its own LOGIN role with a generated password, dropped on revoke.
+ * temporary_login mode: each grant is its own LOGIN role with a generated password, a member of the
+ * target's group role (which holds the privileges), dropped on revoke.
  */
 import type pg from 'pg';
 import pLimit from 'p-limit';
@@ -11,7 +12,7 @@ import {
   type GrantSpec,
 } from '../types.js';
 import { adminPool, resolveTarget, type PgContext } from './context.js';
-import { groupRoleName, temporaryRoleName } from './names.js';
+import { groupRoleName, isGroupRoleName, temporaryRoleName } from './names.js';
 import { grantStatements, LIST_SCHEMAS_SQL, requirePermission } from './privileges.js';
 import { registerSecret } from '../../secret-scrubber.js';
 import { generatePassword, scramSha256Verifier } from './scram.js';
@@ -103,6 +104,10 @@ function roleOf(ctx: PgContext, spec: GrantSpec, handle: GrantHandle): string {
     throw new Error(
       `refusing to touch role ${JSON.stringify(role)}: it lacks the prefix ${ctx.config.rolePrefix}`,
     );
+  }
+  // Nor drop a group role: that would take the access of every member at once.
+  if (isGroupRoleName(ctx.config.rolePrefix, role)) {
+    throw new Error(`refusing to touch role ${JSON.stringify(role)}: it is one of Latch's group roles`);
   }
   return role;
 }

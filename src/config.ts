@@ -39,6 +39,18 @@ export interface Config {
   publicUrl?: string;
   /** Absent when no Slack variable is set: Latch runs without Slack. */
   slack?: SlackConfig;
+  /** Absent when MicrosoftAppId is not set: Latch runs without Teams. */
+  teams?: TeamsConfig;
+}
+
+/** The Bot Framework's standard settings, under their standard names. */
+export interface TeamsConfig {
+  appId: string;
+  /** The client secret; absent for a user-assigned managed identity. */
+  appPassword?: string;
+  appType: 'SingleTenant' | 'MultiTenant' | 'UserAssignedMSI';
+  /** The bot's Entra tenant; required unless MultiTenant. */
+  tenantId?: string;
 }
 
 export interface SlackConfig {
@@ -102,6 +114,8 @@ function enumVar<const T extends readonly string[]>(values: T, def: T[number]) {
   });
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const envSchema = z.object({
   NODE_ENV: enumVar(['development', 'production', 'test'] as const, 'development'),
   PORT: intVar(3000, 1, 65535),
@@ -159,6 +173,20 @@ const envSchema = z.object({
     }
     return v.endsWith('/') ? v : v + '/';
   }),
+  MicrosoftAppId: raw.transform((v, ctx) =>
+    v === undefined || GUID.test(v) ? v : fail(ctx, 'expected a GUID'),
+  ),
+  MicrosoftAppPassword: raw,
+  MicrosoftAppType: raw.transform((v, ctx): TeamsConfig['appType'] => {
+    if (v === undefined) return 'SingleTenant';
+    const known = (['SingleTenant', 'MultiTenant', 'UserAssignedMSI'] as const).find(
+      (t) => t.toLowerCase() === v.toLowerCase(),
+    );
+    return known ?? fail(ctx, 'expected SingleTenant, MultiTenant or UserAssignedMSI');
+  }),
+  MicrosoftAppTenantId: raw.transform((v, ctx) =>
+    v === undefined || GUID.test(v) ? v : fail(ctx, 'expected a GUID (the Entra tenant id)'),
+  ),
 });
 
 type VariableName = keyof typeof envSchema.shape;
@@ -173,6 +201,7 @@ const SENSITIVE = new Set<VariableName>([
   'SLACK_APP_TOKEN',
   'SLACK_CLIENT_SECRET',
   'SLACK_STATE_SECRET',
+  'MicrosoftAppPassword',
 ]);
 
 export interface ConfigVariableDoc {
@@ -269,6 +298,24 @@ const DOCS: Record<VariableName, Omit<ConfigVariableDoc, 'name'>> = {
     default: SLACK_API_URL_DEFAULT,
     description: 'Base URL of the Slack Web API (GovSlack: `https://slack-gov.com/api/`).',
   },
+  MicrosoftAppId: {
+    default: null,
+    description:
+      "Teams: the bot's Microsoft app id (Azure Bot resource or Teams Developer Portal). Unset: Latch runs without Teams.",
+  },
+  MicrosoftAppPassword: {
+    default: null,
+    description: "Teams: the bot's client secret. Required unless `MicrosoftAppType` is `UserAssignedMSI`.",
+  },
+  MicrosoftAppType: {
+    default: 'SingleTenant',
+    description:
+      'Teams: `SingleTenant` (new bots can only be single-tenant), `MultiTenant` (existing bots) or `UserAssignedMSI`.',
+  },
+  MicrosoftAppTenantId: {
+    default: null,
+    description: 'Teams: the Entra tenant id the bot is registered in. Required unless `MultiTenant`.',
+  },
 };
 
 export function describeConfig(): ConfigVariableDoc[] {
@@ -307,7 +354,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     configFile = path.resolve(cwd, DEFAULT_CONFIG_FILE);
   }
 
-  if (parsed.success) issues.push(...slackIssues(parsed.data));
+  if (parsed.success) issues.push(...slackIssues(parsed.data), ...teamsIssues(parsed.data));
 
   if (!parsed.success || issues.length > 0) {
     const order = Object.keys(envSchema.shape);
@@ -325,6 +372,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     e.SLACK_APP_TOKEN,
     e.SLACK_CLIENT_SECRET,
     e.SLACK_STATE_SECRET,
+    e.MicrosoftAppPassword,
     ...uriPassword(e.MONGODB_URI),
   );
   return Object.freeze({
@@ -343,6 +391,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     expiryWarningMinutes: e.LATCH_EXPIRY_WARNING_MINUTES,
     publicUrl: e.LATCH_PUBLIC_URL,
     slack: slackConfig(e),
+    teams: teamsConfig(e),
   });
 }
 
@@ -392,6 +441,33 @@ function slackConfig(e: ParsedEnv): SlackConfig | undefined {
           }
         : undefined,
     apiUrl: e.SLACK_API_URL,
+  });
+}
+
+function teamsIssues(e: ParsedEnv): { variable: string; message: string }[] {
+  const issues: { variable: string; message: string }[] = [];
+  const others = (['MicrosoftAppPassword', 'MicrosoftAppTenantId'] as const).filter(
+    (v) => e[v] !== undefined,
+  );
+  if (!e.MicrosoftAppId) {
+    for (const v of others)
+      issues.push({ variable: v, message: 'set MicrosoftAppId too, or leave this unset' });
+    return issues;
+  }
+  if (e.MicrosoftAppType !== 'UserAssignedMSI' && !e.MicrosoftAppPassword)
+    issues.push({ variable: 'MicrosoftAppPassword', message: `required for a ${e.MicrosoftAppType} bot` });
+  if (e.MicrosoftAppType !== 'MultiTenant' && !e.MicrosoftAppTenantId)
+    issues.push({ variable: 'MicrosoftAppTenantId', message: `required for a ${e.MicrosoftAppType} bot` });
+  return issues;
+}
+
+function teamsConfig(e: ParsedEnv): TeamsConfig | undefined {
+  if (!e.MicrosoftAppId) return undefined;
+  return Object.freeze({
+    appId: e.MicrosoftAppId,
+    appPassword: e.MicrosoftAppPassword,
+    appType: e.MicrosoftAppType,
+    tenantId: e.MicrosoftAppTenantId,
   });
 }
 

@@ -225,6 +225,46 @@ describe('Slack configuration', () => {
   });
 });
 
+describe('Teams settings', () => {
+  const appId = '8a3c1f2e-5b6d-4e7f-9a0b-1c2d3e4f5a6b';
+  const tenantId = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
+
+  it('reads the standard Bot Framework settings, single-tenant by default, and masks the secret', () => {
+    const config = loadConfig(
+      { MicrosoftAppId: appId, MicrosoftAppPassword: 'pw-123456', MicrosoftAppTenantId: tenantId },
+      { cwd },
+    );
+    expect(config.teams).toEqual({ appId, appPassword: 'pw-123456', appType: 'SingleTenant', tenantId });
+    expect(loadConfig({}, { cwd }).teams).toBeUndefined();
+  });
+
+  it('names what a bot of each type lacks, and never echoes the secret', () => {
+    const err = configError(() =>
+      loadConfig(
+        { MicrosoftAppId: 'latch', MicrosoftAppType: 'AnyTenant', MicrosoftAppPassword: 'pw-123456' },
+        { cwd },
+      ),
+    );
+    expect(err.issues.map((i) => i.variable)).toEqual(['MicrosoftAppId', 'MicrosoftAppType']);
+    expect(err.message).not.toContain('pw-123456');
+    const single = configError(() => loadConfig({ MicrosoftAppId: appId }, { cwd }));
+    expect(single.issues).toEqual([
+      { variable: 'MicrosoftAppPassword', message: 'required for a SingleTenant bot' },
+      { variable: 'MicrosoftAppTenantId', message: 'required for a SingleTenant bot' },
+    ]);
+    expect(
+      loadConfig(
+        { MicrosoftAppId: appId, MicrosoftAppType: 'multitenant', MicrosoftAppPassword: 'x' },
+        { cwd },
+      ).teams?.appType,
+    ).toBe('MultiTenant');
+    const orphan = configError(() => loadConfig({ MicrosoftAppTenantId: tenantId }, { cwd }));
+    expect(orphan.issues).toEqual([
+      { variable: 'MicrosoftAppTenantId', message: 'set MicrosoftAppId too, or leave this unset' },
+    ]);
+  });
+});
+
 describe('describeConfig', () => {
   it('documents every variable loadConfig reads', () => {
     const rows = describeConfig();
@@ -250,6 +290,10 @@ describe('describeConfig', () => {
       'SLACK_CLIENT_SECRET',
       'SLACK_STATE_SECRET',
       'SLACK_API_URL',
+      'MicrosoftAppId',
+      'MicrosoftAppPassword',
+      'MicrosoftAppType',
+      'MicrosoftAppTenantId',
     ]);
     expect(rows.find((r) => r.name === 'PORT')).toEqual({
       name: 'PORT',

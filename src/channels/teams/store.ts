@@ -1,0 +1,114 @@
+/**
+ * What the Teams channel keeps in MongoDB (docs/ARCHITECTURE.md, "Teams channel"): the people who
+ * installed the app, with their Entra identity and the conversation reference that lets Latch
+ * message them first (a proactive message needs one, and Teams gives it only through an activity
+ * from that person's chat). When a message cannot reach someone (app removed, bot blocked), that is
+ * recorded, so the requester and admins can be told who could not be reached.
+ */
+import { Schema, type Connection } from 'mongoose';
+import { normalizeEmail } from '../../domain/identity.js';
+import { model } from '../../store/define-model.js';
+
+/** Where a proactive message goes: the Bot Framework's conversation reference, as plain JSON. */
+export type ConversationReference = Record<string, unknown> & {
+  serviceUrl: string;
+  conversation: { id: string; tenantId?: string };
+};
+
+const teamsUserSchema = new Schema(
+  {
+    /** `${tenantId}:${aadObjectId}`: one person in one tenant. */
+    _id: { type: String },
+    tenantId: { type: String, required: true },
+    aadObjectId: { type: String, required: true },
+    /** The Bot Framework's id of the person in this bot's chats (`29:…`). */
+    userId: { type: String, required: true },
+    /** Lower-case; the Latch identity. Absent until Teams told us (TeamsInfo.getMember). */
+    email: String,
+    userPrincipalName: String,
+    displayName: String,
+    reference: { type: Schema.Types.Mixed },
+    installedAt: Date,
+    /** Set when the app was removed or a message bounced; cleared by the next activity. */
+    unreachableAt: Date,
+    unreachableReason: String,
+    seenAt: { type: Date, required: true },
+  },
+  { versionKey: false, minimize: false },
+);
+teamsUserSchema.index({ email: 1 });
+
+export function teamsModels(conn: Connection) {
+  return {
+    TeamsUser: model(conn, 'TeamsUser', teamsUserSchema, 'teams_users'),
+  };
+}
+
+export type TeamsModels = ReturnType<typeof teamsModels>;
+
+export async function ensureTeamsIndexes(m: TeamsModels): Promise<void> {
+  await m.TeamsUser.createIndexes();
+}
+
+export interface TeamsPerson {
+  tenantId: string;
+  aadObjectId: string;
+  userId: string;
+  email?: string;
+  userPrincipalName?: string;
+  displayName?: string;
+}
+
+/** The people Latch can reach in Teams, and the ones it could not. */
+export class TeamsPeople {
+  constructor(
+    private readonly m: TeamsModels,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /**
+   * Any activity from a person: who they are, and (from their personal chat) where to reach them.
+   * Reaching Latch again makes them reachable again.
+   */
+  async seen(person: TeamsPerson, reference?: ConversationReference, installed = false): Promise<void> {
+    const now = this.now();
+    await this.m.TeamsUser.updateOne(
+      { _id: `${person.tenantId}:${person.aadObjectId}` },
+      {
+        $set: {
+          tenantId: person.tenantId,
+          aadObjectId: person.aadObjectId,
+          userId: person.userId,
+          seenAt: now,
+          ...(person.email ? { email: normalizeEmail(person.email) } : {}),
+          ...(person.userPrincipalName ? { userPrincipalName: person.userPrincipalName } : {}),
+          ...(person.displayName ? { displayName: person.displayName } : {}),
+          ...(reference ? { reference } : {}),
+          ...(installed ? { installedAt: now } : {}),
+        },
+        ...(reference ? { $unset: { unreachableAt: 1, unreachableReason: 1 } } : {}),
+      },
+      { upsert: true },
+    );
+  }
+
+  /** The app was removed, or a message bounced: no proactive message until they come back. */
+  async unreachable(tenantId: string, aadObjectId: string, reason: string): Promise<void> {
+    await this.m.TeamsUser.updateOne(
+      { _id: `${tenantId}:${aadObjectId}` },
+      { $set: { unreachableAt: this.now(), unreachableReason: reason } },
+    );
+  }
+
+  /** Where to message the person with this email, or why that cannot be done. */
+  async reach(email: string): Promise<{ reference: ConversationReference } | { unreachable: string }> {
+    const rows = await this.m.TeamsUser.find({ email: normalizeEmail(email) })
+      .sort({ seenAt: -1 })
+      .lean();
+    const ok = rows.find((r) => r.reference && !r.unreachableAt);
+    if (ok) return { reference: ok.reference as ConversationReference };
+    const lost = rows.find((r) => r.unreachableAt);
+    if (lost) return { unreachable: lost.unreachableReason ?? 'Latch could not reach them in Teams' };
+    return { unreachable: 'they have not installed Latch in Teams' };
+  }
+}

@@ -1,0 +1,350 @@
+/**
+ * Adaptive Cards (schema 1.5) for the Teams channel: the approver's card with Universal Actions and
+ * everything the requester is told. Pure builders over the core's request views, as blocks/slack is
+ * for Slack. Text a person typed (names, reasons, groups) goes into TextRuns, which Teams shows as
+ * written, never as markdown. Every card stays under Teams' card size limit (about 28 KB), whatever
+ * it is given (test/unit/teams-cards.test.ts).
+ */
+import type { RequestView } from '../../src/lifecycle/request-view.js';
+import { formatDuration } from '../../src/domain/duration.js';
+
+export const CARD_SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
+/** Teams refuses a message whose card is larger than about 28 KB; this leaves room for the envelope. */
+export const MAX_CARD_BYTES = 26 * 1024;
+/** Teams sends a `refresh` to at most 60 users; with more, nobody gets one automatically. */
+export const MAX_REFRESH_USERS = 60;
+
+/** The verbs of Action.Execute (and the `verb` field of the Action.Submit fallbacks). */
+export const VERB = {
+  refresh: 'latch.refresh',
+  approve: 'latch.approve',
+  deny: 'latch.deny',
+  approveExtension: 'latch.approveExtension',
+  cancel: 'latch.cancel',
+  revoke: 'latch.revoke',
+  extend: 'latch.extend',
+  showCredentials: 'latch.showCredentials',
+} as const;
+
+export interface AdaptiveCard {
+  type: 'AdaptiveCard';
+  $schema: string;
+  version: '1.5';
+  body: CardElement[];
+  actions?: CardAction[];
+  refresh?: { action: CardAction; userIds: string[] };
+}
+export type CardElement = Record<string, unknown> & { type: string };
+export type CardAction = Record<string, unknown> & { type: 'Action.Execute' | 'Action.Submit' };
+
+const MAX_TARGETS_LISTED = 10;
+const MAX_TEXT = 1500;
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** A line mixing Latch's words (bold where asked) and people's words, shown as written. */
+export function line(
+  parts: Array<string | { text: string; bold?: boolean; italic?: boolean }>,
+  opts: { size?: 'Medium'; wrap?: boolean } = {},
+): CardElement {
+  return {
+    type: 'RichTextBlock',
+    inlines: parts.map((p) =>
+      typeof p === 'string'
+        ? { type: 'TextRun', text: p }
+        : {
+            type: 'TextRun',
+            text: p.text,
+            ...(p.bold ? { weight: 'Bolder' } : {}),
+            ...(p.italic ? { italic: true } : {}),
+          },
+    ),
+    ...(opts.size ? { size: opts.size } : {}),
+  };
+}
+
+/** Labelled values, one per line; FactSet would render its values as markdown. */
+function facts(rows: Array<[string, string]>): CardElement[] {
+  return rows.map(([title, value]) => line([{ text: `${title}: `, bold: true }, truncate(value, MAX_TEXT)]));
+}
+
+/** "read on billing (pg), write on ledger (pg) and 3 more", as plain text. */
+export function targetsText(r: RequestView, max = MAX_TARGETS_LISTED): string {
+  if (r.bundle && r.targets.length > 3) return `bundle ${r.bundle} (${r.targets.length} resources)`;
+  const listed = r.targets
+    .slice(0, max)
+    .map((t) => `${t.permission} on ${truncate(t.resourceName, 120)} (${truncate(t.integration, 60)})`);
+  const more = r.targets.length > max ? ` and ${r.targets.length - max} more` : '';
+  return listed.join(', ') + more;
+}
+
+/**
+ * Action.Execute, with an Action.Submit fallback for clients without Universal Actions: both carry
+ * the verb and the data, so the bot handles them alike.
+ */
+export function execute(
+  title: string,
+  verb: string,
+  data: Record<string, unknown>,
+  opts: { style?: 'positive' | 'destructive'; associatedInputs?: 'auto' | 'none' } = {},
+): CardAction {
+  return {
+    type: 'Action.Execute',
+    title,
+    verb,
+    data,
+    ...(opts.style ? { style: opts.style } : {}),
+    ...(opts.associatedInputs ? { associatedInputs: opts.associatedInputs } : {}),
+    fallback: {
+      type: 'Action.Submit',
+      title,
+      data: { ...data, verb },
+      ...(opts.style ? { style: opts.style } : {}),
+    },
+  };
+}
+
+function card(
+  body: CardElement[],
+  actions: CardAction[] = [],
+  refresh?: AdaptiveCard['refresh'],
+): AdaptiveCard {
+  return {
+    type: 'AdaptiveCard',
+    $schema: CARD_SCHEMA,
+    version: '1.5',
+    body,
+    ...(actions.length ? { actions } : {}),
+    ...(refresh ? { refresh } : {}),
+  };
+}
+
+export interface RequesterContext {
+  groups: string[];
+  timeZone?: string;
+  /** "14:05" in the requester's zone. */
+  localTime?: string;
+  withinWorkingHours?: boolean;
+  previousRequests: number;
+  previousForSame: number;
+}
+
+/**
+ * The approver's card. Its `refresh` lets each approver (Teams user ids, at most 60) see the live
+ * state when they open the chat; once decided, the buttons give way to the outcome. The reason box
+ * goes with Approve and Deny alike (a flow may require one to approve; Deny always does).
+ */
+export function approvalCard(opts: {
+  request: RequestView;
+  requesterName: string;
+  context: RequesterContext;
+  approverUserIds: string[];
+  reminder?: boolean;
+  /** Set once decided: replaces the buttons, so nobody acts on a stale card. */
+  outcome?: string;
+  /** Approvals recorded short of a decision ("approved by Bob, 1 of 2"). */
+  progress?: string;
+}): AdaptiveCard {
+  const r = opts.request;
+  const c = opts.context;
+  const data = { request: r.id, version: r.version };
+  const body: CardElement[] = [
+    line(
+      [
+        ...(opts.reminder ? [{ text: 'Reminder: ', bold: true }] : []),
+        { text: truncate(opts.requesterName, 200), bold: true },
+        ' asks for ',
+        targetsText(r),
+        ' for ',
+        { text: formatDuration(r.durationMinutes), bold: true },
+        '.',
+      ],
+      { size: 'Medium' },
+    ),
+    ...facts([
+      ['Request', `${r.id}${r.stepCount > 1 ? ` · step ${r.step + 1} of ${r.stepCount}` : ''}`],
+      ['Flow', `${r.flowName}${r.viaFallback ? ' (fallback)' : ''}`],
+      ['Why', r.justification || 'no reason given'],
+      [
+        "Requester's time",
+        `${c.localTime ? `${c.localTime} ${c.timeZone ?? ''}` : 'unknown zone'}${
+          c.withinWorkingHours === undefined
+            ? ''
+            : c.withinWorkingHours
+              ? ' · working hours'
+              : ' · outside working hours'
+        }`,
+      ],
+      ['Groups', c.groups.length ? c.groups.join(', ') : 'none'],
+      [
+        'Asked before',
+        c.previousRequests === 0
+          ? 'first request'
+          : `${c.previousRequests} request${c.previousRequests === 1 ? '' : 's'}, ${c.previousForSame} for this`,
+      ],
+    ]),
+  ];
+  if (opts.progress) body.push(line([{ text: truncate(opts.progress, MAX_TEXT), italic: true }]));
+  const refresh = {
+    action: { type: 'Action.Execute' as const, verb: VERB.refresh, data },
+    userIds: opts.approverUserIds.slice(0, MAX_REFRESH_USERS),
+  };
+  if (opts.outcome)
+    return card([...body, line([{ text: truncate(opts.outcome, MAX_TEXT), bold: true }])], [], refresh);
+  body.push({
+    type: 'Input.Text',
+    id: 'reason',
+    label: 'Reason',
+    placeholder: 'Why (required to deny)',
+    isMultiline: true,
+    maxLength: 2000,
+  });
+  return card(
+    body,
+    [
+      execute('Approve', VERB.approve, data, { style: 'positive', associatedInputs: 'auto' }),
+      execute('Deny', VERB.deny, data, { style: 'destructive', associatedInputs: 'auto' }),
+    ],
+    refresh,
+  );
+}
+
+/** What the requester sees when the request is submitted, with Cancel. */
+export function submittedCard(r: RequestView, waitingOn: string): AdaptiveCard {
+  return card(
+    [
+      line([
+        { text: r.id, bold: true },
+        ' is submitted: ',
+        targetsText(r),
+        ' for ',
+        { text: formatDuration(r.durationMinutes), bold: true },
+        '.',
+      ]),
+      line(['Waiting for ', truncate(waitingOn, 500), '.']),
+    ],
+    [execute('Cancel request', VERB.cancel, { request: r.id })],
+  );
+}
+
+export function decidedCard(
+  r: RequestView,
+  outcome: 'approved' | 'denied',
+  by: string,
+  reason?: string,
+): AdaptiveCard {
+  if (outcome === 'approved')
+    return card([
+      line([
+        { text: r.id, bold: true },
+        ' is approved by ',
+        truncate(by, 200),
+        '. Latch is granting ',
+        targetsText(r),
+        ' now.',
+      ]),
+    ]);
+  return card([
+    line([{ text: r.id, bold: true }, ' is denied by ', truncate(by, 200), '.']),
+    ...(reason ? [line([{ text: truncate(reason, 2000), italic: true }])] : []),
+  ]);
+}
+
+/**
+ * Access granted. Credentials are never in this card: "Show credentials" asks the bot, which
+ * answers the requester alone (a user-specific view), and the chat keeps only this.
+ */
+export function grantedCard(r: RequestView, until: string, hasCredentials: boolean): AdaptiveCard {
+  return card(
+    [
+      line([
+        { text: r.id, bold: true },
+        ': you have ',
+        targetsText(r),
+        ' until ',
+        { text: until, bold: true },
+        '.',
+      ]),
+      ...(hasCredentials
+        ? [
+            line([
+              {
+                text: 'Credentials are not posted here. The button shows them once, only to you.',
+                italic: true,
+              },
+            ]),
+          ]
+        : []),
+    ],
+    [
+      ...(hasCredentials
+        ? [execute('Show credentials', VERB.showCredentials, { request: r.id }, { style: 'positive' })]
+        : []),
+      execute('Revoke now', VERB.revoke, { request: r.id }, { style: 'destructive' }),
+    ],
+  );
+}
+
+/** Access about to end, with one Extend button per duration the flow allows (at most five). */
+export function expiringCard(
+  r: RequestView,
+  until: string,
+  offer: { allowed: boolean; needsApproval: boolean; choicesMinutes: number[] },
+): AdaptiveCard {
+  const body = [
+    line([
+      { text: r.id, bold: true },
+      ': your access to ',
+      targetsText(r),
+      ' ends at ',
+      { text: until, bold: true },
+      '.',
+    ]),
+  ];
+  if (!offer.allowed || offer.choicesMinutes.length === 0)
+    return card([
+      ...body,
+      line([
+        { text: 'This access cannot be extended; request it again if you still need it.', italic: true },
+      ]),
+    ]);
+  return card(
+    offer.needsApproval
+      ? [...body, line([{ text: 'An approver has to agree to an extension under this flow.', italic: true }])]
+      : body,
+    [...new Set(offer.choicesMinutes)]
+      .slice(0, 5)
+      .map((m) =>
+        execute(`${offer.needsApproval ? 'Ask for' : 'Extend by'} ${formatDuration(m)}`, VERB.extend, {
+          request: r.id,
+          minutes: m,
+        }),
+      ),
+  );
+}
+
+/** One line for the other events (extended, revoked, expired, failed...). */
+export function noticeCard(parts: Parameters<typeof line>[0]): AdaptiveCard {
+  return card([line(parts)]);
+}
+
+/** The credentials, for the requester's eyes only (a refresh view for them, never a chat message). */
+export function credentialsCard(
+  r: RequestView,
+  sets: Array<{ resource: string; values: Record<string, string> }>,
+): AdaptiveCard {
+  return card([
+    line([{ text: r.id, bold: true }, ': your credentials. They are shown once; copy them now.']),
+    ...sets.flatMap((s) => [
+      line([{ text: truncate(s.resource, 200), bold: true }]),
+      ...facts(Object.entries(s.values).map(([k, v]) => [k, v])),
+    ]),
+  ]);
+}
+
+/** The card's size as Teams counts it: the JSON's bytes. */
+export function cardBytes(c: AdaptiveCard): number {
+  return Buffer.byteLength(JSON.stringify(c));
+}

@@ -314,14 +314,12 @@ export function expiringCard(
     offer.needsApproval
       ? [...body, line([{ text: 'An approver has to agree to an extension under this flow.', italic: true }])]
       : body,
-    [...new Set(offer.choicesMinutes)]
-      .slice(0, 5)
-      .map((m) =>
-        execute(`${offer.needsApproval ? 'Ask for' : 'Extend by'} ${formatDuration(m)}`, VERB.extend, {
-          request: r.id,
-          minutes: m,
-        }),
-      ),
+    [...new Set(offer.choicesMinutes)].slice(0, 5).map((m) =>
+      execute(`${offer.needsApproval ? 'Ask for' : 'Extend by'} ${formatDuration(m)}`, VERB.extend, {
+        request: r.id,
+        minutes: m,
+      }),
+    ),
   );
 }
 

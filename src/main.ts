@@ -12,6 +12,7 @@ import { applyDeclaredConfig } from './config/apply.js';
 import { FlowsFileError, loadFlowsFile } from './config/flows-file.js';
 import { slackAuditChannelWitness } from './channels/slack/audit-witness.js';
 import { createSlackCore, startSlackApp, type SlackChannel } from './channels/slack/index.js';
+import { startTeamsChannel } from './channels/teams/index.js';
 import { startJobs, WORKER_JOBS, type RunningJobs } from './jobs/agenda.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
 import { createLogger, type Logger } from './logger.js';
@@ -109,11 +110,21 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
       });
       log.info(slack.routes ? 'Slack: HTTP mode at /slack/events' : 'Slack: Socket Mode connected');
     } else {
-      log.warn('Slack is not configured (SLACK_BOT_TOKEN or SLACK_CLIENT_ID): no chat channel is running');
+      log.warn(
+        `Slack is not configured (SLACK_BOT_TOKEN or SLACK_CLIENT_ID)${config.teams ? '' : ': no chat channel is running'}`,
+      );
     }
+    const teams = config.teams
+      ? await startTeamsChannel({ config: config.teams, core: latch, conn: db.conn, log }).catch(
+          (err: Error) => {
+            throw new StartupError(err.message);
+          },
+        )
+      : undefined;
+    if (teams) log.info('Teams: bot at /api/messages');
     server = await startWebServer(latch, {
       port: config.port,
-      routes: slack?.routes ? [slack.routes] : [],
+      routes: [...(slack?.routes ? [slack.routes] : []), ...(teams ? [teams.routes] : [])],
       front: config.ackFront && slack?.commandAcks ? { slack: slack.commandAcks } : undefined,
       // Without its front the process cannot be reached: stop, so the supervisor starts a new one.
       onFrontLost: () => void stop('front lost', 1),

@@ -55,6 +55,19 @@ export interface TokenRequest {
   accessToken?: string;
 }
 
+/** A TeamsChannelAccount, as the connector's member lookup answers it. */
+export interface TeamsMember {
+  id: string;
+  name: string;
+  aadObjectId: string;
+  email?: string;
+  userPrincipalName?: string;
+  givenName?: string;
+  surname?: string;
+  tenantId?: string;
+  userRole?: 'user' | 'guest' | 'anonymous';
+}
+
 /** One connector request, recorded after it was answered. */
 export interface ConnectorCall {
   index: number;
@@ -62,7 +75,8 @@ export interface ConnectorCall {
   /** The path from `/v3/` on, as received (still URL-encoded). */
   path: string;
   /** Which operation of the connector API this was. */
-  operation: 'sendToConversation' | 'replyToActivity' | 'updateActivity' | 'createConversation';
+  operation: 'sendToConversation' | 'replyToActivity' | 'updateActivity' | 'createConversation' | 'getMember';
+  memberId?: string;
   /** Decoded from the path. */
   conversationId?: string;
   activityId?: string;
@@ -98,6 +112,8 @@ export class BotFrameworkStandIn {
   readonly serviceUrl: string;
 
   readonly tokenRequests: TokenRequest[] = [];
+  /** Teams members by their `29:` id, as GET /v3/conversations/{id}/members/{memberId} answers them. */
+  readonly members = new Map<string, TeamsMember>();
   readonly calls: ConnectorCall[] = [];
 
   private readonly issued = new Set<string>();
@@ -283,6 +299,8 @@ export class BotFrameworkStandIn {
       call = { operation: 'replyToActivity', conversationId, activityId };
     } else if (req.method === 'PUT' && activities === 'activities' && conversationId && activityId) {
       call = { operation: 'updateActivity', conversationId, activityId };
+    } else if (req.method === 'GET' && activities === 'members' && conversationId && activityId) {
+      call = { operation: 'getMember', conversationId, memberId: activityId };
     } else {
       return send(res, 405, { error: { code: 'MethodNotAllowed', message: `${req.method} /${path}` } });
     }
@@ -300,6 +318,15 @@ export class BotFrameworkStandIn {
       };
     } else if (call.operation === 'updateActivity') {
       response = { id: call.activityId }; // ResourceResponse
+    } else if (call.operation === 'getMember') {
+      const member = this.members.get(call.memberId!);
+      if (member) response = { ...member };
+      else {
+        status = 404;
+        response = {
+          error: { code: 'MemberNotFoundInConversation', message: 'The member could not be found.' },
+        };
+      }
     } else {
       response = { id: `1${Date.now()}${this.calls.length}` }; // ResourceResponse
     }

@@ -26,6 +26,7 @@ import {
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
   ConfigurationServiceClientCredentialFactory,
+  TeamsInfo,
   TurnContext,
   type Activity,
   type ConversationParameters,
@@ -125,6 +126,18 @@ export interface TeamsTurn {
   /** Replaces an activity the bot sent earlier; `activity.id` names it. */
   updateActivity(activity: OutgoingActivity & { id: string }): Promise<void>;
   conversationReference(): TeamsConversationReference;
+  /** Who sent the turn's activity, as Teams knows them (email and UPN); undefined if Teams does not say. */
+  sender(): Promise<TeamsMemberInfo | undefined>;
+}
+
+/** The Teams profile of a person (TeamsInfo.getMember). */
+export interface TeamsMemberInfo {
+  id: string;
+  aadObjectId?: string;
+  name?: string;
+  email?: string;
+  userPrincipalName?: string;
+  tenantId?: string;
 }
 
 export interface NewConversation {
@@ -286,6 +299,23 @@ function toTurn(context: TurnContext): TeamsTurn {
     },
     conversationReference() {
       return asJson<TeamsConversationReference>(reference);
+    },
+    async sender() {
+      const from = context.activity.from?.id;
+      if (!from) return undefined;
+      try {
+        const m = await TeamsInfo.getMember(context, from);
+        return {
+          id: m.id,
+          aadObjectId: m.aadObjectId,
+          name: m.name,
+          email: m.email,
+          userPrincipalName: m.userPrincipalName,
+          tenantId: m.tenantId,
+        };
+      } catch {
+        return undefined; // not a Teams conversation, or the member is gone
+      }
     },
   };
 }

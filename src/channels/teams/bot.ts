@@ -1,0 +1,179 @@
+/**
+ * The Teams bot's turns (docs/ARCHITECTURE.md, "Teams channel"): installs and removals keep the
+ * record of who can be reached, and the personal-chat commands `help`, `list` and `revoke` go to
+ * the core's queries and use-cases, as Slack's `/access` does. The person is the one Teams says sent
+ * the activity (TeamsInfo.getMember): their email is their Latch identity, their Entra object id an
+ * alias LATCH_ADMINS may name.
+ */
+import { DateTime } from 'luxon';
+import type { ChannelCore } from '../../app.js';
+import { formatRequestId, parseRequestId } from '../../domain/human-id.js';
+import type { Identity } from '../../domain/identity.js';
+import { STATE_LABELS } from '../../domain/request.js';
+import { LatchError } from '../../lifecycle/errors.js';
+import type { RequestView } from '../../lifecycle/request-view.js';
+import type { Logger } from '../../logger.js';
+import type { TeamsActivity, TeamsMemberInfo, TeamsTurn } from './adapter.js';
+import type { ConversationReference, TeamsPeople } from './store.js';
+
+export const HELP_TEXT = [
+  'Latch gives you access when you need it, for a bounded time.',
+  '- **list**: your access and your open requests',
+  '- **revoke AR-1234**: end access now',
+  '- **help**: this message',
+  'Asking for access from Teams is coming; until then, use `/access` in Slack.',
+].join('\n\n');
+
+export interface TeamsBotDeps {
+  core: ChannelCore;
+  people: TeamsPeople;
+  log: Logger;
+}
+
+export function teamsBot(deps: TeamsBotDeps): (turn: TeamsTurn) => Promise<void> {
+  return async (turn) => {
+    const a = turn.activity;
+    if (a.type === 'installationUpdate') return installation(deps, turn);
+    if (a.type === 'conversationUpdate' && isPersonal(a)) {
+      const botAdded = (a.membersAdded as Array<{ id: string }> | undefined)?.some(
+        (m) => m.id === a.recipient?.id,
+      );
+      if (botAdded) return installation(deps, turn, 'add');
+      return;
+    }
+    if (a.type !== 'message') return;
+    if (!isPersonal(a)) {
+      await turn.sendActivity('Latch works in a personal chat: open it from the Apps bar and write `help`.');
+      return;
+    }
+    const who = await identify(deps, turn);
+    if (!who) {
+      await turn.sendActivity(
+        'Teams did not tell Latch who you are (no email on your account), so it cannot act for you. Ask an admin to check your Entra profile.',
+      );
+      return;
+    }
+    await command(deps, turn, who, (a.text ?? '').replace(/<[^>]+>/g, '').trim());
+  };
+}
+
+function isPersonal(a: TeamsActivity): boolean {
+  return (
+    a.conversation?.conversationType === 'personal' ||
+    (!a.conversation?.conversationType && !a.conversation?.isGroup)
+  );
+}
+
+function tenantOf(a: TeamsActivity): string | undefined {
+  const data = a.channelData as { tenant?: { id?: string } } | undefined;
+  return a.conversation?.tenantId ?? data?.tenant?.id;
+}
+
+async function installation(deps: TeamsBotDeps, turn: TeamsTurn, forced?: 'add'): Promise<void> {
+  const a = turn.activity;
+  const tenantId = tenantOf(a);
+  const aadObjectId = a.from?.aadObjectId;
+  if (!tenantId || !aadObjectId || !isPersonal(a)) return;
+  const action = forced ?? String(a.action ?? '');
+  if (action.startsWith('remove')) {
+    await deps.people.unreachable(tenantId, aadObjectId, 'they removed Latch from Teams');
+    return;
+  }
+  if (!action.startsWith('add')) return;
+  const member = await turn.sender();
+  await deps.people.seen(
+    person(tenantId, aadObjectId, a.from!.id, member),
+    turn.conversationReference() as unknown as ConversationReference,
+    true,
+  );
+  await turn.sendActivity(`Hello${member?.name ? ` ${member.name}` : ''}. ${HELP_TEXT}`);
+}
+
+async function identify(deps: TeamsBotDeps, turn: TeamsTurn): Promise<Identity | undefined> {
+  const a = turn.activity;
+  const tenantId = tenantOf(a);
+  const aadObjectId = a.from?.aadObjectId;
+  const member = await turn.sender();
+  if (tenantId && aadObjectId)
+    await deps.people.seen(
+      person(tenantId, aadObjectId, a.from!.id, member),
+      turn.conversationReference() as unknown as ConversationReference,
+    );
+  const email =
+    member?.email ?? (member?.userPrincipalName?.includes('@') ? member.userPrincipalName : undefined);
+  if (!email) return undefined;
+  const timeZone = typeof a.localTimezone === 'string' ? a.localTimezone : undefined;
+  return {
+    id: email.toLowerCase(),
+    email: email.toLowerCase(),
+    displayName: member?.name,
+    groups: [],
+    ...(timeZone && DateTime.local().setZone(timeZone).isValid ? { timeZone } : {}),
+    aliases: aadObjectId ? [aadObjectId] : [],
+  };
+}
+
+function person(tenantId: string, aadObjectId: string, userId: string, member: TeamsMemberInfo | undefined) {
+  return {
+    tenantId,
+    aadObjectId,
+    userId,
+    email: member?.email,
+    userPrincipalName: member?.userPrincipalName,
+    displayName: member?.name,
+  };
+}
+
+async function command(deps: TeamsBotDeps, turn: TeamsTurn, who: Identity, text: string): Promise<void> {
+  const [verb = '', ...rest] = text.split(/\s+/);
+  try {
+    switch (verb.toLowerCase()) {
+      case 'list': {
+        const mine = await deps.core.queries.myAccess(who);
+        const open = [...mine.pending, ...mine.active.map((x) => x.request)].sort(
+          (x, y) => y.number - x.number,
+        );
+        await turn.sendActivity(
+          open.length
+            ? listText(open.slice(0, 40), who.timeZone)
+            : 'You have no access and no open requests.',
+        );
+        return;
+      }
+      case 'revoke': {
+        const n = rest[0] ? parseRequestId(rest[0]) : null;
+        if (n === null || n === undefined) {
+          await turn.sendActivity('Usage: `revoke AR-1234` (see `list`).');
+          return;
+        }
+        const view = await deps.core.requests.revoke(who, formatRequestId(n), 'revoked from Teams');
+        await turn.sendActivity(`${view.id} is being revoked; Latch will tell you when it is done.`);
+        return;
+      }
+      default:
+        await turn.sendActivity(HELP_TEXT);
+    }
+  } catch (err) {
+    if (err instanceof LatchError) await turn.sendActivity(err.message);
+    else {
+      deps.log.error({ err }, 'Teams command failed');
+      await turn.sendActivity(
+        'Something went wrong on the Latch side; the admins can find the details in its log.',
+      );
+    }
+  }
+}
+
+function listText(requests: RequestView[], timeZone?: string): string {
+  const at = (d: Date) => DateTime.fromJSDate(d, { zone: timeZone ?? 'utc' }).toFormat('ccc d LLL HH:mm');
+  return requests
+    .map((r) => {
+      const what = r.targets
+        .map((t) => `${t.permission} on ${t.resourceName}`)
+        .slice(0, 3)
+        .join(', ');
+      const until = r.state === 'active' && r.expiresAt ? ` until ${at(r.expiresAt)}` : '';
+      return `- **${r.id}** · ${what}${r.targets.length > 3 ? ` and ${r.targets.length - 3} more` : ''} · ${STATE_LABELS[r.state]}${until}`;
+    })
+    .join('\n\n');
+}

@@ -12,7 +12,7 @@ import { applyDeclaredConfig } from './config/apply.js';
 import { FlowsFileError, loadFlowsFile } from './config/flows-file.js';
 import { slackAuditChannelWitness } from './channels/slack/audit-witness.js';
 import { createSlackCore, startSlackApp, type SlackChannel } from './channels/slack/index.js';
-import { startTeamsChannel } from './channels/teams/index.js';
+import { createTeamsCore, startTeamsBot } from './channels/teams/index.js';
 import { startJobs, WORKER_JOBS, type RunningJobs } from './jobs/agenda.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
 import { createLogger, type Logger } from './logger.js';
@@ -73,6 +73,11 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
   const slackCore = config.slack
     ? await createSlackCore({ conn: db.conn, config: config.slack, encryptionKey, log })
     : undefined;
+  const teamsCore = config.teams
+    ? await createTeamsCore({ config: config.teams, conn: db.conn, log }).catch((err: Error) => {
+        throw new StartupError(err.message);
+      })
+    : undefined;
   const latch = createLatch({
     db,
     encryptionKey,
@@ -80,7 +85,10 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     envAdmins: config.admins,
     notifier: new LoggingNotifier(log),
     processMetrics: true,
-    channels: slackCore ? { slack: slackCore.notifier } : {},
+    channels: {
+      ...(slackCore ? { slack: slackCore.notifier } : {}),
+      ...(teamsCore ? { teams: teamsCore.notifier } : {}),
+    },
     expiryWarningMinutes: config.expiryWarningMinutes,
     loop: { tickMs: config.sweepIntervalMs },
     auditKey: config.auditKey ? parseAuditKey(config.auditKey) : undefined,
@@ -90,6 +98,8 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
 
   // The notifier reads through the core's queries, which exist only now.
   slackCore?.notifier.bind(latch);
+  // Every role delivers the outbox (the worker's sweeps too), so Teams deliveries need no bot here.
+  teamsCore?.notifier.bind(teamsCore.adapter, latch);
   if (slackCore)
     latch.audit.addWitness(
       slackAuditChannelWitness({
@@ -114,13 +124,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
         `Slack is not configured (SLACK_BOT_TOKEN or SLACK_CLIENT_ID)${config.teams ? '' : ': no chat channel is running'}`,
       );
     }
-    const teams = config.teams
-      ? await startTeamsChannel({ config: config.teams, core: latch, conn: db.conn, log }).catch(
-          (err: Error) => {
-            throw new StartupError(err.message);
-          },
-        )
-      : undefined;
+    const teams = teamsCore ? startTeamsBot(teamsCore, latch, log) : undefined;
     if (teams) log.info('Teams: bot at /api/messages');
     server = await startWebServer(latch, {
       port: config.port,

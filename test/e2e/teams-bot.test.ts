@@ -4,7 +4,10 @@
  * revoke, help), as the person Teams says sent them.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { startTeamsChannel, type TeamsChannel } from '../../src/channels/teams/index.js';
+import { randomBytes } from 'node:crypto';
+import type { AdaptiveCard } from '../../blocks/teams/cards.js';
+import { createTeamsCore, startTeamsBot, type TeamsChannel } from '../../src/channels/teams/index.js';
+import { connectDatabase, type Database } from '../../src/store/db.js';
 import { silentLogger } from '../../src/logger.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { BotFrameworkStandIn, BOT_FRAMEWORK_ISSUER } from '../support/bot-framework-stand-in.js';
@@ -22,6 +25,7 @@ const APP_ID = '8c0f1f8e-6a55-4a3c-9d1e-2f3a4b5c6d7e';
 const APP_PASSWORD = 'stand-in-secret';
 const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const ADA = { id: '29:1user-ada', name: 'Ada Lovelace', aadObjectId: '6f1b2c3d-0000-4000-8000-000000000001' };
+const BOB = { id: '29:1user-bob', name: 'Bob Approver', aadObjectId: '6f1b2c3d-0000-4000-8000-000000000003' };
 const NOMAIL = {
   id: '29:1user-nomail',
   name: 'No Mail',
@@ -29,6 +33,7 @@ const NOMAIL = {
 };
 
 let fx: Fixture;
+let teamsDb: Database;
 let standIn: BotFrameworkStandIn;
 let teams: TeamsChannel;
 let web: WebServer;
@@ -38,7 +43,6 @@ let errorSpy: ReturnType<typeof jest.spyOn>;
 
 beforeAll(async () => {
   errorSpy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-  fx = await createFixture('teams_bot');
   standIn = await BotFrameworkStandIn.start({
     appId: APP_ID,
     appPassword: APP_PASSWORD,
@@ -51,10 +55,13 @@ beforeAll(async () => {
     tenantId: TENANT_ID,
   });
   standIn.members.set(NOMAIL.id, { ...NOMAIL, tenantId: TENANT_ID });
-  teams = await startTeamsChannel({
+  standIn.members.set(BOB.id, { ...BOB, email: 'bob@example.com', tenantId: TENANT_ID });
+  // The Teams half first (the core's outbox needs its channel), on the database the fixture then uses.
+  const dbName = `t_teams_bot_${randomBytes(4).toString('hex')}`;
+  teamsDb = await connectDatabase(process.env.MONGODB_URI!, { dbName });
+  const teamsCore = await createTeamsCore({
     config: { appId: APP_ID, appPassword: APP_PASSWORD, appType: 'SingleTenant', tenantId: TENANT_ID },
-    core: fx.latch,
-    conn: fx.db.conn,
+    conn: teamsDb.conn,
     log: silentLogger,
     endpoints: {
       ToChannelFromBotLoginUrl: standIn.loginUrl,
@@ -67,6 +74,8 @@ beforeAll(async () => {
       ValidateAuthority: true,
     },
   });
+  fx = await createFixture('teams_bot', { dbName, channels: { teams: teamsCore.notifier } });
+  teams = startTeamsBot(teamsCore, fx.latch, silentLogger);
   web = await startWebServer(fx.latch, { port: 0, routes: [teams.routes] });
   let database: string;
   ({ database, drop: dropDb } = await createPgDatabase('teams'));
@@ -86,6 +95,8 @@ afterAll(async () => {
   await web?.close(1_000);
   await standIn?.close();
   await fx?.close();
+  await teamsDb?.conn.dropDatabase();
+  await teamsDb?.close();
   await dropDb?.();
   errorSpy.mockRestore();
 });
@@ -121,6 +132,18 @@ async function say(from: typeof ADA, text: string, personal = true): Promise<str
   return String(reply.body.text);
 }
 
+/** Posts a signed Action.Execute invoke and returns the invoke response's body. */
+async function invoke(from: typeof ADA, verb: string, data: Record<string, unknown>) {
+  const a = activity(from, {
+    type: 'invoke',
+    name: 'adaptiveCard/action',
+    value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
+  });
+  const res = await post(a);
+  expect(res.status).toBe(200);
+  return (await res.json()) as { statusCode: number; type: string; value: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
 async function post(a: object): Promise<Response> {
   const token = await standIn.signChannelToken({ audience: APP_ID });
   return fetch(`http://127.0.0.1:${web.port}/api/messages`, {
@@ -137,6 +160,7 @@ describe('the Teams bot', () => {
     const greeting = await standIn.waitForCall((c) => c.activityId === install.id);
     expect(String(greeting.body.text)).toMatch(/^Hello Ada Lovelace\. Latch gives you access/);
     expect(await teams.people.reach('ada@example.com')).toEqual({
+      userId: ADA.id,
       reference: expect.objectContaining({
         serviceUrl: standIn.serviceUrl,
         conversation: expect.objectContaining({ id: `a:1personal-${ADA.aadObjectId}` }),
@@ -183,6 +207,80 @@ describe('the Teams bot', () => {
 
   it('works only in a personal chat', async () => {
     expect(await say(ADA, 'list', false)).toMatch(/personal chat/);
+  });
+
+  it('sends the approver a card, takes Approve and Deny from it (Universal Actions), and tells everyone', async () => {
+    await fx.latch.admin.saveFlow(
+      admin,
+      flow({
+        name: 'Billing write',
+        targets: [{ integration: 'pg', include: [{ id: billing }], permissions: ['write'] }],
+        approval: { steps: [{ approvers: [{ type: 'user', id: 'bob@example.com' }] }] },
+      }),
+    );
+    const install = activity(BOB, { type: 'installationUpdate', action: 'add' });
+    expect((await post(install)).status).toBe(200);
+    await standIn.waitForCall((c) => c.activityId === install.id);
+    const ada = { id: 'ada@example.com', email: 'ada@example.com', displayName: 'Ada', groups: [] };
+    const submit = (why: string, who: typeof ada = ada) =>
+      fx.latch.requests.submit(who, {
+        targets: [{ integration: 'pg', resourceId: billing, permission: 'write' }],
+        durationMinutes: 30,
+        justification: why,
+        source: 'api',
+      });
+
+    // The card reaches Bob's personal chat through the outbox.
+    const first = await submit('fix the ledger');
+    const card = await standIn.waitForCall(
+      (c) =>
+        c.conversationId === `a:1personal-${BOB.aadObjectId}` &&
+        JSON.stringify(c.body.attachments ?? []).includes(first.id),
+    );
+    const content = (card.body.attachments as Array<{ contentType: string; content: AdaptiveCard }>)[0]!;
+    expect(content.contentType).toBe('application/vnd.microsoft.card.adaptive');
+    expect(content.content.actions!.map((a) => a.verb)).toEqual(['latch.approve', 'latch.deny']);
+    expect(content.content.refresh!.userIds).toEqual([BOB.id]);
+
+    // Approve, as Teams sends an Action.Execute: the answer is the card as Bob now sees it.
+    const approve = await invoke(BOB, 'latch.approve', { request: first.id, version: first.version });
+    expect(approve.statusCode).toBe(200);
+    expect(JSON.stringify(approve.value)).toContain('Approved by you.');
+    expect(approve.value.actions).toBeUndefined();
+    // Every copy of the card is rewritten, and Ada hears of it.
+    const rewritten = await standIn.waitForCall(
+      (c) =>
+        c.operation === 'updateActivity' && JSON.stringify(c.body).includes(`Approved by bob@example.com`),
+    );
+    expect(rewritten.conversationId).toBe(`a:1personal-${BOB.aadObjectId}`);
+    await standIn.waitForCall(
+      (c) =>
+        c.conversationId === `a:1personal-${ADA.aadObjectId}` &&
+        String(c.body.text).startsWith(`${first.id} is approved by bob@example.com`),
+    );
+
+    // Deny needs a reason; the refusal comes back as a message, and nothing changes.
+    // Others ask too (one open request per person and access).
+    const cy = { ...ada, id: 'cy@example.com', email: 'cy@example.com', displayName: 'Cy' };
+    const dee = { ...ada, id: 'dee@example.com', email: 'dee@example.com', displayName: 'Dee' };
+    const second = await submit('again', cy);
+    await standIn.waitForCall((c) => JSON.stringify(c.body.attachments ?? []).includes(second.id));
+    const bare = await invoke(BOB, 'latch.deny', { request: second.id, version: second.version });
+    expect(bare).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.activity.message' });
+    expect(String(bare.value)).toMatch(/reason/i);
+    const denied = await invoke(BOB, 'latch.deny', {
+      request: second.id,
+      version: second.version,
+      reason: 'not this week',
+    });
+    expect(JSON.stringify(denied.value)).toContain('Denied by you: not this week');
+    // Someone who is not an approver of it is refused by the core, whatever the card says.
+    const third = await submit('once more', dee);
+    const forged = await invoke(ADA, 'latch.approve', { request: third.id, version: third.version });
+    expect(String(forged.value)).not.toMatch(/approved/i);
+    expect((await fx.latch.queries.myAccess(dee)).pending.find((r) => r.id === third.id)?.state).toBe(
+      'pending',
+    );
   });
 
   it('knows when the app is removed, and why the person cannot be reached', async () => {

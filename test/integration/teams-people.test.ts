@@ -41,7 +41,7 @@ describe('Teams people', () => {
       ref('a:ann'),
       true,
     );
-    expect(await people.reach('ann@example.com')).toEqual({ reference: ref('a:ann') });
+    expect(await people.reach('ann@example.com')).toEqual({ reference: ref('a:ann'), userId: '29:ann' });
   });
 
   it('says why someone cannot be reached: never installed, or removed the app', async () => {
@@ -57,7 +57,7 @@ describe('Teams people', () => {
     expect(await people.reach('bob@example.com')).toEqual({ unreachable: 'they removed Latch from Teams' });
     // Coming back from their chat makes them reachable again.
     await people.seen({ tenantId: TENANT, aadObjectId: 'aad-bob', userId: '29:bob' }, ref('a:bob2'));
-    expect(await people.reach('bob@example.com')).toEqual({ reference: ref('a:bob2') });
+    expect(await people.reach('bob@example.com')).toEqual({ reference: ref('a:bob2'), userId: '29:bob' });
   });
 
   it('keeps what it knew when a later activity tells less (no email, no reference)', async () => {
@@ -72,6 +72,6 @@ describe('Teams people', () => {
       ref('a:cy'),
     );
     await people.seen({ tenantId: TENANT, aadObjectId: 'aad-cy', userId: '29:cy' });
-    expect(await people.reach('cy@example.com')).toEqual({ reference: ref('a:cy') });
+    expect(await people.reach('cy@example.com')).toEqual({ reference: ref('a:cy'), userId: '29:cy' });
   });
 });

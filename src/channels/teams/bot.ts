@@ -13,6 +13,7 @@ import { STATE_LABELS } from '../../domain/request.js';
 import { LatchError } from '../../lifecycle/errors.js';
 import type { RequestView } from '../../lifecycle/request-view.js';
 import type { Logger } from '../../logger.js';
+import { approvalCard, noticeCard, VERB, type AdaptiveCard } from '../../../blocks/teams/cards.js';
 import type { TeamsActivity, TeamsMemberInfo, TeamsTurn } from './adapter.js';
 import type { ConversationReference, TeamsPeople } from './store.js';
 
@@ -23,6 +24,110 @@ export const HELP_TEXT = [
   '- **help**: this message',
   'Asking for access from Teams is coming; until then, use `/access` in Slack.',
 ].join('\n\n');
+
+const NO_IDENTITY =
+  'Teams did not tell Latch who you are (no email on your account), so it cannot act for you. Ask an admin to check your Entra profile.';
+
+const CARD = 'application/vnd.microsoft.card.adaptive';
+
+/**
+ * An Action.Execute from a card: answered in the invoke response, with the card as this person
+ * should now see it (Universal Actions), or a message when there is nothing to redraw.
+ */
+async function universalAction(deps: TeamsBotDeps, turn: TeamsTurn): Promise<void> {
+  const value = (turn.activity.value ?? {}) as { action?: { verb?: string; data?: Record<string, unknown> } };
+  const verb = value.action?.verb ?? '';
+  const data = value.action?.data ?? {};
+  const who = await identify(deps, turn);
+  let body: Record<string, unknown>;
+  if (!who)
+    body = { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: NO_IDENTITY };
+  else if (verb === VERB.refresh) {
+    const waiting = (await deps.core.queries.awaitingMe(who)).find((r) => r.id === data.request);
+    const card = waiting
+      ? approvalCard({
+          request: waiting,
+          requesterName: waiting.requester.displayName ?? waiting.requester.email,
+          context: {
+            groups: waiting.requester.groups,
+            timeZone: waiting.requester.timeZone,
+            previousRequests: 0,
+            previousForSame: 0,
+          },
+          approverUserIds: turn.activity.from ? [turn.activity.from.id] : [],
+        })
+      : noticeCard([
+          { text: String(data.request ?? 'This request'), bold: true },
+          ' is no longer waiting for you.',
+        ]);
+    body = { statusCode: 200, type: CARD, value: card };
+  } else {
+    const answer = await cardAction(deps, who, verb, data);
+    body = answer.card
+      ? { statusCode: 200, type: CARD, value: answer.card }
+      : { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: answer.text };
+  }
+  await turn.sendActivity({ type: 'invokeResponse', value: { status: 200, body } });
+}
+
+/** What a card's button asks, as this person: the text to tell them, and the card to show instead. */
+async function cardAction(
+  deps: TeamsBotDeps,
+  who: Identity,
+  verb: string,
+  data: Record<string, unknown>,
+): Promise<{ text: string; card?: AdaptiveCard }> {
+  const id = typeof data.request === 'string' ? data.request : '';
+  const reason = typeof data.reason === 'string' ? data.reason.trim() : '';
+  try {
+    switch (verb) {
+      case VERB.approve: {
+        const view = await deps.core.requests.approve(who, id, reason || undefined);
+        const outcome =
+          view.state === 'pending'
+            ? 'Your approval is recorded; the request waits for the other approvals.'
+            : 'Approved by you.';
+        return { text: `You approved ${view.id}.`, card: decidedApprovalCard(view, outcome) };
+      }
+      case VERB.deny: {
+        const view = await deps.core.requests.reject(who, id, reason);
+        return {
+          text: `You denied ${view.id}.`,
+          card: decidedApprovalCard(view, `Denied by you: ${reason}`),
+        };
+      }
+      case VERB.revoke: {
+        const view = await deps.core.requests.revoke(who, id, 'revoked from Teams');
+        return { text: `${view.id} is being revoked; Latch will tell you when it is done.` };
+      }
+      case VERB.cancel: {
+        const view = await deps.core.requests.cancel(who, id);
+        return { text: `${view.id} is cancelled.` };
+      }
+      default:
+        return { text: 'Latch does not know that button; it may be from an older card.' };
+    }
+  } catch (err) {
+    if (err instanceof LatchError) return { text: err.message };
+    deps.log.error({ err }, 'Teams card action failed');
+    return { text: 'Something went wrong on the Latch side; the admins can find the details in its log.' };
+  }
+}
+
+function decidedApprovalCard(view: RequestView, outcome: string): AdaptiveCard {
+  return approvalCard({
+    request: view,
+    requesterName: view.requester.displayName ?? view.requester.email,
+    context: {
+      groups: view.requester.groups,
+      timeZone: view.requester.timeZone,
+      previousRequests: 0,
+      previousForSame: 0,
+    },
+    approverUserIds: [],
+    outcome,
+  });
+}
 
 export interface TeamsBotDeps {
   core: ChannelCore;
@@ -41,16 +146,25 @@ export function teamsBot(deps: TeamsBotDeps): (turn: TeamsTurn) => Promise<void>
       if (botAdded) return installation(deps, turn, 'add');
       return;
     }
+    if (a.type === 'invoke' && a.name === 'adaptiveCard/action') return universalAction(deps, turn);
     if (a.type !== 'message') return;
+    // The Action.Submit fallback of an older client: the card's data comes as the message's value.
+    const submitted = a.value as { verb?: unknown } | undefined;
+    if (submitted && typeof submitted.verb === 'string') {
+      const who = await identify(deps, turn);
+      const answer = who
+        ? await cardAction(deps, who, submitted.verb, submitted as Record<string, unknown>)
+        : { text: NO_IDENTITY };
+      await turn.sendActivity(answer.text);
+      return;
+    }
     if (!isPersonal(a)) {
       await turn.sendActivity('Latch works in a personal chat: open it from the Apps bar and write `help`.');
       return;
     }
     const who = await identify(deps, turn);
     if (!who) {
-      await turn.sendActivity(
-        'Teams did not tell Latch who you are (no email on your account), so it cannot act for you. Ask an admin to check your Entra profile.',
-      );
+      await turn.sendActivity(NO_IDENTITY);
       return;
     }
     await command(deps, turn, who, (a.text ?? '').replace(/<[^>]+>/g, '').trim());

@@ -9,9 +9,18 @@ import type { Logger } from '../../logger.js';
 import type { Routes } from '../../web/server.js';
 import { createTeamsAdapter, type BotFrameworkEndpoints, type TeamsAdapter } from './adapter.js';
 import { teamsBot } from './bot.js';
+import { TeamsNotifier } from './notifier.js';
 import { ensureTeamsIndexes, teamsModels, TeamsPeople } from './store.js';
 
 export const TEAMS_MESSAGES_PATH = '/api/messages';
+
+export interface TeamsCore {
+  config: TeamsConfig;
+  people: TeamsPeople;
+  adapter: TeamsAdapter;
+  /** The outbox's channel: give it to createLatch as `channels.teams`. */
+  notifier: TeamsNotifier;
+}
 
 export interface TeamsChannel {
   routes: Routes;
@@ -19,15 +28,15 @@ export interface TeamsChannel {
   adapter: TeamsAdapter;
 }
 
-export async function startTeamsChannel(opts: {
+/** The half the core needs before it is built: the store, the adapter and the outbox's channel. */
+export async function createTeamsCore(opts: {
   config: TeamsConfig;
-  core: ChannelCore;
   conn: Connection;
   log: Logger;
   /** Every Bot Framework endpoint, for a sovereign cloud or local stand-ins; the public cloud without. */
   endpoints?: BotFrameworkEndpoints;
   clock?: () => Date;
-}): Promise<TeamsChannel> {
+}): Promise<TeamsCore> {
   const { config } = opts;
   if (config.appType === 'UserAssignedMSI' || !config.appPassword)
     throw new Error('Teams: only client-secret bots (MicrosoftAppPassword) are supported so far');
@@ -41,12 +50,19 @@ export async function startTeamsChannel(opts: {
     MicrosoftAppTenantId: config.tenantId,
     endpoints: opts.endpoints,
   });
-  const onTurn = teamsBot({ core: opts.core, people, log: opts.log });
+  const notifier = new TeamsNotifier({ m, people, log: opts.log, now: opts.clock });
+  return { config, people, adapter, notifier };
+}
+
+/** The bot at POST /api/messages, on the built core; deliveries start once it runs. */
+export function startTeamsBot(teams: TeamsCore, core: ChannelCore, log: Logger): TeamsChannel {
+  teams.notifier.bind(teams.adapter, core);
+  const onTurn = teamsBot({ core, people: teams.people, log });
   return {
-    people,
-    adapter,
+    people: teams.people,
+    adapter: teams.adapter,
     routes: (router) => {
-      router.on('POST', TEAMS_MESSAGES_PATH, (req, res) => adapter.process(req, res, onTurn));
+      router.on('POST', TEAMS_MESSAGES_PATH, (req, res) => teams.adapter.process(req, res, onTurn));
     },
   };
 }

@@ -38,16 +38,52 @@ const teamsUserSchema = new Schema(
 );
 teamsUserSchema.index({ email: 1 });
 
+/** Where a card went (so every copy can be rewritten once anyone decides), and which version it shows. */
+const messageRefSchema = new Schema(
+  {
+    /** `${requestId}:${kind}:${step}:${email}` */
+    _id: { type: String },
+    requestId: { type: String, required: true },
+    kind: { type: String, required: true },
+    step: { type: Number, required: true },
+    email: { type: String, required: true },
+    userId: String,
+    reference: { type: Schema.Types.Mixed, required: true },
+    activityId: { type: String, required: true },
+    version: { type: Number, required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+messageRefSchema.index({ requestId: 1, kind: 1 });
+
+/**
+ * One per message of an outbox event and recipient: a retried event sends nothing twice. A claim
+ * not marked done after a while is a sender that died mid-send, and is taken over.
+ */
+const sentSchema = new Schema(
+  {
+    _id: { type: String },
+    at: { type: Date, required: true },
+    done: { type: Boolean, default: false },
+  },
+  { versionKey: false },
+);
+// Outbox events are delivered within days; their claims need not outlive that.
+sentSchema.index({ at: 1 }, { expireAfterSeconds: 14 * 24 * 3600 });
+
 export function teamsModels(conn: Connection) {
   return {
     TeamsUser: model(conn, 'TeamsUser', teamsUserSchema, 'teams_users'),
+    MessageRef: model(conn, 'TeamsMessageRef', messageRefSchema, 'teams_messages'),
+    Sent: model(conn, 'TeamsSent', sentSchema, 'teams_sent'),
   };
 }
 
 export type TeamsModels = ReturnType<typeof teamsModels>;
 
 export async function ensureTeamsIndexes(m: TeamsModels): Promise<void> {
-  await m.TeamsUser.createIndexes();
+  await Promise.all([m.TeamsUser.createIndexes(), m.MessageRef.createIndexes(), m.Sent.createIndexes()]);
 }
 
 export interface TeamsPerson {
@@ -101,12 +137,14 @@ export class TeamsPeople {
   }
 
   /** Where to message the person with this email, or why that cannot be done. */
-  async reach(email: string): Promise<{ reference: ConversationReference } | { unreachable: string }> {
+  async reach(
+    email: string,
+  ): Promise<{ reference: ConversationReference; userId: string } | { unreachable: string }> {
     const rows = await this.m.TeamsUser.find({ email: normalizeEmail(email) })
       .sort({ seenAt: -1 })
       .lean();
     const ok = rows.find((r) => r.reference && !r.unreachableAt);
-    if (ok) return { reference: ok.reference as ConversationReference };
+    if (ok) return { reference: ok.reference as ConversationReference, userId: ok.userId };
     const lost = rows.find((r) => r.unreachableAt);
     if (lost) return { unreachable: lost.unreachableReason ?? 'Latch could not reach them in Teams' };
     return { unreachable: 'they have not installed Latch in Teams' };

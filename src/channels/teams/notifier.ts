@@ -1,0 +1,267 @@
+/**
+ * Teams for the outbox (docs/ARCHITECTURE.md, "Teams channel"): approvers get the approval card in
+ * their personal chat with Latch, every copy is rewritten once the request is decided, and the
+ * requester is told what happened. Each message goes out once per event and recipient however
+ * often the event is retried. Someone Latch cannot reach in Teams (never installed, removed the
+ * app) is skipped and logged; a failure worth retrying is thrown for the outbox's backoff.
+ */
+import { DateTime } from 'luxon';
+import type { ChannelCore } from '../../app.js';
+import type { LatchEvent, Notifier } from '../../lifecycle/notifier.js';
+import { DeliveryDeferred } from '../../lifecycle/notifier.js';
+import type { RequestView } from '../../lifecycle/request-view.js';
+import type { Logger } from '../../logger.js';
+import { approvalCard, targetsText, type AdaptiveCard } from '../../../blocks/teams/cards.js';
+import type { OutgoingActivity, TeamsAdapter, TeamsConversationReference } from './adapter.js';
+import type { TeamsModels, TeamsPeople } from './store.js';
+
+/** A sender that has not finished after this long died mid-send: its message is sent again. */
+const STALE_CLAIM_MS = 35_000;
+const CARD = 'application/vnd.microsoft.card.adaptive';
+
+export function cardActivity(card: AdaptiveCard, summary: string): OutgoingActivity {
+  return { summary, attachments: [{ contentType: CARD, content: card }] };
+}
+
+export class TeamsNotifier implements Notifier {
+  private adapter?: TeamsAdapter;
+  private core?: ChannelCore;
+
+  constructor(private readonly d: { m: TeamsModels; people: TeamsPeople; log: Logger; now?: () => Date }) {}
+
+  /** Once the channel runs: until then, deliveries wait in the outbox. */
+  bind(adapter: TeamsAdapter, core: ChannelCore): void {
+    this.adapter = adapter;
+    this.core = core;
+  }
+
+  private now(): Date {
+    return this.d.now ? this.d.now() : new Date();
+  }
+
+  async notify(event: LatchEvent): Promise<void> {
+    if (!this.adapter || !this.core) throw new DeliveryDeferred('the Teams channel is not running yet');
+    const r = event.request;
+    const key = (purpose: string) => (event.eventId ? `${event.eventId}:${purpose}` : undefined);
+    switch (event.type) {
+      case 'approval.needed':
+        if (r.state === 'pending')
+          await this.sendCards(r, event.approvers.users, event.reminder, key('card'));
+        break;
+      case 'approval.recorded':
+        if (event.remaining && r.state === 'pending')
+          await this.rewriteCards(r, undefined, `Approved by ${event.by}; still needs ${event.remaining}.`);
+        else if (!event.remaining)
+          await this.rewriteCards(
+            r,
+            `Step ${r.step} of ${r.stepCount} approved by ${event.by}; the next step decides now.`,
+          );
+        break;
+      case 'request.approved':
+        await this.rewriteCards(r, `Approved by ${event.by}.`);
+        await this.tell(
+          r,
+          `${r.id} is approved by ${event.by}. Latch is granting ${targetsText(r)} now.`,
+          key('approved'),
+        );
+        break;
+      case 'request.rejected':
+        await this.rewriteCards(r, `Denied by ${event.by}: ${event.reason}`);
+        await this.tell(r, `${r.id} is denied by ${event.by}: ${event.reason}`, key('denied'));
+        break;
+      case 'request.cancelled':
+        await this.rewriteCards(r, 'Cancelled by the requester.');
+        break;
+      case 'request.timed_out':
+        await this.rewriteCards(r, 'Timed out: nobody decided in time.');
+        await this.tell(r, `${r.id} timed out: nobody decided in time. You can ask again.`, key('timed-out'));
+        break;
+      case 'access.granted':
+        await this.tell(
+          r,
+          `${r.id}: you have ${targetsText(r)} until ${this.until(r)}.` +
+            (event.credentials.some((c) => Object.keys(c.values).length > 0)
+              ? ' Your credentials are shown in Slack (Show credentials); Teams will show them soon.'
+              : ''),
+          key('granted'),
+        );
+        break;
+      case 'access.expiring':
+        await this.tell(
+          r,
+          `${r.id}: your access to ${targetsText(r)} ends at ${this.until(r)}.`,
+          key('expiring'),
+        );
+        break;
+      case 'access.extended':
+        await this.tell(r, `${r.id} is extended: your access now ends at ${this.until(r)}.`, key('extended'));
+        break;
+      case 'access.revoked':
+        await this.tell(
+          r,
+          `${r.id}: your access to ${targetsText(r)} has ${r.state === 'expired' ? 'expired' : 'been revoked'}.`,
+          key('ended'),
+        );
+        break;
+      case 'request.failed':
+        await this.tell(r, `${r.id} could not be granted: ${event.error}`, key('failed'));
+        break;
+      default:
+        break; // request.submitted, extension.requested, revoke.failing: not in Teams yet
+    }
+  }
+
+  private until(r: RequestView): string {
+    if (!r.expiresAt) return 'you revoke it';
+    return DateTime.fromJSDate(r.expiresAt, { zone: r.requester.timeZone ?? 'utc' }).toFormat(
+      'ccc d LLL HH:mm ZZZZ',
+    );
+  }
+
+  private async tell(r: RequestView, text: string, key: string | undefined): Promise<void> {
+    await this.send(r.requester.email, { text }, key && `${key}:${r.requester.email}`);
+  }
+
+  private async sendCards(r: RequestView, approvers: string[], reminder: boolean, key: string | undefined) {
+    const emails = [...new Set(approvers.filter((a) => a.includes('@')).map((a) => a.toLowerCase()))];
+    const reached = await Promise.all(
+      emails.map(async (email) => ({ email, reach: await this.d.people.reach(email) })),
+    );
+    const userIds = reached.flatMap((x) => ('userId' in x.reach ? [x.reach.userId] : []));
+    const history = await this.core!.queries.requesterHistory(r);
+    const tz = r.requester.timeZone;
+    const card = approvalCard({
+      request: r,
+      requesterName: r.requester.displayName ?? r.requester.email,
+      context: {
+        groups: r.requester.groups,
+        timeZone: tz,
+        localTime: tz ? DateTime.now().setZone(tz).toFormat('HH:mm') : undefined,
+        ...history,
+      },
+      approverUserIds: userIds,
+      reminder,
+    });
+    for (const { email, reach } of reached) {
+      if (!('reference' in reach)) {
+        this.d.log.info(
+          { request: r.id, approver: email, why: reach.unreachable },
+          'approver not reachable in Teams',
+        );
+        continue;
+      }
+      const sent = await this.send(
+        email,
+        cardActivity(card, `${r.id}: approval needed`),
+        key && `${key}:${email}`,
+      );
+      if (sent)
+        await this.d.m.MessageRef.updateOne(
+          { _id: `${r.id}:approval:${r.step}:${email}` },
+          {
+            $set: {
+              requestId: r.id,
+              kind: 'approval',
+              step: r.step,
+              email,
+              userId: reach.userId,
+              reference: sent.reference,
+              activityId: sent.activityId,
+              version: r.version,
+              at: this.now(),
+            },
+          },
+          { upsert: true },
+        );
+    }
+  }
+
+  /** Rewrites every approver's copy: the outcome instead of buttons, or the progress beside them. */
+  private async rewriteCards(r: RequestView, outcome?: string, progress?: string): Promise<void> {
+    const refs = await this.d.m.MessageRef.find({
+      requestId: r.id,
+      kind: 'approval',
+      version: { $lte: r.version },
+    }).lean();
+    for (const ref of refs) {
+      const card = approvalCard({
+        request: r,
+        requesterName: r.requester.displayName ?? r.requester.email,
+        context: {
+          groups: r.requester.groups,
+          timeZone: r.requester.timeZone,
+          previousRequests: 0,
+          previousForSame: 0,
+        },
+        approverUserIds: ref.userId ? [ref.userId] : [],
+        outcome: outcome ?? (ref.step < r.step ? `Step ${ref.step + 1} is complete.` : undefined),
+        progress,
+      });
+      try {
+        await this.adapter!.continue(ref.reference as TeamsConversationReference, (turn) =>
+          turn.updateActivity({
+            id: ref.activityId,
+            ...cardActivity(card, `${r.id}: ${outcome ?? 'in progress'}`),
+          }),
+        );
+        await this.d.m.MessageRef.updateOne(
+          { _id: ref._id, version: { $lte: r.version } },
+          { $set: { version: r.version } },
+        );
+      } catch (err) {
+        // An old card that cannot be rewritten (deleted chat) must not hold up the request's other messages.
+        this.d.log.warn({ err, request: r.id, approver: ref.email }, 'could not update a Teams card');
+      }
+    }
+  }
+
+  /**
+   * Sends once per `key`: a retried event sends nothing twice. Returns where it went, or undefined
+   * when the person cannot be reached or it was sent already.
+   */
+  private async send(
+    email: string,
+    activity: OutgoingActivity,
+    key: string | undefined,
+  ): Promise<{ reference: TeamsConversationReference; activityId: string } | undefined> {
+    const reach = await this.d.people.reach(email);
+    if (!('reference' in reach)) {
+      this.d.log.info({ to: email, why: reach.unreachable }, 'not reachable in Teams');
+      return undefined;
+    }
+    if (key && !(await this.claim(key))) return undefined;
+    try {
+      let activityId = '';
+      const reference = reach.reference as unknown as TeamsConversationReference;
+      await this.adapter!.continue(reference, async (turn) => {
+        activityId = (await turn.sendActivity(activity)).id ?? '';
+      });
+      if (key) await this.d.m.Sent.updateOne({ _id: key }, { $set: { done: true } });
+      return { reference, activityId };
+    } catch (err) {
+      if (key) await this.d.m.Sent.deleteOne({ _id: key, done: false });
+      throw new DeliveryDeferred(`Teams did not take the message: ${(err as Error).message}`, undefined, {
+        cause: err,
+      });
+    }
+  }
+
+  /** True when this process may send the message now. */
+  private async claim(key: string): Promise<boolean> {
+    const now = this.now();
+    try {
+      await this.d.m.Sent.create({ _id: key, at: now, done: false });
+      return true;
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000) throw err;
+    }
+    const taken = await this.d.m.Sent.findOneAndUpdate(
+      { _id: key, done: false, at: { $lt: new Date(now.getTime() - STALE_CLAIM_MS) } },
+      { $set: { at: now } },
+    ).lean();
+    if (taken) return true;
+    const existing = await this.d.m.Sent.findById(key).lean();
+    if (existing?.done) return false;
+    throw new DeliveryDeferred('another sender is sending this message');
+  }
+}

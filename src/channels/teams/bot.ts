@@ -51,8 +51,7 @@ async function universalAction(deps: TeamsBotDeps, turn: TeamsTurn): Promise<voi
           context: {
             groups: waiting.requester.groups,
             timeZone: waiting.requester.timeZone,
-            previousRequests: 0,
-            previousForSame: 0,
+            ...(await deps.core.queries.requesterHistory(waiting)),
           },
           approverUserIds: turn.activity.from ? [turn.activity.from.id] : [],
         })
@@ -87,13 +86,13 @@ async function cardAction(
           view.state === 'pending'
             ? 'Your approval is recorded; the request waits for the other approvals.'
             : 'Approved by you.';
-        return { text: `You approved ${view.id}.`, card: decidedApprovalCard(view, outcome) };
+        return { text: `You approved ${view.id}.`, card: await decidedApprovalCard(deps, view, outcome) };
       }
       case VERB.deny: {
         const view = await deps.core.requests.reject(who, id, reason);
         return {
           text: `You denied ${view.id}.`,
-          card: decidedApprovalCard(view, `Denied by you: ${reason}`),
+          card: await decidedApprovalCard(deps, view, `Denied by you: ${reason}`),
         };
       }
       case VERB.revoke: {
@@ -114,15 +113,18 @@ async function cardAction(
   }
 }
 
-function decidedApprovalCard(view: RequestView, outcome: string): AdaptiveCard {
+async function decidedApprovalCard(
+  deps: TeamsBotDeps,
+  view: RequestView,
+  outcome: string,
+): Promise<AdaptiveCard> {
   return approvalCard({
     request: view,
     requesterName: view.requester.displayName ?? view.requester.email,
     context: {
       groups: view.requester.groups,
       timeZone: view.requester.timeZone,
-      previousRequests: 0,
-      previousForSame: 0,
+      ...(await deps.core.queries.requesterHistory(view)),
     },
     approverUserIds: [],
     outcome,

@@ -183,16 +183,13 @@ export class TeamsNotifier implements Notifier {
       kind: 'approval',
       version: { $lte: r.version },
     }).lean();
+    if (refs.length === 0) return;
+    const history = await this.core!.queries.requesterHistory(r);
     for (const ref of refs) {
       const card = approvalCard({
         request: r,
         requesterName: r.requester.displayName ?? r.requester.email,
-        context: {
-          groups: r.requester.groups,
-          timeZone: r.requester.timeZone,
-          previousRequests: 0,
-          previousForSame: 0,
-        },
+        context: { groups: r.requester.groups, timeZone: r.requester.timeZone, ...history },
         approverUserIds: ref.userId ? [ref.userId] : [],
         outcome: outcome ?? (ref.step < r.step ? `Step ${ref.step + 1} is complete.` : undefined),
         progress,

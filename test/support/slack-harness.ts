@@ -11,7 +11,8 @@ import { slackAuditChannelWitness } from '../../src/channels/slack/audit-witness
 import { createSlackCore, startSlackApp, type SlackChannel } from '../../src/channels/slack/index.js';
 import type { SlackConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
-import { connectDatabase } from '../../src/store/db.js';
+import type { Notifier } from '../../src/lifecycle/notifier.js';
+import { connectDatabase, type Database } from '../../src/store/db.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { RecordingNotifier, TestClock, type Fixture } from './fixture.js';
 import { SlackDriver } from './slack-driver.js';
@@ -55,6 +56,8 @@ export async function startSlackHarness(
     front?: boolean;
     /** Runs after the stand-in starts and before the app does (Socket Mode needs its URL first). */
     beforeStart?: (standIn: SlackStandIn) => Promise<void> | void;
+    /** More outbox channels (Teams), built on the harness's database before Latch is. */
+    channels?: (db: Database) => Promise<Record<string, Notifier>>;
   } = {},
 ): Promise<SlackHarness> {
   const standIn = await startSlackStandIn({ validate: blockKitValidator });
@@ -88,7 +91,7 @@ export async function startSlackHarness(
     factories: CONNECTOR_FACTORIES,
     expiryWarningMinutes: opts.expiryWarningMinutes,
     notifier,
-    channels: { slack: core.notifier },
+    channels: { slack: core.notifier, ...(opts.channels ? await opts.channels(db) : {}) },
     sweep: { retryBaseMs: 1_000 },
     // Checkpoints soon after writes, so tests see the audit channel's checkpoint lines without waiting a minute.
     auditCheckpointEveryMs: 200,

@@ -216,6 +216,7 @@ describe('the Teams bot', () => {
         name: 'Billing write',
         targets: [{ integration: 'pg', include: [{ id: billing }], permissions: ['write'] }],
         approval: { steps: [{ approvers: [{ type: 'user', id: 'bob@example.com' }] }] },
+        extension: { mode: 'direct', maxCount: 1 },
       }),
     );
     const install = activity(BOB, { type: 'installationUpdate', action: 'add' });
@@ -281,6 +282,40 @@ describe('the Teams bot', () => {
     expect((await fx.latch.queries.myAccess(dee)).pending.find((r) => r.id === third.id)?.state).toBe(
       'pending',
     );
+  });
+
+  it('tells the requester in cards: granted with Revoke, then expiring with Extend buttons that work', async () => {
+    const ada = { id: 'ada@example.com', email: 'ada@example.com', groups: [] };
+    const mine = await fx.latch.queries.myAccess(ada);
+    const approved = mine.pending.find((r) => r.state === 'approved')!;
+    await fx.latch.sweeps.tickUrgent(); // the worker grants it on PostgreSQL
+    const cardTo = (id: string, verbs: string[]) =>
+      standIn.waitForCall((c) => {
+        if (c.conversationId !== `a:1personal-${ADA.aadObjectId}`) return false;
+        const card = (c.body.attachments as Array<{ content: AdaptiveCard }> | undefined)?.[0]?.content;
+        return (
+          JSON.stringify(card ?? {}).includes(id) &&
+          verbs.every((v) => card!.actions?.some((a) => a.verb === v))
+        );
+      });
+    await cardTo(approved.id, ['latch.revoke']);
+
+    fx.clock.advance(21 * 60_000); // 30-minute grant: warned 10 minutes before its end
+    await fx.latch.sweeps.tickRelaxed();
+    const expiring = await cardTo(approved.id, ['latch.extend']);
+    const buttons = (expiring.body.attachments as Array<{ content: AdaptiveCard }>)[0]!.content.actions!;
+    const extend = buttons.find((a) => a.verb === 'latch.extend')!;
+    expect(extend.title).toMatch(/^Extend by /);
+
+    const answer = await invoke(ADA, 'latch.extend', extend.data as Record<string, unknown>);
+    expect(String(answer.value)).toContain(`${approved.id}: asked`);
+    await standIn.waitForCall(
+      (c) =>
+        c.conversationId === `a:1personal-${ADA.aadObjectId}` &&
+        String(c.body.text).startsWith(`${approved.id} is extended`),
+    );
+    const after = (await fx.latch.queries.myAccess(ada)).active.find((x) => x.request.id === approved.id)!;
+    expect(after.request.extensionCount).toBe(1);
   });
 
   it('knows when the app is removed, and why the person cannot be reached', async () => {

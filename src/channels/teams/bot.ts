@@ -99,6 +99,14 @@ async function cardAction(
         const view = await deps.core.requests.revoke(who, id, 'revoked from Teams');
         return { text: `${view.id} is being revoked; Latch will tell you when it is done.` };
       }
+      case VERB.extend: {
+        const minutes = Number(data.minutes);
+        if (!Number.isInteger(minutes) || minutes <= 0)
+          return { text: 'That extension is not one Latch offers.' };
+        const view = await deps.core.requests.extend(who, id, minutes);
+        // Extended at once, or sent to an approver (the button said which): the outbox says when it is done.
+        return { text: `${view.id}: asked. Latch tells you here once the extension is in place.` };
+      }
       case VERB.cancel: {
         const view = await deps.core.requests.cancel(who, id);
         return { text: `${view.id} is cancelled.` };

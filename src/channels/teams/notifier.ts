@@ -11,7 +11,14 @@ import type { LatchEvent, Notifier } from '../../lifecycle/notifier.js';
 import { DeliveryDeferred } from '../../lifecycle/notifier.js';
 import type { RequestView } from '../../lifecycle/request-view.js';
 import type { Logger } from '../../logger.js';
-import { approvalCard, targetsText, type AdaptiveCard } from '../../../blocks/teams/cards.js';
+import {
+  approvalCard,
+  expiringCard,
+  grantedCard,
+  submittedCard,
+  targetsText,
+  type AdaptiveCard,
+} from '../../../blocks/teams/cards.js';
 import type { OutgoingActivity, TeamsAdapter, TeamsConversationReference } from './adapter.js';
 import type { TeamsModels, TeamsPeople } from './store.js';
 
@@ -76,22 +83,39 @@ export class TeamsNotifier implements Notifier {
         await this.rewriteCards(r, 'Timed out: nobody decided in time.');
         await this.tell(r, `${r.id} timed out: nobody decided in time. You can ask again.`, key('timed-out'));
         break;
-      case 'access.granted':
-        await this.tell(
+      case 'access.granted': {
+        // Credentials are not shown in Teams yet (they are in Slack's message): no button for them.
+        const withCredentials = event.credentials.some((c) => Object.keys(c.values).length > 0);
+        await this.tellCard(
           r,
-          `${r.id}: you have ${targetsText(r)} until ${this.until(r)}.` +
-            (event.credentials.some((c) => Object.keys(c.values).length > 0)
-              ? ' Your credentials are shown in Slack (Show credentials); Teams will show them soon.'
-              : ''),
+          grantedCard(r, this.until(r), false),
+          `${r.id}: access granted`,
           key('granted'),
         );
+        if (withCredentials)
+          await this.tell(
+            r,
+            `${r.id}: your credentials are shown in Slack (Show credentials).`,
+            key('granted-note'),
+          );
         break;
+      }
       case 'access.expiring':
-        await this.tell(
+        await this.tellCard(
           r,
-          `${r.id}: your access to ${targetsText(r)} ends at ${this.until(r)}.`,
+          expiringCard(r, this.until(r), event.extension),
+          `${r.id}: access ends soon`,
           key('expiring'),
         );
+        break;
+      case 'request.submitted':
+        if (r.state === 'pending')
+          await this.tellCard(
+            r,
+            submittedCard(r, event.approvers.users.join(', ') || 'the approvers'),
+            `${r.id} submitted`,
+            key('submitted'),
+          );
         break;
       case 'access.extended':
         await this.tell(r, `${r.id} is extended: your access now ends at ${this.until(r)}.`, key('extended'));
@@ -107,7 +131,7 @@ export class TeamsNotifier implements Notifier {
         await this.tell(r, `${r.id} could not be granted: ${event.error}`, key('failed'));
         break;
       default:
-        break; // request.submitted, extension.requested, revoke.failing: not in Teams yet
+        break; // extension.requested, revoke.failing: not in Teams yet
     }
   }
 
@@ -120,6 +144,10 @@ export class TeamsNotifier implements Notifier {
 
   private async tell(r: RequestView, text: string, key: string | undefined): Promise<void> {
     await this.send(r.requester.email, { text }, key && `${key}:${r.requester.email}`);
+  }
+
+  private async tellCard(r: RequestView, card: AdaptiveCard, summary: string, key: string | undefined) {
+    await this.send(r.requester.email, cardActivity(card, summary), key && `${key}:${r.requester.email}`);
   }
 
   private async sendCards(r: RequestView, approvers: string[], reminder: boolean, key: string | undefined) {

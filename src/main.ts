@@ -74,9 +74,11 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     ? await createSlackCore({ conn: db.conn, config: config.slack, encryptionKey, log })
     : undefined;
   const teamsCore = config.teams
-    ? await createTeamsCore({ config: config.teams, conn: db.conn, log }).catch((err: Error) => {
-        throw new StartupError(err.message);
-      })
+    ? await createTeamsCore({ config: config.teams, conn: db.conn, encryptionKey, log }).catch(
+        (err: Error) => {
+          throw new StartupError(err.message);
+        },
+      )
     : undefined;
   const latch = createLatch({
     db,

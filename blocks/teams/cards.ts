@@ -24,6 +24,7 @@ export const VERB = {
   revoke: 'latch.revoke',
   extend: 'latch.extend',
   showCredentials: 'latch.showCredentials',
+  hideCredentials: 'latch.hideCredentials',
 } as const;
 
 export interface AdaptiveCard {
@@ -256,7 +257,8 @@ export function decidedCard(
  * Access granted. Credentials are never in this card: "Show credentials" asks the bot, which
  * answers the requester alone (a user-specific view), and the chat keeps only this.
  */
-export function grantedCard(r: RequestView, until: string, hasCredentials: boolean): AdaptiveCard {
+export function grantedCard(r: RequestView, until: string, credentialsDrop?: string): AdaptiveCard {
+  const hasCredentials = credentialsDrop !== undefined;
   return card(
     [
       line([
@@ -280,7 +282,14 @@ export function grantedCard(r: RequestView, until: string, hasCredentials: boole
     ],
     [
       ...(hasCredentials
-        ? [execute('Show credentials', VERB.showCredentials, { request: r.id }, { style: 'positive' })]
+        ? [
+            execute(
+              'Show credentials',
+              VERB.showCredentials,
+              { request: r.id, drop: credentialsDrop },
+              { style: 'positive' },
+            ),
+          ]
         : []),
       execute('Revoke now', VERB.revoke, { request: r.id }, { style: 'destructive' }),
     ],
@@ -329,17 +338,33 @@ export function noticeCard(parts: Parameters<typeof line>[0]): AdaptiveCard {
 }
 
 /** The credentials, for the requester's eyes only (a refresh view for them, never a chat message). */
+/**
+ * The credentials, as the invoke response to the requester's click: a view for them alone. Its
+ * refresh (for them only) and its Hide button both turn it back into a card without them, so they
+ * do not stay in the chat.
+ */
 export function credentialsCard(
   r: RequestView,
   sets: Array<{ resource: string; values: Record<string, string> }>,
+  viewerUserId?: string,
 ): AdaptiveCard {
-  return card([
-    line([{ text: r.id, bold: true }, ': your credentials. They are shown once; copy them now.']),
-    ...sets.flatMap((s) => [
-      line([{ text: truncate(s.resource, 200), bold: true }]),
-      ...facts(Object.entries(s.values).map(([k, v]) => [k, v])),
-    ]),
-  ]);
+  const hide = execute('Hide', VERB.hideCredentials, { request: r.id });
+  return card(
+    [
+      line([{ text: r.id, bold: true }, ': your credentials. They are shown once; copy them now.']),
+      ...sets.flatMap((s) => [
+        line([{ text: truncate(s.resource, 200), bold: true }]),
+        ...facts(Object.entries(s.values).map(([k, v]) => [k, v])),
+      ]),
+    ],
+    [hide],
+    viewerUserId
+      ? {
+          action: { type: 'Action.Execute', verb: VERB.hideCredentials, data: { request: r.id } },
+          userIds: [viewerUserId],
+        }
+      : undefined,
+  );
 }
 
 /** The card's size as Teams counts it: the JSON's bytes. */

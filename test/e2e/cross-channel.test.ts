@@ -3,6 +3,7 @@
  * other channel: the Slack and Teams apps run on one Latch, each against its stand-in, and every
  * copy of the approval card, in both channels, ends up saying who decided.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { ACTION } from '../../blocks/slack/ids.js';
 import { createTeamsCore, startTeamsBot, type TeamsCore } from '../../src/channels/teams/index.js';
@@ -38,6 +39,7 @@ beforeAll(async () => {
       teamsCore = await createTeamsCore({
         config: { appId: APP_ID, appPassword: 'secret', appType: 'SingleTenant', tenantId: TENANT_ID },
         conn: db.conn,
+        encryptionKey: randomBytes(32),
         log: silentLogger,
         endpoints: {
           ToChannelFromBotLoginUrl: standIn.loginUrl,

@@ -62,6 +62,7 @@ beforeAll(async () => {
   const teamsCore = await createTeamsCore({
     config: { appId: APP_ID, appPassword: APP_PASSWORD, appType: 'SingleTenant', tenantId: TENANT_ID },
     conn: teamsDb.conn,
+    encryptionKey: randomBytes(32),
     log: silentLogger,
     endpoints: {
       ToChannelFromBotLoginUrl: standIn.loginUrl,
@@ -298,7 +299,29 @@ describe('the Teams bot', () => {
           verbs.every((v) => card!.actions?.some((a) => a.verb === v))
         );
       });
-    await cardTo(approved.id, ['latch.revoke']);
+    const granted = await cardTo(approved.id, ['latch.revoke', 'latch.showCredentials']);
+    expect(JSON.stringify(granted.body)).not.toMatch(/password/i);
+    const show = (granted.body.attachments as Array<{ content: AdaptiveCard }>)[0]!.content.actions!.find(
+      (a) => a.verb === 'latch.showCredentials',
+    )!;
+    // Someone else clicking gets nothing (and it is audited); the requester sees them once, for them alone.
+    const stranger = await invoke(BOB, 'latch.showCredentials', show.data as Record<string, unknown>);
+    expect(stranger.value).toBe('Only the requester can see these credentials.');
+    const shown = await invoke(ADA, 'latch.showCredentials', show.data as Record<string, unknown>);
+    expect(shown.type).toBe('application/vnd.microsoft.card.adaptive');
+    expect(JSON.stringify(shown.value)).toMatch(/password: /);
+    expect(shown.value.refresh).toEqual({
+      action: { type: 'Action.Execute', verb: 'latch.hideCredentials', data: { request: approved.id } },
+      userIds: [ADA.id],
+    });
+    const again = await invoke(ADA, 'latch.showCredentials', show.data as Record<string, unknown>);
+    expect(String(again.value)).toMatch(/shown already/);
+    const hidden = await invoke(ADA, 'latch.hideCredentials', { request: approved.id });
+    expect(JSON.stringify(hidden.value)).not.toMatch(/password: /);
+    const audit = await fx.latch.queries.auditPage(admin, 50);
+    expect(audit.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['credentials.revealed', 'action.refused']),
+    );
 
     fx.clock.advance(21 * 60_000); // 30-minute grant: warned 10 minutes before its end
     await fx.latch.sweeps.tickRelaxed();

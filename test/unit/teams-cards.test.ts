@@ -171,11 +171,11 @@ describe('the requester cards', () => {
     expect(
       actions(submittedCard(view(), 'Bob')).map((a) => a.verb ?? (a.data as { verb: string }).verb),
     ).toEqual([VERB.cancel, VERB.cancel]);
-    expect(grantedCard(view({ state: 'active' }), '15:00', true).actions!.map((a) => a.verb)).toEqual([
+    expect(grantedCard(view({ state: 'active' }), '15:00', 'drop-1').actions!.map((a) => a.verb)).toEqual([
       VERB.showCredentials,
       VERB.revoke,
     ]);
-    expect(grantedCard(view({ state: 'active' }), '15:00', false).actions!.map((a) => a.verb)).toEqual([
+    expect(grantedCard(view({ state: 'active' }), '15:00').actions!.map((a) => a.verb)).toEqual([
       VERB.revoke,
     ]);
     const expiring = expiringCard(view({ state: 'active' }), '15:00', {
@@ -194,7 +194,7 @@ describe('the requester cards', () => {
   });
 
   it('never puts credentials in the granted card', () => {
-    const text = JSON.stringify(grantedCard(view({ state: 'active' }), '15:00', true));
+    const text = JSON.stringify(grantedCard(view({ state: 'active' }), '15:00', 'drop-1'));
     expect(text).not.toMatch(/password/i);
   });
 });
@@ -242,7 +242,7 @@ describe('card size', () => {
       submittedCard(r, long(3000, 'w')),
       decidedCard(r, 'denied', long(500, 'b'), long(TEXT_LIMITS.reason, 'R')),
       decidedCard(r, 'approved', long(500, 'b')),
-      grantedCard(r, 'Tue 31 Dec 23:59 (America/Argentina/ComodRivadavia)', true),
+      grantedCard(r, 'Tue 31 Dec 23:59 (America/Argentina/ComodRivadavia)', 'drop-1'),
       expiringCard(r, '23:59', {
         allowed: true,
         needsApproval: true,

@@ -13,9 +13,16 @@ import { STATE_LABELS } from '../../domain/request.js';
 import { LatchError } from '../../lifecycle/errors.js';
 import type { RequestView } from '../../lifecycle/request-view.js';
 import type { Logger } from '../../logger.js';
-import { approvalCard, noticeCard, VERB, type AdaptiveCard } from '../../../blocks/teams/cards.js';
+import {
+  approvalCard,
+  credentialsCard,
+  noticeCard,
+  VERB,
+  type AdaptiveCard,
+} from '../../../blocks/teams/cards.js';
 import type { TeamsActivity, TeamsMemberInfo, TeamsTurn } from './adapter.js';
-import type { ConversationReference, TeamsPeople } from './store.js';
+import type { SecretBox } from '../../store/secrets.js';
+import type { ConversationReference, TeamsModels, TeamsPeople } from './store.js';
 
 export const HELP_TEXT = [
   'Latch gives you access when you need it, for a bounded time.',
@@ -60,6 +67,14 @@ async function universalAction(deps: TeamsBotDeps, turn: TeamsTurn): Promise<voi
           ' is no longer waiting for you.',
         ]);
     body = { statusCode: 200, type: CARD, value: card };
+  } else if (verb === VERB.showCredentials) {
+    body = await showCredentials(deps, who, data, turn.activity.from?.id);
+  } else if (verb === VERB.hideCredentials) {
+    const card = noticeCard([
+      { text: String(data.request ?? ''), bold: true },
+      ': credentials hidden. They were shown once; revoke the access if they may have leaked.',
+    ]);
+    body = { statusCode: 200, type: CARD, value: card };
   } else {
     const answer = await cardAction(deps, who, verb, data);
     body = answer.card
@@ -67,6 +82,51 @@ async function universalAction(deps: TeamsBotDeps, turn: TeamsTurn): Promise<voi
       : { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: answer.text };
   }
   await turn.sendActivity({ type: 'invokeResponse', value: { status: 200, body } });
+}
+
+/**
+ * The requester's one look at their credentials: only they may open the drop, only once; the
+ * answer is a card for them alone (credentialsCard), and the reveal is audited.
+ */
+async function showCredentials(
+  deps: TeamsBotDeps,
+  who: Identity,
+  data: Record<string, unknown>,
+  viewer: string | undefined,
+): Promise<Record<string, unknown>> {
+  const message = (text: string) => ({
+    statusCode: 200,
+    type: 'application/vnd.microsoft.activity.message',
+    value: text,
+  });
+  const id = typeof data.drop === 'string' ? data.drop : '';
+  const drop = id ? await deps.m.CredentialDrop.findById(id).lean() : null;
+  if (!drop)
+    return message(
+      'These credentials were shown already, or have expired. Revoke and ask again if you need new ones.',
+    );
+  if (drop.owner !== who.id) {
+    await deps.core.requests.refuseCredentials(who, drop.requestId, 'not the requester');
+    return message('Only the requester can see these credentials.');
+  }
+  // Taken once: a second click, or a second device, finds nothing.
+  const taken = await deps.m.CredentialDrop.findOneAndDelete({ _id: id, owner: who.id }).lean();
+  if (!taken) return message('These credentials were shown already.');
+  const sets = JSON.parse(deps.box.open(taken.sealed)) as Array<{
+    resourceName: string;
+    permission: string;
+    values: Record<string, string>;
+  }>;
+  await deps.core.requests.credentialsShown(who, taken.requestId);
+  const view = (await deps.core.queries.myAccess(who)).active.find(
+    (a) => a.request.id === taken.requestId,
+  )?.request;
+  const card = credentialsCard(
+    view ?? ({ id: taken.requestId } as RequestView),
+    sets.map((s) => ({ resource: `${s.permission} on ${s.resourceName}`, values: s.values })),
+    viewer,
+  );
+  return { statusCode: 200, type: CARD, value: card };
 }
 
 /** What a card's button asks, as this person: the text to tell them, and the card to show instead. */
@@ -142,6 +202,8 @@ async function decidedApprovalCard(
 export interface TeamsBotDeps {
   core: ChannelCore;
   people: TeamsPeople;
+  m: TeamsModels;
+  box: SecretBox;
   log: Logger;
 }
 

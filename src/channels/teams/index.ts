@@ -10,12 +10,15 @@ import type { Routes } from '../../web/server.js';
 import { createTeamsAdapter, type BotFrameworkEndpoints, type TeamsAdapter } from './adapter.js';
 import { teamsBot } from './bot.js';
 import { TeamsNotifier } from './notifier.js';
-import { ensureTeamsIndexes, teamsModels, TeamsPeople } from './store.js';
+import { SecretBox } from '../../store/secrets.js';
+import { ensureTeamsIndexes, teamsModels, TeamsPeople, type TeamsModels } from './store.js';
 
 export const TEAMS_MESSAGES_PATH = '/api/messages';
 
 export interface TeamsCore {
   config: TeamsConfig;
+  m: TeamsModels;
+  box: SecretBox;
   people: TeamsPeople;
   adapter: TeamsAdapter;
   /** The outbox's channel: give it to createLatch as `channels.teams`. */
@@ -32,6 +35,8 @@ export interface TeamsChannel {
 export async function createTeamsCore(opts: {
   config: TeamsConfig;
   conn: Connection;
+  /** Seals one-time credentials until the requester opens them. */
+  encryptionKey: Buffer;
   log: Logger;
   /** Every Bot Framework endpoint, for a sovereign cloud or local stand-ins; the public cloud without. */
   endpoints?: BotFrameworkEndpoints;
@@ -50,14 +55,15 @@ export async function createTeamsCore(opts: {
     MicrosoftAppTenantId: config.tenantId,
     endpoints: opts.endpoints,
   });
-  const notifier = new TeamsNotifier({ m, people, log: opts.log, now: opts.clock });
-  return { config, people, adapter, notifier };
+  const box = new SecretBox(opts.encryptionKey);
+  const notifier = new TeamsNotifier({ m, people, box, log: opts.log, now: opts.clock });
+  return { config, m, box, people, adapter, notifier };
 }
 
 /** The bot at POST /api/messages, on the built core; deliveries start once it runs. */
 export function startTeamsBot(teams: TeamsCore, core: ChannelCore, log: Logger): TeamsChannel {
   teams.notifier.bind(teams.adapter, core);
-  const onTurn = teamsBot({ core, people: teams.people, log });
+  const onTurn = teamsBot({ core, people: teams.people, m: teams.m, box: teams.box, log });
   return {
     people: teams.people,
     adapter: teams.adapter,

@@ -5,7 +5,9 @@
  * often the event is retried. Someone Latch cannot reach in Teams (never installed, removed the
  * app) is skipped and logged; a failure worth retrying is thrown for the outbox's backoff.
  */
+import { createHash, randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
+import type { SecretBox } from '../../store/secrets.js';
 import type { ChannelCore } from '../../app.js';
 import type { LatchEvent, Notifier } from '../../lifecycle/notifier.js';
 import { DeliveryDeferred } from '../../lifecycle/notifier.js';
@@ -34,7 +36,15 @@ export class TeamsNotifier implements Notifier {
   private adapter?: TeamsAdapter;
   private core?: ChannelCore;
 
-  constructor(private readonly d: { m: TeamsModels; people: TeamsPeople; log: Logger; now?: () => Date }) {}
+  constructor(
+    private readonly d: {
+      m: TeamsModels;
+      people: TeamsPeople;
+      box: SecretBox;
+      log: Logger;
+      now?: () => Date;
+    },
+  ) {}
 
   /** Once the channel runs: until then, deliveries wait in the outbox. */
   bind(adapter: TeamsAdapter, core: ChannelCore): void {
@@ -84,20 +94,33 @@ export class TeamsNotifier implements Notifier {
         await this.tell(r, `${r.id} timed out: nobody decided in time. You can ask again.`, key('timed-out'));
         break;
       case 'access.granted': {
-        // Credentials are not shown in Teams yet (they are in Slack's message): no button for them.
-        const withCredentials = event.credentials.some((c) => Object.keys(c.values).length > 0);
+        const values = event.credentials.filter((c) => Object.keys(c.values).length > 0);
+        let drop: string | undefined;
+        if (values.length > 0) {
+          // One sealed drop per event, however often it is delivered: its id comes from the event's.
+          drop = createHash('sha256')
+            .update(event.eventId ?? `${r.id}:${randomUUID()}`)
+            .digest('hex')
+            .slice(0, 32);
+          await this.d.m.CredentialDrop.updateOne(
+            { _id: drop },
+            {
+              $setOnInsert: {
+                requestId: r.id,
+                owner: r.requester.id,
+                sealed: this.d.box.seal(JSON.stringify(values)),
+                at: this.now(),
+              },
+            },
+            { upsert: true },
+          );
+        }
         await this.tellCard(
           r,
-          grantedCard(r, this.until(r), false),
+          grantedCard(r, this.until(r), drop),
           `${r.id}: access granted`,
           key('granted'),
         );
-        if (withCredentials)
-          await this.tell(
-            r,
-            `${r.id}: your credentials are shown in Slack (Show credentials).`,
-            key('granted-note'),
-          );
         break;
       }
       case 'access.expiring':

@@ -72,18 +72,38 @@ const sentSchema = new Schema(
 // Outbox events are delivered within days; their claims need not outlive that.
 sentSchema.index({ at: 1 }, { expireAfterSeconds: 14 * 24 * 3600 });
 
+/** One-time credentials, sealed (SecretBox) until the requester opens them, once. */
+const credentialDropSchema = new Schema(
+  {
+    _id: { type: String },
+    requestId: { type: String, required: true },
+    /** The requester's email: nobody else may open it. */
+    owner: { type: String, required: true },
+    sealed: { type: String, required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+credentialDropSchema.index({ at: 1 }, { expireAfterSeconds: 7 * 24 * 3600 });
+
 export function teamsModels(conn: Connection) {
   return {
     TeamsUser: model(conn, 'TeamsUser', teamsUserSchema, 'teams_users'),
     MessageRef: model(conn, 'TeamsMessageRef', messageRefSchema, 'teams_messages'),
     Sent: model(conn, 'TeamsSent', sentSchema, 'teams_sent'),
+    CredentialDrop: model(conn, 'TeamsCredentialDrop', credentialDropSchema, 'teams_credential_drops'),
   };
 }
 
 export type TeamsModels = ReturnType<typeof teamsModels>;
 
 export async function ensureTeamsIndexes(m: TeamsModels): Promise<void> {
-  await Promise.all([m.TeamsUser.createIndexes(), m.MessageRef.createIndexes(), m.Sent.createIndexes()]);
+  await Promise.all([
+    m.TeamsUser.createIndexes(),
+    m.MessageRef.createIndexes(),
+    m.Sent.createIndexes(),
+    m.CredentialDrop.createIndexes(),
+  ]);
 }
 
 export interface TeamsPerson {

@@ -212,6 +212,36 @@ export function approvalCard(opts: {
   );
 }
 
+/** An approver's card for an extension the flow makes them approve; the outcome replaces the button. */
+export function extensionCard(opts: {
+  request: RequestView;
+  requesterName: string;
+  /** Unknown once decided (the request no longer carries it). */
+  minutes?: number;
+  outcome?: string;
+}): AdaptiveCard {
+  const r = opts.request;
+  const body = [
+    line([
+      { text: truncate(opts.requesterName, 200), bold: true },
+      ` asks to extend ${r.id} (`,
+      targetsText(r),
+      ')',
+      ...(opts.minutes ? [' by ', { text: formatDuration(opts.minutes), bold: true }] : []),
+      '.',
+    ]),
+  ];
+  if (opts.outcome) return card([...body, line([{ text: truncate(opts.outcome, MAX_TEXT), bold: true }])]);
+  return card(body, [
+    execute(
+      'Approve extension',
+      VERB.approveExtension,
+      { request: r.id, version: r.version },
+      { style: 'positive' },
+    ),
+  ]);
+}
+
 /** What the requester sees when the request is submitted, with Cancel. */
 export function submittedCard(r: RequestView, waitingOn: string): AdaptiveCard {
   return card(

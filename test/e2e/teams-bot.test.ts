@@ -341,6 +341,61 @@ describe('the Teams bot', () => {
     expect(after.request.extensionCount).toBe(1);
   });
 
+  it('sends an extension the flow makes approvers decide to them as a card, and approves it from there', async () => {
+    await fx.latch.admin.saveFlow(
+      admin,
+      flow({
+        name: 'Billing admin',
+        targets: [{ integration: 'pg', include: [{ id: billing }], permissions: ['admin'] }],
+        approval: { steps: [{ approvers: [{ type: 'user', id: 'bob@example.com' }] }] },
+        extension: { mode: 'approval', maxCount: 1 },
+      }),
+    );
+    const ada = { id: 'ada@example.com', email: 'ada@example.com', displayName: 'Ada', groups: [] };
+    const r = await fx.latch.requests.submit(ada, {
+      targets: [{ integration: 'pg', resourceId: billing, permission: 'admin' }],
+      durationMinutes: 30,
+      justification: 'migration',
+      source: 'api',
+    });
+    await standIn.waitForCall((c) => JSON.stringify(c.body.attachments ?? []).includes(r.id));
+    await invoke(BOB, 'latch.approve', { request: r.id, version: r.version });
+    await fx.latch.sweeps.tickUrgent();
+    fx.clock.advance(21 * 60_000);
+    await fx.latch.sweeps.tickRelaxed();
+    const expiring = await standIn.waitForCall((c) => {
+      const card = (c.body.attachments as Array<{ content: AdaptiveCard }> | undefined)?.[0]?.content;
+      return (
+        JSON.stringify(card ?? {}).includes(r.id) &&
+        Boolean(card!.actions?.some((a) => a.verb === 'latch.extend'))
+      );
+    });
+    const ask = (expiring.body.attachments as Array<{ content: AdaptiveCard }>)[0]!.content.actions!.find(
+      (a) => a.verb === 'latch.extend',
+    )!;
+    expect(ask.title).toMatch(/^Ask for /);
+    await invoke(ADA, 'latch.extend', ask.data as Record<string, unknown>);
+
+    // Bob gets the extension card and approves from it; Ada hears, and his card says so.
+    const card = await standIn.waitForCall((c) => {
+      const content = (c.body.attachments as Array<{ content: AdaptiveCard }> | undefined)?.[0]?.content;
+      return Boolean(content?.actions?.some((a) => a.verb === 'latch.approveExtension'));
+    });
+    expect(card.conversationId).toBe(`a:1personal-${BOB.aadObjectId}`);
+    const approve = (card.body.attachments as Array<{ content: AdaptiveCard }>)[0]!.content.actions![0]!;
+    const answer = await invoke(BOB, 'latch.approveExtension', approve.data as Record<string, unknown>);
+    expect(JSON.stringify(answer.value)).toContain('Extension approved by you.');
+    await standIn.waitForCall(
+      (c) =>
+        c.conversationId === `a:1personal-${ADA.aadObjectId}` &&
+        String(c.body.text).startsWith(`${r.id} is extended`),
+    );
+    await standIn.waitForCall(
+      (c) =>
+        c.operation === 'updateActivity' && JSON.stringify(c.body).includes('Extended by bob@example.com'),
+    );
+  });
+
   it('knows when the app is removed, and why the person cannot be reached', async () => {
     const remove = activity(ADA, { type: 'installationUpdate', action: 'remove' });
     expect((await post(remove)).status).toBe(200);

@@ -16,6 +16,7 @@ import type { Logger } from '../../logger.js';
 import {
   approvalCard,
   credentialsCard,
+  extensionCard,
   noticeCard,
   VERB,
   type AdaptiveCard,
@@ -166,6 +167,17 @@ async function cardAction(
         const view = await deps.core.requests.extend(who, id, minutes);
         // Extended at once, or sent to an approver (the button said which): the outbox says when it is done.
         return { text: `${view.id}: asked. Latch tells you here once the extension is in place.` };
+      }
+      case VERB.approveExtension: {
+        const view = await deps.core.requests.approveExtension(who, id);
+        return {
+          text: `You approved the extension of ${view.id}.`,
+          card: extensionCard({
+            request: view,
+            requesterName: view.requester.displayName ?? view.requester.email,
+            outcome: 'Extension approved by you.',
+          }),
+        };
       }
       case VERB.cancel: {
         const view = await deps.core.requests.cancel(who, id);

@@ -7,6 +7,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
+import { formatDuration } from '../../domain/duration.js';
 import type { SecretBox } from '../../store/secrets.js';
 import type { ChannelCore } from '../../app.js';
 import type { LatchEvent, Notifier } from '../../lifecycle/notifier.js';
@@ -16,6 +17,7 @@ import type { Logger } from '../../logger.js';
 import {
   approvalCard,
   expiringCard,
+  extensionCard,
   grantedCard,
   submittedCard,
   targetsText,
@@ -140,7 +142,16 @@ export class TeamsNotifier implements Notifier {
             key('submitted'),
           );
         break;
+      case 'extension.requested':
+        await this.sendExtensionCards(r, event.approvers.users, event.minutes, key('extension-card'));
+        await this.tell(
+          r,
+          `You asked to extend ${r.id} by ${formatDuration(event.minutes)}; an approver has been asked.`,
+          key('extension-asked'),
+        );
+        break;
       case 'access.extended':
+        await this.rewriteExtensionCards(r, `Extended by ${event.by}.`);
         await this.tell(r, `${r.id} is extended: your access now ends at ${this.until(r)}.`, key('extended'));
         break;
       case 'access.revoked':
@@ -154,7 +165,7 @@ export class TeamsNotifier implements Notifier {
         await this.tell(r, `${r.id} could not be granted: ${event.error}`, key('failed'));
         break;
       default:
-        break; // extension.requested, revoke.failing: not in Teams yet
+        break; // revoke.failing: admins hear it in Slack and the audit channel
     }
   }
 
@@ -224,6 +235,66 @@ export class TeamsNotifier implements Notifier {
           },
           { upsert: true },
         );
+    }
+  }
+
+  private async sendExtensionCards(
+    r: RequestView,
+    approvers: string[],
+    minutes: number,
+    key: string | undefined,
+  ) {
+    const card = extensionCard({
+      request: r,
+      requesterName: r.requester.displayName ?? r.requester.email,
+      minutes,
+    });
+    for (const email of [...new Set(approvers.filter((a) => a.includes('@')).map((a) => a.toLowerCase()))]) {
+      const sent = await this.send(
+        email,
+        cardActivity(card, `${r.id}: extension asked`),
+        key && `${key}:${email}`,
+      );
+      if (sent)
+        await this.d.m.MessageRef.updateOne(
+          { _id: `${r.id}:extension:${r.extensionCount}:${email}` },
+          {
+            $set: {
+              requestId: r.id,
+              kind: 'extension',
+              step: r.extensionCount,
+              email,
+              reference: sent.reference,
+              activityId: sent.activityId,
+              version: r.version,
+              at: this.now(),
+            },
+          },
+          { upsert: true },
+        );
+    }
+  }
+
+  private async rewriteExtensionCards(r: RequestView, outcome: string): Promise<void> {
+    const refs = await this.d.m.MessageRef.find({
+      requestId: r.id,
+      kind: 'extension',
+      version: { $lte: r.version },
+    }).lean();
+    const card = extensionCard({
+      request: r,
+      requesterName: r.requester.displayName ?? r.requester.email,
+      outcome,
+    });
+    for (const ref of refs) {
+      try {
+        await this.adapter!.continue(ref.reference as TeamsConversationReference, (turn) =>
+          turn.updateActivity({ id: ref.activityId, ...cardActivity(card, `${r.id}: ${outcome}`) }),
+        );
+        await this.d.m.MessageRef.updateOne({ _id: ref._id }, { $set: { version: r.version } });
+      } catch (err) {
+        this.d.log.warn({ err, request: r.id, approver: ref.email }, 'could not update a Teams card');
+      }
     }
   }
 

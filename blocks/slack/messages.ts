@@ -4,6 +4,7 @@
  * notification or a screen reader shows.
  */
 import type { KnownBlock } from '@slack/types';
+import type { RequesterContext } from '../../src/lifecycle/queries/index.js';
 import type { RequestView } from '../../src/lifecycle/request-view.js';
 import { formatDuration } from '../../src/domain/duration.js';
 import { ACTION } from './ids.js';
@@ -14,16 +15,7 @@ export interface Message {
   blocks: KnownBlock[];
 }
 
-export interface RequesterContext {
-  groups: string[];
-  timeZone?: string;
-  /** "14:05" in the requester's zone. */
-  localTime?: string;
-  withinWorkingHours?: boolean;
-  /** Earlier requests by the same person: all, and for the same resources. */
-  previousRequests: number;
-  previousForSame: number;
-}
+export type { RequesterContext };
 
 const MAX_TARGETS_LISTED = 10;
 

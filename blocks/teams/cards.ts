@@ -5,6 +5,7 @@
  * written, never as markdown. Every card stays under Teams' card size limit (about 28 KB), whatever
  * it is given (test/unit/teams-cards.test.ts).
  */
+import type { RequesterContext } from '../../src/lifecycle/queries/index.js';
 import type { RequestView } from '../../src/lifecycle/request-view.js';
 import { formatDuration } from '../../src/domain/duration.js';
 
@@ -120,16 +121,6 @@ function card(
     ...(actions.length ? { actions } : {}),
     ...(refresh ? { refresh } : {}),
   };
-}
-
-export interface RequesterContext {
-  groups: string[];
-  timeZone?: string;
-  /** "14:05" in the requester's zone. */
-  localTime?: string;
-  withinWorkingHours?: boolean;
-  previousRequests: number;
-  previousForSame: number;
 }
 
 /**

@@ -9,7 +9,7 @@ import { ACTION } from '../../blocks/slack/ids.js';
 import { createTeamsCore, startTeamsBot, type TeamsCore } from '../../src/channels/teams/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
-import { BotFrameworkStandIn, BOT_FRAMEWORK_ISSUER } from '../support/bot-framework-stand-in.js';
+import { BotFrameworkStandIn } from '../support/bot-framework-stand-in.js';
 import { addPgIntegration, admin, createPgDatabase, flow, schemaId } from '../support/fixture.js';
 import { buttonsOf, startSlackHarness, textOf, type SlackHarness } from '../support/slack-harness.js';
 
@@ -41,16 +41,7 @@ beforeAll(async () => {
         conn: db.conn,
         encryptionKey: randomBytes(32),
         log: silentLogger,
-        endpoints: {
-          ToChannelFromBotLoginUrl: standIn.loginUrl,
-          ToChannelFromBotOAuthScope: 'https://api.botframework.com',
-          ToBotFromChannelTokenIssuer: BOT_FRAMEWORK_ISSUER,
-          OAuthUrl: standIn.url,
-          ToBotFromChannelOpenIdMetadataUrl: standIn.openIdMetadataUrl,
-          ToBotFromEmulatorOpenIdMetadataUrl: standIn.openIdMetadataUrl,
-          CallerId: 'urn:botframework:azure',
-          ValidateAuthority: true,
-        },
+        endpoints: standIn.endpoints,
       });
       return { teams: teamsCore.notifier };
     },

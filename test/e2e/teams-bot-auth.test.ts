@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { createTeamsAdapter, type TeamsAdapter, type TeamsTurn } from '../../src/channels/teams/adapter.js';
-import { BotFrameworkStandIn, BOT_FRAMEWORK_ISSUER } from '../support/bot-framework-stand-in.js';
+import { BotFrameworkStandIn } from '../support/bot-framework-stand-in.js';
 
 const APP_ID = '8c0f1f8e-6a55-4a3c-9d1e-2f3a4b5c6d7e';
 const APP_PASSWORD = 'stand-in-secret';
@@ -33,16 +33,7 @@ beforeAll(async () => {
     MicrosoftAppPassword: APP_PASSWORD,
     MicrosoftAppType: 'SingleTenant',
     MicrosoftAppTenantId: TENANT_ID,
-    endpoints: {
-      ToChannelFromBotLoginUrl: standIn.loginUrl,
-      ToChannelFromBotOAuthScope: 'https://api.botframework.com',
-      ToBotFromChannelTokenIssuer: BOT_FRAMEWORK_ISSUER,
-      OAuthUrl: standIn.url,
-      ToBotFromChannelOpenIdMetadataUrl: standIn.openIdMetadataUrl,
-      ToBotFromEmulatorOpenIdMetadataUrl: standIn.openIdMetadataUrl,
-      CallerId: 'urn:botframework:azure',
-      ValidateAuthority: true,
-    },
+    endpoints: standIn.endpoints,
   });
   bot = http.createServer((req, res) => {
     if (req.method === 'POST' && req.url === '/api/messages') {

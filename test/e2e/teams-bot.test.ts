@@ -10,7 +10,7 @@ import { createTeamsCore, startTeamsBot, type TeamsChannel } from '../../src/cha
 import { connectDatabase, type Database } from '../../src/store/db.js';
 import { silentLogger } from '../../src/logger.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
-import { BotFrameworkStandIn, BOT_FRAMEWORK_ISSUER } from '../support/bot-framework-stand-in.js';
+import { BotFrameworkStandIn } from '../support/bot-framework-stand-in.js';
 import {
   addPgIntegration,
   admin,
@@ -64,16 +64,7 @@ beforeAll(async () => {
     conn: teamsDb.conn,
     encryptionKey: randomBytes(32),
     log: silentLogger,
-    endpoints: {
-      ToChannelFromBotLoginUrl: standIn.loginUrl,
-      ToChannelFromBotOAuthScope: 'https://api.botframework.com',
-      ToBotFromChannelTokenIssuer: BOT_FRAMEWORK_ISSUER,
-      OAuthUrl: standIn.url,
-      ToBotFromChannelOpenIdMetadataUrl: standIn.openIdMetadataUrl,
-      ToBotFromEmulatorOpenIdMetadataUrl: standIn.openIdMetadataUrl,
-      CallerId: 'urn:botframework:azure',
-      ValidateAuthority: true,
-    },
+    endpoints: standIn.endpoints,
   });
   fx = await createFixture('teams_bot', { dbName, channels: { teams: teamsCore.notifier } });
   teams = startTeamsBot(teamsCore, fx.latch, silentLogger);

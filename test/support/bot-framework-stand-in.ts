@@ -21,6 +21,7 @@ import http from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import type { BotFrameworkEndpoints } from '../../src/channels/teams/adapter.js';
 
 /** The issuer of tokens the Bot Framework channel sends to bots (public cloud). */
 export const BOT_FRAMEWORK_ISSUER = 'https://api.botframework.com';
@@ -133,6 +134,20 @@ export class BotFrameworkStandIn {
     this.jwksUrl = `${this.url}/v1/.well-known/keys`;
     this.loginUrl = `${this.url}/${options.tenantId}`;
     this.serviceUrl = `${this.url}/teams/`;
+  }
+
+  /** Every Bot Framework endpoint setting, pointed here (botbuilder takes them as one group). */
+  get endpoints(): BotFrameworkEndpoints {
+    return {
+      ToChannelFromBotLoginUrl: this.loginUrl,
+      ToChannelFromBotOAuthScope: 'https://api.botframework.com',
+      ToBotFromChannelTokenIssuer: BOT_FRAMEWORK_ISSUER,
+      OAuthUrl: this.url,
+      ToBotFromChannelOpenIdMetadataUrl: this.openIdMetadataUrl,
+      ToBotFromEmulatorOpenIdMetadataUrl: this.openIdMetadataUrl,
+      CallerId: 'urn:botframework:azure',
+      ValidateAuthority: true,
+    };
   }
 
   static async start(options: StandInOptions): Promise<BotFrameworkStandIn> {

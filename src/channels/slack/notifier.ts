@@ -3,7 +3,6 @@
  * is rewritten once anyone decides), requesters get a DM at every step. Credentials never go into
  * message history: they are sealed into a one-time drop that a button opens in a modal.
  */
-import { DateTime } from 'luxon';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   approvalCard,
@@ -18,7 +17,6 @@ import {
   type RequesterContext,
 } from '../../../blocks/slack/messages.js';
 import { esc, mention, when } from '../../../blocks/slack/text.js';
-import { withinWorkingHours } from '../../domain/availability.js';
 import { normalizeEmail } from '../../domain/identity.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { ChannelCore } from '../../app.js';
@@ -388,18 +386,8 @@ export class SlackNotifier implements Notifier {
     return true;
   }
 
-  async requesterContext(r: RequestView): Promise<RequesterContext> {
-    const { previousRequests, previousForSame } = await this.queries.requesterHistory(r);
-    const tz = r.requester.timeZone;
-    const zoned = tz ? DateTime.fromJSDate(this.now()).setZone(tz) : undefined;
-    return {
-      groups: r.requester.groups,
-      timeZone: tz,
-      localTime: zoned?.isValid ? zoned.toFormat('ccc HH:mm') : undefined,
-      withinWorkingHours: withinWorkingHours(tz, this.now()),
-      previousRequests,
-      previousForSame,
-    };
+  requesterContext(r: RequestView): Promise<RequesterContext> {
+    return this.queries.requesterContext(r);
   }
 
   private async toRequester(r: RequestView, message: Message, key?: string): Promise<void> {

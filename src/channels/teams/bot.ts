@@ -56,11 +56,7 @@ async function universalAction(deps: TeamsBotDeps, turn: TeamsTurn): Promise<voi
       ? approvalCard({
           request: waiting,
           requesterName: waiting.requester.displayName ?? waiting.requester.email,
-          context: {
-            groups: waiting.requester.groups,
-            timeZone: waiting.requester.timeZone,
-            ...(await deps.core.queries.requesterHistory(waiting)),
-          },
+          context: await deps.core.queries.requesterContext(waiting),
           approverUserIds: turn.activity.from ? [turn.activity.from.id] : [],
         })
       : noticeCard([
@@ -201,11 +197,7 @@ async function decidedApprovalCard(
   return approvalCard({
     request: view,
     requesterName: view.requester.displayName ?? view.requester.email,
-    context: {
-      groups: view.requester.groups,
-      timeZone: view.requester.timeZone,
-      ...(await deps.core.queries.requesterHistory(view)),
-    },
+    context: await deps.core.queries.requesterContext(view),
     approverUserIds: [],
     outcome,
   });

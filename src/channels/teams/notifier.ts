@@ -190,17 +190,10 @@ export class TeamsNotifier implements Notifier {
       emails.map(async (email) => ({ email, reach: await this.d.people.reach(email) })),
     );
     const userIds = reached.flatMap((x) => ('userId' in x.reach ? [x.reach.userId] : []));
-    const history = await this.core!.queries.requesterHistory(r);
-    const tz = r.requester.timeZone;
     const card = approvalCard({
       request: r,
       requesterName: r.requester.displayName ?? r.requester.email,
-      context: {
-        groups: r.requester.groups,
-        timeZone: tz,
-        localTime: tz ? DateTime.now().setZone(tz).toFormat('HH:mm') : undefined,
-        ...history,
-      },
+      context: await this.core!.queries.requesterContext(r),
       approverUserIds: userIds,
       reminder,
     });
@@ -306,12 +299,12 @@ export class TeamsNotifier implements Notifier {
       version: { $lte: r.version },
     }).lean();
     if (refs.length === 0) return;
-    const history = await this.core!.queries.requesterHistory(r);
+    const context = await this.core!.queries.requesterContext(r);
     for (const ref of refs) {
       const card = approvalCard({
         request: r,
         requesterName: r.requester.displayName ?? r.requester.email,
-        context: { groups: r.requester.groups, timeZone: r.requester.timeZone, ...history },
+        context,
         approverUserIds: ref.userId ? [ref.userId] : [],
         outcome: outcome ?? (ref.step < r.step ? `Step ${ref.step + 1} is complete.` : undefined),
         progress,

@@ -3,7 +3,9 @@
  * from here, so Slack and Teams never disagree, and no channel reads the core's collections. Admin
  * lists check on the server that the reader is an admin, like every admin use-case.
  */
+import { DateTime } from 'luxon';
 import type { AuditLog } from '../../audit/audit-log.js';
+import { withinWorkingHours } from '../../domain/availability.js';
 import type { ConnectorRegistry } from '../../connectors/registry.js';
 import type { ExtensionOffer } from '../../domain/duration.js';
 import type { Flow, Settings } from '../../domain/flow.js';
@@ -46,6 +48,18 @@ export interface AuditLine {
   actor: string;
   action: string;
   subject: string;
+}
+
+/** What approvers see about the requester (requesterContext). */
+export interface RequesterContext {
+  groups: string[];
+  timeZone?: string;
+  /** "Tue 14:05" in the requester's zone. */
+  localTime?: string;
+  withinWorkingHours?: boolean;
+  /** Earlier requests by the same person: all, and for the same resources. */
+  previousRequests: number;
+  previousForSame: number;
 }
 
 export class LatchQueries {
@@ -109,6 +123,22 @@ export class LatchQueries {
         );
       })
       .map(toView);
+  }
+
+  /** What an approver is shown about the requester, in every channel: groups, local time, history. */
+  async requesterContext(r: RequestView): Promise<RequesterContext> {
+    const { previousRequests, previousForSame } = await this.requesterHistory(r);
+    const tz = r.requester.timeZone;
+    const now = this.ctx.now();
+    const zoned = tz ? DateTime.fromJSDate(now).setZone(tz) : undefined;
+    return {
+      groups: r.requester.groups,
+      timeZone: tz,
+      localTime: zoned?.isValid ? zoned.toFormat('ccc HH:mm') : undefined,
+      withinWorkingHours: withinWorkingHours(tz, now),
+      previousRequests,
+      previousForSame,
+    };
   }
 
   /** How often the requester asked before (for approvers' context). */

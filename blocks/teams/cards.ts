@@ -26,6 +26,9 @@ export const VERB = {
   extend: 'latch.extend',
   showCredentials: 'latch.showCredentials',
   hideCredentials: 'latch.hideCredentials',
+  /** Redraws the request form for what is chosen so far. */
+  requestForm: 'latch.requestForm',
+  requestSubmit: 'latch.requestSubmit',
 } as const;
 
 export interface AdaptiveCard {
@@ -42,7 +45,7 @@ export type CardAction = Record<string, unknown> & { type: 'Action.Execute' | 'A
 const MAX_TARGETS_LISTED = 10;
 const MAX_TEXT = 1500;
 
-function truncate(text: string, max: number): string {
+export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
@@ -108,7 +111,7 @@ export function execute(
   };
 }
 
-function card(
+export function card(
   body: CardElement[],
   actions: CardAction[] = [],
   refresh?: AdaptiveCard['refresh'],

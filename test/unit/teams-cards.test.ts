@@ -17,6 +17,7 @@ import {
   VERB,
   type AdaptiveCard,
 } from '../../blocks/teams/cards.js';
+import { requestFormCard, requestSentCard } from '../../blocks/teams/request-card.js';
 import { TEXT_LIMITS } from '../../src/domain/limits.js';
 import type { RequestView } from '../../src/lifecycle/request-view.js';
 
@@ -248,6 +249,36 @@ describe('card size', () => {
         needsApproval: true,
         choicesMinutes: [15, 30, 60, 120, 240, 480, 960],
       }),
+      requestFormCard({
+        anything: true,
+        banner: long(3000, 'b'),
+        resources: Array.from({ length: 50 }, (_, i) => ({
+          value: long(16, 'v') + i,
+          label: long(600, 'l'),
+        })),
+        selectedResources: Array.from({ length: 50 }, (_, i) => long(16, 'v') + i),
+        unlisted: 99999,
+        find: long(500, 'f'),
+        bundles: Array.from({ length: 200 }, (_, i) => `${long(100, 'B')}${i}`),
+        selectedBundle: long(100, 'B'),
+        flows: Array.from({ length: 100 }, (_, i) => ({ id: `${long(24, 'i')}${i}`, name: long(300, 'F') })),
+        selectedFlowId: long(24, 'i'),
+        permissions: Array.from({ length: 200 }, (_, i) => `${long(60, 'p')}${i}`),
+        durations: [null, ...Array.from({ length: 200 }, (_, i) => i + 1)],
+        selectedDuration: null,
+        justificationRequired: true,
+        justification: long(TEXT_LIMITS.justification, 'J'),
+        notes: Array.from({ length: 20 }, () => long(2000, 'n')),
+        errors: {
+          targets: long(2000, 'e'),
+          bundle: long(2000, 'e'),
+          flow: long(2000, 'e'),
+          permission: long(2000, 'e'),
+          duration: long(2000, 'e'),
+          justification: long(2000, 'e'),
+        },
+      }),
+      requestSentCard(r, long(3000, 'w')),
       credentialsCard(
         r,
         Array.from({ length: 20 }, (_, i) => ({

@@ -20,7 +20,13 @@ import { describeApprovers } from '../../domain/approval.js';
 import type { Identity } from '../../domain/identity.js';
 import { LatchError } from '../../lifecycle/errors.js';
 import { errorText, type SlackDeps } from './context.js';
-import { searchOffers } from '../../lifecycle/queries/request-options.js';
+import {
+  prepareRequest,
+  refusalField,
+  searchOffers,
+  type FieldErrors,
+  type RequestField,
+} from '../../lifecycle/queries/request-options.js';
 import { buildForm, offerOf, offerValue, type FormState } from './request-form.js';
 
 export interface ViewPayload {
@@ -139,16 +145,18 @@ export async function resourceOptions(deps: SlackDeps, who: Identity, query: str
   return { options: searchOffers(offers, query).map((o) => option(o.label, offerValue(o))) };
 }
 
-const FIELD_TO_BLOCK: Record<string, string> = {
+const FIELD_BLOCKS: Record<RequestField, string> = {
   targets: BLOCK.resources,
   bundle: BLOCK.bundle,
+  flow: BLOCK.flow,
+  permission: BLOCK.permission,
   duration: BLOCK.duration,
   justification: BLOCK.justification,
-  flow: BLOCK.flow,
 };
 
 export type SubmissionAck = ViewErrorsResponseAction | ViewUpdateResponseAction;
 
+/** The core's checks (prepareRequest), with each refusal on the block of the field it concerns. */
 export async function submitRequest(
   deps: SlackDeps,
   view: ViewPayload,
@@ -157,49 +165,28 @@ export async function submitRequest(
   const state = stateOf(view);
   const values = view.state?.values ?? {};
   const justification = Object.values(values[BLOCK.justification] ?? {})[0]?.value ?? '';
-  const present = (block: string) => values[block] !== undefined;
-  const errors: Record<string, string> = {};
-  if (state.selected.length === 0 && !state.bundle) {
-    errors[present(BLOCK.resources) ? BLOCK.resources : BLOCK.bundle] =
-      'Choose at least one resource or a bundle.';
-  }
-  if (state.selected.length > 0 && state.bundle)
-    errors[BLOCK.bundle] = 'Choose resources or a bundle, not both.';
-  if (state.selected.length > 0 && !state.permission && !errors[BLOCK.resources]) {
-    errors[present(BLOCK.permission) ? BLOCK.permission : BLOCK.resources] = present(BLOCK.permission)
-      ? 'Choose a permission.'
-      : 'No single access flow offers a common permission on all of these; request them separately.';
-  }
-  if (state.duration === undefined) {
-    if (present(BLOCK.duration)) errors[BLOCK.duration] = 'Choose a duration.';
-    else if (!errors[BLOCK.resources] && !errors[BLOCK.bundle])
-      errors[present(BLOCK.resources) ? BLOCK.resources : BLOCK.bundle] =
-        'No access flow covers this choice.';
-  }
-  if (Object.keys(errors).length > 0) return { response_action: 'errors', errors };
+  const shown = new Set(
+    (Object.keys(FIELD_BLOCKS) as RequestField[]).filter((f) => values[FIELD_BLOCKS[f]] !== undefined),
+  );
+  const errorsOn = (errors: FieldErrors): SubmissionAck => ({
+    response_action: 'errors',
+    errors: Object.fromEntries(
+      Object.entries(errors).map(([field, text]) => [
+        FIELD_BLOCKS[field as RequestField],
+        text.slice(0, 2000),
+      ]),
+    ),
+  });
 
   const all = await deps.latch.queries.offers(who);
-  const targets = state.selected.map((value) => {
-    const o = offerOf(all, value);
-    if (!o) return undefined;
-    return { integration: o.resource.integration, resourceId: o.resource.id, permission: state.permission! };
-  });
-  if (targets.some((t) => t === undefined)) {
-    return {
-      response_action: 'errors',
-      errors: { [BLOCK.resources]: 'One of these is no longer offered to you; choose again.' },
-    };
-  }
+  const prepared = prepareRequest(
+    all,
+    { ...state, selected: state.selected.map((v) => offerOf(all, v)?.key ?? v), justification },
+    shown,
+  );
+  if ('errors' in prepared) return errorsOn(prepared.errors);
   try {
-    const request = await deps.latch.requests.submit(who, {
-      ...(state.bundle
-        ? { bundle: state.bundle }
-        : { targets: targets as NonNullable<(typeof targets)[number]>[] }),
-      flowId: state.flowId,
-      durationMinutes: state.duration ?? null,
-      justification,
-      source: 'slack',
-    });
+    const request = await deps.latch.requests.submit(who, { ...prepared.input, source: 'slack' });
     // The offers already hold the flows (the fallback flow too); no need to read them again.
     const flow = all.flows.find((f) => f.id === request.flowId);
     const waitingOn = flow?.approval.steps[0] ? describeApprovers(flow.approval.steps[0]) : 'the admins';
@@ -213,9 +200,7 @@ export async function submitRequest(
       }),
     };
   } catch (err) {
-    const text = errorText(deps, err);
-    const field = err instanceof LatchError && err.field ? FIELD_TO_BLOCK[err.field] : undefined;
-    const block = field && present(field) ? field : present(BLOCK.resources) ? BLOCK.resources : BLOCK.bundle;
-    return { response_action: 'errors', errors: { [block]: text.slice(0, 2000) } };
+    const field = refusalField(err instanceof LatchError ? err.field : undefined, shown);
+    return errorsOn({ [field]: errorText(deps, err) });
   }
 }

@@ -22,15 +22,17 @@ import {
   type AdaptiveCard,
 } from '../../../blocks/teams/cards.js';
 import type { TeamsActivity, TeamsMemberInfo, TeamsTurn } from './adapter.js';
+import { cardActivity } from './notifier.js';
+import type { TeamsRequestForms } from './request-form.js';
 import type { SecretBox } from '../../store/secrets.js';
 import type { ConversationReference, TeamsModels, TeamsPeople } from './store.js';
 
 export const HELP_TEXT = [
   'Latch gives you access when you need it, for a bounded time.',
+  '- **request** (or **request billing**): ask for access',
   '- **list**: your access and your open requests',
   '- **revoke AR-1234**: end access now',
   '- **help**: this message',
-  'Asking for access from Teams is coming; until then, use `/access` in Slack.',
 ].join('\n\n');
 
 const NO_IDENTITY =
@@ -50,7 +52,10 @@ async function universalAction(deps: TeamsBotDeps, turn: TeamsTurn): Promise<voi
   let body: Record<string, unknown>;
   if (!who)
     body = { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: NO_IDENTITY };
-  else if (verb === VERB.refresh) {
+  else if (verb === VERB.requestForm || verb === VERB.requestSubmit) {
+    const card = await requestFormAction(deps, who, verb, data);
+    body = { statusCode: 200, type: CARD, value: card };
+  } else if (verb === VERB.refresh) {
     const waiting = (await deps.core.queries.awaitingMe(who)).find((r) => r.id === data.request);
     const card = waiting
       ? approvalCard({
@@ -79,6 +84,15 @@ async function universalAction(deps: TeamsBotDeps, turn: TeamsTurn): Promise<voi
       : { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: answer.text };
   }
   await turn.sendActivity({ type: 'invokeResponse', value: { status: 200, body } });
+}
+
+function requestFormAction(
+  deps: TeamsBotDeps,
+  who: Identity,
+  verb: string,
+  data: Record<string, unknown>,
+): Promise<AdaptiveCard> {
+  return verb === VERB.requestSubmit ? deps.forms.submit(who, data) : deps.forms.redraw(who, data);
 }
 
 /**
@@ -208,6 +222,7 @@ export interface TeamsBotDeps {
   people: TeamsPeople;
   m: TeamsModels;
   box: SecretBox;
+  forms: TeamsRequestForms;
   log: Logger;
 }
 
@@ -228,9 +243,13 @@ export function teamsBot(deps: TeamsBotDeps): (turn: TeamsTurn) => Promise<void>
     const submitted = a.value as { verb?: unknown } | undefined;
     if (submitted && typeof submitted.verb === 'string') {
       const who = await identify(deps, turn);
-      const answer = who
-        ? await cardAction(deps, who, submitted.verb, submitted as Record<string, unknown>)
-        : { text: NO_IDENTITY };
+      const data = submitted as Record<string, unknown>;
+      if (who && (submitted.verb === VERB.requestForm || submitted.verb === VERB.requestSubmit)) {
+        const card = await requestFormAction(deps, who, submitted.verb, data);
+        await turn.sendActivity(cardActivity(card, 'Ask for access'));
+        return;
+      }
+      const answer = who ? await cardAction(deps, who, submitted.verb, data) : { text: NO_IDENTITY };
       await turn.sendActivity(answer.text);
       return;
     }
@@ -318,6 +337,11 @@ async function command(deps: TeamsBotDeps, turn: TeamsTurn, who: Identity, text:
   const [verb = '', ...rest] = text.split(/\s+/);
   try {
     switch (verb.toLowerCase()) {
+      case 'request': {
+        const card = await deps.forms.open(who, rest.join(' ').trim() || undefined);
+        await turn.sendActivity(cardActivity(card, 'Ask for access'));
+        return;
+      }
       case 'list': {
         const mine = await deps.core.queries.myAccess(who);
         const open = [...mine.pending, ...mine.active.map((x) => x.request)].sort(

@@ -10,6 +10,7 @@ import type { Routes } from '../../web/server.js';
 import { createTeamsAdapter, type BotFrameworkEndpoints, type TeamsAdapter } from './adapter.js';
 import { teamsBot } from './bot.js';
 import { TeamsNotifier } from './notifier.js';
+import { TeamsRequestForms } from './request-form.js';
 import { SecretBox } from '../../store/secrets.js';
 import { ensureTeamsIndexes, teamsModels, TeamsPeople, type TeamsModels } from './store.js';
 
@@ -63,7 +64,8 @@ export async function createTeamsCore(opts: {
 /** The bot at POST /api/messages, on the built core; deliveries start once it runs. */
 export function startTeamsBot(teams: TeamsCore, core: ChannelCore, log: Logger): TeamsChannel {
   teams.notifier.bind(teams.adapter, core);
-  const onTurn = teamsBot({ core, people: teams.people, m: teams.m, box: teams.box, log });
+  const forms = new TeamsRequestForms(core, log);
+  const onTurn = teamsBot({ core, people: teams.people, m: teams.m, box: teams.box, forms, log });
   return {
     people: teams.people,
     adapter: teams.adapter,

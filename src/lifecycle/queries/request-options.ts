@@ -208,3 +208,74 @@ export function requestOptions(all: Offers, choice: RequestChoice): RequestOptio
     notes,
   };
 }
+
+/** A field of any channel's request form: where a refusal is shown. */
+export type RequestField = 'targets' | 'bundle' | 'flow' | 'permission' | 'duration' | 'justification';
+export type FieldErrors = Partial<Record<RequestField, string>>;
+
+/** What to submit for a checked choice: the core's input, without its source. */
+export type PreparedRequest =
+  | { errors: FieldErrors }
+  | {
+      input: {
+        targets?: Array<{ integration: string; resourceId: string; permission: string }>;
+        bundle?: string;
+        flowId?: string;
+        durationMinutes: number | null;
+        justification: string;
+      };
+    };
+
+/**
+ * The checks every channel's request form makes before submitting, so Slack and Teams refuse the
+ * same things with the same words. `shown` is the fields the form had when it was submitted: a
+ * refusal about a field the form did not show goes on the resources (or bundle) field instead.
+ */
+export function prepareRequest(
+  all: Offers,
+  choice: RequestChoice & { justification?: string },
+  shown: ReadonlySet<RequestField>,
+): PreparedRequest {
+  const errors: FieldErrors = {};
+  const choiceField: RequestField = shown.has('targets') ? 'targets' : 'bundle';
+  const { selected, bundle, permission, duration } = choice;
+  if (selected.length === 0 && !bundle) errors[choiceField] = 'Choose at least one resource or a bundle.';
+  if (selected.length > 0 && bundle) errors.bundle = 'Choose resources or a bundle, not both.';
+  if (selected.length > 0 && !permission && !errors.targets) {
+    if (shown.has('permission')) errors.permission = 'Choose a permission.';
+    else
+      errors[choiceField] =
+        'No single access flow offers a common permission on all of these; request them separately.';
+  }
+  if (duration === undefined) {
+    if (shown.has('duration')) errors.duration = 'Choose a duration.';
+    else if (!errors.targets && !errors.bundle) errors[choiceField] = 'No access flow covers this choice.';
+  }
+  if (Object.keys(errors).length > 0) return { errors };
+
+  const offers = selected.map((key) => all.offers.find((o) => o.key === key));
+  if (offers.some((o) => o === undefined))
+    return { errors: { [choiceField]: 'One of these is no longer offered to you; choose again.' } };
+  return {
+    input: {
+      ...(bundle
+        ? { bundle }
+        : {
+            targets: (offers as Offer[]).map((o) => ({
+              integration: o.resource.integration,
+              resourceId: o.resource.id,
+              permission: permission!,
+            })),
+          }),
+      flowId: choice.flowId,
+      durationMinutes: duration ?? null,
+      justification: choice.justification ?? '',
+    },
+  };
+}
+
+/** The form field a refusal from the core belongs on (`LatchError.field`), among those shown. */
+export function refusalField(field: string | undefined, shown: ReadonlySet<RequestField>): RequestField {
+  if (field && shown.has(field as RequestField)) return field as RequestField;
+  return shown.has('targets') ? 'targets' : 'bundle';
+}

@@ -1,0 +1,281 @@
+/**
+ * The whole lifecycle from Teams, as people click it: a request from the card form (only what is
+ * required, defaults left alone), both approvers' cards, Approve, the role really created on
+ * PostgreSQL, every approver's copy rewritten, a stale click answered, credentials for the
+ * requester alone, the expiring card, Extend, and the role dropped at the end.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { AdaptiveCard, CardAction, CardElement } from '../../blocks/teams/cards.js';
+import { admin, flow, roleExists } from '../support/fixture.js';
+import { startTeamsHarness, teamsUser, type TeamsHarness } from '../support/teams-harness.js';
+
+const MIN = 60_000;
+const ADA = teamsUser('ada', 1, 'Ada Lovelace');
+const BOB = teamsUser('bob', 2, 'Bob Approver');
+const CARA = teamsUser('cara', 3, 'Cara Approver');
+const DEE = teamsUser('dee', 4, 'Dee Requester');
+
+let h: TeamsHarness;
+
+beforeAll(async () => {
+  h = await startTeamsHarness('teams_story');
+  for (const u of [ADA, BOB, CARA, DEE]) h.addUser(u);
+  for (const u of [ADA, BOB, CARA, DEE]) await h.install(u);
+  await h.fx.latch.admin.saveFlow(
+    admin,
+    flow({
+      name: 'Billing read',
+      targets: [{ integration: 'pg', include: [{ id: h.billing }], permissions: ['read'] }],
+      approval: {
+        steps: [
+          {
+            approvers: [
+              { type: 'user', id: 'bob@example.com' },
+              { type: 'user', id: 'cara@example.com' },
+            ],
+          },
+        ],
+      },
+      extension: { mode: 'direct', maxCount: 1 },
+    }),
+  );
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+/** Every input of a card. */
+function inputs(card: AdaptiveCard): CardElement[] {
+  return card.body.filter((e) => e.type.startsWith('Input.'));
+}
+
+function input(card: AdaptiveCard, id: string): CardElement | undefined {
+  return inputs(card).find((e) => e.id === id);
+}
+
+/** What Teams sends for Action.Execute with associatedInputs: the action's data and every input's value. */
+function submission(card: AdaptiveCard, verb: string, changes: Record<string, string> = {}) {
+  const action = card.actions!.find((a) => a.verb === verb) as CardAction & { data: Record<string, unknown> };
+  const values = Object.fromEntries(inputs(card).map((e) => [e.id as string, String(e.value ?? '')]));
+  return { ...action.data, ...values, ...changes };
+}
+
+function choiceValue(card: AdaptiveCard, id: string, title: RegExp): string {
+  const choices = input(card, id)!.choices as Array<{ title: string; value: string }>;
+  return choices.find((c) => title.test(c.title))!.value;
+}
+
+/** "title: value" lines of a card (bold title, then the value as written). */
+function factsOf(card: AdaptiveCard): Record<string, string> {
+  const rows = card.body
+    .filter((e) => e.type === 'RichTextBlock')
+    .map((e) => (e.inlines as Array<{ text: string }>).map((i) => i.text))
+    .filter((t) => t.length === 2 && t[0]!.endsWith(': '));
+  return Object.fromEntries(rows.map(([k, v]) => [k!.slice(0, -2), v!]));
+}
+
+function errorsOn(card: AdaptiveCard): string[] {
+  return card.body
+    .filter((e) => e.type === 'TextBlock' && e.color === 'Attention')
+    .map((e) => String(e.text));
+}
+
+describe('the Teams lifecycle', () => {
+  it('takes a request from the card form, has it approved from cards, grants, warns, extends and revokes', async () => {
+    // `request` answers with the form: what Ada may ask for, nothing chosen yet.
+    const blank = (await h.say(ADA, 'request')).card!;
+    expect(input(blank, 'targets')).toMatchObject({ isMultiSelect: true });
+    expect(JSON.stringify(input(blank, 'targets'))).toContain('billing');
+    expect(blank.actions!.map((a) => a.title)).toEqual(['Submit', 'Update choices']);
+
+    // She picks billing and updates: the flow's permission and its default duration come in.
+    const billing = choiceValue(blank, 'targets', /billing/);
+    const updated = await h.invoke(
+      ADA,
+      'latch.requestForm',
+      submission(blank, 'latch.requestForm', { targets: billing }),
+    );
+    const form = updated.value as AdaptiveCard;
+    expect(input(form, 'permission')).toMatchObject({ value: 'read' });
+    expect(input(form, 'duration')!.value).toBeDefined();
+    expect(JSON.stringify(form)).toContain('Billing read: approved by');
+
+    // Submit leaving every default as it is, and no reason (the flow does not ask for one).
+    const sent = await h.invoke(ADA, 'latch.requestSubmit', submission(form, 'latch.requestSubmit'));
+    expect(sent.type).toBe('application/vnd.microsoft.card.adaptive');
+    const sentText = JSON.stringify(sent.value);
+    const id = /AR-\d+/.exec(sentText)![0];
+    expect(sentText).toMatch(/Waiting for .*bob@example.com/);
+    const [request] = (
+      await h.fx.latch.queries.myAccess({ id: 'ada@example.com', email: 'ada@example.com', groups: [] })
+    ).pending;
+    expect(request).toMatchObject({
+      id,
+      state: 'pending',
+      source: 'teams',
+      requester: { id: 'ada@example.com' },
+    });
+
+    // Both approvers get the card; its refresh names them both, so each sees the live state.
+    const isApproval = (card: AdaptiveCard) =>
+      JSON.stringify(card).includes(id) && Boolean(card.actions?.some((a) => a.verb === 'latch.approve'));
+    const bobCard = (await h.cardTo(BOB, isApproval)).card!;
+    const caraCard = (await h.cardTo(CARA, isApproval)).card!;
+    expect(new Set(bobCard.refresh!.userIds)).toEqual(new Set([BOB.id, CARA.id]));
+
+    // Bob approves. Cara's copy (and his) is rewritten to say who decided.
+    const approve = bobCard.actions!.find((a) => a.verb === 'latch.approve')!;
+    const approved = await h.invoke(BOB, 'latch.approve', approve.data as Record<string, unknown>);
+    expect(JSON.stringify(approved.value)).toContain('Approved by you.');
+    for (const u of [BOB, CARA])
+      await h.standIn.waitForCall(
+        (c) =>
+          c.operation === 'updateActivity' &&
+          c.conversationId === h.personalChat(u) &&
+          JSON.stringify(c.body).includes('Approved by bob@example.com'),
+      );
+    // Cara clicks her stale card: a clear answer, nothing changes.
+    const stale = await h.invoke(
+      CARA,
+      'latch.approve',
+      caraCard.actions![0]!.data as Record<string, unknown>,
+    );
+    expect(String(stale.value)).toMatch(new RegExp(`${id} was already approved by bob@example.com`));
+
+    // Granted on PostgreSQL; the credentials are for Ada alone.
+    await h.fx.latch.sweeps.tickUrgent();
+    const granted = (
+      await h.cardTo(
+        ADA,
+        (c) =>
+          JSON.stringify(c).includes(id) &&
+          Boolean(c.actions?.some((a) => a.verb === 'latch.showCredentials')),
+      )
+    ).card!;
+    const show = granted.actions!.find((a) => a.verb === 'latch.showCredentials')!.data as Record<
+      string,
+      unknown
+    >;
+    expect(String((await h.invoke(CARA, 'latch.showCredentials', show)).value)).toBe(
+      'Only the requester can see these credentials.',
+    );
+    const username = factsOf((await h.invoke(ADA, 'latch.showCredentials', show)).value).username;
+    expect(username).toBeDefined();
+    expect(await roleExists(username!)).toBe(true);
+
+    // Warned before the end, with Extend; extending keeps the role past the old end.
+    const expiresAt = (await h.fx.latch.queries.activeAccess(admin)).find((r) => r.id === id)!.expiresAt!;
+    h.fx.clock.current = new Date(expiresAt.getTime() - 9 * MIN);
+    await h.fx.latch.sweeps.tickRelaxed();
+    const expiring = (
+      await h.cardTo(
+        ADA,
+        (c) => JSON.stringify(c).includes(id) && Boolean(c.actions?.some((a) => a.verb === 'latch.extend')),
+      )
+    ).card!;
+    const extend = expiring.actions!.find((a) => a.verb === 'latch.extend')!.data as { minutes: number };
+    await h.invoke(ADA, 'latch.extend', extend as unknown as Record<string, unknown>);
+    await h.standIn.waitForCall(
+      (c) => c.conversationId === h.personalChat(ADA) && String(c.body.text).startsWith(`${id} is extended`),
+    );
+    h.fx.clock.current = new Date(expiresAt.getTime() + MIN);
+    await h.fx.latch.sweeps.tickUrgent();
+    expect(await roleExists(username!)).toBe(true);
+
+    // At the new end the role is dropped, and Ada is told.
+    h.fx.clock.current = new Date(expiresAt.getTime() + (extend.minutes + 1) * MIN);
+    await h.fx.latch.sweeps.tickUrgent();
+    expect(await roleExists(username!)).toBe(false);
+    await h.standIn.waitForCall(
+      (c) =>
+        c.conversationId === h.personalChat(ADA) &&
+        String(c.body.text).includes(`${id}: your access`) &&
+        String(c.body.text).includes('expired'),
+    );
+  });
+
+  it('shows what is wrong on the card, under the field, and asks for nothing', async () => {
+    await h.fx.latch.admin.saveFlow(
+      admin,
+      flow({
+        name: 'Billing write',
+        targets: [{ integration: 'pg', include: [{ id: h.billing }], permissions: ['write'] }],
+        approval: { steps: [{ approvers: [{ type: 'user', id: 'bob@example.com' }] }] },
+        requireJustification: true,
+      }),
+    );
+    const count = async () =>
+      (await h.fx.latch.queries.myAccess({ id: 'dee@example.com', email: 'dee@example.com', groups: [] }))
+        .pending.length;
+    const blank = (await h.say(DEE, 'request')).card!;
+
+    // Nothing chosen.
+    const none = (await h.invoke(DEE, 'latch.requestSubmit', submission(blank, 'latch.requestSubmit')))
+      .value as AdaptiveCard;
+    expect(errorsOn(none)).toEqual(['Choose at least one resource or a bundle.']);
+
+    // `request billing` picks billing; two flows offer it (and the fallback flow), so the flow is a choice.
+    const picked = (await h.say(DEE, 'request billing')).card!;
+    expect((input(picked, 'targets')!.value as string).split(',')).toHaveLength(1);
+    const flows = input(picked, 'flow')!.choices as Array<{ title: string; value: string }>;
+    expect(flows.map((f) => f.title).sort()).toEqual(['Billing read', 'Billing write', 'Fallback flow']);
+
+    // Choosing another flow without Update choices: the card is redrawn for it first.
+    const writeFlow = flows.find((f) => f.title === 'Billing write')!.value;
+    const redrawn = (
+      await h.invoke(
+        DEE,
+        'latch.requestSubmit',
+        submission(picked, 'latch.requestSubmit', { flow: writeFlow }),
+      )
+    ).value as AdaptiveCard;
+    expect(JSON.stringify(redrawn)).toContain('The choices changed with what you picked');
+    expect(input(redrawn, 'permission')).toMatchObject({ value: 'write' });
+    expect(input(redrawn, 'justification')).toMatchObject({ isRequired: true });
+
+    // This flow asks for a reason: the refusal sits under the reason box.
+    const noReason = (await h.invoke(DEE, 'latch.requestSubmit', submission(redrawn, 'latch.requestSubmit')))
+      .value as AdaptiveCard;
+    expect(errorsOn(noReason)).toEqual(['Billing write asks for a justification.']);
+    const reasonAt = noReason.body.findIndex((e) => e.id === 'justification');
+    expect(noReason.body[reasonAt + 1]).toMatchObject({ color: 'Attention' });
+
+    // A duration the flow does not offer is refused, not stretched.
+    const badDuration = (
+      await h.invoke(
+        DEE,
+        'latch.requestSubmit',
+        submission(redrawn, 'latch.requestSubmit', { duration: '99999', justification: 'month end' }),
+      )
+    ).value as AdaptiveCard;
+    expect(errorsOn(badDuration)).toEqual(['Choose a duration.']);
+    expect(await count()).toBe(0);
+
+    // With a reason it goes through, under the flow she chose.
+    const ok = await h.invoke(
+      DEE,
+      'latch.requestSubmit',
+      submission(redrawn, 'latch.requestSubmit', { justification: 'month end' }),
+    );
+    expect(JSON.stringify(ok.value)).toMatch(/AR-\d+.*write on/);
+    expect(await count()).toBe(1);
+  });
+
+  it('answers an old client that sends Action.Submit with the redrawn form as a message', async () => {
+    const blank = (await h.say(DEE, 'request')).card!;
+    const fallback = blank.actions!.find((a) => a.verb === 'latch.requestForm')!.fallback as {
+      data: Record<string, unknown>;
+    };
+    const a = h.activity(DEE, {
+      type: 'message',
+      value: { ...fallback.data, targets: choiceValue(blank, 'targets', /billing/) },
+    });
+    expect((await h.post(a)).status).toBe(200);
+    const reply = await h.cardTo(
+      DEE,
+      (c, call) => call.activityId === a.id && c.body.some((e) => e.id === 'permission'),
+    );
+    expect(reply.card!.actions!.map((x) => x.verb)).toEqual(['latch.requestSubmit', 'latch.requestForm']);
+  });
+});

@@ -18,6 +18,7 @@ export const EVENT_TYPES = [
   'access.revoked',
   'request.failed',
   'revoke.failing',
+  'approvers.unreached',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -44,4 +45,9 @@ export interface OutboxEntry {
   approvers?: { users: string[]; groups: string[] };
   /** access.granted: the one-time credentials, sealed with the encryption key. */
   credentials?: string;
+  /**
+   * approval.needed and extension.requested: who a channel could not reach so far, by channel;
+   * approvers.unreached: who no channel reached.
+   */
+  unreached?: Array<{ person: string; why: string; channel?: string }>;
 }

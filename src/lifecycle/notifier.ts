@@ -31,7 +31,22 @@ type EventBody =
   | { type: 'extension.requested'; request: RequestView; minutes: number; approvers: Audience }
   | { type: 'access.revoked'; request: RequestView }
   | { type: 'request.failed'; request: RequestView; error: string }
-  | { type: 'revoke.failing'; request: RequestView; error: string; attempts: number; admins: string[] };
+  | { type: 'revoke.failing'; request: RequestView; error: string; attempts: number; admins: string[] }
+  | { type: 'approvers.unreached'; request: RequestView; unreached: Unreached[] };
+
+/** Someone a channel could not reach, and why (never installed the app, blocked it, unknown). */
+export interface Unreached {
+  person: string;
+  why: string;
+}
+
+/**
+ * What a channel may say after delivering: the people it could not reach. Those no channel
+ * reached are told to the requester and the audit log (outbox.ts).
+ */
+export interface DeliveryReport {
+  unreached?: Unreached[];
+}
 
 /**
  * Thrown by a channel when a delivery should be tried again later (a rate limit, an outage): the
@@ -60,5 +75,5 @@ export interface GrantedCredentials {
 }
 
 export interface Notifier {
-  notify(event: LatchEvent): Promise<void>;
+  notify(event: LatchEvent): Promise<void | DeliveryReport>;
 }

@@ -12,10 +12,23 @@ import type { OutboxEntry, EventType } from '../domain/outbox-entry.js';
 import type { SecretBox } from '../store/secrets.js';
 import type { RequestDoc } from '../store/models.js';
 import type { LifecycleContext } from './context.js';
-import { DeliveryDeferred, type GrantedCredentials, type LatchEvent, type Notifier } from './notifier.js';
+import { formatRequestId } from '../domain/human-id.js';
+import {
+  DeliveryDeferred,
+  type GrantedCredentials,
+  type LatchEvent,
+  type Notifier,
+  type Unreached,
+} from './notifier.js';
 import { extensionOfferFor, toView } from './request-view.js';
 
 const EPOCH = new Date(0);
+
+/** An event some channels have delivered: those left, and whom the others could not reach. */
+interface Progress {
+  channels: string[];
+  unreached: NonNullable<OutboxEntry['unreached']>;
+}
 
 export interface OutboxOptions {
   /** How long a deliverer holds a request's outbox; a dead one's is taken over after this. */
@@ -213,12 +226,16 @@ export class Outbox {
   /** Stops at the first event that a channel could not take, to keep the order. */
   private async deliverEvents(doc: RequestDoc, token: string): Promise<void> {
     const done: string[] = [];
-    const progressed = new Map<string, string[]>();
+    const progressed = new Map<string, Progress>();
+    // Delivered events that leave something to tell are replaced in place by their follow-up: a
+    // crash before that write delivers the event again (each message once) rather than losing it.
+    const replaced = new Map<string, OutboxEntry>();
     let retryAt: Date | null = null;
     let failed: { id: string; attempts: number } | null = null;
     for (const entry of doc.outbox ?? []) {
       const event = await this.build(entry, doc);
       const left: string[] = [];
+      const unreached = [...(entry.unreached ?? [])];
       for (const channel of entry.channels) {
         const notifier = this.channels[channel];
         if (!notifier) continue; // a channel no longer configured
@@ -227,7 +244,8 @@ export class Outbox {
           continue;
         }
         try {
-          await notifier.notify(event);
+          const report = await notifier.notify(event);
+          for (const u of report?.unreached ?? []) unreached.push({ ...u, channel });
           this.ctx.metrics.deliveryDelay.observe(
             { channel },
             Math.max(0, this.ctx.now().getTime() - new Date(entry.at).getTime()) / 1000,
@@ -255,13 +273,46 @@ export class Outbox {
           left.push(channel);
         }
       }
-      if (left.length === 0) done.push(entry.id);
-      else {
-        if (left.length < entry.channels.length) progressed.set(entry.id, left);
+      if (left.length === 0) {
+        const nobody = entry.type === 'approvers.unreached' ? [] : this.reachedByNone(unreached);
+        const followUp =
+          nobody.length > 0
+            ? this.entry('approvers.unreached', { unreached: nobody, step: entry.step })
+            : undefined;
+        if (followUp) {
+          await this.auditUnreached(doc, followUp);
+          replaced.set(entry.id, followUp);
+        } else done.push(entry.id);
+      } else {
+        if (left.length < entry.channels.length) progressed.set(entry.id, { channels: left, unreached });
         break;
       }
     }
-    await this.record(doc, token, done, progressed, retryAt, failed);
+    await this.record(doc, token, done, progressed, replaced, retryAt, failed);
+  }
+
+  /** People every channel said it could not reach, with each channel's reason. */
+  private reachedByNone(unreached: NonNullable<OutboxEntry['unreached']>): Unreached[] {
+    const channels = Object.keys(this.channels);
+    const byPerson = new Map<string, Map<string, string>>();
+    for (const u of unreached) {
+      const whys = byPerson.get(u.person) ?? new Map<string, string>();
+      whys.set(u.channel ?? '', u.why);
+      byPerson.set(u.person, whys);
+    }
+    return [...byPerson]
+      .filter(([, whys]) => channels.every((c) => whys.has(c)))
+      .map(([person, whys]) => ({ person, why: [...new Set(whys.values())].join('; ') }));
+  }
+
+  /** Approvers nobody could reach are audited, so admins see them in the audit log and channel. */
+  private async auditUnreached(doc: RequestDoc, e: OutboxEntry): Promise<void> {
+    await this.ctx.audit.append({
+      actor: { type: 'system', id: 'latch' },
+      action: 'approvers.unreached',
+      subject: { type: 'request', id: formatRequestId(doc.number) },
+      details: { unreached: e.unreached },
+    });
   }
 
   /** Removes delivered events, keeps the rest due (now, or after the backoff), frees the lease. */
@@ -269,7 +320,8 @@ export class Outbox {
     doc: RequestDoc,
     token: string,
     done: string[],
-    progressed: Map<string, string[]>,
+    progressed: Map<string, Progress>,
+    replaced: Map<string, OutboxEntry>,
     retryAt: Date | null,
     failed: { id: string; attempts: number } | null,
   ): Promise<void> {
@@ -278,15 +330,19 @@ export class Outbox {
     // MongoDB refuses one update that both pulls from `outbox` and rewrites an element of it, so
     // delivered events go first, and the lease is released last, with the time of the next try:
     // no other deliverer can claim this outbox before its backoff is written.
-    if (done.length && (failed || progressed.size)) {
+    const rewrites = progressed.size + replaced.size;
+    if (done.length && (failed || rewrites)) {
       await Request.updateOne(mine, { $pull: { outbox: { id: { $in: done } } } });
     }
-    for (const [id, channels] of progressed) {
+    for (const [id, { channels, unreached }] of progressed) {
       await Request.updateOne(
         mine,
-        { $set: { 'outbox.$[e].channels': channels } },
+        { $set: { 'outbox.$[e].channels': channels, 'outbox.$[e].unreached': unreached } },
         { arrayFilters: [{ 'e.id': id }] },
       );
+    }
+    for (const [id, next] of replaced) {
+      await Request.updateOne(mine, { $set: { 'outbox.$[e]': next } }, { arrayFilters: [{ 'e.id': id }] });
     }
     if (failed && retryAt) {
       await Request.updateOne(
@@ -299,7 +355,7 @@ export class Outbox {
     const after = await Request.findOneAndUpdate(
       mine,
       {
-        ...(done.length && !progressed.size ? { $pull: { outbox: { id: { $in: done } } } } : {}),
+        ...(done.length && !rewrites ? { $pull: { outbox: { id: { $in: done } } } } : {}),
         $set: { 'notifyLease.until': EPOCH },
       },
       { returnDocument: 'after' },
@@ -367,6 +423,12 @@ export class Outbox {
           error: entry.reason ?? doc.lastError ?? 'the revoke failed',
           attempts: doc.attempts ?? 0,
           admins: await this.ctx.admins(),
+        };
+      case 'approvers.unreached':
+        return {
+          ...base,
+          type: entry.type,
+          unreached: (entry.unreached ?? []).map(({ person, why }) => ({ person, why })),
         };
     }
   }

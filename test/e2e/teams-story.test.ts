@@ -279,3 +279,171 @@ describe('the Teams lifecycle', () => {
     expect(reply.card!.actions!.map((x) => x.verb)).toEqual(['latch.requestSubmit', 'latch.requestForm']);
   });
 });
+
+describe('people Latch cannot reach in Teams', () => {
+  it('tells the requester who could not be reached and why, audits it, and stops writing to someone who blocked Latch', async () => {
+    const DAN = teamsUser('dan', 5, 'Dan Never-installed');
+    h.addUser(DAN);
+    await h.fx.latch.admin.saveFlow(
+      admin,
+      flow({
+        name: 'Billing admin',
+        targets: [{ integration: 'pg', include: [{ id: h.billing }], permissions: ['admin'] }],
+        approval: {
+          steps: [
+            {
+              approvers: [
+                { type: 'user', id: 'bob@example.com' },
+                { type: 'user', id: 'cara@example.com' },
+                { type: 'user', id: 'dan@example.com' },
+              ],
+            },
+          ],
+        },
+      }),
+    );
+    h.standIn.blocked.add(h.personalChat(BOB));
+    const r = await h.fx.latch.requests.submit(
+      { id: 'ada@example.com', email: 'ada@example.com', groups: [] },
+      {
+        targets: [{ integration: 'pg', resourceId: h.billing, permission: 'admin' }],
+        durationMinutes: 30,
+        justification: 'migration',
+        source: 'teams',
+      },
+    );
+    // Cara gets her card; Ada hears about the two others, with the reason for each.
+    await h.cardTo(CARA, (c) => JSON.stringify(c).includes(r.id));
+    const told = await h.standIn.waitForCall(
+      (c) =>
+        c.conversationId === h.personalChat(ADA) && String(c.body.text).startsWith('Latch could not reach'),
+    );
+    expect(String(told.body.text)).toBe(
+      `Latch could not reach bob@example.com (they blocked Latch in Teams), dan@example.com (they have not installed Latch in Teams) about ${r.id}. Ask them to add Latch, or ask an admin.`,
+    );
+    const audit = await h.fx.latch.queries.auditPage(admin, 20);
+    expect(audit.find((e) => e.action === 'approvers.unreached')).toMatchObject({
+      subject: `request ${r.id}`,
+    });
+    expect(await h.teams.people.reach('bob@example.com')).toEqual({
+      unreachable: 'they blocked Latch in Teams',
+    });
+
+    // Once Bob writes to Latch again he is reachable again.
+    h.standIn.blocked.delete(h.personalChat(BOB));
+    await h.say(BOB, 'list');
+    expect(await h.teams.people.reach('bob@example.com')).toMatchObject({ userId: BOB.id });
+  });
+});
+
+describe('approvals in steps and by quorum, in Teams', () => {
+  const submitAs = (who: string, flowId: string) =>
+    h.fx.latch.requests.submit(
+      { id: `${who}@example.com`, email: `${who}@example.com`, groups: [] },
+      {
+        flowId,
+        targets: [{ integration: 'pg', resourceId: h.billing, permission: 'read' }],
+        durationMinutes: 30,
+        justification: 'release',
+        source: 'teams',
+      },
+    );
+  const approvalCardTo = (u: typeof BOB, id: string) =>
+    h.cardTo(
+      u,
+      (c, call) =>
+        call.operation !== 'updateActivity' &&
+        JSON.stringify(c).includes(id) &&
+        Boolean(c.actions?.some((a) => a.verb === 'latch.approve')),
+    );
+
+  it('shows a quorum’s progress on every copy, keeps the buttons until it is reached', async () => {
+    const quorum = await h.fx.latch.admin.saveFlow(
+      admin,
+      flow({
+        name: 'Billing quorum',
+        targets: [{ integration: 'pg', include: [{ id: h.billing }], permissions: ['read'] }],
+        approval: {
+          steps: [
+            {
+              approvers: [
+                { type: 'user', id: 'bob@example.com' },
+                { type: 'user', id: 'cara@example.com' },
+              ],
+              rule: { type: 'quorum', count: 2 },
+            },
+          ],
+        },
+      }),
+    );
+    const r = await submitAs('erin', quorum.id);
+    const bob = (await approvalCardTo(BOB, r.id)).card!;
+    const cara = (await approvalCardTo(CARA, r.id)).card!;
+    const first = await h.invoke(BOB, 'latch.approve', bob.actions![0]!.data as Record<string, unknown>);
+    expect(JSON.stringify(first.value)).toContain(
+      'Your approval is recorded; the request waits for the other approvals.',
+    );
+    const progress = await h.standIn.waitForCall(
+      (c) =>
+        c.operation === 'updateActivity' &&
+        c.conversationId === h.personalChat(CARA) &&
+        JSON.stringify(c.body).includes('Approved by bob@example.com; still needs'),
+    );
+    // Cara's copy still has its buttons: her approval is the one that counts now.
+    const caraNow = (
+      progress.body.attachments as Array<{ content: { actions?: Array<{ verb: string }> } }>
+    )[0]!.content;
+    expect(caraNow.actions?.map((a) => a.verb)).toEqual(['latch.approve', 'latch.deny']);
+    // Bob cannot count twice.
+    const again = await h.invoke(BOB, 'latch.approve', bob.actions![0]!.data as Record<string, unknown>);
+    expect(String(again.value)).toBe(`You have already approved ${r.id}.`);
+    const second = await h.invoke(CARA, 'latch.approve', cara.actions![0]!.data as Record<string, unknown>);
+    expect(JSON.stringify(second.value)).toContain('Approved by you.');
+    await h.standIn.waitForCall(
+      (c) =>
+        c.operation === 'updateActivity' &&
+        c.conversationId === h.personalChat(BOB) &&
+        JSON.stringify(c.body).includes('Approved by cara@example.com.'),
+    );
+  });
+
+  it('hands a two-step request to the second step’s approvers once the first approves', async () => {
+    const steps = await h.fx.latch.admin.saveFlow(
+      admin,
+      flow({
+        name: 'Billing two steps',
+        targets: [{ integration: 'pg', include: [{ id: h.billing }], permissions: ['read'] }],
+        approval: {
+          steps: [
+            { approvers: [{ type: 'user', id: 'bob@example.com' }] },
+            { approvers: [{ type: 'user', id: 'cara@example.com' }] },
+          ],
+        },
+      }),
+    );
+    const r = await submitAs('fay', steps.id);
+    const bob = (await approvalCardTo(BOB, r.id)).card!;
+    expect(JSON.stringify(bob)).toContain(`${r.id} · step 1 of 2`);
+    const first = await h.invoke(BOB, 'latch.approve', bob.actions![0]!.data as Record<string, unknown>);
+    expect(JSON.stringify(first.value)).toContain('the request waits for the other approvals');
+    // Cara gets the second step's card; Bob's copy says his step is done and has no buttons.
+    const cara = (await approvalCardTo(CARA, r.id)).card!;
+    expect(JSON.stringify(cara)).toContain(`${r.id} · step 2 of 2`);
+    const bobDone = await h.standIn.waitForCall(
+      (c) =>
+        c.operation === 'updateActivity' &&
+        c.conversationId === h.personalChat(BOB) &&
+        JSON.stringify(c.body).includes('Step 1 of 2 approved by bob@example.com'),
+    );
+    expect(JSON.stringify(bobDone.body)).not.toContain('latch.approve');
+    const last = await h.invoke(CARA, 'latch.approve', cara.actions![0]!.data as Record<string, unknown>);
+    expect(JSON.stringify(last.value)).toContain('Approved by you.');
+    // Cara's own copy is not left with a stale "step 1" outcome: it says she approved.
+    await h.standIn.waitForCall(
+      (c) =>
+        c.operation === 'updateActivity' &&
+        c.conversationId === h.personalChat(CARA) &&
+        JSON.stringify(c.body).includes('Approved by cara@example.com.'),
+    );
+  });
+});

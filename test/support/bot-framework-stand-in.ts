@@ -116,6 +116,11 @@ export class BotFrameworkStandIn {
   /** Teams members by their `29:` id, as GET /v3/conversations/{id}/members/{memberId} answers them. */
   readonly members = new Map<string, TeamsMember>();
   readonly calls: ConnectorCall[] = [];
+  /**
+   * Conversations whose person blocked the bot: sends and updates there get 403
+   * ConversationBlockedByUser, as Teams answers them.
+   */
+  readonly blocked = new Set<string>();
 
   private readonly issued = new Set<string>();
   private readonly waiters: { predicate: CallPredicate; resolve: (call: ConnectorCall) => void }[] = [];
@@ -330,6 +335,15 @@ export class BotFrameworkStandIn {
         id,
         activityId: body.activity ? `1${Date.now()}` : undefined,
         serviceUrl: this.serviceUrl,
+      };
+    } else if (
+      call.conversationId &&
+      this.blocked.has(call.conversationId) &&
+      call.operation !== 'getMember'
+    ) {
+      status = 403;
+      response = {
+        error: { code: 'ConversationBlockedByUser', message: 'User blocked the conversation with the bot.' },
       };
     } else if (call.operation === 'updateActivity') {
       response = { id: call.activityId }; // ResourceResponse

@@ -20,7 +20,7 @@ import { esc, mention, when } from '../../../blocks/slack/text.js';
 import { normalizeEmail } from '../../domain/identity.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { ChannelCore } from '../../app.js';
-import type { Audience, LatchEvent, Notifier } from '../../lifecycle/notifier.js';
+import type { Audience, DeliveryReport, LatchEvent, Notifier, Unreached } from '../../lifecycle/notifier.js';
 import type { RequestView } from '../../lifecycle/request-view.js';
 import type { Logger } from '../../logger.js';
 import type { SecretBox } from '../../store/secrets.js';
@@ -75,11 +75,11 @@ export class SlackNotifier implements Notifier {
    * DeliveryDeferred when the outbox should try again later. The outbox calls it in order per
    * request, so a card exists before it is rewritten.
    */
-  async notify(event: LatchEvent): Promise<void> {
-    await this.deliver(event);
+  notify(event: LatchEvent): Promise<DeliveryReport | void> {
+    return this.deliver(event);
   }
 
-  private async deliver(event: LatchEvent): Promise<void> {
+  private async deliver(event: LatchEvent): Promise<DeliveryReport | void> {
     const r = event.request;
     // Each message of an event, keyed so that a retried event sends it once.
     const key = (purpose: string) => (event.eventId ? `${event.eventId}:${purpose}` : undefined);
@@ -95,7 +95,21 @@ export class SlackNotifier implements Notifier {
       }
       case 'approval.needed':
         // Decided meanwhile (a late delivery): nobody needs a card for it any more.
-        if (r.state === 'pending') await this.sendCards(r, event.approvers, event.reminder, key('card'));
+        if (r.state === 'pending')
+          return { unreached: await this.sendCards(r, event.approvers, event.reminder, key('card')) };
+        break;
+      case 'approvers.unreached':
+        await this.toRequester(
+          r,
+          simpleMessage(
+            `Latch could not reach ${event.unreached
+              .slice(0, 10)
+              .map((u) => `${esc(u.person)} (${esc(u.why)})`)
+              .join(', ')} about *${r.id}*. Ask them to add Latch, or ask an admin.`,
+            ':warning:',
+          ),
+          key('unreached'),
+        );
         break;
       case 'approval.recorded': {
         const by = await this.nameOf(event.by);
@@ -184,8 +198,13 @@ export class SlackNotifier implements Notifier {
         );
         break;
       }
-      case 'extension.requested':
-        await this.sendExtensionCards(r, event.approvers, event.minutes, key('extension-card'));
+      case 'extension.requested': {
+        const unreached = await this.sendExtensionCards(
+          r,
+          event.approvers,
+          event.minutes,
+          key('extension-card'),
+        );
         await this.toRequester(
           r,
           simpleMessage(
@@ -194,7 +213,8 @@ export class SlackNotifier implements Notifier {
           ),
           key('extension-asked'),
         );
-        break;
+        return { unreached };
+      }
       case 'access.revoked': {
         const how =
           r.endReason === 'expired'
@@ -275,14 +295,21 @@ export class SlackNotifier implements Notifier {
     return parts.length ? parts.join(', ') : 'the admins';
   }
 
-  private async audienceRefs(a: Audience, exclude: string): Promise<SlackUserRef[]> {
+  /** Where to reach the audience in Slack, and who could not be found there. */
+  private async audienceRefs(
+    a: Audience,
+    exclude: string,
+  ): Promise<{ refs: SlackUserRef[]; unreached: Unreached[] }> {
     const refs: SlackUserRef[] = [];
+    const unreached: Unreached[] = [];
     const users = a.users.filter((u) => u !== exclude);
     const byId = users.filter(isSlackUserId);
     const byEmail = users.filter((u) => !isSlackUserId(u));
     let found = new Map<string, SlackUserRef | null>();
+    let looked = false;
     try {
       found = await this.d.directory.findManyByEmail(byEmail);
+      looked = true;
     } catch (err) {
       this.d.log.warn({ err }, 'Slack user lookup failed');
     }
@@ -290,17 +317,24 @@ export class SlackNotifier implements Notifier {
     for (const u of byEmail) {
       const ref = found.get(normalizeEmail(u));
       if (ref) refs.push(ref);
-      else this.d.log.warn({ approver: u }, 'approver not found in Slack');
+      else {
+        this.d.log.warn({ approver: u }, 'approver not found in Slack');
+        // A failed lookup says nothing about the person.
+        if (looked) unreached.push({ person: u, why: 'not found in Slack' });
+      }
     }
     for (const g of a.groups) refs.push(...(await this.d.directory.groupMembers(g)));
     const requester = await this.find(exclude);
     const seen = new Set<string>();
-    return refs.filter((r) => {
-      const key = `${r.teamId}:${r.userId}`;
-      if (seen.has(key) || (requester && r.userId === requester.userId)) return false;
-      seen.add(key);
-      return true;
-    });
+    return {
+      refs: refs.filter((r) => {
+        const key = `${r.teamId}:${r.userId}`;
+        if (seen.has(key) || (requester && r.userId === requester.userId)) return false;
+        seen.add(key);
+        return true;
+      }),
+      unreached,
+    };
   }
 
   private async sendCards(
@@ -308,14 +342,15 @@ export class SlackNotifier implements Notifier {
     audience: Audience,
     reminder: boolean,
     key?: string,
-  ): Promise<void> {
-    const [refs, context, requester] = await Promise.all([
+  ): Promise<Unreached[]> {
+    const [{ refs, unreached }, context, requester] = await Promise.all([
       this.audienceRefs(audience, r.requester.id),
       this.requesterContext(r),
       this.nameOf(r.requester.id),
     ]);
     const card = approvalCard({ request: r, requester, context, reminder });
     await Promise.all(refs.map((ref) => this.postCard(r, 'approval', ref, card, key)));
+    return unreached;
   }
 
   private async sendExtensionCards(
@@ -323,10 +358,11 @@ export class SlackNotifier implements Notifier {
     audience: Audience,
     minutes: number,
     key?: string,
-  ): Promise<void> {
-    const refs = await this.audienceRefs(audience, r.requester.id);
+  ): Promise<Unreached[]> {
+    const { refs, unreached } = await this.audienceRefs(audience, r.requester.id);
     const card = extensionCard({ request: r, requester: await this.nameOf(r.requester.id), minutes });
     await Promise.all(refs.map((ref) => this.postCard(r, 'extension', ref, card, key)));
+    return unreached;
   }
 
   private async postCard(

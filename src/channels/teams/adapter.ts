@@ -456,3 +456,33 @@ export function createTeamsAdapter(input: TeamsAdapterSettings): TeamsAdapter {
     },
   };
 }
+
+/**
+ * Why Teams refused a send for good, when it did: the person blocked the bot, an admin disabled
+ * it, or the chat is gone. Anything else (throttling, an outage, bad credentials) may pass.
+ */
+export function conversationLost(err: unknown): string | undefined {
+  const e = err as {
+    statusCode?: number;
+    code?: string;
+    response?: { status?: number; parsedBody?: { error?: { code?: string } }; bodyAsText?: string };
+  };
+  const status = e.statusCode ?? e.response?.status;
+  let code = e.response?.parsedBody?.error?.code;
+  if (!code && e.response?.bodyAsText) {
+    try {
+      code = (JSON.parse(e.response.bodyAsText) as { error?: { code?: string } }).error?.code;
+    } catch {
+      // not JSON: no code
+    }
+  }
+  code ??= e.code;
+  if (status === 403 && code === 'ConversationBlockedByUser') return 'they blocked Latch in Teams';
+  if (status === 403 && code === 'BotDisabledByAdmin') return 'a Teams admin turned Latch off for them';
+  if (
+    (status === 403 && code === 'BotNotInConversationRoster') ||
+    (status === 404 && code === 'ConversationNotFound')
+  )
+    return 'Latch is no longer in their Teams chat';
+  return undefined;
+}

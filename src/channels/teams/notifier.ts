@@ -11,7 +11,7 @@ import { formatDuration } from '../../domain/duration.js';
 import type { SecretBox } from '../../store/secrets.js';
 import type { ChannelCore } from '../../app.js';
 import type { LatchEvent, Notifier } from '../../lifecycle/notifier.js';
-import { DeliveryDeferred } from '../../lifecycle/notifier.js';
+import { DeliveryDeferred, type DeliveryReport, type Unreached } from '../../lifecycle/notifier.js';
 import type { RequestView } from '../../lifecycle/request-view.js';
 import type { Logger } from '../../logger.js';
 import {
@@ -23,7 +23,12 @@ import {
   targetsText,
   type AdaptiveCard,
 } from '../../../blocks/teams/cards.js';
-import type { OutgoingActivity, TeamsAdapter, TeamsConversationReference } from './adapter.js';
+import {
+  conversationLost,
+  type OutgoingActivity,
+  type TeamsAdapter,
+  type TeamsConversationReference,
+} from './adapter.js';
 import type { TeamsModels, TeamsPeople } from './store.js';
 
 /** A sender that has not finished after this long died mid-send: its message is sent again. */
@@ -58,14 +63,24 @@ export class TeamsNotifier implements Notifier {
     return this.d.now ? this.d.now() : new Date();
   }
 
-  async notify(event: LatchEvent): Promise<void> {
+  async notify(event: LatchEvent): Promise<DeliveryReport | void> {
     if (!this.adapter || !this.core) throw new DeliveryDeferred('the Teams channel is not running yet');
     const r = event.request;
     const key = (purpose: string) => (event.eventId ? `${event.eventId}:${purpose}` : undefined);
     switch (event.type) {
       case 'approval.needed':
         if (r.state === 'pending')
-          await this.sendCards(r, event.approvers.users, event.reminder, key('card'));
+          return { unreached: await this.sendCards(r, event.approvers.users, event.reminder, key('card')) };
+        break;
+      case 'approvers.unreached':
+        await this.tell(
+          r,
+          `Latch could not reach ${event.unreached
+            .slice(0, 10)
+            .map((u) => `${u.person} (${u.why})`)
+            .join(', ')} about ${r.id}. Ask them to add Latch, or ask an admin.`,
+          key('unreached'),
+        );
         break;
       case 'approval.recorded':
         if (event.remaining && r.state === 'pending')
@@ -142,14 +157,20 @@ export class TeamsNotifier implements Notifier {
             key('submitted'),
           );
         break;
-      case 'extension.requested':
-        await this.sendExtensionCards(r, event.approvers.users, event.minutes, key('extension-card'));
+      case 'extension.requested': {
+        const unreached = await this.sendExtensionCards(
+          r,
+          event.approvers.users,
+          event.minutes,
+          key('extension-card'),
+        );
         await this.tell(
           r,
           `You asked to extend ${r.id} by ${formatDuration(event.minutes)}; an approver has been asked.`,
           key('extension-asked'),
         );
-        break;
+        return { unreached };
+      }
       case 'access.extended':
         await this.rewriteExtensionCards(r, `Extended by ${event.by}.`);
         await this.tell(r, `${r.id} is extended: your access now ends at ${this.until(r)}.`, key('extended'));
@@ -184,7 +205,13 @@ export class TeamsNotifier implements Notifier {
     await this.send(r.requester.email, cardActivity(card, summary), key && `${key}:${r.requester.email}`);
   }
 
-  private async sendCards(r: RequestView, approvers: string[], reminder: boolean, key: string | undefined) {
+  private async sendCards(
+    r: RequestView,
+    approvers: string[],
+    reminder: boolean,
+    key: string | undefined,
+  ): Promise<Unreached[]> {
+    const unreached: Unreached[] = [];
     const emails = [...new Set(approvers.filter((a) => a.includes('@')).map((a) => a.toLowerCase()))];
     const reached = await Promise.all(
       emails.map(async (email) => ({ email, reach: await this.d.people.reach(email) })),
@@ -197,20 +224,14 @@ export class TeamsNotifier implements Notifier {
       approverUserIds: userIds,
       reminder,
     });
-    for (const { email, reach } of reached) {
-      if (!('reference' in reach)) {
-        this.d.log.info(
-          { request: r.id, approver: email, why: reach.unreachable },
-          'approver not reachable in Teams',
-        );
-        continue;
-      }
+    for (const { email } of reached) {
       const sent = await this.send(
         email,
         cardActivity(card, `${r.id}: approval needed`),
         key && `${key}:${email}`,
       );
-      if (sent)
+      if (sent && 'unreached' in sent) unreached.push({ person: email, why: sent.unreached });
+      else if (sent)
         await this.d.m.MessageRef.updateOne(
           { _id: `${r.id}:approval:${r.step}:${email}` },
           {
@@ -219,7 +240,7 @@ export class TeamsNotifier implements Notifier {
               kind: 'approval',
               step: r.step,
               email,
-              userId: reach.userId,
+              userId: sent.userId,
               reference: sent.reference,
               activityId: sent.activityId,
               version: r.version,
@@ -229,6 +250,7 @@ export class TeamsNotifier implements Notifier {
           { upsert: true },
         );
     }
+    return unreached;
   }
 
   private async sendExtensionCards(
@@ -236,7 +258,8 @@ export class TeamsNotifier implements Notifier {
     approvers: string[],
     minutes: number,
     key: string | undefined,
-  ) {
+  ): Promise<Unreached[]> {
+    const unreached: Unreached[] = [];
     const card = extensionCard({
       request: r,
       requesterName: r.requester.displayName ?? r.requester.email,
@@ -248,7 +271,8 @@ export class TeamsNotifier implements Notifier {
         cardActivity(card, `${r.id}: extension asked`),
         key && `${key}:${email}`,
       );
-      if (sent)
+      if (sent && 'unreached' in sent) unreached.push({ person: email, why: sent.unreached });
+      else if (sent)
         await this.d.m.MessageRef.updateOne(
           { _id: `${r.id}:extension:${r.extensionCount}:${email}` },
           {
@@ -266,6 +290,7 @@ export class TeamsNotifier implements Notifier {
           { upsert: true },
         );
     }
+    return unreached;
   }
 
   private async rewriteExtensionCards(r: RequestView, outcome: string): Promise<void> {
@@ -328,18 +353,23 @@ export class TeamsNotifier implements Notifier {
   }
 
   /**
-   * Sends once per `key`: a retried event sends nothing twice. Returns where it went, or undefined
-   * when the person cannot be reached or it was sent already.
+   * Sends once per `key`: a retried event sends nothing twice. Returns where it went; why the
+   * person cannot be reached in Teams (never installed, removed or blocked Latch); or undefined
+   * when it was sent already.
    */
   private async send(
     email: string,
     activity: OutgoingActivity,
     key: string | undefined,
-  ): Promise<{ reference: TeamsConversationReference; activityId: string } | undefined> {
+  ): Promise<
+    | { reference: TeamsConversationReference; activityId: string; userId: string }
+    | { unreached: string }
+    | undefined
+  > {
     const reach = await this.d.people.reach(email);
     if (!('reference' in reach)) {
       this.d.log.info({ to: email, why: reach.unreachable }, 'not reachable in Teams');
-      return undefined;
+      return { unreached: reach.unreachable };
     }
     if (key && !(await this.claim(key))) return undefined;
     try {
@@ -349,8 +379,16 @@ export class TeamsNotifier implements Notifier {
         activityId = (await turn.sendActivity(activity)).id ?? '';
       });
       if (key) await this.d.m.Sent.updateOne({ _id: key }, { $set: { done: true } });
-      return { reference, activityId };
+      return { reference, activityId, userId: reach.userId };
     } catch (err) {
+      const lost = conversationLost(err);
+      if (lost) {
+        // Retrying cannot help: Teams says the person blocked Latch or the chat is gone.
+        if (key) await this.d.m.Sent.updateOne({ _id: key }, { $set: { done: true } });
+        await this.d.people.lost(email, lost);
+        this.d.log.info({ to: email, why: lost }, 'not reachable in Teams any more');
+        return { unreached: lost };
+      }
       if (key) await this.d.m.Sent.deleteOne({ _id: key, done: false });
       throw new DeliveryDeferred(`Teams did not take the message: ${(err as Error).message}`, undefined, {
         cause: err,

@@ -157,6 +157,14 @@ export class TeamsPeople {
   }
 
   /** Where to message the person with this email, or why that cannot be done. */
+  /** Teams refused a send to this person for good (conversationLost): not reachable until they come back. */
+  async lost(email: string, reason: string): Promise<void> {
+    await this.m.TeamsUser.updateMany(
+      { email: normalizeEmail(email), unreachableAt: { $exists: false } },
+      { $set: { unreachableAt: this.now(), unreachableReason: reason } },
+    );
+  }
+
   async reach(
     email: string,
   ): Promise<{ reference: ConversationReference; userId: string } | { unreachable: string }> {

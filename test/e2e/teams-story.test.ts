@@ -352,7 +352,7 @@ describe('approvals in steps and by quorum, in Teams', () => {
     h.cardTo(
       u,
       (c, call) =>
-        call.operation !== 'updateActivity' &&
+        call.operation === 'sendToConversation' &&
         JSON.stringify(c).includes(id) &&
         Boolean(c.actions?.some((a) => a.verb === 'latch.approve')),
     );

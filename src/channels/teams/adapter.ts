@@ -432,7 +432,15 @@ export function createTeamsAdapter(input: TeamsAdapterSettings): TeamsAdapter {
       return adapter.continueConversationAsync(
         settings.MicrosoftAppId,
         ref as Partial<ConversationReference>,
-        (context) => fn(toTurn(context)),
+        (context) => {
+          // botbuilder makes every message of a proactive turn a reply to the made-up id of its
+          // continuation event; a proactive message is a new message in the chat.
+          context.onSendActivities(async (_context, activities, next) => {
+            for (const a of activities) delete a.replyToId;
+            return next();
+          });
+          return fn(toTurn(context));
+        },
       );
     },
 

@@ -121,6 +121,8 @@ export class BotFrameworkStandIn {
    * ConversationBlockedByUser, as Teams answers them.
    */
   readonly blocked = new Set<string>();
+  /** How often the OpenID metadata and the signing keys were fetched (botbuilder caches them). */
+  readonly wellKnownFetches = { metadata: 0, keys: 0 };
 
   private readonly issued = new Set<string>();
   private readonly waiters: { predicate: CallPredicate; resolve: (call: ConnectorCall) => void }[] = [];
@@ -222,6 +224,7 @@ export class BotFrameworkStandIn {
     const body = await readBody(req);
 
     if (req.method === 'GET' && path === '/v1/.well-known/openidconfiguration') {
+      this.wellKnownFetches.metadata++;
       // The shape of https://login.botframework.com/v1/.well-known/openidconfiguration.
       return send(res, 200, {
         issuer: BOT_FRAMEWORK_ISSUER,
@@ -231,7 +234,10 @@ export class BotFrameworkStandIn {
         token_endpoint_auth_methods_supported: ['private_key_jwt'],
       });
     }
-    if (req.method === 'GET' && path === '/v1/.well-known/keys') return send(res, 200, this.jwks);
+    if (req.method === 'GET' && path === '/v1/.well-known/keys') {
+      this.wellKnownFetches.keys++;
+      return send(res, 200, this.jwks);
+    }
 
     const tokenPath = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path);
     if (req.method === 'POST' && tokenPath)

@@ -332,7 +332,37 @@ describe('people Latch cannot reach in Teams', () => {
     // Once Bob writes to Latch again he is reachable again.
     h.standIn.blocked.delete(h.personalChat(BOB));
     await h.say(BOB, 'list');
+    for (let i = 0; i < 50 && 'unreachable' in (await h.teams.people.reach('bob@example.com')); i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(await h.teams.people.reach('bob@example.com')).toMatchObject({ userId: BOB.id });
+  });
+});
+
+describe('admins in Teams', () => {
+  it('are told when revoking keeps failing', async () => {
+    const ADMIN = teamsUser('admin', 9, 'Ada Admin');
+    h.addUser(ADMIN);
+    await h.install(ADMIN);
+    const [r] = await h.fx.latch.queries.activeAccess(admin);
+    const view =
+      r ??
+      (await h.fx.latch.queries.myAccess({ id: 'dee@example.com', email: 'dee@example.com', groups: [] }))
+        .pending[0]!;
+    await h.notifier.notify({
+      type: 'revoke.failing',
+      request: view,
+      error: 'connect ETIMEDOUT 10.0.4.11:5432',
+      attempts: 3,
+      admins: ['admin@example.com', 'U0SLACKONLY'],
+      eventId: `${view.id}:failing-1`,
+    });
+    const told = await h.standIn.waitForCall(
+      (c) =>
+        c.conversationId === h.personalChat(ADMIN) && String(c.body.text).startsWith(`Revoking ${view.id}`),
+    );
+    expect(String(told.body.text)).toMatch(
+      /has failed 3 times: connect ETIMEDOUT 10\.0\.4\.11:5432\. Latch keeps retrying\.$/,
+    );
   });
 });
 

@@ -6,7 +6,12 @@
 import { expect, jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import type { AdaptiveCard } from '../../blocks/teams/cards.js';
-import { createTeamsCore, startTeamsBot, type TeamsChannel } from '../../src/channels/teams/index.js';
+import {
+  createTeamsCore,
+  startTeamsBot,
+  type TeamsChannel,
+  type TeamsCore,
+} from '../../src/channels/teams/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { connectDatabase, type Database } from '../../src/store/db.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
@@ -40,6 +45,8 @@ export interface TeamsHarness {
   fx: Fixture;
   standIn: BotFrameworkStandIn;
   teams: TeamsChannel;
+  /** The outbox's Teams channel. */
+  notifier: TeamsCore['notifier'];
   web: WebServer;
   /** The PostgreSQL database of the `pg` integration. */
   database: string;
@@ -126,6 +133,7 @@ export async function startTeamsHarness(name: string): Promise<TeamsHarness> {
     fx,
     standIn,
     teams,
+    notifier: teamsCore.notifier,
     web,
     database,
     billing: schemaId(database),

@@ -303,11 +303,15 @@ async function identify(deps: TeamsBotDeps, turn: TeamsTurn): Promise<Identity |
   const tenantId = tenantOf(a);
   const aadObjectId = a.from?.aadObjectId;
   const member = await turn.sender();
+  // Where to reach them is refreshed beside the turn, not before it: the answer does not depend
+  // on it, and under a burst of clicks it is one write fewer to wait for.
   if (tenantId && aadObjectId)
-    await deps.people.seen(
-      person(tenantId, aadObjectId, a.from!.id, member),
-      turn.conversationReference() as unknown as ConversationReference,
-    );
+    void deps.people
+      .seen(
+        person(tenantId, aadObjectId, a.from!.id, member),
+        turn.conversationReference() as unknown as ConversationReference,
+      )
+      .catch((err: unknown) => deps.log.warn({ err }, 'could not record where to reach a Teams user'));
   const email =
     member?.email ?? (member?.userPrincipalName?.includes('@') ? member.userPrincipalName : undefined);
   if (!email) return undefined;

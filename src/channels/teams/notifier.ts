@@ -185,8 +185,16 @@ export class TeamsNotifier implements Notifier {
       case 'request.failed':
         await this.tell(r, `${r.id} could not be granted: ${event.error}`, key('failed'));
         break;
-      default:
-        break; // revoke.failing: admins hear it in Slack and the audit channel
+      case 'revoke.failing':
+        for (const admin of new Set(event.admins.filter((a) => a.includes('@')).map((a) => a.toLowerCase())))
+          await this.send(
+            admin,
+            {
+              text: `Revoking ${r.id} (${targetsText(r)}) has failed ${event.attempts} times: ${event.error}. Latch keeps retrying.`,
+            },
+            key('revoke-failing') && `${key('revoke-failing')}:${admin}`,
+          );
+        break;
     }
   }
 

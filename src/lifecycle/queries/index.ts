@@ -62,6 +62,8 @@ export interface RequesterContext {
   previousForSame: number;
 }
 
+const HISTORY_CACHE_SIZE = 2_000;
+
 export class LatchQueries {
   constructor(
     private readonly ctx: LifecycleContext,
@@ -142,7 +144,26 @@ export class LatchQueries {
   }
 
   /** How often the requester asked before (for approvers' context). */
+  /**
+   * Requests numbered before this one do not change in number, so each request's history is read
+   * once per process, not on every redraw of its approval cards.
+   */
   async requesterHistory(r: RequestView): Promise<{ previousRequests: number; previousForSame: number }> {
+    const known = this.histories.get(r.id);
+    if (known) return known;
+    const read = this.readHistory(r);
+    this.histories.set(r.id, read);
+    if (this.histories.size > HISTORY_CACHE_SIZE) this.histories.delete(this.histories.keys().next().value!);
+    read.catch(() => this.histories.delete(r.id));
+    return read;
+  }
+
+  private readonly histories = new Map<
+    string,
+    Promise<{ previousRequests: number; previousForSame: number }>
+  >();
+
+  private async readHistory(r: RequestView): Promise<{ previousRequests: number; previousForSame: number }> {
     const Request = this.ctx.db.models.Request;
     const [previousRequests, previousForSame] = await Promise.all([
       Request.countDocuments({ 'requester.id': r.requester.id, number: { $lt: r.number } }),

@@ -43,8 +43,9 @@ export class DecideUseCases {
 
   /**
    * Records an approval with one atomic update that cannot lose a concurrent one (the approval is
-   * pushed under a guard on state and step, not on the version), then, if the step is complete,
-   * moves the request on with a second guarded update that only one approver can win.
+   * pushed under a guard on state and step, not on the version). When this approval alone completes
+   * the step (the first of an any-of step, the last of a quorum as read), the same update moves the
+   * request on; otherwise a second guarded update does, if concurrent approvals completed it.
    */
   async approve(who: Identity, ref: string, reason?: string): Promise<RequestView> {
     const ctx = this.ctx;
@@ -57,8 +58,8 @@ export class DecideUseCases {
     const now = ctx.now();
     const record = { step: doc.step, by: who.id, byGroups: who.groups, at: now, reason: text || undefined };
     const step = flow.approval.steps[doc.step]!;
-    // What this approval alone makes of the step; if it does not complete it, the progress event is
-    // written with the approval (concurrent approvals can only complete it sooner).
+    // What this approval makes of the step with those read; concurrent approvals can only complete
+    // it sooner, and one that completes it moves `step`, which the guard below checks.
     const predicted = evaluateStep(
       step,
       [...doc.approvals.filter((a) => a.step === doc.step), record].map((a) => ({
@@ -68,9 +69,11 @@ export class DecideUseCases {
       })),
       approvalContext(doc),
     );
+    const completion = predicted.done ? this.completion(doc, who, now) : undefined;
     const progress = predicted.done
       ? undefined
       : ctx.outbox.entry('approval.recorded', { by: who.id, remaining: predicted.remaining, step: doc.step });
+    const push = { $push: { approvals: record } };
     const recorded = await ctx.moves.move(
       {
         _id: doc._id,
@@ -82,8 +85,8 @@ export class DecideUseCases {
             ? { $not: { $elemMatch: { step: doc.step } } }
             : { $not: { $elemMatch: { step: doc.step, by: who.id } } },
       },
-      { $push: { approvals: record } },
-      progress,
+      completion ? { ...completion.update, ...push } : push,
+      ...(completion ? completion.events : [progress]),
     );
     if (!recorded) {
       const fresh = await loadRequest(ctx, ref);
@@ -100,43 +103,14 @@ export class DecideUseCases {
         `Step ${doc.step + 1} of ${id} was completed meanwhile; it now waits for step ${fresh.step + 1}.`,
       );
     }
+    if (completion) return this.completed(recorded, who, now, doc.step, record.reason);
     return this.advance(recorded, who, now, record.reason);
   }
 
-  /**
-   * After an approval is recorded: completes the step (and the request) when its approvals now
-   * suffice. One audit entry per approval: `request.approved` for the one that decided the request,
-   * `request.approval_recorded` for the others.
-   */
-  private async advance(doc: RequestDoc, who: Identity, now: Date, reason?: string): Promise<RequestView> {
+  /** The update and events that complete `doc`'s current step: the next step, or approved. */
+  private completion(doc: RequestDoc, who: Identity, now: Date) {
     const ctx = this.ctx;
-    const id = formatRequestId(doc.number);
     const flow = doc.flow;
-    const step = flow.approval.steps[doc.step]!;
-    const outcome = evaluateStep(
-      step,
-      doc.approvals
-        .filter((a) => a.step === doc.step)
-        .map((a) => ({ by: a.by, byGroups: a.byGroups ?? [], at: a.at })),
-      approvalContext(doc),
-    );
-    const recorded = (remaining?: string) => ({
-      actor: { type: 'user' as const, id: who.id },
-      action: 'request.approval_recorded',
-      subject: { type: 'request', id },
-      details: { step: doc.step, reason, remaining },
-      at: now,
-    });
-    if (!outcome.done) {
-      const view = toView(doc);
-      await ctx.record(recorded(outcome.remaining), {
-        type: 'approval.recorded',
-        request: view,
-        by: who.id,
-        remaining: outcome.remaining,
-      });
-      return view;
-    }
     const lastStep = doc.step >= flow.approval.steps.length - 1;
     const nextStep = lastStep ? undefined : flow.approval.steps[doc.step + 1]!;
     const events = nextStep
@@ -145,7 +119,7 @@ export class DecideUseCases {
           ctx.outbox.entry('approval.needed', { approvers: audienceOf(nextStep, doc), reminder: false }),
         ]
       : [ctx.outbox.entry('request.approved', { by: who.id })];
-    const update = lastStep
+    const update: Record<string, Record<string, unknown>> = lastStep
       ? {
           $set: {
             state: 'approved',
@@ -155,7 +129,6 @@ export class DecideUseCases {
             'lease.until': EPOCH,
           },
           $unset: { remindAt: 1, decideBy: 1 },
-          $inc: { version: 1 },
         }
       : {
           $set: {
@@ -164,22 +137,75 @@ export class DecideUseCases {
               ? { remindAt: addMinutes(now, flow.approval.reminderMinutes) }
               : {}),
           },
-          $inc: { version: 1 },
         };
+    return { update, events };
+  }
+
+  /**
+   * After an approval is recorded short of completing the step as read: completes the step (and
+   * the request) when concurrent approvals made it suffice. One audit entry per approval:
+   * `request.approved` for the one that decided the request, `request.approval_recorded` for the
+   * others.
+   */
+  private async advance(doc: RequestDoc, who: Identity, now: Date, reason?: string): Promise<RequestView> {
+    const ctx = this.ctx;
+    const id = formatRequestId(doc.number);
+    const step = doc.flow.approval.steps[doc.step]!;
+    const outcome = evaluateStep(
+      step,
+      doc.approvals
+        .filter((a) => a.step === doc.step)
+        .map((a) => ({ by: a.by, byGroups: a.byGroups ?? [], at: a.at })),
+      approvalContext(doc),
+    );
+    if (!outcome.done) {
+      const view = toView(doc);
+      await ctx.record(
+        {
+          actor: { type: 'user' as const, id: who.id },
+          action: 'request.approval_recorded',
+          subject: { type: 'request', id },
+          details: { step: doc.step, reason, remaining: outcome.remaining },
+          at: now,
+        },
+        { type: 'approval.recorded', request: view, by: who.id, remaining: outcome.remaining },
+      );
+      return view;
+    }
+    const { update, events } = this.completion(doc, who, now);
     const moved = await ctx.moves.move({ _id: doc._id, state: 'pending', step: doc.step }, update, ...events);
     if (!moved) {
       // Another approval completed the step a moment earlier; this one is recorded all the same.
-      await ctx.audit.append(recorded());
+      await ctx.audit.append({
+        actor: { type: 'user' as const, id: who.id },
+        action: 'request.approval_recorded',
+        subject: { type: 'request', id },
+        details: { step: doc.step, reason },
+        at: now,
+      });
       return toView(await loadRequest(ctx, id));
     }
+    return this.completed(moved, who, now, doc.step, reason);
+  }
+
+  /** Audits and tells what completing step `stepIndex` did: approved, or handed to the next step. */
+  private async completed(
+    moved: RequestDoc,
+    who: Identity,
+    now: Date,
+    stepIndex: number,
+    reason?: string,
+  ): Promise<RequestView> {
+    const ctx = this.ctx;
+    const id = formatRequestId(moved.number);
     const view = toView(moved);
-    if (lastStep) {
+    if (moved.state === 'approved') {
       await ctx.record(
         {
           actor: { type: 'user', id: who.id },
           action: 'request.approved',
           subject: { type: 'request', id },
-          details: { step: doc.step, reason },
+          details: { step: stepIndex, reason },
           at: now,
         },
         { type: 'request.approved', request: view, by: who.id },
@@ -188,12 +214,18 @@ export class DecideUseCases {
       return view;
     }
     await ctx.record(
-      recorded(),
+      {
+        actor: { type: 'user' as const, id: who.id },
+        action: 'request.approval_recorded',
+        subject: { type: 'request', id },
+        details: { step: stepIndex, reason },
+        at: now,
+      },
       { type: 'approval.recorded', request: view, by: who.id },
       {
         type: 'approval.needed',
         request: view,
-        approvers: audienceOf(flow.approval.steps[moved.step]!, moved),
+        approvers: audienceOf(moved.flow.approval.steps[moved.step]!, moved),
         reminder: false,
       },
     );

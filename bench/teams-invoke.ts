@@ -410,7 +410,7 @@ interface TurnTrace {
 
 const PHASES = {
   sender: 'sender lookup (TeamsInfo.getMember, a connector call)',
-  seen: 'teams_users write (people.seen)',
+  seen: 'teams_users write (people.seen), beside the turn: not waited for',
   approve: 'approve use-case',
   context: 'requester context (2 counts)',
 } as const;
@@ -918,7 +918,13 @@ async function run(args: Args, stops: Stops): Promise<number> {
     lt.flatMap((t) =>
       t.turnAt === undefined || t.turnEndAt === undefined
         ? []
-        : [t.turnEndAt - t.turnAt - Object.values(t.phases).reduce((a, b) => a + b, 0)],
+        : [
+            t.turnEndAt -
+              t.turnAt -
+              Object.entries(t.phases)
+                .filter(([phase]) => phase !== 'seen')
+                .reduce((a, [, ms]) => a + ms, 0),
+          ],
     ),
     '<- the card drawn, the answer handed to botbuilder',
   );

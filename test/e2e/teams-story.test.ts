@@ -14,13 +14,15 @@ const ADA = teamsUser('ada', 1, 'Ada Lovelace');
 const BOB = teamsUser('bob', 2, 'Bob Approver');
 const CARA = teamsUser('cara', 3, 'Cara Approver');
 const DEE = teamsUser('dee', 4, 'Dee Requester');
+/** An admin named in LATCH_ADMINS by her Entra object id, not her email. */
+const OLGA = teamsUser('olga', 6, 'Olga Admin');
 
 let h: TeamsHarness;
 
 beforeAll(async () => {
-  h = await startTeamsHarness('teams_story');
-  for (const u of [ADA, BOB, CARA, DEE]) h.addUser(u);
-  for (const u of [ADA, BOB, CARA, DEE]) await h.install(u);
+  h = await startTeamsHarness('teams_story', { envAdmins: ['admin@example.com', OLGA.aadObjectId] });
+  for (const u of [ADA, BOB, CARA, DEE, OLGA]) h.addUser(u);
+  for (const u of [ADA, BOB, CARA, DEE, OLGA]) await h.install(u);
   await h.fx.latch.admin.saveFlow(
     admin,
     flow({
@@ -339,6 +341,27 @@ describe('people Latch cannot reach in Teams', () => {
 });
 
 describe('admins in Teams', () => {
+  it('may be named in LATCH_ADMINS by Entra object id, and may then revoke anyone’s access', async () => {
+    const gus = { id: 'gus@example.com', email: 'gus@example.com', groups: [] };
+    const billingRead = (await h.fx.latch.queries.flows(admin)).find((f) => f.name === 'Billing read')!;
+    const r = await h.fx.latch.requests.submit(gus, {
+      flowId: billingRead.id,
+      targets: [{ integration: 'pg', resourceId: h.billing, permission: 'read' }],
+      durationMinutes: 30,
+      justification: 'audit',
+      source: 'api',
+    });
+    await h.fx.latch.requests.approve({ id: 'bob@example.com', email: 'bob@example.com', groups: [] }, r.id);
+    await h.fx.latch.sweeps.tickUrgent();
+    // Someone who is neither the requester nor an admin is refused; Olga is an admin by her object id.
+    expect((await h.say(DEE, `revoke ${r.id}`)).body.text).toBe(
+      `Only the requester, an approver of ${r.id} or an admin can revoke it.`,
+    );
+    expect((await h.say(OLGA, `revoke ${r.id}`)).body.text).toBe(
+      `${r.id} is being revoked; Latch will tell you when it is done.`,
+    );
+  });
+
   it('are told when revoking keeps failing', async () => {
     const ADMIN = teamsUser('admin', 9, 'Ada Admin');
     h.addUser(ADMIN);

@@ -83,7 +83,10 @@ export function cardOf(call: ConnectorCall): AdaptiveCard | undefined {
   return (call.body.attachments as Array<{ content: AdaptiveCard }> | undefined)?.[0]?.content;
 }
 
-export async function startTeamsHarness(name: string): Promise<TeamsHarness> {
+export async function startTeamsHarness(
+  name: string,
+  opts: { envAdmins?: string[] } = {},
+): Promise<TeamsHarness> {
   const errorSpy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
   const standIn = await BotFrameworkStandIn.start({
     appId: APP_ID,
@@ -99,7 +102,11 @@ export async function startTeamsHarness(name: string): Promise<TeamsHarness> {
     log: silentLogger,
     endpoints: standIn.endpoints,
   });
-  const fx = await createFixture(name, { dbName, channels: { teams: teamsCore.notifier } });
+  const fx = await createFixture(name, {
+    dbName,
+    channels: { teams: teamsCore.notifier },
+    ...(opts.envAdmins ? { envAdmins: opts.envAdmins } : {}),
+  });
   const teams = startTeamsBot(teamsCore, fx.latch, silentLogger);
   const web = await startWebServer(fx.latch, { port: 0, routes: [teams.routes] });
   const { database, drop } = await createPgDatabase(name.slice(0, 20));

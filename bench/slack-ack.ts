@@ -51,12 +51,12 @@
  * --count (--warmup 200) leaves that many keep-alive connections open for the measured round, as a
  * reverse proxy in front of Latch would: compare the two to see what connection set-up costs.
  */
-import { fork } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { forkSide, type SideReply } from './child-side.js';
 import { parseArgs } from 'node:util';
 import { VIEW } from '../blocks/slack/ids.js';
 import { loadingModal } from '../blocks/slack/request-modal.js';
@@ -327,7 +327,6 @@ type SlackRequest =
   | { id: number; op: 'connect'; driver: DriverSettings }
   | { id: number; op: 'round'; name: string; users: string[]; timeoutMs: number; measureLoop: boolean }
   | { id: number; op: 'floor'; url: string; users: string[]; timeoutMs: number };
-type SlackReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 interface SlackReady {
   ready: true;
   apiUrl: string;
@@ -349,43 +348,11 @@ async function startSlackProcess(): Promise<
     stop(): Promise<void>;
   }
 > {
-  const child = fork(fileURLToPath(import.meta.url), [], {
-    env: { ...process.env, [SLACK_SIDE_ENV]: '1' },
-    execArgv: process.execArgv,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  let gone: Error | undefined;
-  child.once('exit', (code, signal) => {
-    gone = new Error(`the Slack process exited with ${code ?? signal}`);
-    for (const p of pending.values()) p.reject(gone);
-    pending.clear();
-  });
-  const ready = await new Promise<SlackReady>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as SlackReady));
-    child.once('exit', (code) =>
-      reject(new Error(`the Slack process exited with ${code} before it was ready`)),
-    );
-  });
-  child.on('message', (m) => {
-    const reply = m as SlackReply;
-    const p = pending.get(reply.id);
-    if (!p) return;
-    pending.delete(reply.id);
-    if (reply.ok) p.resolve(reply.result);
-    else p.reject(new Error(`in the Slack process: ${reply.error}`));
-  });
-  let nextId = 0;
-  // Distributes Omit over the union, so each request is written without its id.
-  type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
-  const call = <T>(req: WithoutId<SlackRequest>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      if (gone) return reject(gone);
-      const id = nextId++;
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      child.send({ ...req, id });
-    });
+  const { ready, call, stop } = await forkSide<SlackRequest, SlackReady>(
+    fileURLToPath(import.meta.url),
+    SLACK_SIDE_ENV,
+    'Slack',
+  );
   let offsetMs = 0;
   const toHere = (t: number | undefined) => (t === undefined ? undefined : t - offsetMs);
   const samplesToHere = (samples: Sample[]) => {
@@ -422,14 +389,7 @@ async function startSlackProcess(): Promise<
       offsetMs = best.offsetMs;
       return best;
     },
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.disconnect();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
+    stop,
   };
 }
 
@@ -465,13 +425,13 @@ async function runSlackProcess(): Promise<void> {
   process.on('message', (m) => {
     const req = m as SlackRequest;
     handle(req).then(
-      (result) => process.send!({ id: req.id, ok: true, result: result ?? null } satisfies SlackReply),
+      (result) => process.send!({ id: req.id, ok: true, result: result ?? null } satisfies SideReply),
       (err: unknown) =>
         process.send!({
           id: req.id,
           ok: false,
           error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-        } satisfies SlackReply),
+        } satisfies SideReply),
     );
   });
   process.on('disconnect', () => {

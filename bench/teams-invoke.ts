@@ -46,11 +46,11 @@
  * the turn phase that sent it, or the background (the outbox).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { forkSide, type SideReply } from './child-side.js';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Agent, fetch } from 'undici';
@@ -286,7 +286,6 @@ type SideRequest =
   | { id: number; op: 'approvalCards'; conversationIds: string[] }
   | { id: number; op: 'fire'; url: string; activities: object[]; timeoutMs: number; measureLoop: boolean }
   | { id: number; op: 'counts' };
-type SideReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 interface SideReady {
   ready: true;
   endpoints: BotFrameworkEndpoints;
@@ -295,42 +294,11 @@ interface SideReady {
 
 /** The Microsoft side in a child process (this file again), answering the parent over IPC. */
 async function startMicrosoftProcess(): Promise<MicrosoftSide & { stop(): Promise<void> }> {
-  const child = fork(fileURLToPath(import.meta.url), [], {
-    env: { ...process.env, [MICROSOFT_SIDE_ENV]: '1' },
-    execArgv: process.execArgv,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  let gone: Error | undefined;
-  child.once('exit', (code, signal) => {
-    gone = new Error(`the Microsoft process exited with ${code ?? signal}`);
-    for (const p of pending.values()) p.reject(gone);
-    pending.clear();
-  });
-  const ready = await new Promise<SideReady>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as SideReady));
-    child.once('exit', (code) =>
-      reject(new Error(`the Microsoft process exited with ${code} before it was ready`)),
-    );
-  });
-  child.on('message', (m) => {
-    const reply = m as SideReply;
-    const p = pending.get(reply.id);
-    if (!p) return;
-    pending.delete(reply.id);
-    if (reply.ok) p.resolve(reply.result);
-    else p.reject(new Error(`in the Microsoft process: ${reply.error}`));
-  });
-  let nextId = 0;
-  type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
-  const call = <T>(req: WithoutId<SideRequest>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      if (gone) return reject(gone);
-      const id = nextId++;
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      child.send({ ...req, id });
-    });
+  const { ready, call, stop } = await forkSide<SideRequest, SideReady>(
+    fileURLToPath(import.meta.url),
+    MICROSOFT_SIDE_ENV,
+    'Microsoft',
+  );
   return {
     where: 'a child process (the stand-in and the sender)',
     endpoints: ready.endpoints,
@@ -340,14 +308,7 @@ async function startMicrosoftProcess(): Promise<MicrosoftSide & { stop(): Promis
     fire: (url, activities, timeoutMs, measureLoop) =>
       call({ op: 'fire', url, activities, timeoutMs, measureLoop }),
     counts: () => call({ op: 'counts' }),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.disconnect();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
+    stop,
   };
 }
 

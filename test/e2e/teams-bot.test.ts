@@ -3,76 +3,43 @@
  * records where to reach the person, and the personal-chat commands answer from the core (list,
  * revoke, help), as the person Teams says sent them.
  */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { AdaptiveCard } from '../../blocks/teams/cards.js';
-import { createTeamsCore, startTeamsBot, type TeamsChannel } from '../../src/channels/teams/index.js';
-import { connectDatabase, type Database } from '../../src/store/db.js';
-import { silentLogger } from '../../src/logger.js';
-import { startWebServer, type WebServer } from '../../src/web/server.js';
-import { BotFrameworkStandIn } from '../support/bot-framework-stand-in.js';
-import {
-  addPgIntegration,
-  admin,
-  createFixture,
-  createPgDatabase,
-  flow,
-  schemaId,
-  type Fixture,
-} from '../support/fixture.js';
+import type { TeamsChannel } from '../../src/channels/teams/index.js';
+import type { WebServer } from '../../src/web/server.js';
+import type { BotFrameworkStandIn } from '../support/bot-framework-stand-in.js';
+import { admin, flow, type Fixture } from '../support/fixture.js';
+import { startTeamsHarness, type TeamsHarness, type TeamsUser } from '../support/teams-harness.js';
 
-const APP_ID = '8c0f1f8e-6a55-4a3c-9d1e-2f3a4b5c6d7e';
-const APP_PASSWORD = 'stand-in-secret';
-const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
-const ADA = { id: '29:1user-ada', name: 'Ada Lovelace', aadObjectId: '6f1b2c3d-0000-4000-8000-000000000001' };
-const BOB = { id: '29:1user-bob', name: 'Bob Approver', aadObjectId: '6f1b2c3d-0000-4000-8000-000000000003' };
+const ADA = {
+  id: '29:1user-ada',
+  name: 'Ada Lovelace',
+  aadObjectId: '6f1b2c3d-0000-4000-8000-000000000001',
+  email: 'Ada@Example.com',
+};
+const BOB = {
+  id: '29:1user-bob',
+  name: 'Bob Approver',
+  aadObjectId: '6f1b2c3d-0000-4000-8000-000000000003',
+  email: 'bob@example.com',
+};
 const NOMAIL = {
   id: '29:1user-nomail',
   name: 'No Mail',
   aadObjectId: '6f1b2c3d-0000-4000-8000-000000000002',
 };
 
+let h: TeamsHarness;
 let fx: Fixture;
-let teamsDb: Database;
 let standIn: BotFrameworkStandIn;
 let teams: TeamsChannel;
 let web: WebServer;
-let dropDb: () => Promise<void>;
 let billing: string;
-let errorSpy: ReturnType<typeof jest.spyOn>;
 
 beforeAll(async () => {
-  errorSpy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-  standIn = await BotFrameworkStandIn.start({
-    appId: APP_ID,
-    appPassword: APP_PASSWORD,
-    tenantId: TENANT_ID,
-  });
-  standIn.members.set(ADA.id, {
-    ...ADA,
-    email: 'Ada@Example.com',
-    userPrincipalName: 'ada@example.com',
-    tenantId: TENANT_ID,
-  });
-  standIn.members.set(NOMAIL.id, { ...NOMAIL, tenantId: TENANT_ID });
-  standIn.members.set(BOB.id, { ...BOB, email: 'bob@example.com', tenantId: TENANT_ID });
-  // The Teams half first (the core's outbox needs its channel), on the database the fixture then uses.
-  const dbName = `t_teams_bot_${randomBytes(4).toString('hex')}`;
-  teamsDb = await connectDatabase(process.env.MONGODB_URI!, { dbName });
-  const teamsCore = await createTeamsCore({
-    config: { appId: APP_ID, appPassword: APP_PASSWORD, appType: 'SingleTenant', tenantId: TENANT_ID },
-    conn: teamsDb.conn,
-    encryptionKey: randomBytes(32),
-    log: silentLogger,
-    endpoints: standIn.endpoints,
-  });
-  fx = await createFixture('teams_bot', { dbName, channels: { teams: teamsCore.notifier } });
-  teams = startTeamsBot(teamsCore, fx.latch, silentLogger);
-  web = await startWebServer(fx.latch, { port: 0, routes: [teams.routes] });
-  let database: string;
-  ({ database, drop: dropDb } = await createPgDatabase('teams'));
-  await addPgIntegration(fx.latch, 'pg', { databases: [database] });
-  billing = schemaId(database);
+  h = await startTeamsHarness('teams_bot');
+  ({ fx, standIn, teams, web, billing } = h);
+  for (const u of [ADA, NOMAIL, BOB]) h.addUser(u);
   await fx.latch.admin.saveFlow(
     admin,
     flow({
@@ -84,66 +51,21 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await web?.close(1_000);
-  await standIn?.close();
-  await fx?.close();
-  await teamsDb?.conn.dropDatabase();
-  await teamsDb?.close();
-  await dropDb?.();
-  errorSpy.mockRestore();
+  await h?.close();
 });
 
-let nextId = 1;
-function activity(from: typeof ADA, fields: Record<string, unknown>, personal = true) {
-  const id = `18000000000${nextId++}`;
-  return {
-    id,
-    timestamp: new Date().toISOString(),
-    serviceUrl: standIn.serviceUrl,
-    channelId: 'msteams',
-    from,
-    conversation: personal
-      ? { id: `a:1personal-${from.aadObjectId}`, conversationType: 'personal', tenantId: TENANT_ID }
-      : { id: '19:group-chat@thread.v2', conversationType: 'groupChat', isGroup: true, tenantId: TENANT_ID },
-    recipient: { id: `28:${APP_ID}`, name: 'Latch' },
-    channelData: { tenant: { id: TENANT_ID } },
-    ...fields,
-  };
-}
+const activity = (from: TeamsUser, fields: Record<string, unknown>, personal = true) =>
+  h.activity(from, fields, personal);
 
-/** Posts a signed activity and returns the bot's reply to it. */
-async function say(from: typeof ADA, text: string, personal = true): Promise<string> {
-  const a = activity(
-    from,
-    { type: 'message', text, textFormat: 'plain', localTimezone: 'Europe/London' },
-    personal,
-  );
-  const res = await post(a);
-  expect(res.status).toBe(200);
-  const reply = await standIn.waitForCall((c) => c.operation === 'replyToActivity' && c.activityId === a.id);
-  return String(reply.body.text);
+/** Posts a signed message and returns the text of the bot's reply to it. */
+async function say(from: TeamsUser, text: string, personal = true): Promise<string> {
+  return String((await h.say(from, text, personal)).body.text);
 }
 
 /** Posts a signed Action.Execute invoke and returns the invoke response's body. */
-async function invoke(from: typeof ADA, verb: string, data: Record<string, unknown>) {
-  const a = activity(from, {
-    type: 'invoke',
-    name: 'adaptiveCard/action',
-    value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
-  });
-  const res = await post(a);
-  expect(res.status).toBe(200);
-  return (await res.json()) as { statusCode: number; type: string; value: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+const invoke = (from: TeamsUser, verb: string, data: Record<string, unknown>) => h.invoke(from, verb, data);
 
-async function post(a: object): Promise<Response> {
-  const token = await standIn.signChannelToken({ audience: APP_ID });
-  return fetch(`http://127.0.0.1:${web.port}/api/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify(a),
-  });
-}
+const post = (a: object) => h.post(a);
 
 describe('the Teams bot', () => {
   it('records where to reach a person who installs the app, and greets them', async () => {

@@ -62,8 +62,8 @@ export interface TeamsHarness {
   post(a: object): Promise<Response>;
   /** Installs the app for the person and waits for the greeting. */
   install(u: TeamsUser): Promise<void>;
-  /** Writes in the personal chat; resolves with the bot's reply. */
-  say(from: TeamsUser, text: string): Promise<CardCall>;
+  /** Writes in the personal chat (or a group chat); resolves with the bot's reply. */
+  say(from: TeamsUser, text: string, personal?: boolean): Promise<CardCall>;
   /** An Action.Execute invoke; resolves with the invoke response's body. */
   invoke(from: TeamsUser, verb: string, data: Record<string, unknown>): Promise<InvokeAnswer>;
   /** The next message or update carrying a card to the person's personal chat that matches. */
@@ -155,13 +155,12 @@ export async function startTeamsHarness(
       expect((await post(a)).status).toBe(200);
       await standIn.waitForCall((c) => c.activityId === a.id);
     },
-    async say(from, text) {
-      const a = activity(from, {
-        type: 'message',
-        text,
-        textFormat: 'plain',
-        localTimezone: 'Europe/London',
-      });
+    async say(from, text, personal = true) {
+      const a = activity(
+        from,
+        { type: 'message', text, textFormat: 'plain', localTimezone: 'Europe/London' },
+        personal,
+      );
       const res = await post(a);
       expect(res.status).toBe(200);
       return withCard(

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { ACTION } from '../../blocks/slack/ids.js';
+import type { AdaptiveCard } from '../../blocks/teams/cards.js';
 import { createTeamsCore, startTeamsBot, type TeamsCore } from '../../src/channels/teams/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
@@ -150,8 +151,35 @@ describe('one identity across Slack and Teams', () => {
     );
   });
 
-  it('a request by a Teams user is approved in Slack: the Teams card is rewritten and the requester told in Teams', async () => {
-    const r = await submit('ada@example.com', 'audit');
+  it('a request made from the Teams form is approved in Slack: the Teams card is rewritten and the requester told in Teams', async () => {
+    // Ada asks from the card form, leaving every default.
+    const ask = activity(ADA, { type: 'message', text: 'request billing' });
+    expect((await post(ask)).status).toBe(200);
+    const form = (
+      (await standIn.waitForCall((c) => c.operation === 'replyToActivity' && c.activityId === ask.id)).body
+        .attachments as Array<{ content: AdaptiveCard }>
+    )[0]!.content;
+    const submitAction = form.actions!.find((a) => a.verb === 'latch.requestSubmit')!;
+    const inputs = Object.fromEntries(
+      form.body.filter((e) => e.type.startsWith('Input.')).map((e) => [e.id, String(e.value ?? '')]),
+    );
+    const sent = activity(ADA, {
+      type: 'invoke',
+      name: 'adaptiveCard/action',
+      value: {
+        action: {
+          type: 'Action.Execute',
+          verb: 'latch.requestSubmit',
+          data: { ...(submitAction.data as object), ...inputs, justification: 'audit' },
+        },
+      },
+    });
+    const answer = (await (await post(sent)).json()) as { value: unknown };
+    const id = /AR-\d+/.exec(JSON.stringify(answer.value))![0];
+    const r = (
+      await h.latch.queries.myAccess({ id: 'ada@example.com', email: 'ada@example.com', groups: [] })
+    ).pending.find((x) => x.id === id)!;
+    expect(r).toMatchObject({ source: 'teams', justification: 'audit' });
     await h.standIn.waitForCall(
       'chat.postMessage',
       (a) => a.channel === 'D' + bobSlack.id && textOf(a.blocks as unknown[]).includes(r.id),

@@ -100,8 +100,11 @@ export function mountApi(router: Router, deps: TabApiDeps): void {
     return {
       me: { id: who.id, displayName: who.displayName ?? who.email },
       isAdmin,
-      mine,
-      waitingOnMe,
+      mine: {
+        active: mine.active.map((a) => ({ ...a, request: labelled(a.request) })),
+        pending: mine.pending.map(labelled),
+      },
+      waitingOnMe: waitingOnMe.map(labelled),
     };
   });
 

@@ -139,6 +139,8 @@
 
   async function show(section) {
     state.section = section;
+    // What may be asked for changes with the flows: read it again each time the form opens.
+    if (section === 'request') state.offers = undefined;
     status('');
     await draw();
   }
@@ -230,9 +232,9 @@
                             e.currentTarget,
                             () => api('POST', `/requests/${r.id}/extend`, { minutes: m }),
                             (res) =>
-                              res.request.expiresAt
-                                ? `${r.id} now lasts until ${when(res.request.expiresAt)}.`
-                                : `Extension of ${r.id} asked for.`,
+                              extension.needsApproval
+                                ? `Extending ${r.id} by ${minutes(m)} is asked for; an approver decides.`
+                                : `${r.id} now lasts until ${when(res.request.expiresAt)}.`,
                           ),
                       },
                       `Extend ${minutes(m)}${extension.needsApproval ? ' (needs approval)' : ''}`,

@@ -51,6 +51,8 @@ export interface TeamsConfig {
   appType: 'SingleTenant' | 'MultiTenant' | 'UserAssignedMSI';
   /** The bot's Entra tenant; required unless MultiTenant. */
   tenantId?: string;
+  /** Tenants whose people may use the personal tab (its SSO tokens): LATCH_TEAMS_TENANTS, else tenantId. */
+  tabTenants?: string[];
 }
 
 export interface SlackConfig {
@@ -187,6 +189,20 @@ const envSchema = z.object({
   MicrosoftAppTenantId: raw.transform((v, ctx) =>
     v === undefined || GUID.test(v) ? v : fail(ctx, 'expected a GUID (the Entra tenant id)'),
   ),
+  LATCH_TEAMS_TENANTS: raw.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const ids = [
+      ...new Set(
+        v
+          .split(',')
+          .map((t) => t.trim().toLowerCase())
+          .filter(Boolean),
+      ),
+    ];
+    return ids.length > 0 && ids.every((t) => GUID.test(t))
+      ? ids
+      : fail(ctx, 'expected comma-separated Entra tenant ids (GUIDs)');
+  }),
 });
 
 type VariableName = keyof typeof envSchema.shape;
@@ -315,6 +331,11 @@ const DOCS: Record<VariableName, Omit<ConfigVariableDoc, 'name'>> = {
   MicrosoftAppTenantId: {
     default: null,
     description: 'Teams: the Entra tenant id the bot is registered in. Required unless `MultiTenant`.',
+  },
+  LATCH_TEAMS_TENANTS: {
+    default: null,
+    description:
+      "Teams, `MultiTenant` bots: comma-separated Entra tenant ids whose people may use the personal tab. Unset: only `MicrosoftAppTenantId`'s (none without it). A `SingleTenant` bot serves its own tenant only.",
   },
 };
 
@@ -452,8 +473,18 @@ function teamsIssues(e: ParsedEnv): { variable: string; message: string }[] {
   if (!e.MicrosoftAppId) {
     for (const v of others)
       issues.push({ variable: v, message: 'set MicrosoftAppId too, or leave this unset' });
+    if (e.LATCH_TEAMS_TENANTS)
+      issues.push({
+        variable: 'LATCH_TEAMS_TENANTS',
+        message: 'set MicrosoftAppId too, or leave this unset',
+      });
     return issues;
   }
+  if (e.LATCH_TEAMS_TENANTS && e.MicrosoftAppType !== 'MultiTenant')
+    issues.push({
+      variable: 'LATCH_TEAMS_TENANTS',
+      message: `only for a MultiTenant bot; a ${e.MicrosoftAppType} bot serves MicrosoftAppTenantId alone`,
+    });
   if (e.MicrosoftAppType !== 'UserAssignedMSI' && !e.MicrosoftAppPassword)
     issues.push({ variable: 'MicrosoftAppPassword', message: `required for a ${e.MicrosoftAppType} bot` });
   if (e.MicrosoftAppType !== 'MultiTenant' && !e.MicrosoftAppTenantId)
@@ -468,6 +499,9 @@ function teamsConfig(e: ParsedEnv): TeamsConfig | undefined {
     appPassword: e.MicrosoftAppPassword,
     appType: e.MicrosoftAppType,
     tenantId: e.MicrosoftAppTenantId,
+    tabTenants: Object.freeze(
+      e.LATCH_TEAMS_TENANTS ?? (e.MicrosoftAppTenantId ? [e.MicrosoftAppTenantId.toLowerCase()] : []),
+    ) as string[],
   });
 }
 

@@ -13,6 +13,7 @@ import { FlowsFileError, loadFlowsFile } from './config/flows-file.js';
 import { slackAuditChannelWitness } from './channels/slack/audit-witness.js';
 import { createSlackCore, startSlackApp, type SlackChannel } from './channels/slack/index.js';
 import { createTeamsCore, startTeamsBot } from './channels/teams/index.js';
+import { teamsTab } from './channels/teams/tab/index.js';
 import { startJobs, WORKER_JOBS, type RunningJobs } from './jobs/agenda.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
 import { createLogger, type Logger } from './logger.js';
@@ -128,9 +129,22 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     }
     const teams = teamsCore ? startTeamsBot(teamsCore, latch, log) : undefined;
     if (teams) log.info('Teams: bot at /api/messages');
+    const tab = teamsCore
+      ? teamsTab({
+          config: teamsCore.config,
+          core: latch,
+          log,
+          hosts: config.publicUrl ? [new URL(config.publicUrl).host] : [],
+        })
+      : undefined;
+    if (tab) log.info(`Teams: personal tab at ${tab.path}`);
     server = await startWebServer(latch, {
       port: config.port,
-      routes: [...(slack?.routes ? [slack.routes] : []), ...(teams ? [teams.routes] : [])],
+      routes: [
+        ...(slack?.routes ? [slack.routes] : []),
+        ...(teams ? [teams.routes] : []),
+        ...(tab ? [tab.routes] : []),
+      ],
       front: config.ackFront && slack?.commandAcks ? { slack: slack.commandAcks } : undefined,
       // Without its front the process cannot be reached: stop, so the supervisor starts a new one.
       onFrontLost: () => void stop('front lost', 1),

@@ -13,7 +13,10 @@
  *   (`loginUrl` + `/oauth2/v2.0/token`, answering like Entra: token_type, expires_in, access_token);
  * - the Bot Framework connector at `serviceUrl` (the v3 REST API: send, reply, update, create
  *   conversation). It refuses calls whose bearer token it did not issue, records the others, and
- *   lets tests await them with `waitForCall`.
+ *   lets tests await them with `waitForCall`;
+ * - Entra ID for the personal tab's SSO: each tenant's v2 OpenID metadata and signing keys under
+ *   `entraAuthority` (like https://login.microsoftonline.com), and `signUserToken`, the access token
+ *   Teams hands the tab (v1 or v2 claims, as Entra issues them).
  *
  * Deliberately simple: one server per test file, everything in memory, nothing logged.
  */
@@ -45,6 +48,32 @@ export interface ChannelTokenOptions {
   /** Sign with a key the JWKS does not publish, under the published key's kid (a forgery). */
   forged?: boolean;
 }
+
+/** The access token Entra issues for the tab's API (what `authentication.getAuthToken` returns). */
+export interface UserTokenOptions {
+  /** `preferred_username` (v2) or `upn` (v1). */
+  username: string;
+  /** The Entra object id. */
+  oid: string;
+  name?: string;
+  /** Default the stand-in's tenant. */
+  tenantId?: string;
+  /** Token version: 2 (aud = the client id) or 1 (aud = the Application ID URI). Default 2. */
+  version?: 1 | 2;
+  /** Default the app id (v2) or `api://latch.example.com/{appId}` (v1). */
+  audience?: string;
+  /** Default the version's issuer for the tenant. */
+  issuer?: string;
+  /** Default `access_as_user`; null leaves the claim out. */
+  scp?: string | null;
+  /** Seconds until `exp` (negative for an expired token). Default 3600. */
+  expiresIn?: number;
+  /** Sign with a key the tenant does not publish, under a published kid (a forgery). */
+  forged?: boolean;
+}
+
+/** The host the stand-in's v1 tokens name in their Application ID URI audience. */
+export const TAB_HOST = 'latch.example.com';
 
 /** One client-credentials request received by the token endpoint. */
 export interface TokenRequest {
@@ -113,6 +142,8 @@ export class BotFrameworkStandIn {
   readonly serviceUrl: string;
 
   readonly tokenRequests: TokenRequest[] = [];
+  /** Tenants whose OpenID metadata was asked for, in order. */
+  readonly metadataRequests: string[] = [];
   /** Teams members by their `29:` id, as GET /v3/conversations/{id}/members/{memberId} answers them. */
   readonly members = new Map<string, TeamsMember>();
   readonly calls: ConnectorCall[] = [];
@@ -134,6 +165,11 @@ export class BotFrameworkStandIn {
     private readonly privateKey: CryptoKey,
     private readonly foreignKey: CryptoKey,
     private readonly jwks: { keys: Record<string, unknown>[] },
+    private readonly entra: {
+      keyId: string;
+      privateKey: CryptoKey;
+      jwks: { keys: Record<string, unknown>[] };
+    },
   ) {
     const { port } = server.address() as AddressInfo;
     this.url = `http://127.0.0.1:${port}`;
@@ -141,6 +177,11 @@ export class BotFrameworkStandIn {
     this.jwksUrl = `${this.url}/v1/.well-known/keys`;
     this.loginUrl = `${this.url}/${options.tenantId}`;
     this.serviceUrl = `${this.url}/teams/`;
+  }
+
+  /** Entra ID's login authority, as the tab's SSO check takes it (https://login.microsoftonline.com). */
+  get entraAuthority(): string {
+    return this.url;
   }
 
   /** Every Bot Framework endpoint setting, pointed here (botbuilder takes them as one group). */
@@ -165,9 +206,25 @@ export class BotFrameworkStandIn {
     const jwks = {
       keys: [{ kty: 'RSA', use: 'sig', kid: keyId, n: jwk.n, e: jwk.e, endorsements: ['msteams'] }],
     };
+    const entraKey = await generateKeyPair('RS256', { extractable: true });
+    const entraKeyId = randomBytes(16).toString('base64url');
+    const entraJwk = await exportJWK(entraKey.publicKey);
+    const entra = {
+      keyId: entraKeyId,
+      privateKey: entraKey.privateKey,
+      jwks: { keys: [{ kty: 'RSA', use: 'sig', kid: entraKeyId, n: entraJwk.n, e: entraJwk.e }] },
+    };
     const server = http.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const standIn = new BotFrameworkStandIn(server, options, keyId, privateKey, foreign.privateKey, jwks);
+    const standIn = new BotFrameworkStandIn(
+      server,
+      options,
+      keyId,
+      privateKey,
+      foreign.privateKey,
+      jwks,
+      entra,
+    );
     server.on('request', (req, res) => {
       standIn.handle(req, res).catch((err: unknown) => send(res, 500, { error: String(err) }));
     });
@@ -187,6 +244,40 @@ export class BotFrameworkStandIn {
       .setNotBefore(now - 60)
       .setExpirationTime(now + (opts.expiresIn ?? 3600))
       .sign(opts.forged ? this.foreignKey : this.privateKey);
+  }
+
+  /** The access token Teams hands the tab for this person (Entra's v1 or v2 claims). */
+  async signUserToken(opts: UserTokenOptions): Promise<string> {
+    const tenant = opts.tenantId ?? this.options.tenantId;
+    const version = opts.version ?? 2;
+    const now = Math.floor(Date.now() / 1000);
+    const claims: Record<string, unknown> = {
+      tid: tenant,
+      oid: opts.oid,
+      ver: version === 2 ? '2.0' : '1.0',
+      azp: '5e3ce6c0-2b1f-4285-8d4b-75ee78787346', // the Teams web client
+      ...(opts.name ? { name: opts.name } : {}),
+      ...(version === 2
+        ? { preferred_username: opts.username }
+        : { upn: opts.username, unique_name: opts.username }),
+    };
+    const scp = opts.scp === undefined ? 'access_as_user' : opts.scp;
+    if (scp !== null) claims.scp = scp;
+    const issuer =
+      opts.issuer ??
+      (version === 2
+        ? `https://login.microsoftonline.com/${tenant}/v2.0`
+        : `https://sts.windows.net/${tenant}/`);
+    const audience =
+      opts.audience ?? (version === 2 ? this.options.appId : `api://${TAB_HOST}/${this.options.appId}`);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: this.entra.keyId })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setIssuedAt(now - 60)
+      .setNotBefore(now - 60)
+      .setExpirationTime(now + (opts.expiresIn ?? 3600))
+      .sign(opts.forged ? this.foreignKey : this.entra.privateKey);
   }
 
   /** The first recorded call (already recorded or still to come) that `predicate` accepts. */
@@ -238,6 +329,22 @@ export class BotFrameworkStandIn {
       this.wellKnownFetches.keys++;
       return send(res, 200, this.jwks);
     }
+
+    // Entra ID v2 OpenID metadata of a tenant, shaped like login.microsoftonline.com's.
+    const metadata = /^\/([0-9a-f-]{36})\/v2\.0\/\.well-known\/openid-configuration$/.exec(path);
+    if (req.method === 'GET' && metadata) {
+      const tenant = metadata[1]!;
+      this.metadataRequests.push(tenant);
+      return send(res, 200, {
+        token_endpoint: `${this.url}/${tenant}/oauth2/v2.0/token`,
+        jwks_uri: `${this.url}/${tenant}/discovery/v2.0/keys`,
+        issuer: `https://login.microsoftonline.com/${tenant}/v2.0`,
+        id_token_signing_alg_values_supported: ['RS256'],
+        tenant_region_scope: 'EU',
+      });
+    }
+    if (req.method === 'GET' && /^\/[0-9a-f-]{36}\/discovery\/v2\.0\/keys$/.test(path))
+      return send(res, 200, this.entra.jwks);
 
     const tokenPath = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path);
     if (req.method === 'POST' && tokenPath)

@@ -234,8 +234,52 @@ describe('Teams settings', () => {
       { MicrosoftAppId: appId, MicrosoftAppPassword: 'pw-123456', MicrosoftAppTenantId: tenantId },
       { cwd },
     );
-    expect(config.teams).toEqual({ appId, appPassword: 'pw-123456', appType: 'SingleTenant', tenantId });
+    expect(config.teams).toEqual({
+      appId,
+      appPassword: 'pw-123456',
+      appType: 'SingleTenant',
+      tenantId,
+      tabTenants: [tenantId],
+    });
     expect(loadConfig({}, { cwd }).teams).toBeUndefined();
+  });
+
+  it('lets a MultiTenant bot name the tenants its personal tab serves, and no other bot', () => {
+    const other = '5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d';
+    const multi = { MicrosoftAppId: appId, MicrosoftAppType: 'MultiTenant', MicrosoftAppPassword: 'x' };
+    expect(loadConfig(multi, { cwd }).teams?.tabTenants).toEqual([]);
+    expect(loadConfig({ ...multi, MicrosoftAppTenantId: tenantId }, { cwd }).teams?.tabTenants).toEqual([
+      tenantId,
+    ]);
+    expect(
+      loadConfig({ ...multi, LATCH_TEAMS_TENANTS: ` ${tenantId}, ${other.toUpperCase()} ` }, { cwd }).teams
+        ?.tabTenants,
+    ).toEqual([tenantId, other]);
+    expect(
+      configError(() => loadConfig({ ...multi, LATCH_TEAMS_TENANTS: 'contoso' }, { cwd })).issues,
+    ).toEqual([
+      {
+        variable: 'LATCH_TEAMS_TENANTS',
+        message: 'expected comma-separated Entra tenant ids (GUIDs), got "contoso"',
+      },
+    ]);
+    const single = configError(() =>
+      loadConfig(
+        {
+          MicrosoftAppId: appId,
+          MicrosoftAppPassword: 'x',
+          MicrosoftAppTenantId: tenantId,
+          LATCH_TEAMS_TENANTS: other,
+        },
+        { cwd },
+      ),
+    );
+    expect(single.issues).toEqual([
+      {
+        variable: 'LATCH_TEAMS_TENANTS',
+        message: 'only for a MultiTenant bot; a SingleTenant bot serves MicrosoftAppTenantId alone',
+      },
+    ]);
   });
 
   it('names what a bot of each type lacks, and never echoes the secret', () => {
@@ -294,6 +338,7 @@ describe('describeConfig', () => {
       'MicrosoftAppPassword',
       'MicrosoftAppType',
       'MicrosoftAppTenantId',
+      'LATCH_TEAMS_TENANTS',
     ]);
     expect(rows.find((r) => r.name === 'PORT')).toEqual({
       name: 'PORT',

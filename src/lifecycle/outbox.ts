@@ -274,7 +274,9 @@ export class Outbox {
         }
       }
       if (left.length === 0) {
-        const nobody = entry.type === 'approvers.unreached' ? [] : this.reachedByNone(unreached);
+        // Told once per ask: a reminder reaches (or misses) the same people again.
+        const nobody =
+          entry.type === 'approvers.unreached' || entry.reminder ? [] : this.reachedByNone(unreached);
         const followUp =
           nobody.length > 0
             ? this.entry('approvers.unreached', { unreached: nobody, step: entry.step })

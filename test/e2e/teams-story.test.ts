@@ -264,6 +264,53 @@ describe('the Teams lifecycle', () => {
     expect(await count()).toBe(1);
   });
 
+  it('asks for a bundle from the card', async () => {
+    await h.fx.latch.admin.saveBundle(admin, {
+      name: 'month-end',
+      targets: [{ integration: 'pg', resource: h.billing, permission: 'read' }],
+    });
+    await h.fx.latch.admin.saveFlow(
+      admin,
+      flow({
+        name: 'Month end',
+        targets: [],
+        bundles: ['month-end'],
+        approval: { steps: [{ approvers: [{ type: 'user', id: 'cara@example.com' }] }] },
+      }),
+    );
+    const HAL = teamsUser('hal', 7, 'Hal Bundler');
+    h.addUser(HAL);
+    await h.install(HAL);
+    const blank = (await h.say(HAL, 'request')).card!;
+    expect((input(blank, 'bundle')!.choices as Array<{ value: string }>).map((c) => c.value)).toEqual([
+      'month-end',
+    ]);
+    // Picking the bundle and submitting at once: the card is redrawn for it, then goes through.
+    const redrawn = (
+      await h.invoke(
+        HAL,
+        'latch.requestSubmit',
+        submission(blank, 'latch.requestSubmit', { bundle: 'month-end' }),
+      )
+    ).value as AdaptiveCard;
+    expect(input(redrawn, 'bundle')).toMatchObject({ value: 'month-end' });
+    const sent = await h.invoke(HAL, 'latch.requestSubmit', submission(redrawn, 'latch.requestSubmit'));
+    const id = /AR-\d+/.exec(JSON.stringify(sent.value))![0];
+    const r = (
+      await h.fx.latch.queries.myAccess({ id: 'hal@example.com', email: 'hal@example.com', groups: [] })
+    ).pending[0]!;
+    expect(r).toMatchObject({ id, bundle: 'month-end', flowName: 'Month end', state: 'pending' });
+    // And Cara can approve it from her card.
+    const card = (
+      await h.cardTo(
+        CARA,
+        (c) => JSON.stringify(c).includes(id) && Boolean(c.actions?.some((a) => a.verb === 'latch.approve')),
+      )
+    ).card!;
+    const approved = await h.invoke(CARA, 'latch.approve', card.actions![0]!.data as Record<string, unknown>);
+    expect(JSON.stringify(approved.value)).toContain('Approved by you.');
+  });
+
   it('answers an old client that sends Action.Submit with the redrawn form as a message', async () => {
     const blank = (await h.say(DEE, 'request')).card!;
     const fallback = blank.actions!.find((a) => a.verb === 'latch.requestForm')!.fallback as {

@@ -5,8 +5,14 @@
 import { AuditLog, type CheckpointWitness } from './audit/audit-log.js';
 import { resolveAuditKey } from './audit/chain-key.js';
 import { ConnectorRegistry } from './connectors/registry.js';
-import type { ConnectorFactory, ConnectorType, ConnectorValidator } from './connectors/types.js';
+import type {
+  ConnectorFactory,
+  ConnectorForm,
+  ConnectorType,
+  ConnectorValidator,
+} from './connectors/types.js';
 import { createPostgresConnector, validatePostgresSettings } from './connectors/postgres/index.js';
+import { postgresForm } from './connectors/postgres/form.js';
 import { AdminUseCases } from './lifecycle/admin.js';
 import { LifecycleContext } from './lifecycle/context.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
@@ -23,8 +29,13 @@ import { SecretBox } from './store/secrets.js';
 
 /** The integration types Latch connects to: how each builds its connector and checks its settings. */
 export const CONNECTOR_TYPES: Record<string, ConnectorType> = {
-  postgresql: { create: createPostgresConnector, validate: validatePostgresSettings },
+  postgresql: { create: createPostgresConnector, validate: validatePostgresSettings, form: postgresForm },
 };
+
+/** The forms of the types that have one (the Teams tab's integration editor). */
+export const CONNECTOR_FORMS: Record<string, ConnectorForm> = Object.fromEntries(
+  Object.entries(CONNECTOR_TYPES).flatMap(([type, t]) => (t.form ? [[type, t.form]] : [])),
+);
 
 export const CONNECTOR_FACTORIES: Record<string, ConnectorFactory> = Object.fromEntries(
   Object.entries(CONNECTOR_TYPES).map(([type, t]) => [type, t.create]),
@@ -124,7 +135,7 @@ export function createLatch(opts: LatchOptions): Latch {
     registry,
     requests: new RequestUseCases(ctx),
     admin,
-    queries: new LatchQueries(ctx, admin, registry, audit),
+    queries: new LatchQueries(ctx, admin, registry, audit, CONNECTOR_FORMS),
     sweeps,
     loop,
     outbox,

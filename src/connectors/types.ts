@@ -121,8 +121,33 @@ export type ConnectorValidator = (
   secrets: Record<string, string>,
 ) => SettingsIssue[];
 
+/**
+ * One setting of an integration type as a form shows it (the Teams tab's integration editor,
+ * docs/ARCHITECTURE.md, "Personal tab"). `key` is its path in the config, dotted for nesting
+ * (`roleMap.read`). A field left empty is left out of the config, so the type's default applies.
+ */
+export interface ConnectorFormField {
+  key: string;
+  label: string;
+  /** `list`: comma- or line-separated strings; `yaml`: a value of any shape, written as YAML. */
+  kind: 'text' | 'number' | 'boolean' | 'select' | 'list' | 'yaml';
+  required?: boolean;
+  options?: string[];
+  /** The type's default, shown as the placeholder; a boolean equal to it is left out. */
+  default?: string | number | boolean;
+  hint?: string;
+}
+
+/** How a form edits an integration of one type: its settings, and its (write-only) secrets. */
+export interface ConnectorForm {
+  fields: ConnectorFormField[];
+  secrets: Array<{ key: string; label: string; hint?: string }>;
+}
+
 /** An integration type: how to build its connector, and how to check its settings beforehand. */
 export interface ConnectorType {
   create: ConnectorFactory;
   validate: ConnectorValidator;
+  /** The fields of its form; a type without one is edited as YAML, as in Slack's modal. */
+  form?: ConnectorForm;
 }

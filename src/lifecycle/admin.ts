@@ -20,6 +20,7 @@ import type { Identity } from '../domain/identity.js';
 import type { SecretBox } from '../store/secrets.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
 import { formatSettingsPath } from '../connectors/settings.js';
+import type { SettingsIssue } from '../connectors/types.js';
 import type { LifecycleContext } from './context.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 
@@ -259,11 +260,44 @@ export class AdminUseCases {
     }
   }
 
+  /**
+   * What is wrong with an integration's settings, each problem with the path of its field
+   * (`config.port`, `secrets.password`, `type`), checked as saveIntegration checks them and writing
+   * nothing: for a form that shows every problem next to its field (the Teams tab's editor).
+   */
+  async integrationIssues(
+    actor: Actor,
+    input: IntegrationInput,
+  ): Promise<Array<{ field: string; message: string }>> {
+    await this.requireAdmin(actor, 'integration.save');
+    const existing = await this.ctx.db.models.Integration.findOne({ name: input.name }).lean();
+    const { issues } = this.integrationProblems(input, (existing?.secrets ?? {}) as Record<string, string>);
+    return issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message }));
+  }
+
   /** Throws `invalid` when the integration's settings are not usable; returns the secrets to (re)seal. */
   private assertIntegrationValid(
     input: IntegrationInput,
     kept: Record<string, string>,
   ): Record<string, string> {
+    const { fresh, issues } = this.integrationProblems(input, kept);
+    const first = issues[0];
+    if (!first) return fresh;
+    if (first.path[0] === 'type') {
+      throw invalid(
+        `Unknown integration type ${input.type}; known: ${this.registry.types().join(', ')}.`,
+        'type',
+      );
+    }
+    const list = issues.map((i) => `${formatSettingsPath(i.path)}: ${i.message}`).join('; ');
+    throw invalid(`The ${input.type} settings are not valid: ${list}.`, String(first.path[0]));
+  }
+
+  /** The secrets given now (blank ones keep the stored value) and the problems of the whole. */
+  private integrationProblems(
+    input: IntegrationInput,
+    kept: Record<string, string>,
+  ): { fresh: Record<string, string>; issues: SettingsIssue[] } {
     const fresh = Object.fromEntries(Object.entries(input.secrets ?? {}).filter(([, v]) => v !== ''));
     const merged: Record<string, string> = {};
     for (const [key, sealed] of Object.entries(kept)) {
@@ -285,16 +319,7 @@ export class AdminUseCases {
       .filter(
         (i) => !(i.unknownField && i.path[0] === 'secrets' && !Object.hasOwn(fresh, String(i.path[1]))),
       );
-    const first = issues[0];
-    if (!first) return fresh;
-    if (first.path[0] === 'type') {
-      throw invalid(
-        `Unknown integration type ${input.type}; known: ${this.registry.types().join(', ')}.`,
-        'type',
-      );
-    }
-    const list = issues.map((i) => `${formatSettingsPath(i.path)}: ${i.message}`).join('; ');
-    throw invalid(`The ${input.type} settings are not valid: ${list}.`, String(first.path[0]));
+    return { fresh, issues };
   }
 
   /** True when the stored integration already is exactly `input`, secrets included (compared decrypted). */

@@ -253,4 +253,63 @@ describe('the Teams personal tab', () => {
     });
     await page.close();
   });
+
+  it('lets an admin change a setting in the console, the optional ones left empty, and it is saved', async () => {
+    const { page, tab } = await openTab('admin');
+    await tab.getByRole('button', { name: 'Settings' }).click();
+    const warning = tab.getByLabel('Warn this many minutes before expiry (0 = off)');
+    await expect(warning.inputValue()).resolves.toBe('15');
+    await warning.fill('45');
+    await tab.getByRole('button', { name: 'Save' }).click();
+    await tab.getByRole('status').getByText('Settings are saved.').waitFor();
+    expect(await fx.latch.queries.settings(admin)).toEqual({
+      admins: [],
+      fallback: { enabled: true, approvers: [], maxMinutes: 240 },
+      expiryWarningMinutes: 45,
+      selfExtension: 'flow',
+    });
+    // A mistake is shown under its field, and nothing is saved.
+    await tab.getByLabel('Audit channel (optional)').fill('#general');
+    await tab.getByRole('button', { name: 'Save' }).click();
+    await tab.getByText(/^Give a Slack channel id/).waitFor();
+    expect((await fx.latch.queries.settings(admin)).auditChannel).toBeUndefined();
+    await page.close();
+  });
+
+  it('lets an admin create a flow from the console with only the required fields', async () => {
+    const { page, tab } = await openTab('admin');
+    await tab.getByRole('button', { name: 'Access flows' }).click();
+    await tab.getByRole('button', { name: 'New flow' }).click();
+    await tab.getByLabel('Name', { exact: true }).fill('Made in Teams');
+    await tab.getByRole('checkbox', { name: 'Everyone' }).check();
+    await tab.getByLabel('Integration').selectOption('pg');
+    await tab.getByRole('checkbox', { name: 'read', exact: true }).check();
+    await tab.getByRole('button', { name: 'Save' }).click();
+    await tab.getByRole('status').getByText('Made in Teams is saved.').waitFor();
+    await tab.getByRole('list', { name: 'Access flows' }).getByText('Made in Teams').waitFor();
+    const made = (await fx.latch.queries.flows(admin)).find((f) => f.name === 'Made in Teams');
+    expect(made).toMatchObject({
+      grantees: { include: [{ type: 'everyone' }] },
+      targets: [{ integration: 'pg', include: [], permissions: ['read'] }],
+      approval: { steps: [] },
+      duration: { maxMinutes: 240 },
+    });
+    await page.close();
+  });
+
+  it('lets an admin edit an integration from its form, the password field left empty, and it still connects', async () => {
+    const { page, tab } = await openTab('admin');
+    await tab.getByRole('button', { name: 'Integrations' }).click();
+    await tab.getByRole('list', { name: 'Integrations' }).getByRole('button', { name: 'Edit' }).click();
+    await expect(tab.getByLabel('Host', { exact: true }).inputValue()).resolves.toBe('127.0.0.1');
+    await expect(tab.getByLabel('Password (secret)').inputValue()).resolves.toBe('');
+    await tab.getByLabel('Connection pool size (optional)').fill('3');
+    await tab.getByRole('button', { name: 'Save' }).click();
+    await tab
+      .getByRole('status')
+      .getByText(/^pg is saved: \d+ resources found\.$/)
+      .waitFor();
+    expect((await fx.latch.queries.integrationForEdit(admin, 'pg'))?.config).toMatchObject({ poolSize: 3 });
+    await page.close();
+  });
 });

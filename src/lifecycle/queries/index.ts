@@ -7,6 +7,7 @@ import { DateTime } from 'luxon';
 import type { AuditLog } from '../../audit/audit-log.js';
 import { withinWorkingHours } from '../../domain/availability.js';
 import type { ConnectorRegistry } from '../../connectors/registry.js';
+import type { ConnectorForm } from '../../connectors/types.js';
 import type { ExtensionOffer } from '../../domain/duration.js';
 import type { Flow, Settings } from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
@@ -63,6 +64,8 @@ export interface RequesterContext {
 }
 
 const HISTORY_CACHE_SIZE = 2_000;
+/** More resources than a flow editor lists; beyond them, targets are named by name or tag. */
+const FORM_RESOURCES = 2_000;
 
 export class LatchQueries {
   constructor(
@@ -70,6 +73,8 @@ export class LatchQueries {
     private readonly admin: AdminUseCases,
     private readonly registry: ConnectorRegistry,
     private readonly audit: AuditLog,
+    /** Each integration type's form, where it has one (see ConnectorType.form). */
+    private readonly forms: Record<string, ConnectorForm> = {},
   ) {}
 
   now(): Date {
@@ -183,15 +188,31 @@ export class LatchQueries {
     return this.ctx.settings();
   }
 
+  /**
+   * The admins named outside the settings (LATCH_ADMINS): a settings form shows them and lets the
+   * admins list be emptied only when there are some, so Latch never ends up without an admin.
+   */
+  async environmentAdmins(who: Identity): Promise<string[]> {
+    await this.admin.assertAdmin(who, 'settings.read');
+    const settings = await this.ctx.settings();
+    return this.ctx.admins({ ...settings, admins: [] });
+  }
+
   async flows(who: Identity): Promise<Flow[]> {
     await this.admin.assertAdmin(who, 'flow.list');
     return (await this.ctx.flows()).sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** What the flow editor offers: integrations, bundles and the permissions resources have. */
-  async flowFormChoices(
-    who: Identity,
-  ): Promise<{ integrations: string[]; bundles: string[]; permissions: string[] }> {
+  /**
+   * What the flow editor offers: integrations, bundles, the permissions resources have, and the
+   * resources themselves (at most FORM_RESOURCES, by integration and name) to pick targets from.
+   */
+  async flowFormChoices(who: Identity): Promise<{
+    integrations: string[];
+    bundles: string[];
+    permissions: string[];
+    resources: Array<{ integration: string; id: string; name: string; permissions: string[] }>;
+  }> {
     await this.admin.assertAdmin(who, 'flow.edit');
     const { Integration } = this.ctx.db.models;
     const [integrations, bundles, catalog] = await Promise.all([
@@ -203,6 +224,10 @@ export class LatchQueries {
       integrations: integrations.sort(),
       bundles: bundles.sort(),
       permissions: [...new Set(catalog.flatMap((r) => r.permissions))].sort(),
+      resources: catalog
+        .map((r) => ({ integration: r.integration, id: r.id, name: r.name, permissions: r.permissions }))
+        .sort((a, b) => a.integration.localeCompare(b.integration) || a.name.localeCompare(b.name))
+        .slice(0, FORM_RESOURCES),
     };
   }
 
@@ -232,6 +257,13 @@ export class LatchQueries {
 
   integrationTypes(): string[] {
     return this.registry.types();
+  }
+
+  /** The form of each known type; a type without one has none here (it is edited as YAML). */
+  integrationForms(): Record<string, ConnectorForm> {
+    return Object.fromEntries(
+      this.registry.types().flatMap((t) => (Object.hasOwn(this.forms, t) ? [[t, this.forms[t]!]] : [])),
+    );
   }
 
   async integrationForEdit(who: Identity, name: string): Promise<IntegrationForEdit | null> {

@@ -10,8 +10,6 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { ChannelCore } from '../../../app.js';
 import { describeApprovers } from '../../../domain/approval.js';
-import { formatDuration } from '../../../domain/duration.js';
-import type { Flow } from '../../../domain/flow.js';
 import type { Identity } from '../../../domain/identity.js';
 import { TEXT_LIMITS } from '../../../domain/limits.js';
 import { STATE_LABELS } from '../../../domain/request.js';
@@ -30,7 +28,9 @@ import type { RequestView } from '../../../lifecycle/request-view.js';
 import type { Logger } from '../../../logger.js';
 import type { Router } from '../../../web/server.js';
 import type { TabSso } from '../sso.js';
-import { BadBody, readJson, sendJson } from './http.js';
+import { mountAdminEditing } from './admin-api.js';
+import { flowSummary } from './flow-form.js';
+import { BadBody, parse, readJson, Refusal, sendJson, type Handler, type On } from './http.js';
 
 export const TAB_API = '/teams/tab/api';
 
@@ -38,17 +38,6 @@ export const TAB_API = '/teams/tab/api';
 const TIME_ZONE_HEADER = 'x-latch-time-zone';
 /** More than any form lists; the page filters them as the person types. */
 const MAX_OFFERS = 2000;
-
-/** An answer other than 200: bad input (400) or a refusal of the core, with the fields it concerns. */
-class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly fields?: Record<string, string>,
-  ) {
-    super(message);
-  }
-}
 
 const idParam = z.string().trim().min(1).max(200);
 const optionalText = (max: number) => z.string().max(max).optional();
@@ -77,8 +66,6 @@ const revokeAllSchema = z.object({
 });
 const enabledSchema = z.object({ enabled: z.boolean() });
 
-type Handler = (who: Identity, body: unknown, params: Record<string, string | undefined>) => Promise<unknown>;
-
 export interface TabApiDeps {
   core: ChannelCore;
   sso: TabSso;
@@ -88,7 +75,7 @@ export interface TabApiDeps {
 export function mountApi(router: Router, deps: TabApiDeps): void {
   const { core } = deps;
   const q = core.queries;
-  const on = (method: 'GET' | 'POST', route: string, handler: Handler) =>
+  const on: On = (method, route, handler) =>
     router.on(method, `${TAB_API}${route}`, (req, res, params) => serve(deps, req, res, params, handler));
 
   on('GET', '/me', async (who) => {
@@ -158,7 +145,6 @@ export function mountApi(router: Router, deps: TabApiDeps): void {
     active: (await q.activeAccess(who)).map(labelled),
     revocable: await q.revocableCount(who),
   }));
-  on('GET', '/admin/settings', async (who) => ({ settings: await q.settings(who) }));
   on('GET', '/admin/audit', async (who) => ({ entries: await q.auditPage(who, 50) }));
   on('POST', '/admin/revoke-all', async (who, body) => {
     await core.admin.assertAdmin(who, 'request.revoke_all');
@@ -169,6 +155,8 @@ export function mountApi(router: Router, deps: TabApiDeps): void {
     if (Object.keys(fields).length) throw new Refusal(400, 'Revoke everything was not confirmed.', fields);
     return core.requests.revokeAll(who, input.reason.trim());
   });
+  // Settings, flows and integrations: viewed and edited (admin-api.ts).
+  mountAdminEditing(on, core);
 }
 
 async function serve(
@@ -205,14 +193,6 @@ async function serve(
     deps.log.error({ err, url: req.url }, 'Teams tab: request failed');
     sendJson(res, 500, { error: 'Something went wrong; try again.' });
   }
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
-  throw new Refusal(400, `${where}${issue.message}`);
 }
 
 /** The request form for a choice, and which of its fields the page draws. */
@@ -264,26 +244,4 @@ async function submit(core: ChannelCore, who: Identity, input: z.infer<typeof su
 /** A request view with its state in words, as every channel says it. */
 function labelled(view: RequestView): RequestView & { stateLabel: string } {
   return { ...view, stateLabel: STATE_LABELS[view.state] };
-}
-
-/** One line about a flow for the console (the App Home's words: targets, approval, longest). */
-function flowSummary(f: Flow) {
-  const targets = f.targets
-    .map(
-      (t) =>
-        `${t.permissions.join('/')} on ${t.include.length ? `${t.include.length} selected in` : 'all of'} ${t.integration}`,
-    )
-    .join('; ');
-  const approval = f.approval.steps.length
-    ? f.approval.steps.map(describeApprovers).join(', then ')
-    : 'automatic';
-  const choices = f.duration.choicesMinutes;
-  const longest = f.duration.maxMinutes ?? (choices.length ? Math.max(...choices) : undefined);
-  const duration = longest === undefined ? 'no time limit' : `up to ${formatDuration(longest)}`;
-  return {
-    id: f.id,
-    name: f.name,
-    enabled: f.enabled,
-    summary: `${targets || 'bundles only'} · approval: ${approval} · ${duration}`,
-  };
 }

@@ -4,7 +4,7 @@
  * (authentication.getAuthToken) and draws what Latch's tab API answers; every action is decided by
  * Latch on the server. Text from Latch is always set as text, never parsed as HTML.
  */
-/* global microsoftTeams, document, window, fetch */
+/* global microsoftTeams, document, window, fetch, CSS */
 'use strict';
 
 (function () {
@@ -21,6 +21,9 @@
       duration: undefined,
     },
     form: undefined,
+    /** The flow or integration being edited in the console: { id, data } / { name, data, m }. */
+    flowEdit: undefined,
+    integrationEdit: undefined,
     filter: '',
     justification: '',
   };
@@ -36,7 +39,7 @@
       else if (name === 'value') node.value = value;
       else node.setAttribute(name, value === true ? '' : String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === undefined || child === null || child === false) continue;
       node.append(typeof child === 'string' ? document.createTextNode(child) : child);
     }
@@ -139,6 +142,9 @@
 
   async function show(section) {
     state.section = section;
+    // Leaving a section closes its editor, unsaved.
+    state.flowEdit = undefined;
+    state.integrationEdit = undefined;
     // What may be asked for changes with the flows: read it again each time the form opens.
     if (section === 'request') state.offers = undefined;
     status('');
@@ -581,9 +587,124 @@
 
   // ---- the admin console ----
 
+  // The editors' forms (docs/ARCHITECTURE.md, "Personal tab"): what they send is checked by Latch,
+  // which answers each problem keyed by field; the page shows it under that field.
+
+  let fieldIds = 0;
+
+  /** An error line for a field key (`name`, `targets.0.permissions`, ...), found by showErrors. */
+  function errorSlot(key) {
+    return el('p', { className: 'error', 'data-error-for': key, id: `error-${++fieldIds}` });
+  }
+
+  /** A labelled control with its hint and its error line, wired for screen readers. */
+  function field(label, control, key, hint) {
+    if (!control.id) control.id = `field-${++fieldIds}`;
+    const error = errorSlot(key);
+    const hintNode = hint ? el('p', { className: 'hint muted', id: `hint-${++fieldIds}` }, hint) : undefined;
+    control.setAttribute('aria-describedby', [hintNode && hintNode.id, error.id].filter(Boolean).join(' '));
+    return el(
+      'div',
+      { className: 'field' },
+      el('label', { for: control.id }, label),
+      control,
+      hintNode,
+      error,
+    );
+  }
+
+  /** A checkbox inside its label (its accessible name). */
+  function checkbox(label, checked, onchange) {
+    return el(
+      'label',
+      { className: 'check' },
+      el('input', { type: 'checkbox', checked, onchange: (e) => onchange(e.currentTarget.checked) }),
+      ` ${label}`,
+    );
+  }
+
+  function textInput(value, oninput, attrs) {
+    const node = el('input', Object.assign({ type: 'text' }, attrs || {}));
+    node.value = value === undefined || value === null ? '' : String(value);
+    node.addEventListener('input', () => oninput(node.value));
+    return node;
+  }
+
+  function textArea(value, oninput, attrs) {
+    const node = el('textarea', attrs || {});
+    node.value = value || '';
+    node.addEventListener('input', () => oninput(node.value));
+    return node;
+  }
+
+  function select(options, value, onchange, attrs) {
+    return el(
+      'select',
+      Object.assign({ onchange: (e) => onchange(e.currentTarget.value) }, attrs || {}),
+      options.map(([v, text]) => el('option', { value: v, selected: String(value) === String(v) }, text)),
+    );
+  }
+
+  /** Puts each of the answer's field errors under its field (or the nearest enclosing one). */
+  function showErrors(form, err) {
+    for (const node of form.querySelectorAll('[data-error-for]')) node.textContent = '';
+    let placed = false;
+    for (const [key, text] of Object.entries(err.fields || {})) {
+      let at = key;
+      let slot;
+      for (;;) {
+        slot = form.querySelector(`[data-error-for="${CSS.escape(at)}"]`);
+        if (slot || !at.includes('.')) break;
+        at = at.slice(0, at.lastIndexOf('.'));
+      }
+      if (slot) {
+        slot.textContent = text;
+        placed = true;
+      }
+    }
+    status(placed ? 'Some answers need another look.' : err.message, true);
+    const first = form.querySelector('[data-error-for]:not(:empty)');
+    if (first) first.scrollIntoView({ block: 'center' });
+  }
+
+  /** A form that posts `body()` and, once Latch accepts it, says `done(result)` and closes the editor. */
+  function editorForm(label, fields, body, path, done, close) {
+    const save = el('button', { type: 'submit', className: 'primary' }, 'Save');
+    const cancel = el('button', { type: 'button', onclick: () => close(false) }, 'Cancel');
+    const form = el(
+      'form',
+      { 'aria-label': label, novalidate: true, className: 'editor' },
+      fields,
+      el('div', { className: 'actions' }, save, cancel),
+    );
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      save.disabled = true;
+      try {
+        const result = await api('POST', path, body());
+        const said = done(result);
+        close(true);
+        await draw();
+        status(said.text, said.isError);
+      } catch (err) {
+        showErrors(form, err);
+        save.disabled = false;
+      }
+    });
+    return form;
+  }
+
   async function drawFlows() {
+    if (state.flowEdit) return drawFlowEditor();
     const { flows } = await api('GET', '/admin/flows');
-    const out = [el('h2', {}, 'Access flows')];
+    const out = [
+      el('h2', {}, 'Access flows'),
+      el(
+        'div',
+        { className: 'actions' },
+        el('button', { type: 'button', className: 'primary', onclick: () => openFlowEditor() }, 'New flow'),
+      ),
+    ];
     if (flows.length === 0)
       out.push(el('p', { className: 'muted' }, 'No flows yet: only the fallback flow applies.'));
     out.push(
@@ -599,6 +720,7 @@
             el(
               'div',
               { className: 'actions' },
+              el('button', { type: 'button', onclick: () => openFlowEditor(f.id) }, 'Edit'),
               el(
                 'button',
                 {
@@ -615,18 +737,371 @@
                 },
                 f.enabled ? 'Disable' : 'Enable',
               ),
+              confirmButton('Delete', `Delete ${f.name}? Requests already made keep their rules.`, (button) =>
+                act(
+                  button,
+                  () => api('POST', `/admin/flows/${encodeURIComponent(f.id)}/delete`, {}),
+                  `${f.name} is deleted.`,
+                ),
+              ),
             ),
           ),
         ),
       ),
     );
-    out.push(el('p', { className: 'muted' }, 'Create and edit flows in Slack’s App Home or the flows file.'));
     return out;
   }
 
+  async function openFlowEditor(id) {
+    status('');
+    try {
+      const data = await api('GET', id ? `/admin/flows/${encodeURIComponent(id)}/edit` : '/admin/flows/new');
+      state.flowEdit = { id, data };
+      await draw();
+    } catch (err) {
+      status(err.message, true);
+    }
+  }
+
+  function drawFlowEditor() {
+    const { id, data } = state.flowEdit;
+    const m = data.form;
+    const c = data.choices;
+    const redraw = () => draw();
+    const minutesOptions = c.durations.map((d) => [String(d), minutes(d)]);
+
+    const targets = m.targets.map((t, i) => {
+      const ofIntegration = c.resources.filter((r) => r.integration === t.integration);
+      const permissions = [
+        ...new Set(
+          ofIntegration
+            .flatMap((r) => r.permissions)
+            .concat(t.permissions)
+            .concat(ofIntegration.length ? [] : c.permissions),
+        ),
+      ];
+      return el(
+        'fieldset',
+        {},
+        el('legend', {}, `Target ${i + 1}`),
+        field(
+          'Integration',
+          select(
+            [['', 'Choose an integration']].concat(c.integrations.map((n) => [n, n])),
+            t.integration,
+            (v) => {
+              t.integration = v;
+              t.resources = [];
+              redraw();
+            },
+          ),
+          `targets.${i}.integration`,
+        ),
+        t.integration
+          ? el(
+              'div',
+              { className: 'field' },
+              el('span', { className: 'label', id: `resources-${i}` }, 'Resources'),
+              el(
+                'div',
+                { className: 'choices', role: 'group', 'aria-labelledby': `resources-${i}` },
+                ofIntegration.length
+                  ? ofIntegration.map((r) =>
+                      checkbox(r.name, t.resources.includes(r.id), (on) => {
+                        t.resources = on ? t.resources.concat(r.id) : t.resources.filter((x) => x !== r.id);
+                      }),
+                    )
+                  : el('p', { className: 'muted' }, 'No resources found yet.'),
+              ),
+            )
+          : undefined,
+        t.integration
+          ? field(
+              'Resources by name or tag',
+              textInput(t.selectors, (v) => (t.selectors = v), { maxlength: 5000 }),
+              `targets.${i}.resources`,
+              'Names, or tag=value, separated by commas. Nothing ticked or named: every resource of the integration.',
+            )
+          : undefined,
+        t.integration
+          ? el(
+              'div',
+              { className: 'field' },
+              el('span', { className: 'label', id: `permissions-${i}` }, 'Permissions'),
+              el(
+                'div',
+                { className: 'inline', role: 'group', 'aria-labelledby': `permissions-${i}` },
+                permissions.map((p) =>
+                  checkbox(p, t.permissions.includes(p), (on) => {
+                    t.permissions = on ? t.permissions.concat(p) : t.permissions.filter((x) => x !== p);
+                  }),
+                ),
+              ),
+              errorSlot(`targets.${i}.permissions`),
+            )
+          : undefined,
+        m.targets.length > 1
+          ? el(
+              'button',
+              {
+                type: 'button',
+                onclick: () => {
+                  m.targets.splice(i, 1);
+                  redraw();
+                },
+              },
+              `Remove target ${i + 1}`,
+            )
+          : undefined,
+      );
+    });
+
+    const steps = m.steps.map((s, i) =>
+      el(
+        'fieldset',
+        {},
+        el('legend', {}, `Step ${i + 1}`),
+        field(
+          'Approvers',
+          textArea(s.people, (v) => (s.people = v), { maxlength: 20000 }),
+          `steps.${i}.approvers`,
+          i === 0
+            ? 'Emails, separated by commas. Nobody in any step: requests are approved automatically.'
+            : 'Emails, separated by commas.',
+        ),
+        field(
+          'Approver groups',
+          textInput(s.groups, (v) => (s.groups = v), { maxlength: 20000 }),
+          `steps.${i}.groups`,
+        ),
+        checkbox('Resource owners approve too', s.owners, (on) => (s.owners = on)),
+        field(
+          'How many must approve',
+          select(
+            [
+              ['any', 'Any one of them'],
+              ['all', 'All of them'],
+              ['quorum', 'A number of them'],
+            ],
+            s.rule,
+            (v) => {
+              s.rule = v;
+              redraw();
+            },
+          ),
+          `steps.${i}.rule`,
+        ),
+        s.rule === 'quorum'
+          ? field(
+              'Number of approvals needed',
+              textInput(s.quorum, (v) => (s.quorum = v), { inputmode: 'numeric', maxlength: 3 }),
+              `steps.${i}.quorum`,
+            )
+          : undefined,
+        m.steps.length > 1
+          ? el(
+              'button',
+              {
+                type: 'button',
+                onclick: () => {
+                  m.steps.splice(i, 1);
+                  redraw();
+                },
+              },
+              `Remove step ${i + 1}`,
+            )
+          : undefined,
+      ),
+    );
+
+    const fields = [
+      field(
+        'Name',
+        textInput(m.name, (v) => (m.name = v), { maxlength: 80 }),
+        'name',
+      ),
+      field(
+        'Description (optional)',
+        textArea(m.description, (v) => (m.description = v), { maxlength: 500 }),
+        'description',
+      ),
+      el(
+        'fieldset',
+        {},
+        el('legend', {}, 'Who may ask'),
+        checkbox('Everyone', m.everyone, (on) => (m.everyone = on)),
+        field(
+          'People',
+          textArea(m.people, (v) => (m.people = v), { maxlength: 20000 }),
+          'grantees.people',
+          'Emails, separated by commas.',
+        ),
+        field(
+          'Groups',
+          textInput(m.groups, (v) => (m.groups = v), { maxlength: 20000 }),
+          'grantees.groups',
+          'Group names (Slack user groups), separated by commas.',
+        ),
+        errorSlot('grantees'),
+      ),
+      el(
+        'fieldset',
+        {},
+        el('legend', {}, 'What'),
+        targets,
+        el(
+          'button',
+          {
+            type: 'button',
+            onclick: () => {
+              m.targets.push({ integration: '', resources: [], selectors: '', permissions: [] });
+              redraw();
+            },
+          },
+          'Add a target',
+        ),
+        c.bundles.length
+          ? el(
+              'div',
+              { className: 'field' },
+              el('span', { className: 'label', id: 'bundles-label' }, 'Bundles'),
+              el(
+                'div',
+                { className: 'inline', role: 'group', 'aria-labelledby': 'bundles-label' },
+                c.bundles.map((b) =>
+                  checkbox(b, m.bundles.includes(b), (on) => {
+                    m.bundles = on ? m.bundles.concat(b) : m.bundles.filter((x) => x !== b);
+                  }),
+                ),
+              ),
+            )
+          : undefined,
+        errorSlot('bundles'),
+        errorSlot('targets'),
+      ),
+      el(
+        'fieldset',
+        {},
+        el('legend', {}, 'Approval'),
+        steps,
+        m.steps.length < 10
+          ? el(
+              'button',
+              {
+                type: 'button',
+                onclick: () => {
+                  m.steps.push({ people: '', groups: '', owners: false, rule: 'any', quorum: '' });
+                  redraw();
+                },
+              },
+              'Add a step',
+            )
+          : undefined,
+        errorSlot('steps'),
+        field(
+          'Undecided requests time out after (hours)',
+          textInput(m.timeoutHours, (v) => (m.timeoutHours = v), { inputmode: 'numeric', maxlength: 5 }),
+          'timeoutHours',
+        ),
+        field(
+          'Remind approvers after (minutes, 0 = never)',
+          textInput(m.reminderMinutes, (v) => (m.reminderMinutes = v), {
+            inputmode: 'numeric',
+            maxlength: 6,
+          }),
+          'reminderMinutes',
+        ),
+        checkbox('Approvers must give a reason', m.requireReason, (on) => (m.requireReason = on)),
+        checkbox(
+          'Requesters may approve their own requests',
+          m.allowSelfApproval,
+          (on) => (m.allowSelfApproval = on),
+        ),
+      ),
+      el(
+        'fieldset',
+        {},
+        el('legend', {}, 'Duration and extensions'),
+        field(
+          'Longest duration',
+          select([['', 'No longest']].concat(minutesOptions), m.maxMinutes, (v) => (m.maxMinutes = v)),
+          'maxMinutes',
+        ),
+        el(
+          'div',
+          { className: 'field' },
+          el('span', { className: 'label', id: 'choices-label' }, 'Durations offered (optional)'),
+          el(
+            'div',
+            { className: 'inline', role: 'group', 'aria-labelledby': 'choices-label' },
+            c.durations.map((d) =>
+              checkbox(minutes(d), m.choices.includes(d), (on) => {
+                m.choices = on ? m.choices.concat(d) : m.choices.filter((x) => x !== d);
+              }),
+            ),
+          ),
+          el('p', { className: 'hint muted' }, 'None ticked: any duration up to the longest.'),
+          errorSlot('choices'),
+        ),
+        checkbox('Indefinite access may be asked for', m.indefinite, (on) => (m.indefinite = on)),
+        errorSlot('indefinite'),
+        field(
+          'Extensions',
+          select(
+            [
+              ['none', 'Not allowed'],
+              ['direct', 'Requester extends directly'],
+              ['approval', 'An approver must agree'],
+            ],
+            m.extensionMode,
+            (v) => (m.extensionMode = v),
+          ),
+          'extensionMode',
+        ),
+        field(
+          'At most this many extensions',
+          textInput(m.extensionCount, (v) => (m.extensionCount = v), { inputmode: 'numeric', maxlength: 3 }),
+          'extensionCount',
+        ),
+        checkbox('Requesters must justify', m.requireJustification, (on) => (m.requireJustification = on)),
+        errorSlot('requireJustification'),
+      ),
+      data.kept.map((k) => el('p', { className: 'muted' }, k)),
+    ];
+    const close = () => {
+      state.flowEdit = undefined;
+    };
+    return [
+      el('h2', {}, id ? `Edit ${m.name}` : 'New flow'),
+      editorForm(
+        id ? 'Edit flow' : 'New flow',
+        fields,
+        () => m,
+        id ? `/admin/flows/${encodeURIComponent(id)}` : '/admin/flows',
+        (res) => ({ text: `${res.flow.name} is saved.` }),
+        (saved) => {
+          close();
+          if (!saved) draw();
+        },
+      ),
+    ];
+  }
+
   async function drawIntegrations() {
+    if (state.integrationEdit) return drawIntegrationEditor();
     const { integrations } = await api('GET', '/admin/integrations');
-    const out = [el('h2', {}, 'Integrations')];
+    const out = [
+      el('h2', {}, 'Integrations'),
+      el(
+        'div',
+        { className: 'actions' },
+        el(
+          'button',
+          { type: 'button', className: 'primary', onclick: () => openIntegrationEditor() },
+          'Add integration',
+        ),
+      ),
+    ];
     if (integrations.length === 0) out.push(el('p', { className: 'muted' }, 'No integrations yet.'));
     out.push(
       el(
@@ -642,11 +1117,189 @@
               { className: i.healthy ? 'health-ok' : 'health-bad' },
               `${i.healthy ? '● healthy' : '● unhealthy'}: ${i.health}`,
             ),
+            el(
+              'div',
+              { className: 'actions' },
+              el('button', { type: 'button', onclick: () => openIntegrationEditor(i.name) }, 'Edit'),
+              el(
+                'button',
+                {
+                  type: 'button',
+                  onclick: (e) =>
+                    act(
+                      e.currentTarget,
+                      () => api('POST', `/admin/integrations/${encodeURIComponent(i.name)}/discover`, {}),
+                      (res) => `${i.name}: ${res.resources} resources found.`,
+                    ),
+                },
+                'Find resources',
+              ),
+            ),
           ),
         ),
       ),
     );
     return out;
+  }
+
+  async function openIntegrationEditor(name) {
+    status('');
+    try {
+      const data = await api(
+        'GET',
+        name ? `/admin/integrations/${encodeURIComponent(name)}/edit` : '/admin/integrations/new',
+      );
+      const i = data.integration;
+      state.integrationEdit = {
+        name,
+        data,
+        stored: i ? i.storedSecretNames : [],
+        m: {
+          name: i ? i.name : '',
+          type: i ? i.type : data.types[0],
+          description: i ? i.description : '',
+          values: i ? Object.assign({}, i.values) : {},
+          other: i ? i.other : '',
+          secrets: {},
+          secretLines: '',
+        },
+      };
+      await draw();
+    } catch (err) {
+      status(err.message, true);
+    }
+  }
+
+  function drawIntegrationEditor() {
+    const { name, data, stored, m } = state.integrationEdit;
+    const form = data.forms[m.type] || { fields: [], secrets: [] };
+    const described = form.fields.length > 0;
+    const settingFields = form.fields.map((f) => {
+      const key = `config.${f.key}`;
+      const value = m.values[f.key];
+      const set = (v) => (m.values[f.key] = v);
+      const hint = [f.hint, f.default !== undefined && f.kind !== 'boolean' ? `Default: ${f.default}.` : '']
+        .filter(Boolean)
+        .join(' ');
+      if (f.kind === 'boolean')
+        return el('div', { className: 'field' }, checkbox(f.label, value === true, set), errorSlot(key));
+      const label = f.required ? f.label : `${f.label} (optional)`;
+      if (f.kind === 'select')
+        return field(
+          label,
+          select(
+            [['', `Default${f.default ? ` (${f.default})` : ''}`]].concat(
+              (f.options || []).map((o) => [o, o]),
+            ),
+            value || '',
+            set,
+          ),
+          key,
+          f.hint,
+        );
+      if (f.kind === 'yaml') return field(label, textArea(value, set, { rows: 2 }), key, hint);
+      return field(
+        label,
+        textInput(value, set, {
+          inputmode: f.kind === 'number' ? 'numeric' : undefined,
+          placeholder: f.default !== undefined ? String(f.default) : undefined,
+        }),
+        key,
+        hint,
+      );
+    });
+    const secretFields = form.secrets.map((s) =>
+      field(
+        `${s.label} (secret)`,
+        textInput(m.secrets[s.key], (v) => (m.secrets[s.key] = v), {
+          type: 'password',
+          autocomplete: 'new-password',
+        }),
+        `secrets.${s.key}`,
+        stored.includes(s.key)
+          ? 'Stored, and never shown. Leave empty to keep it; type a new one to replace it.'
+          : [s.hint, 'Encrypted, and never shown again.'].filter(Boolean).join(' '),
+      ),
+    );
+    const fields = [
+      name
+        ? el('p', {}, el('strong', {}, 'Name: '), name)
+        : field(
+            'Name',
+            textInput(m.name, (v) => (m.name = v), { maxlength: 60 }),
+            'name',
+            'How flows refer to it, e.g. postgres-prod.',
+          ),
+      field(
+        'Type',
+        select(
+          data.types.map((t) => [t, t]),
+          m.type,
+          (v) => {
+            m.type = v;
+            draw();
+          },
+        ),
+        'type',
+      ),
+      field(
+        'Description (optional)',
+        textInput(m.description, (v) => (m.description = v), { maxlength: 500 }),
+        'description',
+      ),
+      settingFields,
+      field(
+        described ? 'Other settings (optional, YAML)' : 'Configuration (YAML)',
+        textArea(m.other, (v) => (m.other = v), { rows: described ? 2 : 6 }),
+        'config',
+        described
+          ? 'Settings without a field above, as key: value lines.'
+          : 'key: value lines. Secrets do not go here.',
+      ),
+      secretFields,
+      form.secrets.length
+        ? errorSlot('secrets')
+        : field(
+            'Secrets (optional)',
+            textArea(m.secretLines, (v) => (m.secretLines = v), { rows: 2, autocomplete: 'off' }),
+            'secrets',
+            stored.length
+              ? `Stored: ${stored.join(', ')}; never shown. Leave empty to keep them, or give key=value lines to replace.`
+              : 'key=value lines. Encrypted, and never shown again.',
+          ),
+    ];
+    const body = () => {
+      const secrets = Object.assign({}, m.secrets);
+      for (const line of m.secretLines.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0) secrets[line.slice(0, eq).trim()] = line.slice(eq + 1);
+      }
+      return {
+        name: m.name,
+        type: m.type,
+        description: m.description,
+        values: m.values,
+        other: m.other,
+        secrets,
+      };
+    };
+    return [
+      el('h2', {}, name ? `Edit ${name}` : 'Add integration'),
+      editorForm(
+        name ? 'Edit integration' : 'Add integration',
+        fields,
+        body,
+        name ? `/admin/integrations/${encodeURIComponent(name)}` : '/admin/integrations',
+        (res) =>
+          res.discoveryError
+            ? { text: res.discoveryError, isError: true }
+            : { text: `${res.saved} is saved: ${res.resources} resources found.` },
+        (saved) => {
+          state.integrationEdit = undefined;
+          if (!saved) draw();
+        },
+      ),
+    ];
   }
 
   async function drawActive() {
@@ -768,38 +1421,92 @@
   }
 
   async function drawSettings() {
-    const { settings: s } = await api('GET', '/admin/settings');
-    const approvers = s.fallback.approvers.length
-      ? s.fallback.approvers.map((a) => (a.type === 'resource_owner' ? 'resource owners' : a.id)).join(', ')
-      : 'the admins';
-    const rows = [
-      ['Admins', s.admins.join(', ') || 'only those set in LATCH_ADMINS'],
-      [
-        'Fallback flow',
-        s.fallback.enabled
-          ? `on, approved by ${approvers}, at most ${minutes(s.fallback.maxMinutes)}`
-          : 'off',
-      ],
-      [
+    const { settings: s, envAdmins, fallbackDurations } = await api('GET', '/admin/settings');
+    const m = {
+      admins: s.admins.join(', '),
+      fallbackEnabled: s.fallback.enabled,
+      fallbackApprovers: s.fallback.approvers
+        .flatMap((a) => (a.type === 'user' ? [a.id] : a.type === 'group' ? [`@${a.id}`] : []))
+        .join(', '),
+      fallbackMaxMinutes: s.fallback.maxMinutes,
+      selfExtension: s.selfExtension,
+      expiryWarningMinutes: String(s.expiryWarningMinutes),
+      auditChannel: s.auditChannel || '',
+    };
+    const durations = [...new Set(fallbackDurations.concat(s.fallback.maxMinutes))].sort((a, b) => a - b);
+    const fields = [
+      field(
+        'Admins',
+        textArea(m.admins, (v) => (m.admins = v), { maxlength: 20000 }),
+        'admins',
+        `Emails, Entra object ids or @groups, separated by commas. ${
+          envAdmins.length ? `Also admins, from LATCH_ADMINS: ${envAdmins.join(', ')}.` : 'Keep at least one.'
+        }`,
+      ),
+      el(
+        'div',
+        { className: 'field' },
+        checkbox(
+          'Fallback flow on: anything no flow covers can be asked for, admins approve',
+          m.fallbackEnabled,
+          (on) => (m.fallbackEnabled = on),
+        ),
+        errorSlot('fallbackEnabled'),
+      ),
+      field(
+        'Fallback approvers (optional)',
+        textArea(m.fallbackApprovers, (v) => (m.fallbackApprovers = v), { maxlength: 20000 }),
+        'fallbackApprovers',
+        'Emails or @groups. Empty: the admins approve.',
+      ),
+      field(
+        'Fallback flow: longest duration',
+        select(
+          durations.map((d) => [String(d), minutes(d)]),
+          m.fallbackMaxMinutes,
+          (v) => (m.fallbackMaxMinutes = Number(v)),
+        ),
+        'fallbackMaxMinutes',
+      ),
+      field(
         'Self-extension',
-        { flow: "each flow's rule", approval: 'always needs an approver', never: 'never allowed' }[
-          s.selfExtension
-        ],
-      ],
-      ['Expiry warning', s.expiryWarningMinutes ? `${s.expiryWarningMinutes} minutes before` : 'off'],
-      ['Audit channel', s.auditChannel || 'none'],
+        select(
+          [
+            ['flow', "Follow each flow's rule"],
+            ['approval', 'Always needs an approver'],
+            ['never', 'Never'],
+          ],
+          m.selfExtension,
+          (v) => (m.selfExtension = v),
+        ),
+        'selfExtension',
+      ),
+      field(
+        'Warn this many minutes before expiry (0 = off)',
+        textInput(m.expiryWarningMinutes, (v) => (m.expiryWarningMinutes = v), {
+          inputmode: 'numeric',
+          maxlength: 5,
+        }),
+        'expiryWarningMinutes',
+      ),
+      field(
+        'Audit channel (optional)',
+        textInput(m.auditChannel, (v) => (m.auditChannel = v), { maxlength: 40 }),
+        'auditChannel',
+        'A Slack channel id (like C0123ABCDE) that gets a line for every request event; invite Latch there. Empty: none.',
+      ),
     ];
     return [
       el('h2', {}, 'Settings'),
-      el(
-        'dl',
-        { className: 'settings' },
-        rows.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]),
-      ),
-      el(
-        'p',
-        { className: 'muted' },
-        'Settings are shown here; change them in Slack’s App Home or the flows file.',
+      editorForm(
+        'Settings',
+        fields,
+        () => m,
+        '/admin/settings',
+        () => ({ text: 'Settings are saved.' }),
+        (saved) => {
+          if (!saved) draw();
+        },
       ),
     ];
   }

@@ -1,0 +1,33 @@
+/**
+ * Each integration type's form (ConnectorType.form, used by the Teams tab's integration editor,
+ * docs/ARCHITECTURE.md, "Personal tab") names only settings its validator knows, and every setting
+ * it knows has a field, so nothing a type takes is left to the YAML box by oversight.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { CONNECTOR_FORMS, CONNECTOR_TYPES } from '../../src/app.js';
+import { postgresConfigSchema, postgresSecretsSchema } from '../../src/connectors/postgres/config.js';
+
+describe('connector forms', () => {
+  it('has a form for every type', () => {
+    expect(Object.keys(CONNECTOR_FORMS).sort()).toEqual(Object.keys(CONNECTOR_TYPES).sort());
+  });
+
+  it("covers PostgreSQL's settings, field for field", () => {
+    const form = CONNECTOR_FORMS.postgresql!;
+    const tops = [...new Set(form.fields.map((f) => f.key.split('.')[0]))].sort();
+    expect(tops).toEqual(Object.keys(postgresConfigSchema.shape).sort());
+    expect(form.fields.filter((f) => f.key.startsWith('roleMap.')).map((f) => f.key.slice(8))).toEqual(
+      Object.keys(postgresConfigSchema.shape.roleMap.unwrap().shape),
+    );
+    expect(form.secrets.map((s) => s.key)).toEqual(Object.keys(postgresSecretsSchema.shape));
+  });
+
+  it('gives every field a default the validator accepts', () => {
+    const validate = CONNECTOR_TYPES.postgresql!.validate;
+    for (const f of CONNECTOR_FORMS.postgresql!.fields) {
+      if (f.default === undefined || f.kind === 'yaml') continue;
+      const config = { host: 'db', user: 'latch', [f.key]: f.default };
+      expect([f.key, validate(config, {})]).toEqual([f.key, []]);
+    }
+  });
+});

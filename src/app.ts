@@ -68,6 +68,8 @@ export interface LatchOptions {
   auditCheckpointEveryMs?: number;
   /** Context source types (default: Okta and Entra ID). */
   contextTypes?: Record<string, ContextSourceType>;
+  /** How context syncs wait between retries (tests shorten backoffs; rate-limit waits still hold). */
+  contextSleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -123,7 +125,15 @@ export function createLatch(opts: LatchOptions): Latch {
   });
   const outbox = new Outbox(ctx, opts.channels ?? {}, box, opts.outbox);
   ctx.outbox = outbox;
-  const contextSync = new ContextSync({ db: opts.db, box, audit, log: opts.log, clock, types: contextTypes });
+  const contextSync = new ContextSync({
+    db: opts.db,
+    box,
+    audit,
+    log: opts.log,
+    clock,
+    types: contextTypes,
+    sleep: opts.contextSleep,
+  });
   const admin = new AdminUseCases(
     ctx,
     box,

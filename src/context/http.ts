@@ -101,8 +101,9 @@ export class ApiClient {
     let limited = 0;
     let reauthorized = false;
     for (;;) {
-      const hold = this.pausedUntil - Date.now();
-      if (hold > 0) await this.wait(Math.min(hold, maxWait));
+      // Checked again after each wait: another request may have hit the limit meanwhile.
+      for (let hold = this.pausedUntil - Date.now(); hold > 0; hold = this.pausedUntil - Date.now())
+        await this.wait(Math.min(hold, maxWait));
       let answer: Answer;
       try {
         stats.requests++;

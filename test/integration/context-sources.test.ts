@@ -25,7 +25,6 @@ const MIN = 60_000;
 const OKTA_TOKEN = '00a-okta-test-token-0123456789';
 const alice = person('alice');
 const bob = person('bob');
-const carol = person('carol');
 const dave = person('dave');
 const erin = person('erin');
 const eve = person('eve');

@@ -81,8 +81,8 @@ export class LatchQueries {
     return offersFor(this.ctx, await this.ctx.identify(who));
   }
 
-  async isAdmin(who: Identity): Promise<boolean> {
-    return this.ctx.isAdmin(await this.ctx.identify(who));
+  isAdmin(who: Identity): Promise<boolean> {
+    return this.ctx.isAdmin(who);
   }
 
   /** The Slack channel (or other) that receives a line per event, when admins set one. */

@@ -13,7 +13,10 @@ import type {
 } from './connectors/types.js';
 import { createPostgresConnector, validatePostgresSettings } from './connectors/postgres/index.js';
 import { postgresForm } from './connectors/postgres/form.js';
+import { CONTEXT_TYPES, ContextDirectory, ContextSync } from './context/index.js';
+import type { ContextSourceType } from './context/types.js';
 import { AdminUseCases } from './lifecycle/admin.js';
+import { ContextSourceAdmin } from './lifecycle/context-sources.js';
 import { LifecycleContext } from './lifecycle/context.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
 import { LatchQueries } from './lifecycle/queries/index.js';
@@ -46,6 +49,11 @@ export const CONNECTOR_VALIDATORS: Record<string, ConnectorValidator> = Object.f
   Object.entries(CONNECTOR_TYPES).map(([type, t]) => [type, t.validate]),
 );
 
+/** Settings checks of context source types, used before a source is stored (flows file and console). */
+export const CONTEXT_VALIDATORS: Record<string, ConnectorValidator> = Object.fromEntries(
+  Object.entries(CONTEXT_TYPES).map(([type, t]) => [type, t.validate]),
+);
+
 export interface LatchOptions {
   db: Database;
   encryptionKey: Buffer;
@@ -69,6 +77,10 @@ export interface LatchOptions {
   auditWitnesses?: CheckpointWitness[];
   /** Checkpoint at least this often while audit entries are written; default 60 s. */
   auditCheckpointEveryMs?: number;
+  /** Context source types (default: Okta and Entra ID). */
+  contextTypes?: Record<string, ContextSourceType>;
+  /** How context syncs wait between retries (tests shorten backoffs; rate-limit waits still hold). */
+  contextSleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -89,6 +101,8 @@ export interface Latch {
   loop: SweepLoop;
   outbox: Outbox;
   metrics: LatchMetrics;
+  /** Syncs context sources; the worker's Agenda jobs run it (src/jobs/agenda.ts). */
+  contextSync: ContextSync;
   close(): Promise<void>;
 }
 
@@ -106,7 +120,10 @@ export function createLatch(opts: LatchOptions): Latch {
     { witnesses: opts.auditWitnesses, checkpointEveryMs: opts.auditCheckpointEveryMs, log: opts.log },
   );
   const metrics = createMetrics(opts.db, { processMetrics: opts.processMetrics ?? false });
+  const clock = opts.clock ?? (() => new Date());
+  const contextTypes = opts.contextTypes ?? CONTEXT_TYPES;
   const ctx = new LifecycleContext({
+    contextDirectory: new ContextDirectory(opts.db, clock),
     db: opts.db,
     audit,
     notifier: opts.notifier ?? new LoggingNotifier(opts.log),
@@ -119,7 +136,21 @@ export function createLatch(opts: LatchOptions): Latch {
   });
   const outbox = new Outbox(ctx, opts.channels ?? {}, box, opts.outbox);
   ctx.outbox = outbox;
-  const admin = new AdminUseCases(ctx, box, registry);
+  const contextSync = new ContextSync({
+    db: opts.db,
+    box,
+    audit,
+    log: opts.log,
+    clock,
+    types: contextTypes,
+    sleep: opts.contextSleep,
+  });
+  const admin = new AdminUseCases(
+    ctx,
+    box,
+    registry,
+    new ContextSourceAdmin(ctx, box, contextTypes, contextSync),
+  );
   const sweeps = new Sweeps(ctx, opts.sweep);
   const loop = new SweepLoop(sweeps, opts.log, {
     tickMs: 250,
@@ -140,6 +171,7 @@ export function createLatch(opts: LatchOptions): Latch {
     loop,
     outbox,
     metrics,
+    contextSync,
     close: async () => {
       // The last audit checkpoint goes out before the connections do.
       await audit.close();

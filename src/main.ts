@@ -4,7 +4,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createLatch, type Latch } from './app.js';
+import { CONTEXT_VALIDATORS, createLatch, type Latch } from './app.js';
 import { parseAuditKey } from './audit/chain-key.js';
 import { FileCheckpointWitness } from './audit/checkpoints.js';
 import { ConfigError, loadConfig, type Config, type ProcessRole } from './config.js';
@@ -152,7 +152,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     log.info({ port: config.port }, `web listening on :${config.port}`);
   }
   if (role === 'all' || role === 'worker') {
-    jobs = await startJobs(db, latch.loop, log, WORKER_JOBS);
+    jobs = await startJobs(db, latch.loop, log, WORKER_JOBS, latch.contextSync);
     log.info('worker started');
   }
 
@@ -193,17 +193,23 @@ const SHUTDOWN = { connectionsMs: 5_000, drainMs: 10_000, hardMs: 30_000 };
 async function applyFlowsFile(latch: Latch, file: string, log: Logger): Promise<void> {
   const source = path.relative(process.cwd(), file) || file;
   try {
-    const { Integration, Bundle } = latch.db.models;
-    const [integrations, bundles] = await Promise.all([
+    const { Integration, Bundle, ContextSource } = latch.db.models;
+    const [integrations, bundles, contextSources] = await Promise.all([
       Integration.distinct('name'),
       Bundle.distinct('name'),
+      ContextSource.distinct('name'),
     ]);
     // Everything is validated, connector settings included, before the first write.
     const declared = await loadFlowsFile(file, {
       source,
       env: process.env,
-      known: { integrations: integrations as string[], bundles: bundles as string[] },
+      known: {
+        integrations: integrations as string[],
+        bundles: bundles as string[],
+        contextSources: contextSources as string[],
+      },
       integrationTypes: latch.registry.settingsValidators(),
+      contextTypes: CONTEXT_VALIDATORS,
     });
     const report = await applyDeclaredConfig(latch.ctx, latch.admin, declared);
     log.info({ file, ...report }, 'flows file applied');

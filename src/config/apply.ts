@@ -15,6 +15,7 @@ import type { DeclaredConfig } from './flows-file.js';
 
 export interface ApplyReport {
   integrations: number;
+  contextSources: number;
   bundles: number;
   flows: number;
   unchanged: number;
@@ -26,13 +27,36 @@ export async function applyDeclaredConfig(
   admin: AdminUseCases,
   declared: DeclaredConfig,
 ): Promise<ApplyReport> {
-  const report: ApplyReport = { integrations: 0, bundles: 0, flows: 0, unchanged: 0, discoveryErrors: [] };
+  const report: ApplyReport = {
+    integrations: 0,
+    contextSources: 0,
+    bundles: 0,
+    flows: 0,
+    unchanged: 0,
+    discoveryErrors: [],
+  };
   const { Bundle, Flow } = ctx.db.models;
   for (const integ of declared.integrations) {
     try {
       await admin.checkIntegration('config-file', integ);
     } catch (err) {
       throw err instanceof LatchError ? invalid(`Integration ${integ.name}: ${err.message}`, err.field) : err;
+    }
+  }
+  for (const source of declared.contextSources ?? []) {
+    try {
+      await admin.checkContextSource('config-file', source);
+    } catch (err) {
+      throw err instanceof LatchError
+        ? invalid(`Context source ${source.name}: ${err.message}`, err.field)
+        : err;
+    }
+  }
+  for (const source of declared.contextSources ?? []) {
+    if (await admin.contextSourceMatches(source)) report.unchanged++;
+    else {
+      await admin.saveContextSource('config-file', source);
+      report.contextSources++;
     }
   }
   for (const integ of declared.integrations) {

@@ -19,6 +19,7 @@ import {
 } from '../domain/flow.js';
 // Types only: the connectors themselves come in through the options, so this module stays free of them.
 import type { ConnectorValidator } from '../connectors/types.js';
+import { contextSourceSchema, type ContextSourceInput } from '../context/types.js';
 
 export interface DeclaredIntegration {
   name: string;
@@ -32,6 +33,8 @@ export interface DeclaredIntegration {
 
 export interface DeclaredConfig {
   integrations: DeclaredIntegration[];
+  /** Identity providers whose groups are synced (docs/ARCHITECTURE.md, "Context sources"); secrets resolved. */
+  contextSources?: ContextSourceInput[];
   bundles: BundleDefinition[];
   flows: FlowDefinition[];
   /** Only the settings the file sets; absent when it sets none. */
@@ -46,13 +49,15 @@ export interface FlowsFileOptions {
    * Integrations and bundles that exist already (e.g. in the database). References are checked
    * against these plus what the file declares; without it, against the file alone.
    */
-  known?: { integrations: string[]; bundles: string[] };
+  known?: { integrations: string[]; bundles: string[]; contextSources?: string[] };
   /**
    * The integration types Latch knows, each with the check of its config and secrets. With it an
    * unknown type and invalid connector settings are reported like any other problem; without it
    * only their shape is checked.
    */
   integrationTypes?: Record<string, ConnectorValidator>;
+  /** The context source types Latch knows, with their settings checks; like integrationTypes. */
+  contextTypes?: Record<string, ConnectorValidator>;
 }
 
 export interface FlowsFileProblem {
@@ -101,7 +106,7 @@ const integrationSchema = z
   })
   .strict();
 
-const TOP_LEVEL_KEYS = ['integrations', 'bundles', 'flows', 'settings'] as const;
+const TOP_LEVEL_KEYS = ['integrations', 'contextSources', 'bundles', 'flows', 'settings'] as const;
 
 type PathPart = string | number;
 type Path = PathPart[];
@@ -142,7 +147,7 @@ export function parseFlowsFile(text: string, opts: FlowsFileOptions): DeclaredCo
 
   const root: unknown = doc.toJS() ?? {};
   if (!isPlainObject(root)) {
-    report([], 'the file must be a mapping with keys integrations, bundles, flows, settings');
+    report([], `the file must be a mapping with keys ${TOP_LEVEL_KEYS.join(', ')}`);
     throw new FlowsFileError(source, problems);
   }
   for (const key of Object.keys(root)) {
@@ -182,6 +187,48 @@ export function parseFlowsFile(text: string, opts: FlowsFileOptions): DeclaredCo
     if (unresolved.size === 0 && issues.length === 0) integrations.push({ ...parsed, secrets });
   });
 
+  const contextItems = listAt(root, 'contextSources', report);
+  const contextSources: ContextSourceInput[] = [];
+  contextItems.forEach((item, i) => {
+    const at: Path = ['contextSources', i];
+    // Secrets are references here ({ env: NAME }); the rest is checked as the console checks it.
+    const refs = validate(
+      z.record(z.string(), secretRefSchema),
+      field(item, 'secrets') ?? {},
+      [...at, 'secrets'],
+      report,
+    );
+    const parsed = validate(
+      contextSourceSchema,
+      isPlainObject(item) ? { ...item, secrets: {} } : item,
+      at,
+      report,
+    );
+    const type = field(item, 'type');
+    const ctxTypes = opts.contextTypes;
+    const check =
+      ctxTypes && typeof type === 'string' && Object.hasOwn(ctxTypes, type) ? ctxTypes[type] : undefined;
+    if (ctxTypes && typeof type === 'string' && type !== '' && !check) {
+      report(
+        [...at, 'type'],
+        `unknown context source type ${JSON.stringify(type)}; known: ${Object.keys(ctxTypes).join(', ')}`,
+      );
+    }
+    if (!parsed || !refs) return;
+    const secrets: Record<string, string> = {};
+    const unresolved = new Set<string>();
+    for (const [key, ref] of Object.entries(refs)) {
+      const value = resolveSecret(ref, env, (msg) => report([...at, 'secrets', key], msg));
+      if (value === undefined) unresolved.add(key);
+      else secrets[key] = value;
+    }
+    const issues = (check?.(parsed.config, secrets) ?? []).filter(
+      (issue) => !(issue.path[0] === 'secrets' && unresolved.has(String(issue.path[1]))),
+    );
+    for (const issue of issues) report([...at, ...issue.path], issue.message);
+    if (unresolved.size === 0 && issues.length === 0) contextSources.push({ ...parsed, secrets });
+  });
+
   const bundles: BundleDefinition[] = [];
   bundleItems.forEach((item, i) => {
     const parsed = validate(bundleSchema, item, ['bundles', i], report);
@@ -200,6 +247,7 @@ export function parseFlowsFile(text: string, opts: FlowsFileOptions): DeclaredCo
   }
 
   checkUnique('integration', integrationItems, ['integrations'], report);
+  checkUnique('context source', contextItems, ['contextSources'], report);
   checkUnique('bundle', bundleItems, ['bundles'], report);
   checkUnique('flow', flowItems, ['flows'], report);
 
@@ -218,7 +266,27 @@ export function parseFlowsFile(text: string, opts: FlowsFileOptions): DeclaredCo
       checkIntegration(field(t, 'integration'), ['bundles', i, 'targets', j, 'integration']),
     ),
   );
+  // `<source>:<group>` names a synced group; a colon is never in a chat group's name, so a prefix
+  // that names no source is a typo that would otherwise match nobody, silently.
+  const sourceNames = new Set([...namesOf(contextItems), ...(opts.known?.contextSources ?? [])]);
+  const checkGroup = (p: unknown, at: Path) => {
+    const id = field(p, 'id');
+    if (field(p, 'type') !== 'group' || typeof id !== 'string' || !id.includes(':')) return;
+    const source = id.slice(0, id.indexOf(':'));
+    if (!sourceNames.has(source))
+      report(
+        [...at, 'id'],
+        `unknown context source "${source}" (groups of a source are named <source>:<group>)`,
+      );
+  };
   flowItems.forEach((f, i) => {
+    for (const side of ['include', 'exclude'])
+      arrayAt(field(f, 'grantees'), side).forEach((p, j) => checkGroup(p, ['flows', i, 'grantees', side, j]));
+    arrayAt(field(f, 'approval'), 'steps').forEach((step, j) =>
+      arrayAt(step, 'approvers').forEach((a, k) =>
+        checkGroup(a, ['flows', i, 'approval', 'steps', j, 'approvers', k]),
+      ),
+    );
     arrayAt(f, 'targets').forEach((t, j) =>
       checkIntegration(field(t, 'integration'), ['flows', i, 'targets', j, 'integration']),
     );
@@ -230,9 +298,10 @@ export function parseFlowsFile(text: string, opts: FlowsFileOptions): DeclaredCo
   });
 
   if (problems.length > 0) throw new FlowsFileError(source, sortProblems(problems));
-  return settings === undefined
-    ? { integrations, bundles, flows }
-    : { integrations, bundles, flows, settings };
+  const declared: DeclaredConfig = { integrations, bundles, flows };
+  if (contextItems.length > 0) declared.contextSources = contextSources;
+  if (settings !== undefined) declared.settings = settings;
+  return declared;
 }
 
 type Report = (p: Path, message: string) => void;

@@ -8,6 +8,11 @@ export interface Identity {
   /** IANA time zone from the chat profile, when known. */
   timeZone?: string;
   onCall?: boolean;
+  /**
+   * Groups (of `groups`) that come from a context source whose last sync is too old: they still
+   * say who may ask and approve, but never approve anything automatically.
+   */
+  staleGroups?: string[];
   /** Chat user ids (Slack `U…`, Teams AAD ids) that LATCH_ADMINS may name instead of an email. */
   aliases?: string[];
 }

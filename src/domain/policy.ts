@@ -39,6 +39,18 @@ export function isGrantee(flow: Flow, who: Identity): boolean {
   return include.some((p) => principalMatches(p, who)) && !exclude.some((p) => principalMatches(p, who));
 }
 
+/**
+ * May this flow approve `who`'s request automatically? Not when they are its grantee only through
+ * groups of a stale context source (docs/ARCHITECTURE.md, "Context sources"): membership Latch
+ * cannot vouch for still lets them ask, but a person decides.
+ */
+export function trustsAutoApproval(flow: Flow, who: Identity): boolean {
+  if (flow.approval.steps.length > 0) return true;
+  const stale = who.staleGroups ?? [];
+  if (stale.length === 0) return true;
+  return isGrantee(flow, { ...who, groups: who.groups.filter((g) => !stale.includes(g)) });
+}
+
 export function selectorMatches(sel: ResourceSelector, r: Resource): boolean {
   if ('id' in sel) return r.id === sel.id;
   if ('name' in sel) return r.name === sel.name;

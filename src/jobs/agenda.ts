@@ -7,8 +7,13 @@ import { MongoBackend } from '@agendajs/mongo-backend';
 import type { Database } from '../store/db.js';
 import type { Logger } from '../logger.js';
 import type { SweepLoop } from './sweep-loop.js';
+import type { ContextSync } from '../context/sync.js';
 
 export const SWEEP_JOB = 'latch:sweep';
+/** One recurring job per context source (`data.source`), every `syncEveryMinutes`. */
+export const CONTEXT_SYNC_JOB = 'latch:context-sync';
+/** Keeps the per-source jobs in step with the sources, and reports sources that turned stale. */
+export const CONTEXT_SCHEDULE_JOB = 'latch:context-schedule';
 
 export interface JobsOptions {
   /** Agenda's polling interval: how soon a standby worker notices the sweep job is free. */
@@ -34,6 +39,7 @@ export async function startJobs(
   loop: SweepLoop,
   log: Logger,
   opts: JobsOptions,
+  context?: ContextSync,
 ): Promise<RunningJobs> {
   const mongo = db.conn.db;
   if (!mongo) throw new Error('database connection is not open');
@@ -52,9 +58,11 @@ export async function startJobs(
     },
     { concurrency: 1, lockLifetime: opts.lockLifetimeMs },
   );
+  if (context) defineContextJobs(agenda, db, context, log);
   agenda.on('error', (err: unknown) => log.error({ err }, 'agenda error'));
   await agenda.start();
   await agenda.every('5 seconds', SWEEP_JOB);
+  if (context) await agenda.every('1 minute', CONTEXT_SCHEDULE_JOB);
   return {
     agenda,
     stop: async () => {
@@ -65,4 +73,64 @@ export async function startJobs(
       await agenda.stop(false);
     },
   };
+}
+
+/**
+ * Context syncs (docs/ARCHITECTURE.md, "Context sources"): a recurring Agenda job per source, so a
+ * slow source never delays another and Agenda's lock keeps one worker on each. Sources are saved
+ * by any process (console, flows file); the schedule job, every minute on one worker, creates the
+ * job of a new source, re-creates one whose interval changed, cancels those of deleted sources,
+ * and has admins told of sources that turned stale (even when their syncs no longer run at all).
+ */
+function defineContextJobs(agenda: Agenda, db: Database, context: ContextSync, log: Logger): void {
+  agenda.define<{ source: string }>(
+    CONTEXT_SYNC_JOB,
+    async (job) => {
+      const report = await context.run(job.attrs.data.source);
+      if (!report.ok && 'busy' in report)
+        log.debug({ source: report.source }, 'context source is being synced elsewhere');
+    },
+    // A sync renews its own lease on the source; Agenda's lock only has to outlast a hung worker.
+    { concurrency: 2, lockLifetime: 10 * 60_000 },
+  );
+  agenda.define(
+    CONTEXT_SCHEDULE_JOB,
+    async () => {
+      await scheduleContextJobs(agenda, db);
+      await context.checkStale();
+    },
+    { concurrency: 1 },
+  );
+}
+
+export async function scheduleContextJobs(agenda: Agenda, db: Database): Promise<void> {
+  const mongo = db.conn.db;
+  if (!mongo) return;
+  const [sources, jobs] = await Promise.all([
+    db.models.ContextSource.find({}, { name: 1, syncEveryMinutes: 1 }).lean(),
+    mongo
+      .collection<{ data?: { source?: string }; repeatInterval?: string }>('agendaJobs')
+      .find(
+        { name: CONTEXT_SYNC_JOB, repeatInterval: { $exists: true } },
+        { projection: { data: 1, repeatInterval: 1 } },
+      )
+      .toArray(),
+  ]);
+  const wanted = new Map(sources.map((s) => [s.name, `${s.syncEveryMinutes} minutes`]));
+  for (const j of jobs) {
+    const source = j.data?.source;
+    if (source !== undefined && wanted.get(source) === j.repeatInterval) {
+      wanted.delete(source);
+      continue;
+    }
+    await agenda.cancel({ id: String((j as { _id?: unknown })._id) });
+  }
+  for (const [source, interval] of wanted) {
+    // The first sync of a new source runs now; insertOnly keeps two workers from making two jobs.
+    await agenda
+      .create(CONTEXT_SYNC_JOB, { source })
+      .unique({ name: CONTEXT_SYNC_JOB, 'data.source': source }, { insertOnly: true })
+      .repeatEvery(interval)
+      .save();
+  }
 }

@@ -21,7 +21,10 @@ import type { SecretBox } from '../store/secrets.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
 import { formatSettingsPath } from '../connectors/settings.js';
 import type { SettingsIssue } from '../connectors/types.js';
+import type { ContextSourceInput } from '../context/types.js';
+import type { SyncReport } from '../context/sync.js';
 import type { LifecycleContext } from './context.js';
+import type { ContextSourceAdmin, ContextSourceStatus } from './context-sources.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 
 export type Actor = Identity | 'config-file';
@@ -41,6 +44,7 @@ export class AdminUseCases {
     private readonly ctx: LifecycleContext,
     private readonly box: SecretBox,
     private readonly registry: ConnectorRegistry,
+    private readonly contextSources?: ContextSourceAdmin,
   ) {}
 
   /** Admins named in LATCH_ADMINS by a chat user id, once the channel knows their emails. */
@@ -399,6 +403,80 @@ export class AdminUseCases {
       { type: 'resource', id: `${integration}/${resourceId}` },
       meta,
     );
+  }
+
+  // ---- context sources (docs/ARCHITECTURE.md, "Context sources") ----
+
+  private sources(): ContextSourceAdmin {
+    if (!this.contextSources) throw invalid('Context sources are not available in this process.');
+    return this.contextSources;
+  }
+
+  /** Checks a context source as saveContextSource would, writing nothing. */
+  async checkContextSource(actor: Actor, input: ContextSourceInput): Promise<void> {
+    await this.requireAdmin(actor, 'context_source.save');
+    await this.sources().check(input);
+  }
+
+  /** Creates or replaces a context source; its sync job picks the change up (src/jobs/agenda.ts). */
+  async saveContextSource(actor: Actor, input: ContextSourceInput): Promise<void> {
+    await this.requireAdmin(actor, 'context_source.save');
+    const { created, changedSecrets } = await this.sources().save(input);
+    await this.audit(
+      actor,
+      created ? 'context_source.created' : 'context_source.updated',
+      { type: 'context_source', id: input.name },
+      {
+        type: input.type,
+        config: input.config ?? {},
+        syncEveryMinutes: input.syncEveryMinutes,
+        maxAgeMinutes: input.maxAgeMinutes,
+        secretsChanged: changedSecrets,
+      },
+    );
+  }
+
+  /** True when the stored source is exactly `input` (the flows file leaves it alone then). */
+  async contextSourceMatches(input: ContextSourceInput): Promise<boolean> {
+    return this.sources().matches(input);
+  }
+
+  /** Deletes a source and its synced groups: flows naming them match nobody from now on. */
+  async deleteContextSource(actor: Actor, name: string): Promise<void> {
+    await this.requireAdmin(actor, 'context_source.delete');
+    await this.sources().remove(name);
+    await this.audit(actor, 'context_source.deleted', { type: 'context_source', id: name });
+  }
+
+  /**
+   * Syncs a source now, in this process, and says how it went (the scheduled syncs are Agenda
+   * jobs; both take the same lease, so they never run at once).
+   */
+  async syncContextSource(actor: Actor, name: string): Promise<SyncReport> {
+    await this.requireAdmin(actor, 'context_source.sync');
+    const report = await this.sources().runNow(name);
+    await this.audit(
+      actor,
+      'context_source.sync_requested',
+      { type: 'context_source', id: name },
+      report.ok
+        ? {
+            ok: true,
+            groups: report.groups,
+            memberships: report.memberships,
+            requests: report.stats.requests,
+          }
+        : 'busy' in report
+          ? { ok: false, busy: true }
+          : { ok: false, error: report.error },
+    );
+    return report;
+  }
+
+  /** Every context source with its last sync, errors and counts. */
+  async listContextSources(actor: Actor): Promise<ContextSourceStatus[]> {
+    await this.requireAdmin(actor, 'context_source.list');
+    return this.sources().list();
   }
 
   private async assertReferencesExist(integrations: string[], bundles: string[]): Promise<void> {

@@ -11,12 +11,15 @@ import {
   type Settings,
   type BundleDefinition,
 } from '../domain/flow.js';
+import { stepAudience } from '../domain/approval.js';
+import type { ApprovalStep } from '../domain/flow.js';
 import type { Identity } from '../domain/identity.js';
+import type { ContextDirectory } from '../context/directory.js';
 import type { Resource } from '../domain/resource.js';
 import type { Logger } from '../logger.js';
 import type { LatchMetrics } from '../metrics.js';
 import type { Database } from '../store/db.js';
-import type { LatchEvent, Notifier } from './notifier.js';
+import type { Audience, LatchEvent, Notifier } from './notifier.js';
 import type { Outbox } from './outbox.js';
 import { RequestMoves } from './transitions/index.js';
 import type { AuditEvent } from '../audit/audit-log.js';
@@ -42,6 +45,8 @@ export interface LifecycleDeps {
   kick?: () => void;
   expiryWarningMinutes?: number;
   metrics: LatchMetrics;
+  /** The synced identity-provider groups (src/context/); none when absent. */
+  contextDirectory?: ContextDirectory;
 }
 
 export class LifecycleContext {
@@ -81,6 +86,45 @@ export class LifecycleContext {
 
   policyChanged(): void {
     this.policyVersionValue++;
+  }
+
+  /**
+   * The person as policy sees them: the identity a channel resolved, plus the groups context
+   * sources synced for their email, named `<source>:<group>` (docs/ARCHITECTURE.md, "Context
+   * sources"); those from a stale source are also listed in `staleGroups`. Every use-case and query
+   * that decides by groups starts here. A synced group's name is never taken from a channel: only
+   * the sync says who is in it.
+   */
+  async identify(who: Identity): Promise<Identity> {
+    const dir = this.deps.contextDirectory;
+    if (!dir) return who;
+    const sources = await dir.sources();
+    if (sources.length === 0) return who;
+    const synced = new Set(sources.map((s) => s.name));
+    const own = who.groups.filter((g) => !synced.has(g.slice(0, Math.max(0, g.indexOf(':')))));
+    const { groups, stale } = await dir.groupsOf(who.email || who.id, sources);
+    return { ...who, groups: [...own, ...groups], staleGroups: stale };
+  }
+
+  /**
+   * Who is asked to approve `step`: named people and resource owners, chat groups as groups, and
+   * the members of synced identity-provider groups as people (by email), since no chat knows those
+   * groups and every channel can reach a person by email.
+   */
+  async audience(step: ApprovalStep, resourceOwners: string[]): Promise<Audience> {
+    const base = stepAudience(step, resourceOwners);
+    const dir = this.deps.contextDirectory;
+    if (!dir || base.groups.length === 0) return base;
+    const sources = await dir.sources();
+    if (sources.length === 0) return base;
+    const users = new Set(base.users);
+    const groups: string[] = [];
+    for (const g of base.groups) {
+      const members = await dir.membersOf(g, sources);
+      if (members === undefined) groups.push(g);
+      else for (const m of members) users.add(m);
+    }
+    return { users: [...users], groups };
   }
 
   /** Emails a channel resolved from LATCH_ADMINS entries that were chat user ids. */

@@ -7,7 +7,6 @@
  * holds back that request's later events and is retried with backoff, honouring Retry-After.
  */
 import { randomUUID } from 'node:crypto';
-import { stepAudience } from '../domain/approval.js';
 import type { OutboxEntry, EventType } from '../domain/outbox-entry.js';
 import type { SecretBox } from '../store/secrets.js';
 import type { RequestDoc } from '../store/models.js';
@@ -383,7 +382,7 @@ export class Outbox {
         return {
           ...base,
           type: entry.type,
-          approvers: entry.approvers ?? this.currentAudience(doc),
+          approvers: entry.approvers ?? (await this.currentAudience(doc)),
           reminder: entry.reminder ?? false,
         };
       case 'approval.recorded':
@@ -435,10 +434,10 @@ export class Outbox {
     }
   }
 
-  private currentAudience(doc: RequestDoc) {
+  private async currentAudience(doc: RequestDoc) {
     const step = doc.flow.approval.steps[doc.step];
     if (!step) return { users: [], groups: [] };
-    return stepAudience(step, [...new Set(doc.targets.flatMap((t) => t.owners ?? []))]);
+    return this.ctx.audience(step, [...new Set(doc.targets.flatMap((t) => t.owners ?? []))]);
   }
 
   private openCredentials(sealed: string | undefined): GrantedCredentials[] {

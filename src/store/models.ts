@@ -254,6 +254,53 @@ const settingsDocSchema = new Schema(
   { timestamps: true, minimize: false },
 );
 
+/**
+ * A context source (docs/ARCHITECTURE.md, "Context sources"): an identity provider whose groups are
+ * synced. Secrets are sealed like an integration's; `state` is what the last syncs left behind.
+ */
+const contextSourceSchema = new Schema(
+  {
+    name: { type: String, required: true, unique: true },
+    type: { type: String, required: true },
+    description: { type: String, default: '' },
+    config: { type: Schema.Types.Mixed, default: {} },
+    /** Sealed with the SecretBox; never returned by any view. */
+    secrets: { type: Schema.Types.Mixed, default: {} },
+    syncEveryMinutes: { type: Number, required: true },
+    maxAgeMinutes: { type: Number, required: true },
+    origin: { type: String, default: 'console' },
+    /** The generation of `context_groups` that is current; 0 until the first successful sync. */
+    generation: { type: Number, default: 0 },
+    /** Held while one process syncs, so two never write generations of one source at once. */
+    lease: { owner: String, until: Date },
+    /** Sync status and the source's own incremental state (e.g. Entra's delta link, sealed). */
+    state: { type: Schema.Types.Mixed, default: {} },
+  },
+  { timestamps: true, minimize: false },
+);
+
+/**
+ * One synced group of a source, in one generation: its members' emails. A group of more than
+ * MEMBERS_PER_PART members takes several documents (`part`), to stay far below MongoDB's 16 MB.
+ */
+const contextGroupSchema = new Schema(
+  {
+    source: { type: String, required: true },
+    generation: { type: Number, required: true },
+    groupId: { type: String, required: true },
+    part: { type: Number, default: 0 },
+    name: { type: String, required: true },
+    /** Lower-case emails. */
+    members: { type: [String], default: [] },
+    /** Ids of the groups nested in this one, at any depth (Entra): what a delta sync recomputes. */
+    nested: { type: [String], default: [] },
+  },
+  { minimize: false },
+);
+// Who is in which group (the identity's groups), and a group's members (approvers by group).
+contextGroupSchema.index({ members: 1 });
+contextGroupSchema.index({ source: 1, generation: 1, name: 1 });
+
 const counterSchema = new Schema({ _id: { type: String }, seq: { type: Number, required: true } });
 
 export function models(conn: Connection) {
@@ -265,6 +312,8 @@ export function models(conn: Connection) {
     Bundle: model(conn, 'Bundle', bundleDocSchema, 'bundles'),
     Settings: model(conn, 'Settings', settingsDocSchema, 'settings'),
     Counter: model(conn, 'Counter', counterSchema, 'counters'),
+    ContextSource: model(conn, 'ContextSource', contextSourceSchema, 'context_sources'),
+    ContextGroup: model(conn, 'ContextGroup', contextGroupSchema, 'context_groups'),
   };
 }
 export type Models = ReturnType<typeof models>;

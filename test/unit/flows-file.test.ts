@@ -258,7 +258,7 @@ describe('parseFlowsFile', () => {
       [
         lineOf(text + 'flow: []\n', 'flow: []'),
         'flow',
-        'unknown top-level key (expected integrations, bundles, flows, settings)',
+        'unknown top-level key (expected integrations, contextSources, bundles, flows, settings)',
       ],
     ]);
   });

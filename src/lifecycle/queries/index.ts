@@ -82,8 +82,8 @@ export class LatchQueries {
   }
 
   /** What `who` may ask for now (see request-options.ts). */
-  offers(who: Identity): Promise<Offers> {
-    return offersFor(this.ctx, who);
+  async offers(who: Identity): Promise<Offers> {
+    return offersFor(this.ctx, await this.ctx.identify(who));
   }
 
   isAdmin(who: Identity): Promise<boolean> {
@@ -115,7 +115,8 @@ export class LatchQueries {
   }
 
   /** Requests whose current step `who` may approve and has not yet approved. */
-  async awaitingMe(who: Identity): Promise<RequestView[]> {
+  async awaitingMe(person: Identity): Promise<RequestView[]> {
+    const who = await this.ctx.identify(person);
     const pending = await this.ctx.db.models.Request.find({ state: 'pending' })
       .sort({ number: 1 })
       .limit(500)
@@ -253,6 +254,11 @@ export class LatchQueries {
         };
       }),
     );
+  }
+
+  /** Context sources with their last sync, errors and counts (console). */
+  contextSources(who: Identity) {
+    return this.admin.listContextSources(who);
   }
 
   integrationTypes(): string[] {

@@ -69,7 +69,7 @@ export class DecideUseCases {
       })),
       approvalContext(doc),
     );
-    const completion = predicted.done ? this.completion(doc, who, now) : undefined;
+    const completion = predicted.done ? await this.completion(doc, who, now) : undefined;
     const progress = predicted.done
       ? undefined
       : ctx.outbox.entry('approval.recorded', { by: who.id, remaining: predicted.remaining, step: doc.step });
@@ -108,7 +108,7 @@ export class DecideUseCases {
   }
 
   /** The update and events that complete `doc`'s current step: the next step, or approved. */
-  private completion(doc: RequestDoc, who: Identity, now: Date) {
+  private async completion(doc: RequestDoc, who: Identity, now: Date) {
     const ctx = this.ctx;
     const flow = doc.flow;
     const lastStep = doc.step >= flow.approval.steps.length - 1;
@@ -116,7 +116,10 @@ export class DecideUseCases {
     const events = nextStep
       ? [
           ctx.outbox.entry('approval.recorded', { by: who.id, step: doc.step }),
-          ctx.outbox.entry('approval.needed', { approvers: audienceOf(nextStep, doc), reminder: false }),
+          ctx.outbox.entry('approval.needed', {
+            approvers: await audienceOf(ctx, nextStep, doc),
+            reminder: false,
+          }),
         ]
       : [ctx.outbox.entry('request.approved', { by: who.id })];
     const update: Record<string, Record<string, unknown>> = lastStep
@@ -172,7 +175,7 @@ export class DecideUseCases {
       );
       return view;
     }
-    const { update, events } = this.completion(doc, who, now);
+    const { update, events } = await this.completion(doc, who, now);
     const moved = await ctx.moves.move({ _id: doc._id, state: 'pending', step: doc.step }, update, ...events);
     if (!moved) {
       // Another approval completed the step a moment earlier; this one is recorded all the same.
@@ -225,7 +228,7 @@ export class DecideUseCases {
       {
         type: 'approval.needed',
         request: view,
-        approvers: audienceOf(moved.flow.approval.steps[moved.step]!, moved),
+        approvers: await audienceOf(ctx, moved.flow.approval.steps[moved.step]!, moved),
         reminder: false,
       },
     );

@@ -51,7 +51,7 @@ export class ExtendUseCases {
       if (ext.needsApproval && !isAdmin) {
         if (doc.pendingExtension) throw conflict(`An extension of ${id} is already waiting for approval.`);
         const step = flow.approval.steps[0];
-        const approvers = step ? audienceOf(step, doc) : { users: await ctx.admins(), groups: [] };
+        const approvers = step ? await audienceOf(ctx, step, doc) : { users: await ctx.admins(), groups: [] };
         const updated = await ctx.moves.move(
           { _id: doc._id, state: 'active', version: doc.version },
           { $set: { pendingExtension: { minutes: dur.minutes, requestedBy: who.id, at: now } } },

@@ -15,6 +15,7 @@ import { SubmitUseCase, type SubmitInput } from './submit.js';
 export { type SubmitInput } from './submit.js';
 export { addMinutes, approvalContext, grantSpec, warnTime } from './shared.js';
 
+/** Each use-case sees the person with their synced groups (LifecycleContext.identify). */
 export class RequestUseCases {
   private readonly submitting: SubmitUseCase;
   private readonly deciding: DecideUseCases;
@@ -22,7 +23,7 @@ export class RequestUseCases {
   private readonly extending: ExtendUseCases;
   private readonly credentials: CredentialUseCases;
 
-  constructor(ctx: LifecycleContext) {
+  constructor(private readonly ctx: LifecycleContext) {
     this.submitting = new SubmitUseCase(ctx);
     this.deciding = new DecideUseCases(ctx);
     this.revoking = new RevokeUseCases(ctx);
@@ -30,40 +31,40 @@ export class RequestUseCases {
     this.credentials = new CredentialUseCases(ctx);
   }
 
-  submit(who: Identity, input: SubmitInput): Promise<RequestView> {
-    return this.submitting.submit(who, input);
+  async submit(who: Identity, input: SubmitInput): Promise<RequestView> {
+    return this.submitting.submit(await this.ctx.identify(who), input);
   }
 
-  prepareDecision(who: Identity, ref: string, action: 'approve' | 'reject') {
-    return this.deciding.prepareDecision(who, ref, action);
+  async prepareDecision(who: Identity, ref: string, action: 'approve' | 'reject') {
+    return this.deciding.prepareDecision(await this.ctx.identify(who), ref, action);
   }
 
-  approve(who: Identity, ref: string, reason?: string): Promise<RequestView> {
-    return this.deciding.approve(who, ref, reason);
+  async approve(who: Identity, ref: string, reason?: string): Promise<RequestView> {
+    return this.deciding.approve(await this.ctx.identify(who), ref, reason);
   }
 
-  reject(who: Identity, ref: string, reason: string): Promise<RequestView> {
-    return this.deciding.reject(who, ref, reason);
+  async reject(who: Identity, ref: string, reason: string): Promise<RequestView> {
+    return this.deciding.reject(await this.ctx.identify(who), ref, reason);
   }
 
-  cancel(who: Identity, ref: string): Promise<RequestView> {
-    return this.deciding.cancel(who, ref);
+  async cancel(who: Identity, ref: string): Promise<RequestView> {
+    return this.deciding.cancel(await this.ctx.identify(who), ref);
   }
 
-  revoke(who: Identity, ref: string, reason?: string): Promise<RequestView> {
-    return this.revoking.revoke(who, ref, reason);
+  async revoke(who: Identity, ref: string, reason?: string): Promise<RequestView> {
+    return this.revoking.revoke(await this.ctx.identify(who), ref, reason);
   }
 
   revokeAll(who: Identity, reason: string): Promise<{ revoking: number }> {
     return this.revoking.revokeAll(who, reason);
   }
 
-  extend(who: Identity, ref: string, minutes: number): Promise<RequestView> {
-    return this.extending.extend(who, ref, minutes);
+  async extend(who: Identity, ref: string, minutes: number): Promise<RequestView> {
+    return this.extending.extend(await this.ctx.identify(who), ref, minutes);
   }
 
-  approveExtension(who: Identity, ref: string): Promise<RequestView> {
-    return this.extending.approveExtension(who, ref);
+  async approveExtension(who: Identity, ref: string): Promise<RequestView> {
+    return this.extending.approveExtension(await this.ctx.identify(who), ref);
   }
 
   credentialsShown(who: Identity, requestId: string): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import type { ApprovalStep } from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
-import { canApprove, stepAudience, type ApprovalContext } from '../../domain/approval.js';
+import { canApprove, type ApprovalContext } from '../../domain/approval.js';
 import { formatRequestId } from '../../domain/human-id.js';
 import { STATE_LABELS } from '../../domain/request.js';
 import type { RequestDoc } from '../../store/models.js';
@@ -14,9 +14,9 @@ import { conflict } from '../errors.js';
 export const EPOCH = new Date(0);
 export const MAX_GUARD_RETRIES = 8;
 
-/** The people and groups asked to approve `step` of `doc`. */
-export function audienceOf(step: ApprovalStep, doc: RequestDoc) {
-  return stepAudience(step, owners(doc));
+/** The people and groups asked to approve `step` of `doc` (identity-provider groups as their members). */
+export function audienceOf(ctx: LifecycleContext, step: ApprovalStep, doc: RequestDoc) {
+  return ctx.audience(step, owners(doc));
 }
 
 /** Says why a request that is not pending cannot be decided (to those who have a part in it). */

@@ -1,13 +1,15 @@
 /** Asking for access: the flow that applies, the checks it makes, the request and its first events. */
 import type { Flow } from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
-import { stepAudience, unsatisfiableStep } from '../../domain/approval.js';
+import { unsatisfiableStep } from '../../domain/approval.js';
 import { checkRequestedDuration } from '../../domain/duration.js';
 import { formatRequestId } from '../../domain/human-id.js';
 import {
   FALLBACK_FLOW_ID,
   bundleTargets,
+  fallbackFlow,
   matchBundleFlow,
+  trustsAutoApproval,
   matchFlow,
   type TargetRef,
 } from '../../domain/policy.js';
@@ -62,8 +64,19 @@ export class SubmitUseCase {
       return r;
     });
 
-    const flow = this.pickFlow(flows, settings, who, refs, catalog, now, input);
-    const viaFallback = flow.id === FALLBACK_FLOW_ID;
+    const picked = this.pickFlow(flows, settings, who, refs, catalog, now, input);
+    const viaFallback = picked.id === FALLBACK_FLOW_ID;
+    // Fail closed (docs/ARCHITECTURE.md, "Context sources"): the request goes to the fallback
+    // flow's approvers (the admins, unless Settings name others) instead of approving itself.
+    const withheld = viaFallback ? [] : trustsAutoApproval(picked, who) ? [] : (who.staleGroups ?? []);
+    const flow: Flow =
+      withheld.length === 0
+        ? picked
+        : { ...picked, approval: { ...picked.approval, steps: fallbackFlow(settings).approval.steps } };
+    if (withheld.length > 0 && flow.approval.steps.some((s) => s.approvers.length === 0))
+      throw forbidden(
+        `${flow.name} approves automatically, but your groups ${withheld.join(', ')} come from a source that has not synced recently, and there is no admin to ask instead. Try again later.`,
+      );
     const probe = {
       requesterId: who.id,
       resourceOwners: [...new Set(resources.flatMap((r) => r.owners))],
@@ -89,7 +102,9 @@ export class SubmitUseCase {
     const number = await nextRequestNumber(ctx);
     const openKey = `${who.id}|${[...uniqueKeys].sort().join(',')}`;
     const owners = [...new Set(resources.flatMap((r) => r.owners))];
-    const audience = autoApproved ? { users: [], groups: [] } : stepAudience(flow.approval.steps[0]!, owners);
+    const audience = autoApproved
+      ? { users: [], groups: [] }
+      : await ctx.audience(flow.approval.steps[0]!, owners);
     const events = [
       ctx.outbox.entry('request.submitted', { approvers: audience }),
       autoApproved
@@ -167,6 +182,17 @@ export class SubmitUseCase {
           },
           at: now,
         },
+        ...(withheld.length > 0
+          ? [
+              {
+                actor: { type: 'system' as const, id: 'latch' },
+                action: 'request.auto_approval_withheld',
+                subject: { type: 'request', id: view.id },
+                details: { flow: flow.name, staleGroups: withheld },
+                at: now,
+              },
+            ]
+          : []),
         ...(autoApproved
           ? [
               {

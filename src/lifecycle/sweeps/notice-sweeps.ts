@@ -1,5 +1,4 @@
 /** Notices that a second of delay does not hurt: expiry warnings, reminders, time-outs. */
-import { stepAudience } from '../../domain/approval.js';
 import { formatRequestId } from '../../domain/human-id.js';
 import type { LifecycleContext } from '../context.js';
 import { addMinutes } from '../requests/index.js';
@@ -55,7 +54,7 @@ export class NoticeSweeps {
       await this.ctx.notify({
         type: 'approval.needed',
         request: toView(doc),
-        approvers: stepAudience(step, owners),
+        approvers: await this.ctx.audience(step, owners),
         reminder: true,
       });
     }

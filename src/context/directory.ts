@@ -1,0 +1,91 @@
+/**
+ * Reads of the synced groups (docs/ARCHITECTURE.md, "Context sources"): which groups a person is
+ * in, and who is in a group. Only the current generation of each source counts, so a sync that is
+ * writing its next one, or failed half-way, changes nothing anyone sees.
+ */
+import type { Database } from '../store/db.js';
+import { qualifiedGroup } from './types.js';
+
+export interface SourceSummary {
+  name: string;
+  type: string;
+  generation: number;
+  lastSuccessAt?: Date;
+  maxAgeMinutes: number;
+  stale: boolean;
+}
+
+export interface PersonGroups {
+  /** `<source>:<group>` for every group the person is in. */
+  groups: string[];
+  /** Those of them that come from a stale source. */
+  stale: string[];
+}
+
+/** Stale: no successful sync yet, or the last one is older than the source's maximum age. */
+export function isStale(lastSuccessAt: Date | undefined, maxAgeMinutes: number, now: Date): boolean {
+  return !lastSuccessAt || now.getTime() - lastSuccessAt.getTime() > maxAgeMinutes * 60_000;
+}
+
+export class ContextDirectory {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: () => Date,
+  ) {}
+
+  async sources(): Promise<SourceSummary[]> {
+    const docs = await this.db.models.ContextSource.find(
+      {},
+      { name: 1, type: 1, generation: 1, maxAgeMinutes: 1, state: 1 },
+    ).lean();
+    const now = this.clock();
+    return docs.map((d) => {
+      const lastSuccessAt = (d.state as { lastSuccessAt?: Date } | undefined)?.lastSuccessAt;
+      return {
+        name: d.name,
+        type: d.type,
+        generation: d.generation ?? 0,
+        lastSuccessAt,
+        maxAgeMinutes: d.maxAgeMinutes,
+        stale: isStale(lastSuccessAt, d.maxAgeMinutes, now),
+      };
+    });
+  }
+
+  /** The synced groups of the person with this email, named `<source>:<group>`. */
+  async groupsOf(email: string, sources?: SourceSummary[]): Promise<PersonGroups> {
+    const known = (sources ?? (await this.sources())).filter((s) => s.generation > 0);
+    if (known.length === 0) return { groups: [], stale: [] };
+    const bySource = new Map(known.map((s) => [s.name, s]));
+    const docs = await this.db.models.ContextGroup.find(
+      { members: email.toLowerCase(), source: { $in: [...bySource.keys()] } },
+      { source: 1, generation: 1, name: 1 },
+    ).lean();
+    const groups = new Set<string>();
+    const stale = new Set<string>();
+    for (const d of docs) {
+      const s = bySource.get(d.source);
+      if (!s || d.generation !== s.generation) continue;
+      const name = qualifiedGroup(d.source, d.name);
+      groups.add(name);
+      if (s.stale) stale.add(name);
+    }
+    return { groups: [...groups].sort(), stale: [...stale].sort() };
+  }
+
+  /**
+   * The member emails of `<source>:<group>`, or undefined when the name is not a synced source's
+   * (a Slack user group, say). A source that has never synced has no members in any group.
+   */
+  async membersOf(group: string, sources?: SourceSummary[]): Promise<string[] | undefined> {
+    const colon = group.indexOf(':');
+    if (colon <= 0) return undefined;
+    const source = (sources ?? (await this.sources())).find((s) => s.name === group.slice(0, colon));
+    if (!source) return undefined;
+    const docs = await this.db.models.ContextGroup.find(
+      { source: source.name, generation: source.generation, name: group.slice(colon + 1) },
+      { members: 1 },
+    ).lean();
+    return [...new Set(docs.flatMap((d) => d.members ?? []))];
+  }
+}

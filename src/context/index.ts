@@ -1,0 +1,13 @@
+/**
+ * Context sources (docs/ARCHITECTURE.md, "Context sources"): the identity providers whose groups
+ * Latch syncs, by type. A type reads its API; sync.ts stores what it read, directory.ts reads it.
+ */
+import { entra } from './entra.js';
+import { okta } from './okta.js';
+import type { ContextSourceType } from './types.js';
+
+export const CONTEXT_TYPES: Record<string, ContextSourceType> = { okta, entra };
+
+export { ContextDirectory, isStale, type PersonGroups, type SourceSummary } from './directory.js';
+export { ContextSync, type SourceState, type SyncReport } from './sync.js';
+export { contextSourceSchema, qualifiedGroup, type ContextSourceInput } from './types.js';

@@ -108,6 +108,7 @@ export const entra: ContextSourceType = {
       describeError: describeGraphError,
       stats: input.stats,
       sleep: input.sleep,
+      signal: input.signal,
     });
     const reader = new GraphReader(api, graph, config.pageSize, config.concurrency);
     const state = input.state as EntraState;

@@ -5,6 +5,7 @@
  * a sync with several requests in flight does not hammer a limit it already hit; 5xx answers and
  * network failures are retried with backoff, a bounded number of times.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import type { z } from 'zod';
 
@@ -62,20 +63,21 @@ export interface ApiClientOptions {
   /** The longest single wait honoured; a larger header value is capped to it. */
   maxWaitMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Ends waits and requests when the process stops. */
+  signal?: AbortSignal;
   /** Called when a 401 is answered once: a token source drops its cached token. */
   onUnauthorized?: () => void;
   /** Turns an error body into a message (never a secret: the APIs do not echo credentials). */
   describeError: (answer: Answer) => { message: string; code?: string };
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 export class ApiClient {
   private pausedUntil = 0;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly opts: ApiClientOptions) {
-    this.sleep = opts.sleep ?? defaultSleep;
+    // A rate limit can mean minutes of waiting: a stopping process must not wait them out.
+    this.sleep = opts.sleep ?? ((ms) => delay(ms, undefined, { signal: opts.signal }));
   }
 
   /** GETs `url` and parses its JSON body with `schema`; returns the body and the headers. */
@@ -101,6 +103,7 @@ export class ApiClient {
     let limited = 0;
     let reauthorized = false;
     for (;;) {
+      this.opts.signal?.throwIfAborted();
       // Checked again after each wait: another request may have hit the limit meanwhile.
       for (let hold = this.pausedUntil - Date.now(); hold > 0; hold = this.pausedUntil - Date.now())
         await this.wait(Math.min(hold, maxWait));
@@ -171,6 +174,7 @@ export class ApiClient {
       headers: { accept: 'application/json', ...(await this.opts.headers()) },
       headersTimeout: timeout,
       bodyTimeout: timeout,
+      signal: this.opts.signal,
     });
     const text = await res.body.text();
     let body: unknown = undefined;

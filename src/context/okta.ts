@@ -66,6 +66,7 @@ export const okta: ContextSourceType = {
       describeError: describeOktaError,
       stats: input.stats,
       sleep: input.sleep,
+      signal: input.signal,
     });
 
     const groups: Array<{ id: string; name: string }> = [];

@@ -78,7 +78,7 @@ export class ContextSync {
   constructor(private readonly d: ContextSyncDeps) {}
 
   /** Syncs one source now; `busy` when another process is syncing it. */
-  async run(name: string): Promise<SyncReport> {
+  async run(name: string, signal?: AbortSignal): Promise<SyncReport> {
     const { ContextSource } = this.d.db.models;
     const started = Date.now();
     const now = this.d.clock();
@@ -123,6 +123,7 @@ export class ContextSync {
         stats,
         log: this.d.log,
         sleep: this.d.sleep,
+        signal,
       });
       const finished = this.d.clock();
       const durationMs = Date.now() - started;

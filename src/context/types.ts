@@ -32,6 +32,8 @@ export interface SyncInput {
   log: Logger;
   /** Waits between retries; tests and the bench keep the real one. */
   sleep?: (ms: number) => Promise<void>;
+  /** Aborted when the process stops: waits and requests end, and the sync fails (nothing switches). */
+  signal?: AbortSignal;
 }
 
 export interface SyncOutcome {

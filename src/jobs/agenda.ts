@@ -58,7 +58,7 @@ export async function startJobs(
     },
     { concurrency: 1, lockLifetime: opts.lockLifetimeMs },
   );
-  if (context) defineContextJobs(agenda, db, context, log);
+  if (context) defineContextJobs(agenda, db, context, log, stopping.signal, opts.lockLifetimeMs);
   agenda.on('error', (err: unknown) => log.error({ err }, 'agenda error'));
   await agenda.start();
   await agenda.every('5 seconds', SWEEP_JOB);
@@ -82,16 +82,33 @@ export async function startJobs(
  * job of a new source, re-creates one whose interval changed, cancels those of deleted sources,
  * and has admins told of sources that turned stale (even when their syncs no longer run at all).
  */
-function defineContextJobs(agenda: Agenda, db: Database, context: ContextSync, log: Logger): void {
+function defineContextJobs(
+  agenda: Agenda,
+  db: Database,
+  context: ContextSync,
+  log: Logger,
+  stopping: AbortSignal,
+  lockLifetimeMs: number,
+): void {
   agenda.define<{ source: string }>(
     CONTEXT_SYNC_JOB,
     async (job) => {
-      const report = await context.run(job.attrs.data.source);
-      if (!report.ok && 'busy' in report)
-        log.debug({ source: report.source }, 'context source is being synced elsewhere');
+      // Touched while it runs, so its lock can be short: Agenda checks a running job every half
+      // lock lifetime, and that wait outlives the job (a long lock kept stopping processes alive).
+      const touching = setInterval(
+        () =>
+          void job.touch().catch((err: unknown) => log.warn({ err }, 'could not touch a context sync job')),
+        Math.max(250, Math.floor(lockLifetimeMs / 3)),
+      );
+      try {
+        const report = await context.run(job.attrs.data.source, stopping);
+        if (!report.ok && 'busy' in report)
+          log.debug({ source: report.source }, 'context source is being synced elsewhere');
+      } finally {
+        clearInterval(touching);
+      }
     },
-    // A sync renews its own lease on the source; Agenda's lock only has to outlast a hung worker.
-    { concurrency: 2, lockLifetime: 10 * 60_000 },
+    { concurrency: 2, lockLifetime: lockLifetimeMs },
   );
   agenda.define(
     CONTEXT_SCHEDULE_JOB,

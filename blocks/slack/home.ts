@@ -69,7 +69,23 @@ export interface HomeModel {
     settings: Settings;
     envAdmins: string[];
     audit: AuditRow[];
+    /** Identity-provider sources (Okta, Entra ID) and how their syncs went. */
+    sources?: ContextSourceRow[];
   };
+}
+
+export interface ContextSourceRow {
+  name: string;
+  type: string;
+  stale: boolean;
+  lastSuccessAt?: Date;
+  lastError?: string;
+  lastErrorAt?: Date;
+  groups: number;
+  memberships: number;
+  requests: number;
+  rateLimited: number;
+  warnings: string[];
 }
 
 export function homeView(m: HomeModel): HomeView {
@@ -276,7 +292,35 @@ function integrationsSection(m: HomeModel): KnownBlock[] {
       ),
     ]),
   );
+  const sources = m.admin?.sources ?? [];
+  if (sources.length > 0) {
+    out.push(divider, header('Context sources'));
+    // Few by nature (one per identity provider); at most ten keep the view under Slack's 100 blocks.
+    for (const s of sources.slice(0, 10))
+      out.push(
+        section(sourceText(s, m.timeZone), { accessory: button('Sync now', ACTION.contextSync, s.name) }),
+      );
+  }
   return out;
+}
+
+function sourceText(s: ContextSourceRow, timeZone?: string): string {
+  const state = s.stale
+    ? ':red_circle: stale: its groups no longer approve automatically'
+    : s.lastError
+      ? ':large_yellow_circle: the last sync failed; the groups of the one before are kept'
+      : s.lastSuccessAt
+        ? ':large_green_circle: in sync'
+        : ':white_circle: not synced yet';
+  const lines = [
+    `*${esc(s.name)}* · ${esc(s.type)} · ${s.groups} groups, ${s.memberships} memberships`,
+    `${state} · last sync ${when(s.lastSuccessAt, timeZone)} · ${s.requests} requests, ${s.rateLimited} rate-limited`,
+  ];
+  // A successful sync clears the error: one that is here is the last sync's.
+  if (s.lastError)
+    lines.push(`:warning: ${when(s.lastErrorAt, timeZone)}: ${esc(truncate(s.lastError, 500))}`);
+  for (const w of s.warnings.slice(0, 3)) lines.push(`_${esc(truncate(w, 300))}_`);
+  return truncate(lines.join('\n'), 2900);
 }
 
 function activeSection(m: HomeModel): KnownBlock[] {

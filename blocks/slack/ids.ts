@@ -41,6 +41,7 @@ export const ACTION = {
   flowDelete: 'admin_flow_delete',
   integrationNew: 'admin_integration_new',
   integrationEdit: 'admin_integration_edit',
+  contextSync: 'admin_context_sync',
   adminRevoke: 'admin_revoke',
   revokeAll: 'admin_revoke_all',
   settingsEdit: 'admin_settings_edit',

@@ -11,11 +11,18 @@ import { silentLogger } from '../../src/logger.js';
 import { addPgIntegration, admin, createPgDatabase, flow, schemaId } from '../support/fixture.js';
 import { startOktaStandIn, type OktaStandIn } from '../support/okta-stand-in.js';
 import { multiExternalSelected, plainInput, selectedValue } from '../support/slack-driver.js';
-import { buttonsOf, startSlackHarness, textOf, type SlackHarness } from '../support/slack-harness.js';
+import {
+  buttonsOf,
+  openHome,
+  startSlackHarness,
+  textOf,
+  type SlackHarness,
+} from '../support/slack-harness.js';
 
 const TOKEN = '00b-okta-e2e-token-9876543210';
 const alice = { id: 'U0ALICE', name: 'alice' };
 const bob = { id: 'U0BOB', name: 'bob' };
+const ada = { id: 'U0ADMIN', name: 'admin' };
 
 let h: SlackHarness;
 let okta: OktaStandIn;
@@ -28,6 +35,7 @@ beforeAll(async () => {
   okta = await startOktaStandIn({ token: TOKEN, rateLimit: { limit: 50, windowMs: 1000 } });
   h.standIn.addUser({ id: alice.id, email: 'alice@example.com', realName: 'Alice Liddell' });
   h.standIn.addUser({ id: bob.id, email: 'bob@example.com', realName: 'Bob Approver' });
+  h.standIn.addUser({ id: ada.id, email: 'admin@example.com', realName: 'Ada Admin' });
   okta.addGroup('Engineering', ['alice@example.com']);
   okta.addGroup('DBA', ['bob@example.com']);
   const pg = await createPgDatabase('sctx');
@@ -126,5 +134,45 @@ describe('Okta groups through Slack', () => {
     expect(after.callback_id).toBe(VIEW.notice);
     expect(textOf(after.blocks as unknown[])).toContain('There is nothing you can ask for right now');
     expect(h.standIn.violations).toEqual([]);
+  });
+
+  it('shows admins each source in the App Home, with its counts and errors, and syncs it on demand', async () => {
+    const home = await openHome(h, ada, 'integrations');
+    const text = textOf(home.blocks as unknown[]);
+    expect(text).toContain('Context sources');
+    expect(text).toMatch(/\*okta\* · okta · 2 groups, 1 memberships/);
+    expect(text).toContain('in sync');
+
+    // Okta refuses the token: the home shows the error after Sync now, and the groups are kept.
+    okta.failNext(401, 1);
+    let mark = h.standIn.mark();
+    await h.driver.blockActions(ada, [{ action_id: ACTION.contextSync, value: 'okta' }], { view: home });
+    const started = await h.standIn.waitForCall('views.open', undefined, { after: mark });
+    expect(textOf((started.args.view as { blocks: unknown[] }).blocks)).toContain('Syncing okta now');
+    const homeText = (a: Record<string, unknown>) => textOf((a.view as { blocks: unknown[] }).blocks);
+    const failed = await h.standIn.waitForCall(
+      'views.publish',
+      (a) => a.user_id === ada.id && homeText(a).includes(':warning:'),
+      { after: mark },
+    );
+    expect(homeText(failed.args)).toMatch(/:warning: .*401/);
+    expect(homeText(failed.args)).toMatch(/2 groups, 1 memberships/);
+
+    // Synced again: the error gives way to the counts.
+    mark = h.standIn.mark();
+    await h.driver.blockActions(ada, [{ action_id: ACTION.contextSync, value: 'okta' }], {
+      view: h.standIn.homeOf(ada.id)!,
+    });
+    await h.standIn.waitForCall(
+      'views.publish',
+      (a) => a.user_id === ada.id && !homeText(a).includes(':warning:') && homeText(a).includes('in sync'),
+      { after: mark },
+    );
+
+    // Someone who is not an admin is refused, whatever the payload says.
+    mark = h.standIn.mark();
+    await h.driver.blockActions(alice, [{ action_id: ACTION.contextSync, value: 'okta' }], { view: home });
+    const refused = await h.standIn.waitForCall('views.open', undefined, { after: mark });
+    expect(textOf((refused.args.view as { blocks: unknown[] }).blocks)).toMatch(/admin/i);
   });
 });

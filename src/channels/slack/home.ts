@@ -34,14 +34,15 @@ export async function homeModel(
     waitingOnMe,
   };
   if (isAdmin) {
-    const [settings, flows, integrations, active, audit] = await Promise.all([
+    const [settings, flows, integrations, active, audit, sources] = await Promise.all([
       q.settings(who),
       q.flows(who),
       section === 'integrations' ? q.integrations(who) : Promise.resolve([]),
       section === 'active' ? q.activeAccess(who) : Promise.resolve([]),
       section === 'audit' ? q.auditPage(who, 50) : Promise.resolve([]),
+      section === 'integrations' ? q.contextSources(who) : Promise.resolve([]),
     ]);
-    model.admin = { flows, integrations, active, settings, envAdmins: deps.envAdmins, audit };
+    model.admin = { flows, integrations, active, settings, envAdmins: deps.envAdmins, audit, sources };
   }
   return model;
 }

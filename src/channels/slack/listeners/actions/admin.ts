@@ -64,6 +64,24 @@ export function registerAdminActions(app: App, deps: SlackDeps): void {
   );
 
   app.action<BlockAction>(
+    ACTION.contextSync,
+    handle(deps, async (who, args) => {
+      await latch.admin.assertAdmin(who, 'context_source.sync');
+      const name = valueOf(args);
+      const { teamId, userId } = actorOf(args.body);
+      // A sync can take minutes (rate limits): it runs on, and the admin's home is redrawn with its
+      // outcome (counts, or the error) when it ends.
+      void latch.admin
+        .syncContextSource(who, name)
+        .catch((err: unknown) => deps.log.warn({ err, source: name }, 'context sync from the console failed'))
+        .finally(() =>
+          deps.home.publish(teamId, userId).catch((err) => deps.log.warn({ err }, 'home refresh failed')),
+        );
+      return `Syncing ${name} now: this tab shows the outcome when it is done.`;
+    }),
+  );
+
+  app.action<BlockAction>(
     ACTION.adminRevoke,
     handle(deps, async (who, args) => {
       await latch.admin.assertAdmin(who, 'request.revoke');

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { AdaptiveCard, CardAction, CardElement } from '../../blocks/teams/cards.js';
 import { admin, flow, roleExists } from '../support/fixture.js';
+import { startGraphStandIn } from '../support/graph-stand-in.js';
 import { startTeamsHarness, teamsUser, type TeamsHarness } from '../support/teams-harness.js';
 
 const MIN = 60_000;
@@ -384,6 +385,82 @@ describe('people Latch cannot reach in Teams', () => {
     for (let i = 0; i < 50 && 'unreachable' in (await h.teams.people.reach('bob@example.com')); i++)
       await new Promise((r) => setTimeout(r, 20));
     expect(await h.teams.people.reach('bob@example.com')).toMatchObject({ userId: BOB.id });
+  });
+});
+
+describe('Entra ID groups in Teams', () => {
+  it('lets a member of a synced Entra group ask from the card, and asks the Entra approver group in Teams', async () => {
+    const graph = await startGraphStandIn({
+      tenantId: 'contoso.example',
+      clientId: 'app-1',
+      clientSecret: 'entra-secret-value-123',
+    });
+    try {
+      const IVY = teamsUser('ivy', 8, 'Ivy Platform');
+      h.addUser(IVY);
+      await h.install(IVY);
+      graph.addGroup('Platform');
+      graph.addGroup('SRE');
+      graph.addGroup('DBA');
+      graph.addMember('SRE', 'ivy@example.com');
+      graph.addMember('Platform', 'group:SRE'); // Ivy is in Platform through SRE
+      graph.addMember('DBA', 'cara@example.com');
+      await h.fx.latch.admin.saveContextSource(admin, {
+        name: 'entra',
+        type: 'entra',
+        config: { tenantId: 'contoso.example', clientId: 'app-1', graphUrl: graph.url, loginUrl: graph.url },
+        secrets: { clientSecret: 'entra-secret-value-123' },
+      });
+      expect(await h.fx.latch.admin.syncContextSource(admin, 'entra')).toMatchObject({ ok: true });
+      await h.fx.latch.admin.saveFlow(
+        admin,
+        flow({
+          name: 'Platform billing',
+          grantees: { include: [{ type: 'group', id: 'entra:Platform' }] },
+          targets: [{ integration: 'pg', include: [{ id: h.billing }], permissions: ['write'] }],
+          approval: { steps: [{ approvers: [{ type: 'group', id: 'entra:DBA' }] }] },
+        }),
+      );
+      // Ivy's card offers the Platform flow (Teams knows nothing of her groups: the sync does).
+      const form = (await h.say(IVY, 'request billing')).card!;
+      const flows = (input(form, 'flow')?.choices as Array<{ title: string }> | undefined)?.map(
+        (f) => f.title,
+      );
+      expect(flows ?? [JSON.stringify(form)]).toContain('Platform billing');
+      const platform = (input(form, 'flow')!.choices as Array<{ title: string; value: string }>).find(
+        (f) => f.title === 'Platform billing',
+      )!.value;
+      const redrawn = (
+        await h.invoke(IVY, 'latch.requestForm', submission(form, 'latch.requestForm', { flow: platform }))
+      ).value as AdaptiveCard;
+      const sent = await h.invoke(
+        IVY,
+        'latch.requestSubmit',
+        submission(redrawn, 'latch.requestSubmit', { justification: 'schema change' }),
+      );
+      const id = /AR-\d+/.exec(JSON.stringify(sent.value))![0];
+      // Cara is in Entra's DBA group: she gets the card in Teams, by her email, and approves.
+      const card = (
+        await h.cardTo(
+          CARA,
+          (c) =>
+            JSON.stringify(c).includes(id) && Boolean(c.actions?.some((a) => a.verb === 'latch.approve')),
+        )
+      ).card!;
+      expect(JSON.stringify(card)).toContain('entra:Platform');
+      const approved = await h.invoke(
+        CARA,
+        'latch.approve',
+        card.actions![0]!.data as Record<string, unknown>,
+      );
+      expect(JSON.stringify(approved.value)).toContain('Approved by you.');
+      const r = (
+        await h.fx.latch.queries.myAccess({ id: 'ivy@example.com', email: 'ivy@example.com', groups: [] })
+      ).pending.find((x) => x.id === id)!;
+      expect(r.flowName).toBe('Platform billing');
+    } finally {
+      await graph.close();
+    }
   });
 });
 

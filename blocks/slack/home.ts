@@ -305,13 +305,13 @@ function integrationsSection(m: HomeModel): KnownBlock[] {
 }
 
 function sourceText(s: ContextSourceRow, timeZone?: string): string {
-  const state = s.stale
-    ? ':red_circle: stale: its groups no longer approve automatically'
-    : s.lastError
-      ? ':large_yellow_circle: the last sync failed; the groups of the one before are kept'
-      : s.lastSuccessAt
-        ? ':large_green_circle: in sync'
-        : ':white_circle: not synced yet';
+  const state = !s.lastSuccessAt
+    ? ':white_circle: not synced yet: its groups give nothing until it is'
+    : s.stale
+      ? ':red_circle: stale: its groups no longer approve automatically'
+      : s.lastError
+        ? ':large_yellow_circle: the last sync failed; the groups of the one before are kept'
+        : ':large_green_circle: in sync';
   const lines = [
     `*${esc(s.name)}* · ${esc(s.type)} · ${s.groups} groups, ${s.memberships} memberships`,
     `${state} · last sync ${when(s.lastSuccessAt, timeZone)} · ${s.requests} requests, ${s.rateLimited} rate-limited`,

@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/logger.js';
 import { SecretBox } from '../../src/store/secrets.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { BotFrameworkStandIn, TAB_HOST } from '../support/bot-framework-stand-in.js';
+import { startOktaStandIn } from '../support/okta-stand-in.js';
 import {
   addPgIntegration,
   admin,
@@ -748,6 +749,7 @@ describe('who may edit', () => {
       ['POST', '/admin/integrations', { name: 'mine', type: 'postgresql', values: { host: 'x', user: 'y' } }],
       ['POST', '/admin/integrations/pg', { type: 'postgresql', values: { host: 'elsewhere', user: 'y' } }],
       ['POST', '/admin/integrations/pg/discover'],
+      ['POST', '/admin/context-sources/okta/sync'],
       // Malformed bodies are refused for who sends them, before what is wrong with them is said.
       ['POST', '/admin/settings', { admins: 42 }],
       ['POST', '/admin/flows', 'nonsense'],
@@ -771,5 +773,43 @@ describe('secrets', () => {
   it('never came back in any answer of this file', () => {
     expect(answers.length).toBeGreaterThan(50);
     expect(answers.filter((a) => a.includes(SECRET))).toEqual([]);
+  });
+});
+
+describe('context sources in the tab', () => {
+  it('lists each source with how its syncs went, never its secrets, and syncs it on demand', async () => {
+    const okta = await startOktaStandIn({ token: 'tab-okta-token-123456' });
+    try {
+      okta.addGroup('Engineering', ['ada@example.com', 'bo@example.com']);
+      await fx.latch.admin.saveContextSource(admin, {
+        name: 'okta',
+        type: 'okta',
+        config: { orgUrl: okta.url },
+        secrets: { apiToken: 'tab-okta-token-123456' },
+      });
+      const before = await call('admin', 'GET', '/admin/integrations');
+      expect(before.body.sources).toEqual([
+        expect.objectContaining({ name: 'okta', type: 'okta', groups: 0, memberships: 0 }),
+      ]);
+      const synced = await call('admin', 'POST', '/admin/context-sources/okta/sync', {});
+      expect(synced.body.outcome).toEqual({ ok: true, groups: 1, memberships: 2 });
+      expect(synced.body.sources[0]).toMatchObject({ groups: 1, memberships: 2, stale: false });
+      expect(synced.body.sources[0].lastSuccessAt).toBeDefined();
+      // Okta refuses the token: the outcome says why, and the groups of the last good sync stay.
+      okta.failNext(401, 1);
+      const failed = await call('admin', 'POST', '/admin/context-sources/okta/sync', {});
+      expect(failed.body.outcome.ok).toBe(false);
+      expect(failed.body.sources[0]).toMatchObject({
+        groups: 1,
+        memberships: 2,
+        lastError: expect.stringContaining('401'),
+      });
+      expect(JSON.stringify([before.body, synced.body, failed.body])).not.toContain('tab-okta-token-123456');
+      expect(
+        (await call('admin', 'POST', '/admin/context-sources/nope/sync', {})).status,
+      ).toBeGreaterThanOrEqual(400);
+    } finally {
+      await okta.close();
+    }
   });
 });

@@ -223,6 +223,17 @@ export function mountAdminEditing(on: On, core: ChannelCore): void {
     saveIntegration(who, body, parse(idParam, p.name)),
   );
 
+  // The page waits for the sync (no trigger to expire here) and shows its outcome.
+  on('POST', '/admin/context-sources/:name/sync', async (who, _body, p) => {
+    const report = await core.admin.syncContextSource(who, parse(idParam, p.name));
+    const outcome = report.ok
+      ? { ok: true, groups: report.groups, memberships: report.memberships }
+      : 'busy' in report
+        ? { ok: false, error: 'a sync of this source is running already' }
+        : { ok: false, error: report.error };
+    return { outcome, sources: await contextSourceRows(core, who) };
+  });
+
   on('POST', '/admin/integrations/:name/discover', async (who, _body, p) => {
     const name = parse(idParam, p.name);
     await core.admin.assertAdmin(who, 'integration.discover');
@@ -283,4 +294,24 @@ function onField(
   if (err.code === 'forbidden' || err.code === 'not_found') return err;
   const field = fieldFor(err.field, err.code);
   return new Refusal(err.httpStatus, err.message, field ? { [field]: err.message } : undefined);
+}
+
+/**
+ * The identity-provider sources as the console lists them: how their syncs went, picked field by
+ * field (their config and secret names stay out of the page).
+ */
+export async function contextSourceRows(core: ChannelCore, who: Identity) {
+  return (await core.queries.contextSources(who)).map((s) => ({
+    name: s.name,
+    type: s.type,
+    stale: s.stale,
+    lastSuccessAt: s.lastSuccessAt,
+    lastError: s.lastError,
+    lastErrorAt: s.lastErrorAt,
+    groups: s.groups,
+    memberships: s.memberships,
+    requests: s.requests,
+    rateLimited: s.rateLimited,
+    warnings: s.warnings,
+  }));
 }

@@ -28,7 +28,7 @@ import type { RequestView } from '../../../lifecycle/request-view.js';
 import type { Logger } from '../../../logger.js';
 import type { Router } from '../../../web/server.js';
 import type { TabSso } from '../sso.js';
-import { mountAdminEditing } from './admin-api.js';
+import { contextSourceRows, mountAdminEditing } from './admin-api.js';
 import { flowSummary } from './flow-form.js';
 import { BadBody, parse, readJson, Refusal, sendJson, type Handler, type On } from './http.js';
 
@@ -140,7 +140,10 @@ export function mountApi(router: Router, deps: TabApiDeps): void {
     await core.admin.setFlowEnabled(who, parse(idParam, p.id), parse(enabledSchema, body).enabled);
     return { flows: (await q.flows(who)).map(flowSummary) };
   });
-  on('GET', '/admin/integrations', async (who) => ({ integrations: await q.integrations(who) }));
+  on('GET', '/admin/integrations', async (who) => {
+    const [integrations, sources] = await Promise.all([q.integrations(who), contextSourceRows(core, who)]);
+    return { integrations, sources };
+  });
   on('GET', '/admin/active', async (who) => ({
     active: (await q.activeAccess(who)).map(labelled),
     revocable: await q.revocableCount(who),

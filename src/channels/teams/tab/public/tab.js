@@ -1089,7 +1089,7 @@
 
   async function drawIntegrations() {
     if (state.integrationEdit) return drawIntegrationEditor();
-    const { integrations } = await api('GET', '/admin/integrations');
+    const { integrations, sources } = await api('GET', '/admin/integrations');
     const out = [
       el('h2', {}, 'Integrations'),
       el(
@@ -1139,7 +1139,66 @@
         ),
       ),
     );
+    if (sources.length > 0) out.push(...drawContextSources(sources));
     return out;
+  }
+
+  /** Identity-provider sources: how their syncs went, and Sync now (the page waits for it). */
+  function drawContextSources(sources) {
+    const stateOf = (s) =>
+      !s.lastSuccessAt
+        ? ['muted', '● not synced yet: its groups give nothing until it is']
+        : s.stale
+          ? ['health-bad', '● stale: its groups no longer approve automatically']
+          : s.lastError
+            ? ['health-bad', '● the last sync failed; the groups of the one before are kept']
+            : ['health-ok', '● in sync'];
+    return [
+      el('h2', {}, 'Context sources'),
+      el(
+        'ul',
+        { className: 'items', 'aria-label': 'Context sources' },
+        sources.map((s) => {
+          const [cls, label] = stateOf(s);
+          return el(
+            'li',
+            { className: 'item' },
+            el(
+              'div',
+              { className: 'title' },
+              `${s.name} · ${s.type} · ${s.groups} groups, ${s.memberships} memberships`,
+            ),
+            el(
+              'div',
+              { className: cls },
+              `${label} · last sync ${when(s.lastSuccessAt) || 'never'} · ${s.requests} requests, ${s.rateLimited} rate-limited`,
+            ),
+            s.lastError ? el('div', { className: 'error' }, `${when(s.lastErrorAt)}: ${s.lastError}`) : null,
+            ...s.warnings.slice(0, 3).map((w) => el('div', { className: 'muted' }, w)),
+            el(
+              'div',
+              { className: 'actions' },
+              el(
+                'button',
+                {
+                  type: 'button',
+                  onclick: (e) =>
+                    act(
+                      e.currentTarget,
+                      () => api('POST', `/admin/context-sources/${encodeURIComponent(s.name)}/sync`, {}),
+                      (res) =>
+                        res.outcome.ok
+                          ? `${s.name} synced: ${res.outcome.groups} groups, ${res.outcome.memberships} memberships.`
+                          : `${s.name} did not sync: ${res.outcome.error}. Its previous groups are kept.`,
+                    ),
+                },
+                'Sync now',
+              ),
+            ),
+          );
+        }),
+      ),
+    ];
   }
 
   async function openIntegrationEditor(name) {

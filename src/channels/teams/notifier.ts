@@ -39,6 +39,11 @@ export function cardActivity(card: AdaptiveCard, summary: string): OutgoingActiv
   return { summary, attachments: [{ contentType: CARD, content: card }] };
 }
 
+/** The people among `names` Teams can be asked to reach: those named by email, once each. */
+function emailsOf(names: string[]): string[] {
+  return [...new Set(names.filter((a) => a.includes('@')).map((a) => a.toLowerCase()))];
+}
+
 export class TeamsNotifier implements Notifier {
   private adapter?: TeamsAdapter;
   private core?: ChannelCore;
@@ -186,7 +191,7 @@ export class TeamsNotifier implements Notifier {
         await this.tell(r, `${r.id} could not be granted: ${event.error}`, key('failed'));
         break;
       case 'revoke.failing':
-        for (const admin of new Set(event.admins.filter((a) => a.includes('@')).map((a) => a.toLowerCase())))
+        for (const admin of emailsOf(event.admins))
           await this.send(
             admin,
             {
@@ -219,8 +224,7 @@ export class TeamsNotifier implements Notifier {
     reminder: boolean,
     key: string | undefined,
   ): Promise<Unreached[]> {
-    const unreached: Unreached[] = [];
-    const emails = [...new Set(approvers.filter((a) => a.includes('@')).map((a) => a.toLowerCase()))];
+    const emails = emailsOf(approvers);
     const reached = await Promise.all(
       emails.map(async (email) => ({ email, reach: await this.d.people.reach(email) })),
     );
@@ -232,33 +236,13 @@ export class TeamsNotifier implements Notifier {
       approverUserIds: userIds,
       reminder,
     });
-    for (const { email } of reached) {
-      const sent = await this.send(
-        email,
-        cardActivity(card, `${r.id}: approval needed`),
-        key && `${key}:${email}`,
-      );
-      if (sent && 'unreached' in sent) unreached.push({ person: email, why: sent.unreached });
-      else if (sent)
-        await this.d.m.MessageRef.updateOne(
-          { _id: `${r.id}:approval:${r.step}:${email}` },
-          {
-            $set: {
-              requestId: r.id,
-              kind: 'approval',
-              step: r.step,
-              email,
-              userId: sent.userId,
-              reference: sent.reference,
-              activityId: sent.activityId,
-              version: r.version,
-              at: this.now(),
-            },
-          },
-          { upsert: true },
-        );
-    }
-    return unreached;
+    return this.sendCardsTo(
+      r,
+      reached.map((x) => x.email),
+      cardActivity(card, `${r.id}: approval needed`),
+      { kind: 'approval', step: r.step },
+      key,
+    );
   }
 
   private async sendExtensionCards(
@@ -267,28 +251,45 @@ export class TeamsNotifier implements Notifier {
     minutes: number,
     key: string | undefined,
   ): Promise<Unreached[]> {
-    const unreached: Unreached[] = [];
     const card = extensionCard({
       request: r,
       requesterName: r.requester.displayName ?? r.requester.email,
       minutes,
     });
-    for (const email of [...new Set(approvers.filter((a) => a.includes('@')).map((a) => a.toLowerCase()))]) {
-      const sent = await this.send(
-        email,
-        cardActivity(card, `${r.id}: extension asked`),
-        key && `${key}:${email}`,
-      );
+    return this.sendCardsTo(
+      r,
+      emailsOf(approvers),
+      cardActivity(card, `${r.id}: extension asked`),
+      { kind: 'extension', step: r.extensionCount },
+      key,
+    );
+  }
+
+  /**
+   * Sends an approver's card to each (once per key and person), keeps where each copy went so it
+   * can be rewritten, and returns who could not be reached.
+   */
+  private async sendCardsTo(
+    r: RequestView,
+    emails: string[],
+    activity: OutgoingActivity,
+    copy: { kind: 'approval' | 'extension'; step: number },
+    key: string | undefined,
+  ): Promise<Unreached[]> {
+    const unreached: Unreached[] = [];
+    for (const email of emails) {
+      const sent = await this.send(email, activity, key && `${key}:${email}`);
       if (sent && 'unreached' in sent) unreached.push({ person: email, why: sent.unreached });
       else if (sent)
         await this.d.m.MessageRef.updateOne(
-          { _id: `${r.id}:extension:${r.extensionCount}:${email}` },
+          { _id: `${r.id}:${copy.kind}:${copy.step}:${email}` },
           {
             $set: {
               requestId: r.id,
-              kind: 'extension',
-              step: r.extensionCount,
+              kind: copy.kind,
+              step: copy.step,
               email,
+              userId: sent.userId,
               reference: sent.reference,
               activityId: sent.activityId,
               version: r.version,

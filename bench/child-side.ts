@@ -68,3 +68,29 @@ export async function forkSide<Req extends { id: number }, Ready>(
     },
   };
 }
+
+/**
+ * The child's half: answers each request by id with `handle`'s result (or its error), and on
+ * disconnect runs `close` and exits (within 2 s whatever `close` does).
+ */
+export function serveSide<Req extends { id: number }>(
+  handle: (req: Req) => Promise<unknown>,
+  close: () => Promise<unknown>,
+): void {
+  process.on('message', (m) => {
+    const req = m as Req;
+    handle(req).then(
+      (result) => process.send!({ id: req.id, ok: true, result: result ?? null } satisfies SideReply),
+      (err: unknown) =>
+        process.send!({
+          id: req.id,
+          ok: false,
+          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        } satisfies SideReply),
+    );
+  });
+  process.on('disconnect', () => {
+    setTimeout(() => process.exit(0), 2_000).unref();
+    void close().finally(() => process.exit(0));
+  });
+}

@@ -56,7 +56,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { forkSide, type SideReply } from './child-side.js';
+import { forkSide, serveSide } from './child-side.js';
 import { parseArgs } from 'node:util';
 import { VIEW } from '../blocks/slack/ids.js';
 import { loadingModal } from '../blocks/slack/request-modal.js';
@@ -422,22 +422,7 @@ async function runSlackProcess(): Promise<void> {
         return playFloor(standIn, new SlackDriver({ ...settings, url: req.url }), req.users, req.timeoutMs);
     }
   };
-  process.on('message', (m) => {
-    const req = m as SlackRequest;
-    handle(req).then(
-      (result) => process.send!({ id: req.id, ok: true, result: result ?? null } satisfies SideReply),
-      (err: unknown) =>
-        process.send!({
-          id: req.id,
-          ok: false,
-          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-        } satisfies SideReply),
-    );
-  });
-  process.on('disconnect', () => {
-    setTimeout(() => process.exit(0), 2_000).unref();
-    void standIn.close().finally(() => process.exit(0));
-  });
+  serveSide<SlackRequest>(handle, () => standIn.close());
   process.send!({ ready: true, apiUrl: standIn.url, hooksUrl: standIn.hooksUrl } satisfies SlackReady);
 }
 

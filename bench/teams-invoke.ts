@@ -50,7 +50,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { forkSide, type SideReply } from './child-side.js';
+import { forkSide, serveSide } from './child-side.js';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Agent, fetch } from 'undici';
@@ -328,22 +328,7 @@ async function runMicrosoftProcess(): Promise<void> {
         return side.counts();
     }
   };
-  process.on('message', (m) => {
-    const req = m as SideRequest;
-    handle(req).then(
-      (result) => process.send!({ id: req.id, ok: true, result: result ?? null } satisfies SideReply),
-      (err: unknown) =>
-        process.send!({
-          id: req.id,
-          ok: false,
-          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-        } satisfies SideReply),
-    );
-  });
-  process.on('disconnect', () => {
-    setTimeout(() => process.exit(0), 2_000).unref();
-    void standIn.close().finally(() => process.exit(0));
-  });
+  serveSide<SideRequest>(handle, () => standIn.close());
   process.send!({
     ready: true,
     endpoints: standIn.endpoints,

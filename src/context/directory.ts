@@ -4,7 +4,7 @@
  * writing its next one, or failed half-way, changes nothing anyone sees.
  */
 import type { Database } from '../store/db.js';
-import { qualifiedGroup } from './types.js';
+import { onShift, qualifiedGroup, type Shift } from './types.js';
 
 export interface SourceSummary {
   name: string;
@@ -59,13 +59,15 @@ export class ContextDirectory {
     const bySource = new Map(known.map((s) => [s.name, s]));
     const docs = await this.db.models.ContextGroup.find(
       { members: email.toLowerCase(), source: { $in: [...bySource.keys()] } },
-      { source: 1, generation: 1, name: 1 },
+      { source: 1, generation: 1, name: 1, onCall: 1, shifts: 1 },
     ).lean();
     const groups = new Set<string>();
     const stale = new Set<string>();
+    const now = this.clock();
     for (const d of docs) {
       const s = bySource.get(d.source);
       if (!s || d.generation !== s.generation) continue;
+      if (d.onCall && !onShift(shifts(d.shifts), email.toLowerCase(), now)) continue;
       const name = qualifiedGroup(d.source, d.name);
       groups.add(name);
       if (s.stale) stale.add(name);
@@ -84,8 +86,19 @@ export class ContextDirectory {
     if (!source) return undefined;
     const docs = await this.db.models.ContextGroup.find(
       { source: source.name, generation: source.generation, name: group.slice(colon + 1) },
-      { members: 1 },
+      { members: 1, onCall: 1, shifts: 1 },
     ).lean();
-    return [...new Set(docs.flatMap((d) => d.members ?? []))];
+    const now = this.clock();
+    return [
+      ...new Set(
+        docs.flatMap((d) =>
+          d.onCall ? (d.members ?? []).filter((m: string) => onShift(shifts(d.shifts), m, now)) : (d.members ?? []),
+        ),
+      ),
+    ];
   }
+}
+
+function shifts(stored: Array<{ email: string; start: Date; end?: Date | null }> | undefined): Shift[] {
+  return (stored ?? []).map((s) => ({ email: s.email, start: s.start, ...(s.end ? { end: s.end } : {}) }));
 }

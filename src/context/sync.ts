@@ -16,7 +16,7 @@ import type { Database } from '../store/db.js';
 import type { SecretBox } from '../store/secrets.js';
 import { isStale } from './directory.js';
 import { newStats, type SyncStats } from './http.js';
-import type { ContextSourceType, SyncedGroup } from './types.js';
+import type { ContextSourceType, Shift, SyncedGroup } from './types.js';
 
 /** Members a `context_groups` document holds at most; bigger groups take several. */
 export const MEMBERS_PER_PART = 10_000;
@@ -281,8 +281,15 @@ export class ContextSync {
     const docs = await this.d.db.models.ContextGroup.find({ source, generation }).lean();
     const byId = new Map<string, SyncedGroup>();
     for (const d of docs) {
-      const g: SyncedGroup = byId.get(d.groupId) ?? { id: d.groupId, name: d.name, members: [], nested: [] };
+      const g: SyncedGroup = byId.get(d.groupId) ?? {
+        id: d.groupId,
+        name: d.name,
+        members: [],
+        nested: [],
+        ...(d.onCall ? { shifts: [] } : {}),
+      };
       g.members.push(...(d.members ?? []));
+      if (g.shifts) g.shifts.push(...(d.shifts ?? []).map(fromStoredShift));
       if ((d.part ?? 0) === 0) g.nested = d.nested ?? [];
       byId.set(d.groupId, g);
     }
@@ -293,15 +300,22 @@ export class ContextSync {
   private async write(source: string, generation: number, groups: SyncedGroup[]): Promise<void> {
     const docs = groups.flatMap((g) => {
       const parts = Math.max(1, Math.ceil(g.members.length / MEMBERS_PER_PART));
-      return Array.from({ length: parts }, (_, part) => ({
-        source,
-        generation,
-        groupId: g.id,
-        part,
-        name: g.name,
-        members: g.members.slice(part * MEMBERS_PER_PART, (part + 1) * MEMBERS_PER_PART),
-        nested: part === 0 ? (g.nested ?? []) : [],
-      }));
+      return Array.from({ length: parts }, (_, part) => {
+        const members = g.members.slice(part * MEMBERS_PER_PART, (part + 1) * MEMBERS_PER_PART);
+        const here = new Set(members);
+        return {
+          source,
+          generation,
+          groupId: g.id,
+          part,
+          name: g.name,
+          members,
+          nested: part === 0 ? (g.nested ?? []) : [],
+          // A part carries its own members' shifts: the lookup by member finds the part and its shifts.
+          onCall: g.shifts !== undefined,
+          shifts: (g.shifts ?? []).filter((s) => here.has(s.email)),
+        };
+      });
     });
     for (let i = 0; i < docs.length; i += INSERT_BATCH) {
       await this.d.db.models.ContextGroup.insertMany(docs.slice(i, i + INSERT_BATCH), {
@@ -353,4 +367,8 @@ function usable(groups: SyncedGroup[]): { groups: SyncedGroup[]; warnings: strin
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function fromStoredShift(s: { email: string; start: Date; end?: Date | null }): Shift {
+  return { email: s.email, start: s.start, ...(s.end ? { end: s.end } : {}) };
 }

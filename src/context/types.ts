@@ -17,6 +17,26 @@ export interface SyncedGroup {
   members: string[];
   /** Ids of the groups nested in it at any depth (Entra only). */
   nested?: string[];
+  /**
+   * On-call sources: the group is "who is on call for this schedule", and each member counts only
+   * while one of their shifts covers the present. `members` lists everyone with a shift.
+   */
+  shifts?: Shift[];
+}
+
+/** One person's time on call, as the source's rota says; no end means until further notice. */
+export interface Shift {
+  email: string;
+  start: Date;
+  end?: Date;
+}
+
+/** Is `now` inside a shift of `email` (start inclusive, end exclusive)? */
+export function onShift(shifts: readonly Shift[], email: string, now: Date): boolean {
+  const t = now.getTime();
+  return shifts.some(
+    (s) => s.email === email && s.start.getTime() <= t && (s.end === undefined || t < s.end.getTime()),
+  );
 }
 
 export interface SyncInput {

@@ -294,6 +294,19 @@ const contextGroupSchema = new Schema(
     members: { type: [String], default: [] },
     /** Ids of the groups nested in this one, at any depth (Entra): what a delta sync recomputes. */
     nested: { type: [String], default: [] },
+    /** On-call schedules: the shifts of this part's members; a member counts only during one. */
+    onCall: { type: Boolean, default: false },
+    shifts: {
+      type: [
+        {
+          _id: false,
+          email: { type: String, required: true },
+          start: { type: Date, required: true },
+          end: Date,
+        },
+      ],
+      default: [],
+    },
   },
   { minimize: false },
 );

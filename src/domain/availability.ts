@@ -55,6 +55,11 @@ export function describeAvailability(av: Availability): string {
   return `available ${describeDays(av.days)} ${hours} (${av.timeZone})`;
 }
 
+/** "Mon–Fri 09:00–18:00". */
+export function describeWorkingHours(hours: Omit<Availability, 'timeZone'>): string {
+  return `${describeDays(hours.days)} ${hours.start === hours.end ? 'all day' : `${hours.start}–${hours.end}`}`;
+}
+
 function describeDays(days: readonly Weekday[]): string {
   const set = new Set(days);
   if (set.size === 7) return 'every day';

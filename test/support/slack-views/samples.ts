@@ -361,6 +361,7 @@ function home(section: HomeModel['section'], over: Partial<HomeModel> = {}): Hom
 
 const REQUEST_FORM: RequestForm = {
   anything: true,
+  closed: [],
   selected: [
     { value: 'postgres-prod|billing', label: 'billing · postgres-prod' },
     { value: 'postgres-prod|ledger', label: 'ledger · postgres-prod' },
@@ -885,6 +886,7 @@ function xHome(section: HomeModel['section'], page = 0): HomeModel {
 
 const X_REQUEST_FORM: RequestForm = {
   anything: true,
+  closed: Array.from({ length: 9 }, () => long('Flow <Prod> & closed', 3000, ' ')),
   selected: X_RESOURCES.map((name, i) => ({
     value: `${X_INTEGRATIONS[i % 10]!}|r${pad(i)}`,
     label: `${name} · ${X_INTEGRATIONS[i % 10]!}`,

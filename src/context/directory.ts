@@ -79,6 +79,38 @@ export class ContextDirectory {
     return { groups: [...groups].sort(), stale: [...stale].sort(), onCall: [...onCall].sort() };
   }
 
+  /**
+   * Who is on call for `<source>:<schedule>` now, each with when their time on call ends (shifts
+   * that follow each other without a gap count as one); undefined when it is not a synced schedule.
+   */
+  async onCallNow(
+    schedule: string,
+    sources?: SourceSummary[],
+  ): Promise<{ stale: boolean; people: Map<string, Date | undefined> } | undefined> {
+    const colon = schedule.indexOf(':');
+    if (colon <= 0) return undefined;
+    const source = (sources ?? (await this.sources())).find((s) => s.name === schedule.slice(0, colon));
+    if (!source || !ON_CALL_TYPES.has(source.type)) return undefined;
+    const docs = await this.db.models.ContextGroup.find(
+      { source: source.name, generation: source.generation, name: schedule.slice(colon + 1) },
+      { shifts: 1 },
+    ).lean();
+    const now = this.clock();
+    const all = docs.flatMap((d) => shifts(d.shifts));
+    const people = new Map<string, Date | undefined>();
+    for (const email of new Set(all.map((s) => s.email))) {
+      if (!onShift(all, email, now)) continue;
+      people.set(
+        email,
+        runEnd(
+          all.filter((s) => s.email === email),
+          now,
+        ),
+      );
+    }
+    return { stale: source.stale, people };
+  }
+
   /** Every on-call schedule of the current generations, named `<source>:<schedule>` (for forms). */
   async schedules(sources?: SourceSummary[]): Promise<string[]> {
     const onCall = (sources ?? (await this.sources())).filter(
@@ -120,4 +152,20 @@ export class ContextDirectory {
 
 function shifts(stored: Array<{ email: string; start: Date; end?: Date | null }> | undefined): Shift[] {
   return (stored ?? []).map((s) => ({ email: s.email, start: s.start, ...(s.end ? { end: s.end } : {}) }));
+}
+
+/** The end of the unbroken time on call that covers `now`; undefined when it has no end. */
+function runEnd(own: Shift[], now: Date): Date | undefined {
+  let end: Date | undefined = now;
+  for (let grew = true; grew && end;) {
+    grew = false;
+    for (const s of own) {
+      if (s.start.getTime() <= end.getTime() && (s.end === undefined || s.end.getTime() > end.getTime())) {
+        end = s.end;
+        grew = true;
+        if (!end) break;
+      }
+    }
+  }
+  return end;
 }

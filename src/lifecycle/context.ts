@@ -134,6 +134,11 @@ export class LifecycleContext {
     return { users: [...users], groups };
   }
 
+  /** The synced context (groups, on-call rotas), when this process has one. */
+  get directory(): ContextDirectory | undefined {
+    return this.deps.contextDirectory;
+  }
+
   /** Emails a channel resolved from LATCH_ADMINS entries that were chat user ids. */
   addEnvAdmins(emails: string[]): void {
     for (const e of emails) if (!this.deps.envAdmins.includes(e)) this.deps.envAdmins.push(e);

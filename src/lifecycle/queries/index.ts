@@ -219,15 +219,19 @@ export class LatchQueries {
     bundles: string[];
     permissions: string[];
     resources: Array<{ integration: string; id: string; name: string; permissions: string[] }>;
+    /** On-call schedules the context sources synced, `<source>:<schedule>`. */
+    schedules: string[];
   }> {
     await this.admin.assertAdmin(who, 'flow.edit');
     const { Integration } = this.ctx.db.models;
-    const [integrations, bundles, catalog] = await Promise.all([
+    const [integrations, bundles, catalog, schedules] = await Promise.all([
       Integration.distinct('name') as Promise<string[]>,
       this.ctx.bundleNames(),
       this.ctx.catalog(),
+      this.ctx.directory?.schedules() ?? Promise.resolve([]),
     ]);
     return {
+      schedules,
       integrations: integrations.sort(),
       bundles: bundles.sort(),
       permissions: [...new Set(catalog.flatMap((r) => r.permissions))].sort(),

@@ -385,6 +385,7 @@ const REQUEST_FORM: RequestForm = {
 };
 
 const FLOW_FORM: FlowFormModel = {
+  schedules: [],
   granteeUserIds: [],
   approverUserIds: [],
   userGroups: USER_GROUPS,
@@ -907,6 +908,7 @@ const X_REQUEST_FORM: RequestForm = {
 };
 
 const X_FLOW_FORM: FlowFormModel = {
+  schedules: range(150).map((i) => `pagerduty-${i}:${long('Primary <rota> & co', 300, ' ')}`),
   granteeUserIds: X_USER_IDS,
   approverUserIds: X_USER_IDS,
   userGroups: X_GROUPS,

@@ -141,8 +141,8 @@ export class AutomaticGrants {
         ctx.outbox.entry('request.submitted', { approvers: { users: [], groups: [] } }),
       );
     } catch (err) {
-      // They already hold (or asked for) exactly this: nothing to add.
-      if (isDuplicateKey(err)) return undefined;
+      // Another open request of theirs (one they asked for) covers exactly this: it stands.
+      if (isDuplicateKey(err)) return `${email} already has a request open for this access`;
       throw err;
     }
     const view = toView(doc);

@@ -92,7 +92,9 @@ export class ContextDirectory {
     return [
       ...new Set(
         docs.flatMap((d) =>
-          d.onCall ? (d.members ?? []).filter((m: string) => onShift(shifts(d.shifts), m, now)) : (d.members ?? []),
+          d.onCall
+            ? (d.members ?? []).filter((m: string) => onShift(shifts(d.shifts), m, now))
+            : (d.members ?? []),
         ),
       ),
     ];

@@ -124,6 +124,7 @@ export class ContextSync {
         log: this.d.log,
         sleep: this.d.sleep,
         signal,
+        now,
       });
       const finished = this.d.clock();
       const durationMs = Date.now() - started;

@@ -54,6 +54,11 @@ export interface SyncInput {
   sleep?: (ms: number) => Promise<void>;
   /** Aborted when the process stops: waits and requests end, and the sync fails (nothing switches). */
   signal?: AbortSignal;
+  /**
+   * The present by Latch's clock, for sources whose answer depends on it (on-call rotas are read
+   * from now on); the real time when not given.
+   */
+  now?: Date;
 }
 
 export interface SyncOutcome {

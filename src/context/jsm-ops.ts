@@ -32,7 +32,7 @@ import { ApiClient, header, isSafeBaseUrl, trimSlash, type Answer } from './http
 import { horizon, horizonHours, idList, overlaps, retryAfterMs, Rota } from './oncall.js';
 import type { ContextSourceType, SyncInput, SyncOutcome } from './types.js';
 
-const configSchema = z
+export const jsmOpsConfig = z
   .object({
     /** The site's cloud id (`https://<site>.atlassian.net/_edge/tenant_info` shows it). */
     cloudId: z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'the cloud id of the Atlassian site'),
@@ -105,13 +105,13 @@ const USERS_A_REQUEST = 50;
 export const jsmOps: ContextSourceType = {
   validate(config, secrets) {
     return [
-      ...settingsIssues(configSchema, config, 'config'),
+      ...settingsIssues(jsmOpsConfig, config, 'config'),
       ...settingsIssues(secretsSchema, secrets, 'secrets'),
     ];
   },
 
   async sync(input: SyncInput): Promise<SyncOutcome> {
-    const config = configSchema.parse(input.config);
+    const config = jsmOpsConfig.parse(input.config);
     const { apiToken } = secretsSchema.parse(input.secrets);
     const basic = Buffer.from(`${config.email}:${apiToken}`).toString('base64');
     const api = new ApiClient({
@@ -190,7 +190,7 @@ export const jsmOps: ContextSourceType = {
       mode: 'full',
       ...(unseen.size > 0
         ? {
-            note: `${unseen.size} on-call people have no email Latch can see (inactive, or hidden by their profile visibility); they are left out`,
+            note: `${unseen.size} on-call ${unseen.size === 1 ? 'person has' : 'people have'} no email Latch can see (inactive, or hidden by their profile visibility), so they are left out`,
           }
         : {}),
     };

@@ -28,7 +28,7 @@ import { ApiClient, header, isSafeBaseUrl, trimSlash, type Answer } from './http
 import { horizon, horizonHours, idList, overlaps, retryAfterMs, Rota, type Window } from './oncall.js';
 import type { ContextSourceType, SyncInput, SyncOutcome } from './types.js';
 
-const configSchema = z
+export const pagerdutyConfig = z
   .object({
     /** https://api.pagerduty.com; EU service region accounts use https://api.eu.pagerduty.com. */
     apiUrl: z
@@ -74,13 +74,13 @@ type OnCall = z.infer<typeof oncallSchema>;
 export const pagerduty: ContextSourceType = {
   validate(config, secrets) {
     return [
-      ...settingsIssues(configSchema, config, 'config'),
+      ...settingsIssues(pagerdutyConfig, config, 'config'),
       ...settingsIssues(secretsSchema, secrets, 'secrets'),
     ];
   },
 
   async sync(input: SyncInput): Promise<SyncOutcome> {
-    const config = configSchema.parse(input.config);
+    const config = pagerdutyConfig.parse(input.config);
     const { apiToken } = secretsSchema.parse(input.secrets);
     const api = new ApiClient({
       headers: async () => ({

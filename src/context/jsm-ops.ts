@@ -190,7 +190,9 @@ export const jsmOps: ContextSourceType = {
       mode: 'full',
       ...(unseen.size > 0
         ? {
-            note: `${unseen.size} on-call ${unseen.size === 1 ? 'person has' : 'people have'} no email Latch can see (inactive, or hidden by their profile visibility), so they are left out`,
+            warnings: [
+              `${unseen.size} on-call ${unseen.size === 1 ? 'person has' : 'people have'} no email Latch can see (inactive, or hidden by their profile visibility), so they are left out`,
+            ],
           }
         : {}),
     };

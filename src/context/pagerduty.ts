@@ -138,7 +138,7 @@ export const pagerduty: ContextSourceType = {
       state: {},
       mode: 'full',
       ...(noEmail > 0
-        ? { note: `${noEmail} on-call entries name a user without an email; they are left out` }
+        ? { warnings: [`${noEmail} on-call entries name a user without an email; they are left out`] }
         : {}),
     };
   },

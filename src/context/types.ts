@@ -70,6 +70,8 @@ export interface SyncOutcome {
   unchanged?: boolean;
   /** Why a delta sync fell back to a full one, when it did. */
   note?: string;
+  /** What an admin should know of this sync (people left out), shown with the source's status. */
+  warnings?: string[];
 }
 
 export interface ContextSourceType {

@@ -14,6 +14,7 @@ import type {
 import { createPostgresConnector, validatePostgresSettings } from './connectors/postgres/index.js';
 import { postgresForm } from './connectors/postgres/form.js';
 import { CONTEXT_TYPES, ContextDirectory, ContextSync } from './context/index.js';
+import { AutomaticGrants } from './lifecycle/automatic.js';
 import type { ContextSourceType } from './context/types.js';
 import { AdminUseCases } from './lifecycle/admin.js';
 import { ContextSourceAdmin } from './lifecycle/context-sources.js';
@@ -103,6 +104,8 @@ export interface Latch {
   metrics: LatchMetrics;
   /** Syncs context sources; the worker's Agenda jobs run it (src/jobs/agenda.ts). */
   contextSync: ContextSync;
+  /** Grants that follow on-call rotas; the worker's Agenda jobs check them. */
+  automatic: AutomaticGrants;
   close(): Promise<void>;
 }
 
@@ -172,6 +175,7 @@ export function createLatch(opts: LatchOptions): Latch {
     outbox,
     metrics,
     contextSync,
+    automatic: new AutomaticGrants(ctx),
     close: async () => {
       // The last audit checkpoint goes out before the connections do.
       await audit.close();

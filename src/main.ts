@@ -152,7 +152,7 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     log.info({ port: config.port }, `web listening on :${config.port}`);
   }
   if (role === 'all' || role === 'worker') {
-    jobs = await startJobs(db, latch.loop, log, WORKER_JOBS, latch.contextSync);
+    jobs = await startJobs(db, latch.loop, log, WORKER_JOBS, latch.contextSync, latch.automatic);
     log.info('worker started');
   }
 

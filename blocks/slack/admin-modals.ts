@@ -2,6 +2,7 @@
  * Modals behind the admin console and the decision buttons: flow editor, integration editor,
  * settings, revoke-everything confirmation, deny/revoke reasons, and the one-time credentials view.
  */
+import { describeWorkingHours } from '../../src/domain/availability.js';
 import type { ContextBlock, InputBlock, InputBlockElement, KnownBlock, ModalView } from '@slack/types';
 import { formatDuration } from '../../src/domain/duration.js';
 import type { Flow, Settings } from '../../src/domain/flow.js';
@@ -130,6 +131,8 @@ export interface FlowFormModel {
   integrations: string[];
   bundles: string[];
   permissions: string[];
+  /** On-call schedules the context sources synced. */
+  schedules: string[];
   privateMetadata: string;
 }
 
@@ -230,6 +233,13 @@ export function flowModal(m: FlowFormModel): ModalView {
       ],
       step?.rule.type === 'all' ? 'all' : 'any',
     ),
+    ...onCallInputs(m, step),
+    textInput('working_hours', 'Working hours', {
+      initial: f?.workingHours ? describeWorkingHours(f.workingHours) : undefined,
+      optional: true,
+      max: 60,
+      hint: "Requests only within these hours of the requester's own time zone, e.g. Mon-Fri 09:00-18:00. Empty: any time.",
+    }),
     textInput('timeout', 'Undecided requests time out after (hours)', {
       initial: String(Math.round((f?.approval.timeoutMinutes ?? 1440) / 60)),
       max: 5,
@@ -280,6 +290,19 @@ export function flowModal(m: FlowFormModel): ModalView {
     blocks,
     privateMetadata: m.privateMetadata,
   });
+}
+
+/** Shown when there is a rota to choose from, or the flow already names one (so an edit keeps it). */
+function onCallInputs(m: FlowFormModel, step: Flow['approval']['steps'][number] | undefined): KnownBlock[] {
+  const approving = (step?.approvers ?? []).flatMap((a) => (a.type === 'on_call' ? [a.schedule] : []));
+  const auto = m.flow?.approval.autoApproveWhenOnCall ?? [];
+  const all = [...new Set([...m.schedules, ...approving, ...auto])].sort();
+  if (all.length === 0) return [];
+  const options = all.map((s) => ({ text: s, value: s }));
+  return [
+    multiStatic('oncall_approvers', 'Whoever is on call approves', options, approving),
+    multiStatic('oncall_auto', 'Approved automatically when the requester is on call for', options, auto),
+  ];
 }
 
 export function integrationModal(m: {

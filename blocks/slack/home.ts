@@ -349,7 +349,15 @@ function settingsSection(m: HomeModel): KnownBlock[] {
   const s = m.admin!.settings;
   const admins = [...new Set([...m.admin!.envAdmins, ...s.admins])];
   const fallbackApprovers = s.fallback.approvers.length
-    ? s.fallback.approvers.map((a) => (a.type === 'resource_owner' ? 'resource owners' : a.id)).join(', ')
+    ? s.fallback.approvers
+        .map((a) =>
+          a.type === 'resource_owner'
+            ? 'resource owners'
+            : a.type === 'on_call'
+              ? `on call for ${a.schedule}`
+              : a.id,
+        )
+        .join(', ')
     : 'the admins';
   return [
     header('Settings'),

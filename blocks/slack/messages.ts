@@ -67,8 +67,17 @@ export function approvalCard(opts: {
       `*Asked before*\n${c.previousRequests === 0 ? 'first request' : `${c.previousRequests} request${c.previousRequests === 1 ? '' : 's'}, ${c.previousForSame} for this`}`,
       2000,
     ),
+    ...(c.onCall === undefined
+      ? []
+      : [
+          md(
+            `*On call*\n${c.onCall.length ? `yes: ${esc(truncate(c.onCall.join(', '), 1500))}` : 'no'}`,
+            2000,
+          ),
+        ]),
   ];
   const blocks: KnownBlock[] = [section(lead), { type: 'section', fields }];
+  if (c.routing) blocks.push(context(`Policy: ${esc(truncate(c.routing, 2500))}`));
   // Built by the notifier from mentions and escaped text.
   if (opts.progress) blocks.push(context(opts.progress));
   if (opts.outcome) {
@@ -126,6 +135,7 @@ export function submittedMessage(r: RequestView, waitingOn: string): Message {
       section(
         `:inbox_tray: *${r.id}* is submitted: ${describeTargets(r)} for *${formatDuration(r.durationMinutes)}*.\nWaiting for ${waitingOn}.`,
       ),
+      ...(r.routing ? [context(`Policy: ${esc(truncate(r.routing, 2500))}`)] : []),
       {
         type: 'actions',
         block_id: `requester:${r.id}`,

@@ -45,8 +45,11 @@ export function requestModal(form: RequestForm): ModalView {
       title: 'Request access',
       blocks: [
         section(
-          'There is nothing you can ask for right now: no access flow lists you, or its resources are outside its hours. An admin can add you to a flow.',
+          form.closed.length > 0
+            ? 'There is nothing you can ask for right now:'
+            : 'There is nothing you can ask for right now: no access flow lists you, or its resources are outside its hours. An admin can add you to a flow.',
         ),
+        ...form.closed.slice(0, 5).map((why) => section(`• ${esc(why)}`)),
       ],
     });
   }
@@ -153,6 +156,7 @@ export function requestModal(form: RequestForm): ModalView {
     },
   });
   if (form.notes.length > 0) blocks.push(context(...form.notes.map((n) => esc(n))));
+  if (form.closed.length > 0) blocks.push(context(...form.closed.slice(0, 5).map((n) => esc(n))));
   return modal({
     callbackId: VIEW.request,
     title: 'Request access',
@@ -167,6 +171,8 @@ export function submittedModal(opts: {
   summary: string;
   waitingOn: string;
   auto: boolean;
+  /** Why it was approved automatically or went to approvers. */
+  routing?: string;
 }): ModalView {
   const text = opts.auto
     ? `:white_check_mark: *${opts.id}* is approved automatically: ${esc(opts.summary)}. Latch is granting it now and will send you a DM.`
@@ -174,6 +180,9 @@ export function submittedModal(opts: {
   return modal({
     callbackId: VIEW.submitted,
     title: 'Request sent',
-    blocks: [{ type: 'section', text: md(text) }],
+    blocks: [
+      { type: 'section', text: md(text) },
+      ...(opts.routing ? [context(`Policy: ${esc(truncate(opts.routing, 2500))}`)] : []),
+    ],
   });
 }

@@ -173,6 +173,10 @@ export function approvalCard(opts: {
         }`,
       ],
       ['Groups', c.groups.length ? c.groups.join(', ') : 'none'],
+      ...(c.onCall === undefined
+        ? []
+        : [['On call', c.onCall.length ? `yes: ${c.onCall.join(', ')}` : 'no'] as [string, string]]),
+      ...(c.routing ? [['Policy', c.routing] as [string, string]] : []),
       [
         'Asked before',
         c.previousRequests === 0
@@ -249,6 +253,7 @@ export function submittedCard(r: RequestView, waitingOn: string): AdaptiveCard {
         '.',
       ]),
       line(['Waiting for ', truncate(waitingOn, 500), '.']),
+      ...(r.routing ? [line([{ text: `Policy: ${truncate(r.routing, 1000)}`, italic: true }])] : []),
     ],
     [execute('Cancel request', VERB.cancel, { request: r.id })],
   );

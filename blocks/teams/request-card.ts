@@ -46,6 +46,8 @@ export interface TeamsRequestForm {
   justificationRequired: boolean;
   justification?: string;
   notes: string[];
+  /** Why flows that list this person are closed to them now. */
+  closed: string[];
   errors: FieldErrors;
   /** A line above the form (why it was redrawn). */
   banner?: string;
@@ -123,8 +125,11 @@ function formCard(form: TeamsRequestForm): AdaptiveCard {
     return card([
       title,
       line([
-        'There is nothing you can ask for yet: no access flow lets you ask for anything. An admin can add one.',
+        form.closed.length > 0
+          ? 'There is nothing you can ask for right now:'
+          : 'There is nothing you can ask for yet: no access flow lets you ask for anything. An admin can add one.',
       ]),
+      ...form.closed.slice(0, 5).map((why) => line([`• ${truncate(why, 500)}`])),
     ]);
   const e = form.errors;
   const body: CardElement[] = [title];
@@ -223,7 +228,8 @@ function formCard(form: TeamsRequestForm): AdaptiveCard {
     ...(form.justification ? { value: truncate(form.justification, 2000) } : {}),
   });
   body.push(...errorLine(e.justification));
-  for (const note of form.notes.slice(0, 5)) body.push(line([{ text: truncate(note, 500), italic: true }]));
+  for (const note of [...form.notes, ...form.closed].slice(0, 5))
+    body.push(line([{ text: truncate(note, 500), italic: true }]));
   const data = { shown: shownFields(form).join(','), ...(form.drawn ? { drawn: form.drawn } : {}) };
   return card(body, [
     execute('Submit', VERB.requestSubmit, data, { style: 'positive', associatedInputs: 'auto' }),

@@ -4,7 +4,7 @@
  * writing its next one, or failed half-way, changes nothing anyone sees.
  */
 import type { Database } from '../store/db.js';
-import { onShift, qualifiedGroup, type Shift } from './types.js';
+import { ON_CALL_TYPES, onShift, qualifiedGroup, type Shift } from './types.js';
 
 export interface SourceSummary {
   name: string;
@@ -20,6 +20,8 @@ export interface PersonGroups {
   groups: string[];
   /** Those of them that come from a stale source. */
   stale: string[];
+  /** Those of them that are on-call schedules the person is on shift for now. */
+  onCall: string[];
 }
 
 /** Stale: no successful sync yet, or the last one is older than the source's maximum age. */
@@ -55,7 +57,7 @@ export class ContextDirectory {
   /** The synced groups of the person with this email, named `<source>:<group>`. */
   async groupsOf(email: string, sources?: SourceSummary[]): Promise<PersonGroups> {
     const known = (sources ?? (await this.sources())).filter((s) => s.generation > 0);
-    if (known.length === 0) return { groups: [], stale: [] };
+    if (known.length === 0) return { groups: [], stale: [], onCall: [] };
     const bySource = new Map(known.map((s) => [s.name, s]));
     const docs = await this.db.models.ContextGroup.find(
       { members: email.toLowerCase(), source: { $in: [...bySource.keys()] } },
@@ -63,6 +65,7 @@ export class ContextDirectory {
     ).lean();
     const groups = new Set<string>();
     const stale = new Set<string>();
+    const onCall = new Set<string>();
     const now = this.clock();
     for (const d of docs) {
       const s = bySource.get(d.source);
@@ -71,8 +74,54 @@ export class ContextDirectory {
       const name = qualifiedGroup(d.source, d.name);
       groups.add(name);
       if (s.stale) stale.add(name);
+      if (d.onCall) onCall.add(name);
     }
-    return { groups: [...groups].sort(), stale: [...stale].sort() };
+    return { groups: [...groups].sort(), stale: [...stale].sort(), onCall: [...onCall].sort() };
+  }
+
+  /**
+   * Who is on call for `<source>:<schedule>` now, each with when their time on call ends (shifts
+   * that follow each other without a gap count as one); undefined when it is not a synced schedule.
+   */
+  async onCallNow(
+    schedule: string,
+    sources?: SourceSummary[],
+  ): Promise<{ stale: boolean; people: Map<string, Date | undefined> } | undefined> {
+    const colon = schedule.indexOf(':');
+    if (colon <= 0) return undefined;
+    const source = (sources ?? (await this.sources())).find((s) => s.name === schedule.slice(0, colon));
+    if (!source || !ON_CALL_TYPES.has(source.type)) return undefined;
+    const docs = await this.db.models.ContextGroup.find(
+      { source: source.name, generation: source.generation, name: schedule.slice(colon + 1) },
+      { shifts: 1 },
+    ).lean();
+    const now = this.clock();
+    const all = docs.flatMap((d) => shifts(d.shifts));
+    const people = new Map<string, Date | undefined>();
+    for (const email of new Set(all.map((s) => s.email))) {
+      if (!onShift(all, email, now)) continue;
+      people.set(
+        email,
+        runEnd(
+          all.filter((s) => s.email === email),
+          now,
+        ),
+      );
+    }
+    return { stale: source.stale, people };
+  }
+
+  /** Every on-call schedule of the current generations, named `<source>:<schedule>` (for forms). */
+  async schedules(sources?: SourceSummary[]): Promise<string[]> {
+    const onCall = (sources ?? (await this.sources())).filter(
+      (s) => ON_CALL_TYPES.has(s.type) && s.generation > 0,
+    );
+    if (onCall.length === 0) return [];
+    const docs = await this.db.models.ContextGroup.find(
+      { $or: onCall.map((s) => ({ source: s.name, generation: s.generation })), part: 0 },
+      { source: 1, name: 1 },
+    ).lean();
+    return [...new Set(docs.map((d) => qualifiedGroup(d.source, d.name)))].sort();
   }
 
   /**
@@ -103,4 +152,20 @@ export class ContextDirectory {
 
 function shifts(stored: Array<{ email: string; start: Date; end?: Date | null }> | undefined): Shift[] {
   return (stored ?? []).map((s) => ({ email: s.email, start: s.start, ...(s.end ? { end: s.end } : {}) }));
+}
+
+/** The end of the unbroken time on call that covers `now`; undefined when it has no end. */
+function runEnd(own: Shift[], now: Date): Date | undefined {
+  let end: Date | undefined = now;
+  for (let grew = true; grew && end;) {
+    grew = false;
+    for (const s of own) {
+      if (s.start.getTime() <= end.getTime() && (s.end === undefined || s.end.getTime() > end.getTime())) {
+        end = s.end;
+        grew = true;
+        if (!end) break;
+      }
+    }
+  }
+  return end;
 }

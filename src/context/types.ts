@@ -80,6 +80,9 @@ export interface ContextSourceType {
   sync(input: SyncInput): Promise<SyncOutcome>;
 }
 
+/** Source types whose groups are on-call schedules (their groups carry shifts). */
+export const ON_CALL_TYPES: ReadonlySet<string> = new Set(['pagerduty', 'jsm_ops']);
+
 /** Source names become group-name prefixes (`okta:Engineering`), so no colon and nothing odd. */
 export const SOURCE_NAME = z
   .string()

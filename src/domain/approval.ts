@@ -33,6 +33,9 @@ function satisfies(
       return byGroups.includes(entry.id);
     case 'resource_owner':
       return owners.some((o) => sameId(o, by));
+    case 'on_call':
+      // Synced on-call groups list a person only while their shift covers the present.
+      return byGroups.includes(entry.schedule);
   }
 }
 
@@ -44,6 +47,8 @@ function describeEntry(entry: Approver): string {
       return `group ${entry.id}`;
     case 'resource_owner':
       return 'a resource owner';
+    case 'on_call':
+      return `whoever is on call for ${entry.schedule}`;
   }
 }
 
@@ -159,13 +164,13 @@ export function unsatisfiableStep(step: ApprovalStep, ctx: ApprovalContext): str
   const eligible = (ids: string[]) =>
     ids.map(normalizeEmail).filter((id) => ctx.allowSelfApproval || !sameId(id, ctx.requesterId));
   const candidates = (e: Approver): string[] | 'group' => {
-    if (e.type === 'group') return 'group';
+    if (e.type === 'group' || e.type === 'on_call') return 'group';
     return eligible(e.type === 'user' ? [e.id] : ctx.resourceOwners);
   };
   const describe = (e: Approver) =>
     e.type === 'resource_owner'
       ? 'there is no resource owner who could approve'
-      : `${e.id} cannot approve their own request`;
+      : `${e.type === 'user' ? e.id : describeEntry(e)} cannot approve their own request`;
   const blocked = step.approvers.filter((e) => candidates(e).length === 0);
   if (step.rule.type === 'all') return blocked.length > 0 ? blocked.map(describe).join('; ') : undefined;
   if (blocked.length === step.approvers.length) return blocked.map(describe).join('; ');
@@ -193,8 +198,9 @@ export function stepAudience(
   };
   for (const e of step.approvers) {
     if (e.type === 'user') addUser(e.id);
-    else if (e.type === 'group') {
-      if (!groups.includes(e.id)) groups.push(e.id);
+    else if (e.type === 'group' || e.type === 'on_call') {
+      const g = e.type === 'group' ? e.id : e.schedule;
+      if (!groups.includes(g)) groups.push(g);
     } else resourceOwners.forEach(addUser);
   }
   return { users, groups };

@@ -55,6 +55,11 @@ export function describeAvailability(av: Availability): string {
   return `available ${describeDays(av.days)} ${hours} (${av.timeZone})`;
 }
 
+/** "Mon–Fri 09:00–18:00". */
+export function describeWorkingHours(hours: Omit<Availability, 'timeZone'>): string {
+  return `${describeDays(hours.days)} ${hours.start === hours.end ? 'all day' : `${hours.start}–${hours.end}`}`;
+}
+
 function describeDays(days: readonly Weekday[]): string {
   const set = new Set(days);
   if (set.size === 7) return 'every day';
@@ -85,4 +90,41 @@ export function withinWorkingHours(timeZone: string | undefined, now: Date): boo
   const local = DateTime.fromJSDate(now, { zone: timeZone });
   if (!local.isValid) return undefined;
   return checkAvailability({ ...WORKING_HOURS, timeZone }, now).ok;
+}
+
+/**
+ * Reads hours as an admin types them: "Mon-Fri 09:00-18:00", "mon,wed 08:00-12:00",
+ * "every day 22:00-06:00" (dashes or en dashes). What describeWorkingHours writes reads back.
+ */
+export function parseWorkingHours(
+  text: string,
+): { ok: true; hours: Omit<Availability, 'timeZone'> } | { ok: false; reason: string } {
+  const m = /^\s*(.+?)\s+(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})\s*$/.exec(
+    text.replace(/\s+all day\s*$/i, ' 00:00-00:00'),
+  );
+  const usage = 'Write days and hours, e.g. "Mon-Fri 09:00-18:00" or "every day 22:00-06:00".';
+  if (!m) return { ok: false, reason: usage };
+  const [, daysText, start, end] = m as unknown as [string, string, string, string];
+  const pad = (t: string) => t.padStart(5, '0');
+  if (![start, end].every((t) => /^([01]\d|2[0-3]):[0-5]\d$/.test(pad(t))))
+    return { ok: false, reason: `Hours are HH:MM between 00:00 and 23:59. ${usage}` };
+  const days = new Set<Weekday>();
+  const dayOf = (d: string): Weekday | undefined =>
+    WEEKDAYS.find((w) => d.trim().toLowerCase().startsWith(w));
+  if (/^every\s*day$|^daily$/i.test(daysText.trim())) WEEKDAYS.forEach((d) => days.add(d));
+  else
+    for (const part of daysText.split(',')) {
+      const [from, to] = part.split(/[-–]/).map((x) => x.trim());
+      const a = from ? dayOf(from) : undefined;
+      const b = to === undefined ? a : dayOf(to);
+      if (!a || !b) return { ok: false, reason: `"${part.trim()}" is not a day. ${usage}` };
+      for (let i = WEEKDAYS.indexOf(a); ; i = (i + 1) % 7) {
+        days.add(WEEKDAYS[i]!);
+        if (WEEKDAYS[i] === b) break;
+      }
+    }
+  return {
+    ok: true,
+    hours: { days: WEEKDAYS.filter((d) => days.has(d)), start: pad(start), end: pad(end) },
+  };
 }

@@ -19,10 +19,15 @@ export const principalSchema = z.discriminatedUnion('type', [
 ]);
 export type Principal = z.infer<typeof principalSchema>;
 
+/** An on-call schedule synced by a context source, named `<source>:<schedule>`. */
+const schedule = name.refine((s) => s.indexOf(':') > 0, 'name the schedule as <source>:<schedule>');
+
 export const approverSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('user'), id: name }),
   z.object({ type: z.literal('group'), id: name }),
   z.object({ type: z.literal('resource_owner') }),
+  /** Whoever is on call for the schedule when the step opens (and when they decide). */
+  z.object({ type: z.literal('on_call'), schedule }),
 ]);
 export type Approver = z.infer<typeof approverSchema>;
 
@@ -87,6 +92,11 @@ export const approvalSchema = z.object({
   timeoutMinutes: minutes.min(1).default(24 * 60),
   /** Approvers are reminded this long after a step opens (0 = never). */
   reminderMinutes: minutes.min(0).default(60),
+  /**
+   * Approved automatically when the requester is on call for one of these schedules at the time
+   * they ask; otherwise the steps decide (docs/ARCHITECTURE.md, "Flows that use context").
+   */
+  autoApproveWhenOnCall: z.array(schedule).max(20).default([]),
 });
 export type ApprovalPolicy = z.infer<typeof approvalSchema>;
 
@@ -115,6 +125,23 @@ export const availabilitySchema = z.object({
 });
 export type Availability = z.infer<typeof availabilitySchema>;
 
+/** Hours in the requester's own time zone (their chat profile's), the same for everyone's clock. */
+export const workingHoursSchema = availabilitySchema.omit({ timeZone: true });
+export type WorkingHours = z.infer<typeof workingHoursSchema>;
+
+/**
+ * Access granted without a request while the person is on call for one of the schedules, and
+ * revoked when they no longer are (docs/ARCHITECTURE.md, "Automatic grants").
+ */
+export const automaticSchema = z.object({
+  whileOnCall: z.array(schedule).min(1).max(20),
+  targets: z
+    .array(z.object({ integration: name, resource: z.string().min(1).max(1000), permission: name }))
+    .min(1)
+    .max(50),
+});
+export type AutomaticGrants = z.infer<typeof automaticSchema>;
+
 export const extensionPolicySchema = z.object({
   mode: z.enum(['none', 'direct', 'approval']).default('none'),
   maxCount: z.number().int().min(0).max(100).default(1),
@@ -139,15 +166,24 @@ export const flowSchema = z
       allowSelfApproval: false,
       timeoutMinutes: 24 * 60,
       reminderMinutes: 60,
+      autoApproveWhenOnCall: [],
     }),
     duration: durationPolicySchema,
     requireJustification: z.boolean().default(false),
     availability: availabilitySchema.optional(),
+    /** Requests only within these hours of the requester's own time zone. */
+    workingHours: workingHoursSchema.optional(),
+    automatic: automaticSchema.optional(),
     extension: extensionPolicySchema.default({ mode: 'none', maxCount: 1 }),
   })
   .refine((f) => f.targets.length > 0 || f.bundles.length > 0, {
     message: 'a flow needs at least one target or bundle',
     path: ['targets'],
+  })
+  .refine((f) => f.approval.autoApproveWhenOnCall.length === 0 || f.approval.steps.length > 0, {
+    message:
+      'add an approval step for requesters who are not on call (without one, every request is approved anyway)',
+    path: ['approval', 'autoApproveWhenOnCall'],
   });
 export type FlowInput = z.input<typeof flowSchema>;
 export type FlowDefinition = z.infer<typeof flowSchema>;

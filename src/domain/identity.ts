@@ -7,7 +7,11 @@ export interface Identity {
   groups: string[];
   /** IANA time zone from the chat profile, when known. */
   timeZone?: string;
-  onCall?: boolean;
+  /**
+   * On-call schedules (`<source>:<schedule>`) the person is on shift for now; absent when Latch
+   * syncs no on-call source, so "not on call" is only said when it is known.
+   */
+  onCallFor?: string[];
   /**
    * Groups (of `groups`) that come from a context source whose last sync is too old: they still
    * say who may ask and approve, but never approve anything automatically.

@@ -2,7 +2,9 @@
  * Which flow, if any, lets someone ask for a target. Reason texts are shown to the requester, so
  * they name the flow and what is missing.
  */
-import { checkAvailability } from './availability.js';
+import { DateTime } from 'luxon';
+import { checkAvailability, describeWorkingHours } from './availability.js';
+import { describeApprovers } from './approval.js';
 import type {
   Approver,
   BundleDefinition,
@@ -45,10 +47,42 @@ export function isGrantee(flow: Flow, who: Identity): boolean {
  * cannot vouch for still lets them ask, but a person decides.
  */
 export function trustsAutoApproval(flow: Flow, who: Identity): boolean {
-  if (flow.approval.steps.length > 0) return true;
+  if (flow.approval.steps.length > 0 && flow.approval.autoApproveWhenOnCall.length === 0) return true;
   const stale = who.staleGroups ?? [];
   if (stale.length === 0) return true;
   return isGrantee(flow, { ...who, groups: who.groups.filter((g) => !stale.includes(g)) });
+}
+
+/** Where a request goes and why: the sentence the requester and the approvers are shown. */
+export interface Route {
+  auto: boolean;
+  reason: string;
+  /** The flow's auto-approval schedules the requester is on call for now. */
+  onCall: string[];
+}
+
+/**
+ * Approved automatically, or asked of the approvers (docs/ARCHITECTURE.md, "Flows that use
+ * context"). A schedule from a stale source never approves by itself: the rota Latch holds may be
+ * out of date, so a person decides.
+ */
+export function routeRequest(flow: Flow, who: Identity): Route {
+  const steps = flow.approval.steps;
+  if (steps.length === 0) return { auto: true, reason: `${flow.name} needs no approval`, onCall: [] };
+  const asks = `${flow.name} asks ${describeApprovers(steps[0]!)} to approve${steps.length > 1 ? ` (step 1 of ${steps.length})` : ''}`;
+  const schedules = flow.approval.autoApproveWhenOnCall;
+  if (schedules.length === 0) return { auto: false, reason: asks, onCall: [] };
+  const onCall = schedules.filter((s) => who.groups.includes(s));
+  const trusted = onCall.filter((s) => !(who.staleGroups ?? []).includes(s));
+  if (trusted.length > 0)
+    return { auto: true, reason: `on call for ${trusted.join(', ')}, so approved automatically`, onCall };
+  if (onCall.length > 0)
+    return {
+      auto: false,
+      reason: `on call for ${onCall.join(', ')}, but that rota has not synced recently, so ${asks}`,
+      onCall,
+    };
+  return { auto: false, reason: `not on call for ${schedules.join(' or ')}, so ${asks}`, onCall };
 }
 
 export function selectorMatches(sel: ResourceSelector, r: Resource): boolean {
@@ -97,9 +131,19 @@ function gate(flow: Flow, who: Identity): string | undefined {
   return undefined;
 }
 
-function availabilityReason(flow: Flow, now: Date): string | undefined {
+/** Why the flow is closed to `who` at `now`: its own hours, or the requester's working hours. */
+export function closedReason(flow: Flow, who: Identity, now: Date): string | undefined {
   const av = checkAvailability(flow.availability, now);
-  return av.ok ? undefined : `Flow ${flow.name} is only ${av.reason}`;
+  if (!av.ok) return `Flow ${flow.name} is only ${av.reason}`;
+  if (!flow.workingHours) return undefined;
+  const hours = describeWorkingHours(flow.workingHours);
+  if (!who.timeZone)
+    return `Flow ${flow.name} is only open within your working hours (${hours}), and your time zone is not known: set it in your chat profile`;
+  const wh = checkAvailability({ ...flow.workingHours, timeZone: who.timeZone }, now);
+  if (wh.ok) return undefined;
+  const local = DateTime.fromJSDate(now, { zone: who.timeZone });
+  const at = local.isValid ? `; it is ${local.toFormat('ccc HH:mm')} there now` : '';
+  return `Flow ${flow.name} is only open within your working hours (${hours}, in your time zone ${who.timeZone})${at}`;
 }
 
 function decideTarget(
@@ -126,7 +170,7 @@ function decideTarget(
   if (!resource.permissions.includes(target.permission)) {
     return { flow, allowed: false, reason: `${label} does not support the ${target.permission} permission` };
   }
-  const closed = availabilityReason(flow, now);
+  const closed = closedReason(flow, who, now);
   if (closed) return { flow, allowed: false, reason: closed };
   return { flow, allowed: true };
 }
@@ -163,6 +207,7 @@ export function fallbackFlow(settings: Settings): Flow {
       allowSelfApproval: false,
       timeoutMinutes: 24 * 60,
       reminderMinutes: 60,
+      autoApproveWhenOnCall: [],
     },
     duration: {
       choicesMinutes: [],
@@ -256,7 +301,7 @@ export function eligibleTargets(
 ): EligibleTarget[] {
   const out: EligibleTarget[] = [];
   for (const flow of flows) {
-    if (flow.id === FALLBACK_FLOW_ID || gate(flow, who) || availabilityReason(flow, now)) continue;
+    if (flow.id === FALLBACK_FLOW_ID || gate(flow, who) || closedReason(flow, who, now)) continue;
     const byResource = new Map<string, EligibleTarget>();
     for (const spec of flow.targets) {
       for (const resource of resourcesCoveredBy(spec, catalog)) {
@@ -297,7 +342,7 @@ export function evaluateBundleFlows(
       (flow.bundles.includes(bundleName)
         ? undefined
         : `Flow ${flow.name} does not include the bundle ${bundleName}`) ??
-      availabilityReason(flow, now);
+      closedReason(flow, who, now);
     return refused ? { flow, allowed: false, reason: refused } : { flow, allowed: true };
   });
 }

@@ -21,7 +21,7 @@ export type RequestState = (typeof REQUEST_STATES)[number];
 export const OPEN_STATES = ['pending', 'approved', 'granting'] as const satisfies readonly RequestState[];
 /** Holding access on the system: granted, or being taken away. */
 export const LIVE_STATES = ['active', 'revoking'] as const satisfies readonly RequestState[];
-export type RequestSource = 'slack' | 'teams' | 'web' | 'cli' | 'api';
+export type RequestSource = 'slack' | 'teams' | 'web' | 'cli' | 'api' | 'automatic';
 
 /** Human wording for chat messages. */
 export const STATE_LABELS: Record<RequestState, string> = {

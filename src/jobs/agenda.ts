@@ -8,6 +8,7 @@ import type { Database } from '../store/db.js';
 import type { Logger } from '../logger.js';
 import type { SweepLoop } from './sweep-loop.js';
 import type { ContextSync } from '../context/sync.js';
+import type { AutomaticGrants } from '../lifecycle/automatic.js';
 
 export const SWEEP_JOB = 'latch:sweep';
 /** One recurring job per context source (`data.source`), every `syncEveryMinutes`. */
@@ -40,6 +41,8 @@ export async function startJobs(
   log: Logger,
   opts: JobsOptions,
   context?: ContextSync,
+  /** Automatic grants follow the rotas: checked every minute and after each sync. */
+  automatic?: AutomaticGrants,
 ): Promise<RunningJobs> {
   const mongo = db.conn.db;
   if (!mongo) throw new Error('database connection is not open');
@@ -58,7 +61,7 @@ export async function startJobs(
     },
     { concurrency: 1, lockLifetime: opts.lockLifetimeMs },
   );
-  if (context) defineContextJobs(agenda, db, context, log, stopping.signal, opts.lockLifetimeMs);
+  if (context) defineContextJobs(agenda, db, context, log, stopping.signal, opts.lockLifetimeMs, automatic);
   agenda.on('error', (err: unknown) => log.error({ err }, 'agenda error'));
   await agenda.start();
   await agenda.every('5 seconds', SWEEP_JOB);
@@ -89,7 +92,18 @@ function defineContextJobs(
   log: Logger,
   stopping: AbortSignal,
   lockLifetimeMs: number,
+  automatic?: AutomaticGrants,
 ): void {
+  const followRotas = async () => {
+    if (!automatic || stopping.aborted) return;
+    try {
+      const report = await automatic.check();
+      if (report.started + report.ended + report.extended > 0 || report.problems.length > 0)
+        log.info(report, 'automatic grants checked');
+    } catch (err) {
+      log.warn({ err }, 'automatic grants could not be checked; the next minute tries again');
+    }
+  };
   agenda.define<{ source: string }>(
     CONTEXT_SYNC_JOB,
     async (job) => {
@@ -104,6 +118,7 @@ function defineContextJobs(
         const report = await context.run(job.attrs.data.source, stopping);
         if (!report.ok && 'busy' in report)
           log.debug({ source: report.source }, 'context source is being synced elsewhere');
+        if (report.ok) await followRotas();
       } finally {
         clearInterval(touching);
       }
@@ -115,6 +130,7 @@ function defineContextJobs(
     async () => {
       await scheduleContextJobs(agenda, db);
       await context.checkStale();
+      await followRotas();
     },
     { concurrency: 1 },
   );

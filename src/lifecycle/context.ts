@@ -15,6 +15,7 @@ import { stepAudience } from '../domain/approval.js';
 import type { ApprovalStep } from '../domain/flow.js';
 import type { Identity } from '../domain/identity.js';
 import type { ContextDirectory } from '../context/directory.js';
+import { ON_CALL_TYPES } from '../context/types.js';
 import type { Resource } from '../domain/resource.js';
 import type { Logger } from '../logger.js';
 import type { LatchMetrics } from '../metrics.js';
@@ -102,8 +103,14 @@ export class LifecycleContext {
     if (sources.length === 0) return who;
     const synced = new Set(sources.map((s) => s.name));
     const own = who.groups.filter((g) => !synced.has(g.slice(0, Math.max(0, g.indexOf(':')))));
-    const { groups, stale } = await dir.groupsOf(who.email || who.id, sources);
-    return { ...who, groups: [...own, ...groups], staleGroups: stale };
+    const { groups, stale, onCall } = await dir.groupsOf(who.email || who.id, sources);
+    const rotas = sources.some((s) => ON_CALL_TYPES.has(s.type));
+    return {
+      ...who,
+      groups: [...own, ...groups],
+      staleGroups: stale,
+      ...(rotas ? { onCallFor: onCall } : {}),
+    };
   }
 
   /**
@@ -125,6 +132,11 @@ export class LifecycleContext {
       else for (const m of members) users.add(m);
     }
     return { users: [...users], groups };
+  }
+
+  /** The synced context (groups, on-call rotas), when this process has one. */
+  get directory(): ContextDirectory | undefined {
+    return this.deps.contextDirectory;
   }
 
   /** Emails a channel resolved from LATCH_ADMINS entries that were chat user ids. */

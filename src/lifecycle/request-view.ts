@@ -7,10 +7,22 @@ import type { RequestDoc } from '../store/models.js';
 export interface RequestView {
   id: string;
   number: number;
-  requester: { id: string; email: string; displayName?: string; groups: string[]; timeZone?: string };
+  requester: {
+    id: string;
+    email: string;
+    displayName?: string;
+    groups: string[];
+    timeZone?: string;
+    /** On-call schedules they were on shift for when they asked; absent when no rota is known. */
+    onCallFor?: string[];
+  };
   flowId: string;
   flowName: string;
   viaFallback: boolean;
+  /** Why it was approved automatically or went to approvers (docs/ARCHITECTURE.md, "Flows that use context"). */
+  routing?: string;
+  /** Granted by an automatic flow rather than asked for. */
+  automatic?: boolean;
   bundle?: string;
   targets: Array<{
     integration: string;
@@ -50,10 +62,13 @@ export function toView(doc: RequestDoc): RequestView {
       displayName: doc.requester.displayName ?? undefined,
       groups: [...(doc.requester.groups ?? [])],
       timeZone: doc.requester.timeZone ?? undefined,
+      ...(doc.requester.onCallFor ? { onCallFor: [...doc.requester.onCallFor] } : {}),
     },
     flowId: doc.flowId,
     flowName: doc.flowName,
     viaFallback: Boolean(doc.viaFallback),
+    routing: doc.routing ?? undefined,
+    ...(doc.origin === 'automatic' ? { automatic: true } : {}),
     bundle: doc.bundle ?? undefined,
     targets: doc.targets.map((t) => ({
       integration: t.integration,

@@ -15,6 +15,8 @@ const requesterSchema = new Schema(
     displayName: String,
     groups: { type: [String], default: [] },
     timeZone: String,
+    /** On-call schedules they were on shift for when they asked; absent when Latch knows no rota. */
+    onCallFor: { type: [String], default: undefined },
   },
   { _id: false },
 );
@@ -58,6 +60,10 @@ const requestSchema = new Schema(
     /** The flow as it was at submission: later edits do not change the rules of a running request. */
     flow: { type: Schema.Types.Mixed, required: true },
     viaFallback: { type: Boolean, default: false },
+    /** Why it was approved automatically or went to its approvers, in words shown to both. */
+    routing: String,
+    /** How it came to be: asked for (absent), or granted by an automatic flow while a condition holds. */
+    origin: String,
     bundle: String,
     targets: { type: [targetSchema], required: true },
     durationMinutes: { type: Number, default: null },
@@ -140,12 +146,21 @@ export interface TargetDoc {
 export interface RequestDoc {
   _id: mongoose.Types.ObjectId;
   number: number;
-  requester: { id: string; email: string; displayName?: string; groups: string[]; timeZone?: string };
+  requester: {
+    id: string;
+    email: string;
+    displayName?: string;
+    groups: string[];
+    timeZone?: string;
+    onCallFor?: string[];
+  };
   flowId: string;
   flowName: string;
   /** The flow as it was at submission. */
   flow: Flow;
   viaFallback: boolean;
+  routing?: string;
+  origin?: 'automatic';
   bundle?: string;
   targets: TargetDoc[];
   durationMinutes: number | null;

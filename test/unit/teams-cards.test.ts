@@ -251,6 +251,7 @@ describe('card size', () => {
       }),
       requestFormCard({
         anything: true,
+        closed: Array.from({ length: 9 }, () => long(3000, 'c')),
         banner: long(3000, 'b'),
         resources: Array.from({ length: 50 }, (_, i) => ({
           value: long(16, 'v') + i,

@@ -11,6 +11,7 @@ import type { Approver, Flow, FlowInput, Principal, ResourceSelector } from '../
 import type { Identity } from '../../domain/identity.js';
 import { LatchError } from '../../lifecycle/errors.js';
 import { decodeValue } from '../../../blocks/slack/text.js';
+import { parseWorkingHours } from '../../domain/availability.js';
 import { errorText, parseMetadata, type SlackDeps } from './context.js';
 import type { StateValue, ViewPayload } from './request-flow.js';
 
@@ -59,6 +60,7 @@ export async function openFlowModal(
       userGroups: groups.map((g) => ({ handle: g.handle, name: g.name })),
       integrations: choices.integrations,
       bundles: choices.bundles,
+      schedules: choices.schedules,
       permissions: permissions.length ? permissions : ['read', 'write', 'admin'],
       privateMetadata: JSON.stringify({ id: flow?.id, t: teamId }),
     }),
@@ -75,6 +77,8 @@ const FLOW_FIELD_BLOCK: Record<string, string> = {
   duration: 'max_duration',
   extension: 'extension',
   requireJustification: 'options',
+  autoApproveWhenOnCall: 'oncall_auto',
+  workingHours: 'working_hours',
 };
 
 export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: Identity): Promise<FormAck> {
@@ -94,11 +98,9 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
   if (include.length === 0) errors.grantees_users = 'Choose who may ask: people, user groups or everyone.';
 
   const integration = selected(v, 'integration');
+  const choices = await deps.latch.queries.flowFormChoices(who);
   const knownPermissions = [
-    ...new Set([
-      ...(await deps.latch.queries.flowFormChoices(who)).permissions,
-      ...(existing?.targets[0]?.permissions ?? []),
-    ]),
+    ...new Set([...choices.permissions, ...(existing?.targets[0]?.permissions ?? [])]),
   ];
   const permissions = selectedMany(v, 'permissions')
     .map((p) => decodeValue(p, knownPermissions))
@@ -118,6 +120,21 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
     approvers.push({ type: 'user', id: email });
   for (const g of selectedMany(v, 'approvers_groups')) approvers.push({ type: 'group', id: g });
   if (selectedMany(v, 'approvers_owners').includes('owners')) approvers.push({ type: 'resource_owner' });
+  const knownSchedules = [
+    ...choices.schedules,
+    ...(existing?.approval.autoApproveWhenOnCall ?? []),
+    ...(existing?.approval.steps[0]?.approvers ?? []).flatMap((a) =>
+      a.type === 'on_call' ? [a.schedule] : [],
+    ),
+  ];
+  const schedulesIn = (block: string) =>
+    selectedMany(v, block)
+      .map((s) => decodeValue(s, knownSchedules))
+      .filter((s): s is string => s !== undefined);
+  for (const schedule of schedulesIn('oncall_approvers')) approvers.push({ type: 'on_call', schedule });
+  const hoursText = text(v, 'working_hours');
+  const hours = hoursText ? parseWorkingHours(hoursText) : undefined;
+  if (hours && !hours.ok) errors.working_hours = hours.reason;
   const rule = selected(v, 'rule') === 'all' ? { type: 'all' as const } : { type: 'any' as const };
   const steps = [
     ...(approvers.length ? [{ approvers, rule }] : []),
@@ -146,6 +163,7 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
       allowSelfApproval: options.includes('self_approval'),
       timeoutMinutes: timeoutHours * 60,
       reminderMinutes: existing?.approval.reminderMinutes ?? 60,
+      autoApproveWhenOnCall: schedulesIn('oncall_auto'),
     },
     duration: {
       choicesMinutes: [],
@@ -154,6 +172,8 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
     },
     requireJustification: options.includes('justification'),
     availability: existing?.availability,
+    ...(hours?.ok ? { workingHours: hours.hours } : {}),
+    ...(existing?.automatic ? { automatic: existing.automatic } : {}),
     extension: {
       mode: (selected(v, 'extension') ?? 'none') as 'none' | 'direct' | 'approval',
       maxCount: extensionCount,

@@ -197,6 +197,7 @@ export async function submitRequest(
         summary: plainTargets(request),
         waitingOn,
         auto: request.state !== 'pending',
+        routing: request.routing,
       }),
     };
   } catch (err) {

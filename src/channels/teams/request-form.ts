@@ -131,6 +131,7 @@ function formFor(all: Offers, state: FormState, errors: FieldErrors = {}, banner
     justificationRequired: o.justificationRequired,
     justification: state.justification,
     notes: o.notes,
+    closed: o.closed,
     errors,
     banner,
     drawn: choiceDigest(

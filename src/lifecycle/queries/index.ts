@@ -58,6 +58,10 @@ export interface RequesterContext {
   /** "Tue 14:05" in the requester's zone. */
   localTime?: string;
   withinWorkingHours?: boolean;
+  /** On-call schedules they were on shift for when they asked; undefined when Latch knows no rota. */
+  onCall?: string[];
+  /** Why the request went to approvers (or was approved by itself). */
+  routing?: string;
   /** Earlier requests by the same person: all, and for the same resources. */
   previousRequests: number;
   previousForSame: number;
@@ -144,6 +148,8 @@ export class LatchQueries {
       timeZone: tz,
       localTime: zoned?.isValid ? zoned.toFormat('ccc HH:mm') : undefined,
       withinWorkingHours: withinWorkingHours(tz, now),
+      onCall: r.requester.onCallFor,
+      routing: r.routing,
       previousRequests,
       previousForSame,
     };
@@ -213,15 +219,19 @@ export class LatchQueries {
     bundles: string[];
     permissions: string[];
     resources: Array<{ integration: string; id: string; name: string; permissions: string[] }>;
+    /** On-call schedules the context sources synced, `<source>:<schedule>`. */
+    schedules: string[];
   }> {
     await this.admin.assertAdmin(who, 'flow.edit');
     const { Integration } = this.ctx.db.models;
-    const [integrations, bundles, catalog] = await Promise.all([
+    const [integrations, bundles, catalog, schedules] = await Promise.all([
       Integration.distinct('name') as Promise<string[]>,
       this.ctx.bundleNames(),
       this.ctx.catalog(),
+      this.ctx.directory?.schedules() ?? Promise.resolve([]),
     ]);
     return {
+      schedules,
       integrations: integrations.sort(),
       bundles: bundles.sort(),
       permissions: [...new Set(catalog.flatMap((r) => r.permissions))].sort(),

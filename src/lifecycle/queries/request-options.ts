@@ -11,7 +11,9 @@ import type { Identity } from '../../domain/identity.js';
 import {
   ANY,
   FALLBACK_FLOW_ID,
+  closedReason,
   eligibleTargets,
+  isGrantee,
   evaluateBundleFlows,
   fallbackFlow,
   type EligibleTarget,
@@ -35,6 +37,8 @@ export interface Offers {
   bundles: string[];
   /** Enabled flows, and the fallback flow last. */
   flows: Flow[];
+  /** Why flows that list this person are closed to them now (hours, working hours). */
+  closed: string[];
 }
 
 /** What the person has chosen so far. */
@@ -66,6 +70,8 @@ export interface RequestOptions {
   justificationRequired: boolean;
   /** Plain sentences: which flow applies, who approves. */
   notes: string[];
+  /** Why flows that list this person are closed to them now. */
+  closed: string[];
 }
 
 export function offerKey(integration: string, resourceId: string): string {
@@ -135,7 +141,12 @@ export async function offersFor(ctx: LifecycleContext, who: Identity): Promise<O
   const bundles = bundleNames.filter((name) =>
     evaluateBundleFlows(enabled, who, name, now).some((d) => d.allowed),
   );
-  return { offers: [...byKey.values()], bundles, flows: [...enabled, fallback] };
+  const closed = enabled.flatMap((f) => {
+    if (f.id === FALLBACK_FLOW_ID || !isGrantee(f, who)) return [];
+    const why = closedReason(f, who, now);
+    return why ? [`${why}.`] : [];
+  });
+  return { offers: [...byKey.values()], bundles, flows: [...enabled, fallback], closed };
 }
 
 /** Offers matching a search, those covered by a real flow first, then by name. */
@@ -206,6 +217,7 @@ export function requestOptions(all: Offers, choice: RequestChoice): RequestOptio
       choice.duration !== undefined ? choice.duration : flow ? defaultDuration(flow.duration) : undefined,
     justificationRequired: flow?.requireJustification ?? false,
     notes,
+    closed: all.closed,
   };
 }
 

@@ -1,7 +1,7 @@
 /** Asking for access: the flow that applies, the checks it makes, the request and its first events. */
 import type { Flow } from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
-import { unsatisfiableStep } from '../../domain/approval.js';
+import { describeApprovers, unsatisfiableStep } from '../../domain/approval.js';
 import { checkRequestedDuration } from '../../domain/duration.js';
 import { formatRequestId } from '../../domain/human-id.js';
 import {
@@ -11,6 +11,7 @@ import {
   matchBundleFlow,
   trustsAutoApproval,
   matchFlow,
+  routeRequest,
   type TargetRef,
 } from '../../domain/policy.js';
 import { STATE_LABELS, type RequestSource, type RequestState } from '../../domain/request.js';
@@ -68,15 +69,33 @@ export class SubmitUseCase {
     const viaFallback = picked.id === FALLBACK_FLOW_ID;
     // Fail closed (docs/ARCHITECTURE.md, "Context sources"): the request goes to the fallback
     // flow's approvers (the admins, unless Settings name others) instead of approving itself.
-    const withheld = viaFallback ? [] : trustsAutoApproval(picked, who) ? [] : (who.staleGroups ?? []);
+    const pickedRoute = viaFallback
+      ? {
+          auto: false,
+          reason: `no access flow covers this, so the fallback flow asks ${describeApprovers(picked.approval.steps[0]!)} to approve`,
+          onCall: [],
+        }
+      : routeRequest(picked, who);
+    // Fail closed (docs/ARCHITECTURE.md, "Context sources"): a flow that would approve by itself
+    // asks a person instead when the requester's groups come from a stale source. A flow without
+    // steps then goes to the fallback flow's approvers (the admins, unless Settings name others).
+    const withheld = pickedRoute.auto && !trustsAutoApproval(picked, who) ? (who.staleGroups ?? []) : [];
     const flow: Flow =
-      withheld.length === 0
+      withheld.length === 0 || picked.approval.steps.length > 0
         ? picked
         : { ...picked, approval: { ...picked.approval, steps: fallbackFlow(settings).approval.steps } };
     if (withheld.length > 0 && flow.approval.steps.some((s) => s.approvers.length === 0))
       throw forbidden(
         `${flow.name} approves automatically, but your groups ${withheld.join(', ')} come from a source that has not synced recently, and there is no admin to ask instead. Try again later.`,
       );
+    const route =
+      withheld.length === 0
+        ? pickedRoute
+        : {
+            auto: false,
+            reason: `groups ${withheld.join(', ')} come from a source that has not synced recently, so ${describeApprovers(flow.approval.steps[0]!)} must approve`,
+            onCall: pickedRoute.onCall,
+          };
     const probe = {
       requesterId: who.id,
       resourceOwners: [...new Set(resources.flatMap((r) => r.owners))],
@@ -97,7 +116,7 @@ export class SubmitUseCase {
       throw invalid(`${flow.name} asks for a justification.`, 'justification');
     }
 
-    const autoApproved = flow.approval.steps.length === 0;
+    const autoApproved = route.auto;
     const state: RequestState = autoApproved ? 'approved' : 'pending';
     const number = await nextRequestNumber(ctx);
     const openKey = `${who.id}|${[...uniqueKeys].sort().join(',')}`;
@@ -122,11 +141,13 @@ export class SubmitUseCase {
             displayName: who.displayName,
             groups: who.groups,
             timeZone: who.timeZone,
+            ...(who.onCallFor ? { onCallFor: who.onCallFor } : {}),
           },
           flowId: flow.id,
           flowName: flow.name,
           flow,
           viaFallback,
+          routing: route.reason,
           bundle: input.bundle,
           targets: refs.map((ref, i) => ({
             integration: ref.integration,
@@ -179,6 +200,7 @@ export class SubmitUseCase {
             durationMinutes: duration.minutes,
             justification,
             source: input.source,
+            routing: route.reason,
           },
           at: now,
         },
@@ -199,7 +221,7 @@ export class SubmitUseCase {
                 actor: { type: 'system' as const, id: 'latch' },
                 action: 'request.approved',
                 subject: { type: 'request', id: view.id },
-                details: { auto: true, flow: flow.name },
+                details: { auto: true, flow: flow.name, reason: route.reason },
                 at: now,
               },
             ]

@@ -361,6 +361,7 @@ function home(section: HomeModel['section'], over: Partial<HomeModel> = {}): Hom
 
 const REQUEST_FORM: RequestForm = {
   anything: true,
+  closed: [],
   selected: [
     { value: 'postgres-prod|billing', label: 'billing · postgres-prod' },
     { value: 'postgres-prod|ledger', label: 'ledger · postgres-prod' },
@@ -384,6 +385,7 @@ const REQUEST_FORM: RequestForm = {
 };
 
 const FLOW_FORM: FlowFormModel = {
+  schedules: [],
   granteeUserIds: [],
   approverUserIds: [],
   userGroups: USER_GROUPS,
@@ -885,6 +887,7 @@ function xHome(section: HomeModel['section'], page = 0): HomeModel {
 
 const X_REQUEST_FORM: RequestForm = {
   anything: true,
+  closed: Array.from({ length: 9 }, () => long('Flow <Prod> & closed', 3000, ' ')),
   selected: X_RESOURCES.map((name, i) => ({
     value: `${X_INTEGRATIONS[i % 10]!}|r${pad(i)}`,
     label: `${name} · ${X_INTEGRATIONS[i % 10]!}`,
@@ -905,6 +908,7 @@ const X_REQUEST_FORM: RequestForm = {
 };
 
 const X_FLOW_FORM: FlowFormModel = {
+  schedules: range(150).map((i) => `pagerduty-${i}:${long('Primary <rota> & co', 300, ' ')}`),
   granteeUserIds: X_USER_IDS,
   approverUserIds: X_USER_IDS,
   userGroups: X_GROUPS,

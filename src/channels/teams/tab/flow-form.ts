@@ -7,6 +7,7 @@
  * flow. Validation stays the core's: the same flowSchema runs here only to put each problem on the
  * field it concerns, and admin.saveFlow checks everything again.
  */
+import { describeWorkingHours } from '../../../domain/availability.js';
 import { z } from 'zod';
 import {
   flowSchema,
@@ -111,7 +112,10 @@ export function flowToForm(f: Flow | undefined): FlowForm {
     bundles: f?.bundles ?? [],
     steps: (f?.approval.steps.length ? f.approval.steps : [undefined]).map((s) => ({
       people: (s?.approvers ?? []).flatMap((a) => (a.type === 'user' ? [a.id] : [])).join(', '),
-      groups: (s?.approvers ?? []).flatMap((a) => (a.type === 'group' ? [a.id] : [])).join(', '),
+      // On-call schedules read like the synced groups they are (`pagerduty:Primary`); kept as on-call.
+      groups: (s?.approvers ?? [])
+        .flatMap((a) => (a.type === 'group' ? [a.id] : a.type === 'on_call' ? [a.schedule] : []))
+        .join(', '),
       owners: (s?.approvers ?? []).some((a) => a.type === 'resource_owner'),
       rule: s?.rule.type ?? 'any',
       quorum: s?.rule.type === 'quorum' ? String(s.rule.count) : '',
@@ -129,6 +133,12 @@ export function flowToForm(f: Flow | undefined): FlowForm {
   };
 }
 
+function onCallBefore(existing: Flow | undefined, step: number): string[] {
+  return (existing?.approval.steps[step]?.approvers ?? []).flatMap((a) =>
+    a.type === 'on_call' ? [a.schedule] : [],
+  );
+}
+
 /** What the stored flow has that the form does not edit, said to the admin so nothing is a surprise. */
 export function keptFromFlow(f: Flow | undefined): string[] {
   if (!f) return [];
@@ -136,6 +146,18 @@ export function keptFromFlow(f: Flow | undefined): string[] {
   if (f.availability)
     out.push(
       `Requests are only possible ${f.availability.days.join(', ')} ${f.availability.start}–${f.availability.end} (${f.availability.timeZone}); this is kept (change it in the flows file).`,
+    );
+  if (f.workingHours)
+    out.push(
+      `Requests are only possible within the requester's working hours, ${describeWorkingHours(f.workingHours)} in their own time zone; this is kept (change it in Slack or the flows file).`,
+    );
+  if (f.approval.autoApproveWhenOnCall.length)
+    out.push(
+      `Requests are approved automatically when the requester is on call for ${f.approval.autoApproveWhenOnCall.join(' or ')}; this is kept (change it in Slack or the flows file).`,
+    );
+  if (f.automatic)
+    out.push(
+      `Access is granted automatically while people are on call for ${f.automatic.whileOnCall.join(' or ')}; this is kept (change it in the flows file).`,
     );
   if (f.grantees.exclude.length)
     out.push(`${f.grantees.exclude.length} excluded requester(s) are kept (change them in the flows file).`);
@@ -251,7 +273,11 @@ export function formToFlowInput(
   form.steps.forEach((s, i) => {
     const approvers: Approver[] = [
       ...people(s.people, `steps.${i}.approvers`, errors).map((id) => ({ type: 'user' as const, id })),
-      ...groups(s.groups).map((id) => ({ type: 'group' as const, id })),
+      ...groups(s.groups).map((id) =>
+        onCallBefore(existing, i).includes(id)
+          ? { type: 'on_call' as const, schedule: id }
+          : { type: 'group' as const, id },
+      ),
       ...(s.owners ? [{ type: 'resource_owner' as const }] : []),
     ];
     // A step nobody is named in is left out: no step at all means approved automatically (Slack's rule).
@@ -317,6 +343,7 @@ export function formToFlowInput(
       allowSelfApproval: form.allowSelfApproval,
       timeoutMinutes: (timeoutHours ?? 24) * 60,
       reminderMinutes: reminderMinutes ?? 60,
+      autoApproveWhenOnCall: existing?.approval.autoApproveWhenOnCall ?? [],
     },
     duration: {
       choicesMinutes: [...new Set(form.choices)].sort((a, b) => a - b),
@@ -325,6 +352,8 @@ export function formToFlowInput(
     },
     requireJustification: form.requireJustification,
     ...(existing?.availability ? { availability: existing.availability } : {}),
+    ...(existing?.workingHours ? { workingHours: existing.workingHours } : {}),
+    ...(existing?.automatic ? { automatic: existing.automatic } : {}),
     extension: { mode: form.extensionMode, maxCount: extensionCount ?? 1 },
   };
 

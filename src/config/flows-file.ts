@@ -6,6 +6,7 @@
  * Every problem is reported with the line it is on, because the person reading the error is editing
  * the file, and all problems are reported at once.
  */
+import { ON_CALL_TYPES } from '../context/types.js';
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
@@ -279,7 +280,47 @@ export function parseFlowsFile(text: string, opts: FlowsFileOptions): DeclaredCo
         `unknown context source "${source}" (groups of a source are named <source>:<group>)`,
       );
   };
+  const declaredTypes = new Map(
+    contextItems
+      .map((c) => [field(c, 'name'), field(c, 'type')] as const)
+      .filter(([n]) => typeof n === 'string'),
+  );
+  const checkSchedule = (name: unknown, at: Path) => {
+    if (typeof name !== 'string' || !name.includes(':')) return;
+    const source = name.slice(0, name.indexOf(':'));
+    if (!sourceNames.has(source))
+      report(at, `unknown context source "${source}" (schedules are named <source>:<schedule>)`);
+    else if (declaredTypes.has(source) && !ON_CALL_TYPES.has(String(declaredTypes.get(source))))
+      report(
+        at,
+        `"${source}" is a ${String(declaredTypes.get(source))} source, which has no on-call schedules`,
+      );
+  };
   flowItems.forEach((f, i) => {
+    arrayAt(field(f, 'approval'), 'steps').forEach((step, j) =>
+      arrayAt(step, 'approvers').forEach((a, k) => {
+        if (field(a, 'type') === 'on_call')
+          checkSchedule(field(a, 'schedule'), [
+            'flows',
+            i,
+            'approval',
+            'steps',
+            j,
+            'approvers',
+            k,
+            'schedule',
+          ]);
+      }),
+    );
+    arrayAt(field(f, 'approval'), 'autoApproveWhenOnCall').forEach((name, j) =>
+      checkSchedule(name, ['flows', i, 'approval', 'autoApproveWhenOnCall', j]),
+    );
+    arrayAt(field(f, 'automatic'), 'whileOnCall').forEach((name, j) =>
+      checkSchedule(name, ['flows', i, 'automatic', 'whileOnCall', j]),
+    );
+    arrayAt(field(f, 'automatic'), 'targets').forEach((t, j) =>
+      checkIntegration(field(t, 'integration'), ['flows', i, 'automatic', 'targets', j, 'integration']),
+    );
     for (const side of ['include', 'exclude'])
       arrayAt(field(f, 'grantees'), side).forEach((p, j) => checkGroup(p, ['flows', i, 'grantees', side, j]));
     arrayAt(field(f, 'approval'), 'steps').forEach((step, j) =>

@@ -124,6 +124,7 @@ export class ContextSync {
         log: this.d.log,
         sleep: this.d.sleep,
         signal,
+        now,
       });
       const finished = this.d.clock();
       const durationMs = Date.now() - started;
@@ -154,6 +155,7 @@ export class ContextSync {
         };
       }
       const { groups, warnings } = usable(outcome.groups);
+      warnings.push(...(outcome.warnings ?? []));
       // Left by a sync that died before switching; nobody reads a generation above the current one.
       await this.d.db.models.ContextGroup.deleteMany({ source: name, generation: { $gt: generation } });
       await this.write(name, next, groups);

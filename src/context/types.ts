@@ -54,6 +54,11 @@ export interface SyncInput {
   sleep?: (ms: number) => Promise<void>;
   /** Aborted when the process stops: waits and requests end, and the sync fails (nothing switches). */
   signal?: AbortSignal;
+  /**
+   * The present by Latch's clock, for sources whose answer depends on it (on-call rotas are read
+   * from now on); the real time when not given.
+   */
+  now?: Date;
 }
 
 export interface SyncOutcome {
@@ -65,6 +70,8 @@ export interface SyncOutcome {
   unchanged?: boolean;
   /** Why a delta sync fell back to a full one, when it did. */
   note?: string;
+  /** What an admin should know of this sync (people left out), shown with the source's status. */
+  warnings?: string[];
 }
 
 export interface ContextSourceType {

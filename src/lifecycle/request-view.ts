@@ -11,6 +11,8 @@ export interface RequestView {
   flowId: string;
   flowName: string;
   viaFallback: boolean;
+  /** Approved by the requester themselves in an emergency; an admin reviews it. */
+  breakGlass?: boolean;
   bundle?: string;
   targets: Array<{
     integration: string;
@@ -54,6 +56,7 @@ export function toView(doc: RequestDoc): RequestView {
     flowId: doc.flowId,
     flowName: doc.flowName,
     viaFallback: Boolean(doc.viaFallback),
+    breakGlass: Boolean(doc.breakGlass),
     bundle: doc.bundle ?? undefined,
     targets: doc.targets.map((t) => ({
       integration: t.integration,

@@ -58,6 +58,8 @@ const requestSchema = new Schema(
     /** The flow as it was at submission: later edits do not change the rules of a running request. */
     flow: { type: Schema.Types.Mixed, required: true },
     viaFallback: { type: Boolean, default: false },
+    /** Approved by the requester themselves in an emergency (docs/ARCHITECTURE.md, "Break-glass"). */
+    breakGlass: { type: Boolean, default: false },
     bundle: String,
     targets: { type: [targetSchema], required: true },
     durationMinutes: { type: Number, default: null },
@@ -146,6 +148,7 @@ export interface RequestDoc {
   /** The flow as it was at submission. */
   flow: Flow;
   viaFallback: boolean;
+  breakGlass?: boolean;
   bundle?: string;
   targets: TargetDoc[];
   durationMinutes: number | null;
@@ -301,6 +304,30 @@ const contextGroupSchema = new Schema(
 contextGroupSchema.index({ members: 1 });
 contextGroupSchema.index({ source: 1, generation: 1, name: 1 });
 
+/**
+ * The review a break-glass request opens (docs/ARCHITECTURE.md, "Break-glass"), keyed by the
+ * request's id (`AR-12`): open until an admin closes it with a note. It holds what the console
+ * lists, so an open review reads without its request. Written only by src/lifecycle/reviews.ts.
+ */
+const reviewSchema = new Schema(
+  {
+    _id: { type: String },
+    requestNumber: { type: Number, required: true },
+    requester: { id: { type: String, required: true }, email: String, displayName: String },
+    flowName: { type: String, required: true },
+    /** `integration:resource:permission`, as the audit entry names them. */
+    targets: { type: [String], default: [] },
+    reason: { type: String, required: true },
+    openedAt: { type: Date, required: true },
+    state: { type: String, enum: ['open', 'closed'], required: true },
+    closedBy: String,
+    closedAt: Date,
+    note: String,
+  },
+  { timestamps: true, minimize: false },
+);
+reviewSchema.index({ state: 1, openedAt: 1 });
+
 const counterSchema = new Schema({ _id: { type: String }, seq: { type: Number, required: true } });
 
 export function models(conn: Connection) {
@@ -314,6 +341,7 @@ export function models(conn: Connection) {
     Counter: model(conn, 'Counter', counterSchema, 'counters'),
     ContextSource: model(conn, 'ContextSource', contextSourceSchema, 'context_sources'),
     ContextGroup: model(conn, 'ContextGroup', contextGroupSchema, 'context_groups'),
+    Review: model(conn, 'Review', reviewSchema, 'reviews'),
   };
 }
 export type Models = ReturnType<typeof models>;

@@ -75,6 +75,7 @@ const FLOW_FIELD_BLOCK: Record<string, string> = {
   duration: 'max_duration',
   extension: 'extension',
   requireJustification: 'options',
+  breakGlass: 'options',
 };
 
 export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: Identity): Promise<FormAck> {
@@ -153,6 +154,7 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
       allowIndefinite: options.includes('indefinite'),
     },
     requireJustification: options.includes('justification'),
+    breakGlass: options.includes('break_glass'),
     availability: existing?.availability,
     extension: {
       mode: (selected(v, 'extension') ?? 'none') as 'none' | 'direct' | 'approval',

@@ -17,6 +17,15 @@ const REQUEST_WRITES = [
   },
 ];
 
+// Break-glass reviews change only through src/lifecycle/reviews.ts (docs/ARCHITECTURE.md, "Break-glass").
+const REVIEW_WRITES = [
+  {
+    selector:
+      "CallExpression[callee.property.name=/^(create|insertMany|findOneAndUpdate|findByIdAndUpdate|updateOne|updateMany|replaceOne|bulkWrite|deleteOne|deleteMany)$/][callee.object.property.name='Review']",
+    message: 'Reviews change only through src/lifecycle/reviews.ts.',
+  },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.latch/**', 'coverage/**'] },
   js.configs.recommended,
@@ -30,6 +39,12 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     ignores: ['src/lifecycle/transitions/**', 'src/lifecycle/outbox.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', ...REQUEST_WRITES, ...REVIEW_WRITES],
+    },
+  },
+  {
+    files: ['src/lifecycle/reviews.ts'],
     rules: {
       'no-restricted-syntax': ['error', ...REQUEST_WRITES],
     },
@@ -58,6 +73,7 @@ export default tseslint.config(
         },
         // Repeated: this rule's list replaces the one above for channel files.
         ...REQUEST_WRITES,
+        ...REVIEW_WRITES,
       ],
     },
   },

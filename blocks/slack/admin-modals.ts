@@ -165,6 +165,7 @@ export function flowModal(m: FlowFormModel): ModalView {
     ...(f?.approval.allowSelfApproval ? ['self_approval'] : []),
     ...(f?.requireJustification ? ['justification'] : []),
     ...(f?.duration.allowIndefinite ? ['indefinite'] : []),
+    ...(f?.breakGlass ? ['break_glass'] : []),
   ];
   const extra = (f?.targets.length ?? 0) - 1 + ((f?.approval.steps.length ?? 0) - 1);
   const blocks: KnownBlock[] = [
@@ -273,6 +274,7 @@ export function flowModal(m: FlowFormModel): ModalView {
         { text: 'Requesters may approve their own requests', value: 'self_approval' },
         { text: 'Requesters must justify', value: 'justification' },
         { text: 'Indefinite access may be asked for', value: 'indefinite' },
+        { text: 'Allow break-glass: approve own request in an emergency', value: 'break_glass' },
       ],
       options,
     ),

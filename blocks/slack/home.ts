@@ -8,8 +8,10 @@ import { describeApprovers } from '../../src/domain/approval.js';
 import { formatDuration } from '../../src/domain/duration.js';
 import type { Flow, Settings } from '../../src/domain/flow.js';
 import type { RequestView } from '../../src/lifecycle/request-view.js';
+import type { ReviewView } from '../../src/lifecycle/reviews.js';
 import { ACTION } from './ids.js';
 import { describeTargets } from './messages.js';
+import { reviewsSection } from './reviews.js';
 import { button, context, divider, esc, header, md, section, truncate, when } from './text.js';
 
 export const HOME_SECTIONS = [
@@ -20,9 +22,17 @@ export const HOME_SECTIONS = [
   'active',
   'settings',
   'audit',
+  'reviews',
 ] as const;
 export type HomeSection = (typeof HOME_SECTIONS)[number];
-export const ADMIN_SECTIONS: HomeSection[] = ['flows', 'integrations', 'active', 'settings', 'audit'];
+export const ADMIN_SECTIONS: HomeSection[] = [
+  'flows',
+  'integrations',
+  'active',
+  'settings',
+  'audit',
+  'reviews',
+];
 const LABELS: Record<HomeSection, string> = {
   me: 'My access',
   approvals: 'Approvals',
@@ -31,6 +41,7 @@ const LABELS: Record<HomeSection, string> = {
   active: 'Active access',
   settings: 'Settings',
   audit: 'Audit',
+  reviews: 'Reviews',
 };
 export const PAGE_SIZE = 10;
 
@@ -71,6 +82,8 @@ export interface HomeModel {
     audit: AuditRow[];
     /** Identity-provider sources (Okta, Entra ID) and how their syncs went. */
     sources?: ContextSourceRow[];
+    /** Break-glass reviews still open (docs/ARCHITECTURE.md, "Break-glass"). */
+    reviews?: ReviewView[];
   };
 }
 
@@ -101,7 +114,9 @@ export function homeView(m: HomeModel): HomeView {
         button(
           s === 'approvals' && m.waitingOnMe.length > 0
             ? `${LABELS[s]} (${m.waitingOnMe.length})`
-            : LABELS[s],
+            : s === 'reviews' && (m.admin?.reviews?.length ?? 0) > 0
+              ? `${LABELS[s]} (${m.admin!.reviews!.length})`
+              : LABELS[s],
           `${ACTION.section}:${s}`,
           s,
           s === current ? { style: 'primary' } : {},
@@ -131,6 +146,9 @@ export function homeView(m: HomeModel): HomeView {
       break;
     case 'audit':
       blocks.push(...auditSection(m));
+      break;
+    case 'reviews':
+      blocks.push(...reviewsSection(m.admin?.reviews ?? [], m.timeZone));
       break;
   }
   return { type: 'home', blocks: blocks.slice(0, 100) };

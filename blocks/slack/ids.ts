@@ -12,6 +12,7 @@ export const VIEW = {
   integration: 'latch_integration',
   settings: 'latch_settings',
   notice: 'latch_notice',
+  reviewClose: 'latch_review_close',
 } as const;
 
 export const ACTION = {
@@ -22,6 +23,7 @@ export const ACTION = {
   permission: 'request_permission',
   duration: 'request_duration',
   justification: 'request_justification',
+  breakGlass: 'request_break_glass',
   // approver messages
   approve: 'approval_approve',
   deny: 'approval_deny',
@@ -45,6 +47,7 @@ export const ACTION = {
   adminRevoke: 'admin_revoke',
   revokeAll: 'admin_revoke_all',
   settingsEdit: 'admin_settings_edit',
+  reviewClose: 'admin_review_close',
 } as const;
 
 /** Input block ids of modals; a LatchError's `field` maps onto them for inline errors. */
@@ -55,6 +58,8 @@ export const BLOCK = {
   permission: 'permission',
   duration: 'duration',
   justification: 'justification',
+  breakGlass: 'break_glass',
   reason: 'reason',
+  note: 'note',
   confirm: 'confirm',
 } as const;

@@ -227,3 +227,26 @@ export function credentialsValues(values: Record<string, string>): string {
     .map(([k, v]) => `*${esc(k)}*: \`${v.replace(/`/g, "'")}\``)
     .join('\n');
 }
+
+/**
+ * To every admin when a requester breaks the glass (docs/ARCHITECTURE.md, "Break-glass"): who,
+ * what, why, and the review to close. `requester` is mrkdwn the caller built (a mention).
+ */
+export function breakGlassMessage(r: RequestView, requester: string, reason: string): Message {
+  return {
+    text: `Break glass: ${r.requester.email} approved ${r.id} themselves`,
+    blocks: [
+      section(
+        `:rotating_light: *Break glass*: ${requester} approved *${r.id}* themselves: ${describeTargets(r)} for *${formatDuration(r.durationMinutes)}* under *${esc(r.flowName)}*.\n>${esc(truncate(reason, 2000))}`,
+      ),
+      {
+        type: 'actions',
+        block_id: `break_glass:${r.id}`,
+        elements: [button('Close review…', ACTION.reviewClose, r.id, { style: 'primary' })],
+      },
+      context(
+        'An admin other than the requester closes the review with a note. Open reviews are in App Home.',
+      ),
+    ],
+  };
+}

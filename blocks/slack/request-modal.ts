@@ -142,6 +142,25 @@ export function requestModal(form: RequestForm): ModalView {
       },
     });
   }
+  if (form.breakGlass)
+    blocks.push({
+      type: 'input',
+      block_id: BLOCK.breakGlass,
+      optional: true,
+      label: plain('Emergency', 2000),
+      hint: plain('Say what the emergency is under "Why do you need it?".', 2000),
+      element: {
+        type: 'checkboxes',
+        action_id: ACTION.breakGlass,
+        options: [
+          {
+            text: plain('Break glass: approve it myself now', 75),
+            value: 'on',
+            description: plain('Emergencies only: every admin is told at once, and one reviews it.', 75),
+          },
+        ],
+      },
+    });
   blocks.push({
     type: 'input',
     block_id: BLOCK.justification,
@@ -173,10 +192,13 @@ export function submittedModal(opts: {
   auto: boolean;
   /** Why it was approved automatically or went to approvers. */
   routing?: string;
+  breakGlass?: boolean;
 }): ModalView {
-  const text = opts.auto
-    ? `:white_check_mark: *${opts.id}* is approved automatically: ${esc(opts.summary)}. Latch is granting it now and will send you a DM.`
-    : `:inbox_tray: *${opts.id}* is submitted: ${esc(opts.summary)}.\nWaiting for ${esc(opts.waitingOn)}. You will get a DM when it is decided.`;
+  const text = opts.breakGlass
+    ? `:rotating_light: *${opts.id}* is approved by you (break glass): ${esc(opts.summary)}. Latch is granting it now and will send you a DM. Every admin has been told, and one will review it.`
+    : opts.auto
+      ? `:white_check_mark: *${opts.id}* is approved automatically: ${esc(opts.summary)}. Latch is granting it now and will send you a DM.`
+      : `:inbox_tray: *${opts.id}* is submitted: ${esc(opts.summary)}.\nWaiting for ${esc(opts.waitingOn)}. You will get a DM when it is decided.`;
   return modal({
     callbackId: VIEW.submitted,
     title: 'Request sent',

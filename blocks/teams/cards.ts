@@ -40,7 +40,9 @@ export interface AdaptiveCard {
   refresh?: { action: CardAction; userIds: string[] };
 }
 export type CardElement = Record<string, unknown> & { type: string };
-export type CardAction = Record<string, unknown> & { type: 'Action.Execute' | 'Action.Submit' };
+export type CardAction = Record<string, unknown> & {
+  type: 'Action.Execute' | 'Action.Submit' | 'Action.OpenUrl';
+};
 
 const MAX_TARGETS_LISTED = 10;
 const MAX_TEXT = 1500;

@@ -45,6 +45,9 @@ export interface TeamsRequestForm {
   selectedDuration?: number | null;
   justificationRequired: boolean;
   justification?: string;
+  /** The flow lets the requester break the glass (docs/ARCHITECTURE.md, "Break-glass"). */
+  breakGlass?: boolean;
+  breakGlassChosen?: boolean;
   notes: string[];
   /** Why flows that list this person are closed to them now. */
   closed: string[];
@@ -75,6 +78,7 @@ export function shownFields(form: TeamsRequestForm): RequestField[] {
   if (form.permissions.length > 0) shown.push('permission');
   if (form.durations.length > 0) shown.push('duration');
   shown.push('justification');
+  if (form.breakGlass) shown.push('breakGlass');
   return shown;
 }
 
@@ -218,6 +222,19 @@ function formCard(form: TeamsRequestForm): AdaptiveCard {
     });
     body.push(...errorLine(e.duration));
   }
+  if (form.breakGlass) {
+    body.push({
+      type: 'Input.Toggle',
+      id: 'breakGlass',
+      label: 'Emergency',
+      title: 'Break glass: approve it myself now. Every admin is told at once, and one reviews it.',
+      valueOn: 'true',
+      valueOff: 'false',
+      value: form.breakGlassChosen ? 'true' : 'false',
+      wrap: true,
+    });
+    body.push(...errorLine(e.breakGlass));
+  }
   body.push({
     type: 'Input.Text',
     id: 'justification',
@@ -249,9 +266,11 @@ export function requestSentCard(r: RequestView, waitingOn: string | undefined): 
       '.',
     ]),
     line([
-      r.state === 'pending'
-        ? `Waiting for ${truncate(waitingOn ?? 'the approvers', 500)}.`
-        : 'No approval needed: Latch is granting it now.',
+      r.breakGlass
+        ? 'You broke the glass: Latch is granting it now. Every admin has been told, and one will review it.'
+        : r.state === 'pending'
+          ? `Waiting for ${truncate(waitingOn ?? 'the approvers', 500)}.`
+          : 'No approval needed: Latch is granting it now.',
     ]),
   ]);
 }

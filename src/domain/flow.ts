@@ -175,6 +175,11 @@ export const flowSchema = z
     workingHours: workingHoursSchema.optional(),
     automatic: automaticSchema.optional(),
     extension: extensionPolicySchema.default({ mode: 'none', maxCount: 1 }),
+    /**
+     * Break-glass (docs/ARCHITECTURE.md, "Break-glass"): a requester may approve their own request
+     * at once in an emergency, with a reason; every admin is told and an admin must review it.
+     */
+    breakGlass: z.boolean().default(false),
   })
   .refine((f) => f.targets.length > 0 || f.bundles.length > 0, {
     message: 'a flow needs at least one target or bundle',

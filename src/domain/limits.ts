@@ -7,6 +7,8 @@ export const TEXT_LIMITS = {
   justification: 2000,
   /** An approver's reason, a denial, a revocation. */
   reason: 1000,
+  /** An admin's note closing a break-glass review. */
+  note: 1000,
 } as const;
 export type LimitedText = keyof typeof TEXT_LIMITS;
 

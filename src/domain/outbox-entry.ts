@@ -19,6 +19,7 @@ export const EVENT_TYPES = [
   'request.failed',
   'revoke.failing',
   'approvers.unreached',
+  'break_glass.used',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

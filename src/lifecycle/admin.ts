@@ -26,6 +26,7 @@ import type { SyncReport } from '../context/sync.js';
 import type { LifecycleContext } from './context.js';
 import type { ContextSourceAdmin, ContextSourceStatus } from './context-sources.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
+import { Reviews, type ReviewView } from './reviews.js';
 
 export type Actor = Identity | 'config-file';
 
@@ -84,6 +85,12 @@ export class AdminUseCases {
       details,
       at: this.ctx.now(),
     });
+  }
+
+  /** Closes a break-glass review (docs/ARCHITECTURE.md, "Break-glass"): admins only, with a note. */
+  async closeReview(actor: Identity, ref: string, note: string): Promise<ReviewView> {
+    await this.requireAdmin(actor, 'review.close');
+    return new Reviews(this.ctx).close(actor, ref, note);
   }
 
   async listFlows(actor: Actor): Promise<Flow[]> {

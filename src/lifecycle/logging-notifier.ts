@@ -30,6 +30,9 @@ export class LoggingNotifier implements Notifier {
           'revoke keeps failing',
         );
         break;
+      case 'break_glass.used':
+        this.log.warn({ ...base, reason: event.reason, admins: event.admins }, 'break-glass used');
+        break;
       case 'request.failed':
         this.log.error({ ...base, error: event.error }, 'request failed');
         break;

@@ -32,7 +32,9 @@ type EventBody =
   | { type: 'access.revoked'; request: RequestView }
   | { type: 'request.failed'; request: RequestView; error: string }
   | { type: 'revoke.failing'; request: RequestView; error: string; attempts: number; admins: string[] }
-  | { type: 'approvers.unreached'; request: RequestView; unreached: Unreached[] };
+  | { type: 'approvers.unreached'; request: RequestView; unreached: Unreached[] }
+  /** The requester approved their own request in an emergency: every admin is told, to review it. */
+  | { type: 'break_glass.used'; request: RequestView; reason: string; admins: string[] };
 
 /** Someone a channel could not reach, and why (never installed the app, blocked it, unknown). */
 export interface Unreached {

@@ -431,6 +431,13 @@ export class Outbox {
           type: entry.type,
           unreached: (entry.unreached ?? []).map(({ person, why }) => ({ person, why })),
         };
+      case 'break_glass.used':
+        return {
+          ...base,
+          type: entry.type,
+          reason: entry.reason ?? doc.decisionReason ?? '',
+          admins: entry.approvers?.users ?? (await this.ctx.admins()),
+        };
     }
   }
 

@@ -23,6 +23,8 @@ export interface RequestView {
   routing?: string;
   /** Granted by an automatic flow rather than asked for. */
   automatic?: boolean;
+  /** Approved by the requester themselves in an emergency; an admin reviews it. */
+  breakGlass?: boolean;
   bundle?: string;
   targets: Array<{
     integration: string;
@@ -69,6 +71,7 @@ export function toView(doc: RequestDoc): RequestView {
     viaFallback: Boolean(doc.viaFallback),
     routing: doc.routing ?? undefined,
     ...(doc.origin === 'automatic' ? { automatic: true } : {}),
+    breakGlass: Boolean(doc.breakGlass),
     bundle: doc.bundle ?? undefined,
     targets: doc.targets.map((t) => ({
       integration: t.integration,

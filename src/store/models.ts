@@ -64,6 +64,8 @@ const requestSchema = new Schema(
     routing: String,
     /** How it came to be: asked for (absent), or granted by an automatic flow while a condition holds. */
     origin: String,
+    /** Approved by the requester themselves in an emergency (docs/ARCHITECTURE.md, "Break-glass"). */
+    breakGlass: { type: Boolean, default: false },
     bundle: String,
     targets: { type: [targetSchema], required: true },
     durationMinutes: { type: Number, default: null },
@@ -161,6 +163,7 @@ export interface RequestDoc {
   viaFallback: boolean;
   routing?: string;
   origin?: 'automatic';
+  breakGlass?: boolean;
   bundle?: string;
   targets: TargetDoc[];
   durationMinutes: number | null;
@@ -329,6 +332,30 @@ const contextGroupSchema = new Schema(
 contextGroupSchema.index({ members: 1 });
 contextGroupSchema.index({ source: 1, generation: 1, name: 1 });
 
+/**
+ * The review a break-glass request opens (docs/ARCHITECTURE.md, "Break-glass"), keyed by the
+ * request's id (`AR-12`): open until an admin closes it with a note. It holds what the console
+ * lists, so an open review reads without its request. Written only by src/lifecycle/reviews.ts.
+ */
+const reviewSchema = new Schema(
+  {
+    _id: { type: String },
+    requestNumber: { type: Number, required: true },
+    requester: { id: { type: String, required: true }, email: String, displayName: String },
+    flowName: { type: String, required: true },
+    /** `integration:resource:permission`, as the audit entry names them. */
+    targets: { type: [String], default: [] },
+    reason: { type: String, required: true },
+    openedAt: { type: Date, required: true },
+    state: { type: String, enum: ['open', 'closed'], required: true },
+    closedBy: String,
+    closedAt: Date,
+    note: String,
+  },
+  { timestamps: true, minimize: false },
+);
+reviewSchema.index({ state: 1, openedAt: 1 });
+
 const counterSchema = new Schema({ _id: { type: String }, seq: { type: Number, required: true } });
 
 export function models(conn: Connection) {
@@ -342,6 +369,7 @@ export function models(conn: Connection) {
     Counter: model(conn, 'Counter', counterSchema, 'counters'),
     ContextSource: model(conn, 'ContextSource', contextSourceSchema, 'context_sources'),
     ContextGroup: model(conn, 'ContextGroup', contextGroupSchema, 'context_groups'),
+    Review: model(conn, 'Review', reviewSchema, 'reviews'),
   };
 }
 export type Models = ReturnType<typeof models>;

@@ -79,6 +79,7 @@ const FLOW_FIELD_BLOCK: Record<string, string> = {
   requireJustification: 'options',
   autoApproveWhenOnCall: 'oncall_auto',
   workingHours: 'working_hours',
+  breakGlass: 'options',
 };
 
 export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: Identity): Promise<FormAck> {
@@ -171,6 +172,7 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
       allowIndefinite: options.includes('indefinite'),
     },
     requireJustification: options.includes('justification'),
+    breakGlass: options.includes('break_glass'),
     availability: existing?.availability,
     ...(hours?.ok ? { workingHours: hours.hours } : {}),
     ...(existing?.automatic ? { automatic: existing.automatic } : {}),

@@ -34,15 +34,26 @@ export async function homeModel(
     waitingOnMe,
   };
   if (isAdmin) {
-    const [settings, flows, integrations, active, audit, sources] = await Promise.all([
+    const [settings, flows, integrations, active, audit, sources, reviews] = await Promise.all([
       q.settings(who),
       q.flows(who),
       section === 'integrations' ? q.integrations(who) : Promise.resolve([]),
       section === 'active' ? q.activeAccess(who) : Promise.resolve([]),
       section === 'audit' ? q.auditPage(who, 50) : Promise.resolve([]),
       section === 'integrations' ? q.contextSources(who) : Promise.resolve([]),
+      // Always read: the nav shows how many reviews are open, whatever the section.
+      q.openReviews(who),
     ]);
-    model.admin = { flows, integrations, active, settings, envAdmins: deps.envAdmins, audit, sources };
+    model.admin = {
+      flows,
+      integrations,
+      active,
+      settings,
+      envAdmins: deps.envAdmins,
+      audit,
+      sources,
+      reviews,
+    };
   }
   return model;
 }

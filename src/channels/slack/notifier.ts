@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
   approvalCard,
+  breakGlassMessage,
   decidedMessage,
   expiringMessage,
   extensionCard,
@@ -252,6 +253,14 @@ export class SlackNotifier implements Notifier {
             );
         }
         break;
+      case 'break_glass.used': {
+        const requester = await this.nameOf(r.requester.id);
+        for (const admin of event.admins) {
+          const ref = await this.find(admin);
+          if (ref) await this.send.dm(ref, breakGlassMessage(r, requester, event.reason), key('break-glass'));
+        }
+        break;
+      }
     }
     await this.toAuditChannel(event);
     await this.d.onRequestChanged?.(r).catch((err) => this.d.log.warn({ err }, 'home refresh failed'));

@@ -115,6 +115,7 @@ export function stateOf(view: ViewPayload): FormState {
     flowId: first(BLOCK.flow)?.selected_option?.value ?? undefined,
     permission: first(BLOCK.permission)?.selected_option?.value ?? undefined,
     duration: parseDurationValue(duration),
+    breakGlass: (first(BLOCK.breakGlass)?.selected_options ?? []).some((o) => o.value === 'on') || undefined,
   };
 }
 
@@ -152,6 +153,7 @@ const FIELD_BLOCKS: Record<RequestField, string> = {
   permission: BLOCK.permission,
   duration: BLOCK.duration,
   justification: BLOCK.justification,
+  breakGlass: BLOCK.breakGlass,
 };
 
 export type SubmissionAck = ViewErrorsResponseAction | ViewUpdateResponseAction;
@@ -198,6 +200,7 @@ export async function submitRequest(
         waitingOn,
         auto: request.state !== 'pending',
         routing: request.routing,
+        breakGlass: request.breakGlass,
       }),
     };
   } catch (err) {

@@ -57,7 +57,15 @@ export async function createTeamsCore(opts: {
     endpoints: opts.endpoints,
   });
   const box = new SecretBox(opts.encryptionKey);
-  const notifier = new TeamsNotifier({ m, people, box, log: opts.log, now: opts.clock });
+  const notifier = new TeamsNotifier({
+    m,
+    people,
+    box,
+    log: opts.log,
+    now: opts.clock,
+    // The manifest's personal tab (manifests/teams), where admins close break-glass reviews.
+    tabUrl: `https://teams.microsoft.com/l/entity/${encodeURIComponent(config.appId)}/latch-home`,
+  });
   return { config, m, box, people, adapter, notifier };
 }
 

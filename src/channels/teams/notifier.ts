@@ -23,6 +23,7 @@ import {
   targetsText,
   type AdaptiveCard,
 } from '../../../blocks/teams/cards.js';
+import { breakGlassCard } from '../../../blocks/teams/break-glass-card.js';
 import {
   conversationLost,
   type OutgoingActivity,
@@ -55,6 +56,8 @@ export class TeamsNotifier implements Notifier {
       box: SecretBox;
       log: Logger;
       now?: () => Date;
+      /** A deep link to the tab (its Reviews): the break-glass card's button. */
+      tabUrl?: string;
     },
   ) {}
 
@@ -200,6 +203,12 @@ export class TeamsNotifier implements Notifier {
             key('revoke-failing') && `${key('revoke-failing')}:${admin}`,
           );
         break;
+      case 'break_glass.used': {
+        const activity = cardActivity(breakGlassCard(r, event.reason, this.d.tabUrl), `Break glass: ${r.id}`);
+        for (const admin of emailsOf(event.admins))
+          await this.send(admin, activity, key('break-glass') && `${key('break-glass')}:${admin}`);
+        break;
+      }
     }
   }
 

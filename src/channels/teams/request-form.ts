@@ -38,7 +38,15 @@ export function choiceValue(key: string): string {
   return createHash('sha256').update(key).digest('base64url').slice(0, 16);
 }
 
-const FIELDS = ['targets', 'bundle', 'flow', 'permission', 'duration', 'justification'] as const;
+const FIELDS = [
+  'targets',
+  'bundle',
+  'flow',
+  'permission',
+  'duration',
+  'justification',
+  'breakGlass',
+] as const;
 
 /** What the card sends back (Action.Execute data merged with its inputs); anything else is ignored. */
 const Submitted = z.object({
@@ -48,6 +56,7 @@ const Submitted = z.object({
   permission: z.string().max(500).optional(),
   duration: z.string().max(50).optional(),
   justification: z.string().max(5_000).optional(),
+  breakGlass: z.string().max(10).optional(),
   find: z.string().max(500).optional(),
   shown: z.string().max(200).optional(),
   drawn: z.string().max(100).optional(),
@@ -91,6 +100,7 @@ function stateOf(
       permission: d.permission || undefined,
       duration: parseDurationChoice(d.duration),
       justification: d.justification,
+      breakGlass: d.breakGlass === 'true' || undefined,
       find: d.find?.trim() || undefined,
     },
     shown,
@@ -130,6 +140,8 @@ function formFor(all: Offers, state: FormState, errors: FieldErrors = {}, banner
         : undefined,
     justificationRequired: o.justificationRequired,
     justification: state.justification,
+    breakGlass: o.breakGlass,
+    breakGlassChosen: o.breakGlass ? state.breakGlass : undefined,
     notes: o.notes,
     closed: o.closed,
     errors,

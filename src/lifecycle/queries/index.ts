@@ -15,6 +15,7 @@ import { LIVE_STATES, OPEN_STATES } from '../../domain/request.js';
 import type { RequestDoc } from '../../store/models.js';
 import type { AdminUseCases } from '../admin.js';
 import type { LifecycleContext } from '../context.js';
+import { Reviews, type ReviewView } from '../reviews.js';
 import { canApprove } from '../../domain/approval.js';
 import { approvalContext } from '../requests/index.js';
 import { extensionOfferFor, toView, type RequestView } from '../request-view.js';
@@ -309,6 +310,18 @@ export class LatchQueries {
   async revocableCount(who: Identity): Promise<number> {
     await this.admin.assertAdmin(who, 'request.revoke_all');
     return this.ctx.db.models.Request.countDocuments({ state: { $in: ['active', 'granting', 'approved'] } });
+  }
+
+  /** Break-glass reviews no admin has closed yet, oldest first (docs/ARCHITECTURE.md, "Break-glass"). */
+  async openReviews(who: Identity): Promise<ReviewView[]> {
+    await this.admin.assertAdmin(who, 'review.list');
+    return new Reviews(this.ctx).list('open');
+  }
+
+  /** One break-glass review, open or closed; null when there is none for `ref`. */
+  async review(who: Identity, ref: string): Promise<ReviewView | null> {
+    await this.admin.assertAdmin(who, 'review.list');
+    return new Reviews(this.ctx).get(ref);
   }
 
   async auditPage(who: Identity, limit = 50): Promise<AuditLine[]> {

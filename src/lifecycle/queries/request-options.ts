@@ -51,6 +51,8 @@ export interface RequestChoice {
   duration?: number | null;
   /** Free words (e.g. `/access billing`): pre-select what matches when nothing is selected. */
   words?: string;
+  /** Break glass: approve it myself now (docs/ARCHITECTURE.md, "Break-glass"). */
+  breakGlass?: boolean;
 }
 
 /** The form for a choice: what to offer next, and what was picked. */
@@ -68,6 +70,8 @@ export interface RequestOptions {
   durations: Array<number | null>;
   selectedDuration?: number | null;
   justificationRequired: boolean;
+  /** The flow lets the requester break the glass (it needs approval and allows it). */
+  breakGlass?: boolean;
   /** Plain sentences: which flow applies, who approves. */
   notes: string[];
   /** Why flows that list this person are closed to them now. */
@@ -216,13 +220,15 @@ export function requestOptions(all: Offers, choice: RequestChoice): RequestOptio
     selectedDuration:
       choice.duration !== undefined ? choice.duration : flow ? defaultDuration(flow.duration) : undefined,
     justificationRequired: flow?.requireJustification ?? false,
+    breakGlass: Boolean(flow?.breakGlass && flow.approval.steps.length > 0),
     notes,
     closed: all.closed,
   };
 }
 
 /** A field of any channel's request form: where a refusal is shown. */
-export type RequestField = 'targets' | 'bundle' | 'flow' | 'permission' | 'duration' | 'justification';
+export type RequestField =
+  'targets' | 'bundle' | 'flow' | 'permission' | 'duration' | 'justification' | 'breakGlass';
 export type FieldErrors = Partial<Record<RequestField, string>>;
 
 /** What to submit for a checked choice: the core's input, without its source. */
@@ -235,6 +241,7 @@ export type PreparedRequest =
         flowId?: string;
         durationMinutes: number | null;
         justification: string;
+        breakGlass?: boolean;
       };
     };
 
@@ -263,6 +270,9 @@ export function prepareRequest(
     if (shown.has('duration')) errors.duration = 'Choose a duration.';
     else if (!errors.targets && !errors.bundle) errors[choiceField] = 'No access flow covers this choice.';
   }
+  // The core refuses it too; here the form says so where the reason is typed.
+  if (choice.breakGlass && !choice.justification?.trim())
+    errors.justification = 'Breaking the glass needs a reason: say what the emergency is.';
   if (Object.keys(errors).length > 0) return { errors };
 
   const offers = selected.map((key) => all.offers.find((o) => o.key === key));
@@ -282,6 +292,7 @@ export function prepareRequest(
       flowId: choice.flowId,
       durationMinutes: duration ?? null,
       justification: choice.justification ?? '',
+      ...(choice.breakGlass ? { breakGlass: true } : {}),
     },
   };
 }

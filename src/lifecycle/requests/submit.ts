@@ -22,6 +22,7 @@ import { conflict, forbidden, invalid } from '../errors.js';
 import { boundedText } from '../input.js';
 import { nextRequestNumber } from '../load.js';
 import { toView, type RequestView } from '../request-view.js';
+import { Reviews } from '../reviews.js';
 import { EPOCH, addMinutes, isDuplicateKey } from './shared.js';
 
 export interface SubmitInput {
@@ -32,6 +33,11 @@ export interface SubmitInput {
   durationMinutes: number | null;
   justification?: string;
   source: RequestSource;
+  /**
+   * Break glass (docs/ARCHITECTURE.md, "Break-glass"): the requester approves it themselves at
+   * once, with the justification as the reason, where the flow allows it.
+   */
+  breakGlass?: boolean;
 }
 
 export class SubmitUseCase {
@@ -88,7 +94,7 @@ export class SubmitUseCase {
       throw forbidden(
         `${flow.name} approves automatically, but your groups ${withheld.join(', ')} come from a source that has not synced recently, and there is no admin to ask instead. Try again later.`,
       );
-    const route =
+    const asked =
       withheld.length === 0
         ? pickedRoute
         : {
@@ -96,12 +102,21 @@ export class SubmitUseCase {
             reason: `groups ${withheld.join(', ')} come from a source that has not synced recently, so ${describeApprovers(flow.approval.steps[0]!)} must approve`,
             onCall: pickedRoute.onCall,
           };
+    // Break glass bypasses the approval steps only; a request approved by itself needs none.
+    const breakGlass = input.breakGlass === true && !asked.auto;
+    if (breakGlass) this.checkBreakGlass(picked, who, withheld);
+    const route = breakGlass
+      ? {
+          ...asked,
+          reason: 'break-glass: approved by the requester for an emergency; an admin reviews it',
+        }
+      : asked;
     const probe = {
       requesterId: who.id,
       resourceOwners: [...new Set(resources.flatMap((r) => r.owners))],
       allowSelfApproval: flow.approval.allowSelfApproval,
     };
-    for (const step of flow.approval.steps) {
+    for (const step of breakGlass ? [] : flow.approval.steps) {
       const why = unsatisfiableStep(step, probe);
       if (why)
         throw forbidden(
@@ -115,21 +130,39 @@ export class SubmitUseCase {
     if (flow.requireJustification && !justification) {
       throw invalid(`${flow.name} asks for a justification.`, 'justification');
     }
+    if (breakGlass && !justification)
+      throw invalid('Breaking the glass needs a reason: say what the emergency is.', 'justification');
 
     const autoApproved = route.auto;
-    const state: RequestState = autoApproved ? 'approved' : 'pending';
+    const approvedNow = autoApproved || breakGlass;
+    const state: RequestState = approvedNow ? 'approved' : 'pending';
     const number = await nextRequestNumber(ctx);
     const openKey = `${who.id}|${[...uniqueKeys].sort().join(',')}`;
     const owners = [...new Set(resources.flatMap((r) => r.owners))];
-    const audience = autoApproved
+    const audience = approvedNow
       ? { users: [], groups: [] }
       : await ctx.audience(flow.approval.steps[0]!, owners);
+    const admins = breakGlass ? settings.admins : [];
     const events = [
       ctx.outbox.entry('request.submitted', { approvers: audience }),
-      autoApproved
-        ? undefined
-        : ctx.outbox.entry('approval.needed', { approvers: audience, reminder: false }),
+      approvedNow ? undefined : ctx.outbox.entry('approval.needed', { approvers: audience, reminder: false }),
+      breakGlass
+        ? ctx.outbox.entry('break_glass.used', {
+            by: who.id,
+            reason: justification,
+            approvers: { users: admins, groups: [] },
+          })
+        : undefined,
     ].filter((e) => e !== undefined);
+    const reviews = new Reviews(ctx);
+    if (breakGlass)
+      await reviews.open({
+        number,
+        requester: { id: who.id, email: who.email, displayName: who.displayName },
+        flowName: flow.name,
+        targets: refs.map((r, i) => `${r.integration}:${resources[i]!.name}:${r.permission}`),
+        reason: justification,
+      });
     let doc: RequestDoc;
     try {
       doc = await ctx.moves.create(
@@ -148,6 +181,7 @@ export class SubmitUseCase {
           flow,
           viaFallback,
           routing: route.reason,
+          breakGlass,
           bundle: input.bundle,
           targets: refs.map((ref, i) => ({
             integration: ref.integration,
@@ -161,13 +195,14 @@ export class SubmitUseCase {
           justification,
           source: input.source,
           state,
-          decideBy: autoApproved ? undefined : addMinutes(now, flow.approval.timeoutMinutes),
+          decideBy: approvedNow ? undefined : addMinutes(now, flow.approval.timeoutMinutes),
           remindAt:
-            autoApproved || flow.approval.reminderMinutes === 0
+            approvedNow || flow.approval.reminderMinutes === 0
               ? undefined
               : addMinutes(now, flow.approval.reminderMinutes),
-          decidedAt: autoApproved ? now : undefined,
-          decidedBy: autoApproved ? 'auto' : undefined,
+          decidedAt: approvedNow ? now : undefined,
+          decidedBy: breakGlass ? who.id : autoApproved ? 'auto' : undefined,
+          decisionReason: breakGlass ? justification : undefined,
           nextAttemptAt: now,
           lease: { until: EPOCH },
           openKey,
@@ -176,6 +211,7 @@ export class SubmitUseCase {
         ...events,
       );
     } catch (err) {
+      if (breakGlass) await reviews.withdraw(number);
       if (isDuplicateKey(err)) {
         const existing = await ctx.db.models.Request.findOne({ openKey }).lean<RequestDoc>();
         const id = existing ? formatRequestId(existing.number) : 'another request';
@@ -226,14 +262,50 @@ export class SubmitUseCase {
               },
             ]
           : []),
+        ...(breakGlass
+          ? [
+              {
+                actor: { type: 'user' as const, id: who.id },
+                action: 'request.break_glass',
+                subject: { type: 'request', id: view.id },
+                details: { flow: flow.name, reason: justification, admins },
+                at: now,
+              },
+              {
+                actor: { type: 'system' as const, id: 'latch' },
+                action: 'review.opened',
+                subject: { type: 'request', id: view.id },
+                details: { requester: who.id },
+                at: now,
+              },
+            ]
+          : []),
       ],
       { type: 'request.submitted', request: view, approvers: audience },
-      ...(autoApproved
+      ...(approvedNow
         ? []
         : [{ type: 'approval.needed' as const, request: view, approvers: audience, reminder: false }]),
+      ...(breakGlass
+        ? [{ type: 'break_glass.used' as const, request: view, reason: justification, admins }]
+        : []),
     );
-    if (autoApproved) ctx.kick();
+    if (approvedNow) ctx.kick();
     return view;
+  }
+
+  /**
+   * Who may break the glass: a grantee of a flow that allows it, vouched for by fresh groups (a
+   * stale source's groups never approve anything by themselves, docs/ARCHITECTURE.md "Context
+   * sources"). Refused on the server whatever the form sent.
+   */
+  private checkBreakGlass(flow: Flow, who: Identity, withheld: string[]): void {
+    if (!flow.breakGlass)
+      throw forbidden(`${flow.name} does not allow break-glass: ask for approval instead.`);
+    const asIfAutomatic = { ...flow, approval: { ...flow.approval, steps: [] } };
+    if (withheld.length > 0 || !trustsAutoApproval(asIfAutomatic, who))
+      throw forbidden(
+        `You may ask under ${flow.name} only through groups from a source that has not synced recently, so you cannot break the glass: ask for approval instead.`,
+      );
   }
 
   private pickFlow(

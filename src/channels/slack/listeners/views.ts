@@ -118,6 +118,21 @@ export function registerViews(app: App, deps: SlackDeps): void {
   );
 
   app.view<ViewSubmitAction>(
+    VIEW.reviewClose,
+    submission(deps, BLOCK.note, async (who, view) => {
+      const { id } = parseMetadata<{ id: string }>(view.private_metadata);
+      const note = (Object.values(view.state?.values?.[BLOCK.note] ?? {})[0]?.value ?? '').trim();
+      if (!note)
+        return {
+          response_action: 'errors',
+          errors: { [BLOCK.note]: 'Write a note: what you checked, and what follows from it.' },
+        };
+      await latch.admin.closeReview(who, id ?? '', note);
+      return undefined;
+    }),
+  );
+
+  app.view<ViewSubmitAction>(
     VIEW.flow,
     submission(deps, 'name', (who, view) => saveFlowFromView(deps, view, who)),
   );

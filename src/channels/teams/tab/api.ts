@@ -31,6 +31,7 @@ import type { TabSso } from '../sso.js';
 import { contextSourceRows, mountAdminEditing } from './admin-api.js';
 import { flowSummary } from './flow-form.js';
 import { BadBody, parse, readJson, Refusal, sendJson, type Handler, type On } from './http.js';
+import { mountReviews } from './reviews-api.js';
 
 export const TAB_API = '/teams/tab/api';
 
@@ -160,6 +161,8 @@ export function mountApi(router: Router, deps: TabApiDeps): void {
   });
   // Settings, flows and integrations: viewed and edited (admin-api.ts).
   mountAdminEditing(on, core);
+  // Break-glass reviews (reviews-api.ts).
+  mountReviews(on, core);
 }
 
 async function serve(

@@ -72,6 +72,8 @@ export const flowFormSchema = z.object({
   requireJustification: z.boolean().default(false),
   requireReason: z.boolean().default(false),
   allowSelfApproval: z.boolean().default(false),
+  /** docs/ARCHITECTURE.md, "Break-glass". */
+  breakGlass: z.boolean().default(false),
 });
 export type FlowForm = z.input<typeof flowFormSchema>;
 type ParsedForm = z.infer<typeof flowFormSchema>;
@@ -130,6 +132,7 @@ export function flowToForm(f: Flow | undefined): FlowForm {
     requireJustification: f?.requireJustification ?? false,
     requireReason: f?.approval.requireReason ?? false,
     allowSelfApproval: f?.approval.allowSelfApproval ?? false,
+    breakGlass: f?.breakGlass ?? false,
   };
 }
 
@@ -355,6 +358,7 @@ export function formToFlowInput(
     ...(existing?.workingHours ? { workingHours: existing.workingHours } : {}),
     ...(existing?.automatic ? { automatic: existing.automatic } : {}),
     extension: { mode: form.extensionMode, maxCount: extensionCount ?? 1 },
+    breakGlass: form.breakGlass,
   };
 
   // The core's own schema, for the problems the checks above do not catch, each on its field.

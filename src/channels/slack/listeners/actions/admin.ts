@@ -2,6 +2,7 @@
 import type { App, BlockAction } from '@slack/bolt';
 import { reasonModal } from '../../../../../blocks/slack/admin-modals.js';
 import { ACTION, VIEW } from '../../../../../blocks/slack/ids.js';
+import { reviewCloseModal } from '../../../../../blocks/slack/reviews.js';
 import { actorOf, type SlackDeps } from '../../context.js';
 import { openFlowModal, openIntegrationModal, openSettingsModal } from '../../admin-forms.js';
 import { handle, valueOf } from './handle.js';
@@ -114,6 +115,23 @@ export function registerAdminActions(app: App, deps: SlackDeps): void {
           confirmPhrase: 'REVOKE ALL',
           privateMetadata: '{}',
         }),
+      });
+    }),
+  );
+
+  // From the App Home's Reviews and from the break-glass DM (docs/ARCHITECTURE.md, "Break-glass").
+  app.action<BlockAction>(
+    ACTION.reviewClose,
+    handle(deps, async (who, args) => {
+      await latch.admin.assertAdmin(who, 'review.close');
+      const id = valueOf(args);
+      const review = await latch.queries.review(who, id);
+      if (!review) return `There is no break-glass review for ${id}.`;
+      if (review.state === 'closed')
+        return `The review of ${review.id} is already closed${review.closedBy ? ` by ${review.closedBy}` : ''}.`;
+      await args.client.views.open({
+        trigger_id: args.body.trigger_id,
+        view: reviewCloseModal(review, who.timeZone),
       });
     }),
   );

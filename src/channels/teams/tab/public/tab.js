@@ -119,6 +119,7 @@
     ['active', 'Active access'],
     ['settings', 'Settings'],
     ['audit', 'Audit'],
+    ['reviews', 'Reviews'],
   ];
 
   function drawNav() {
@@ -169,6 +170,7 @@
       active: drawActive,
       settings: drawSettings,
       audit: drawAudit,
+      reviews: drawReviews,
     };
     try {
       main.replaceChildren(...(await (drawers[state.section] || drawMine)()));
@@ -1017,6 +1019,11 @@
           m.allowSelfApproval,
           (on) => (m.allowSelfApproval = on),
         ),
+        checkbox(
+          'Allow break-glass: a requester approves their own request in an emergency, with a reason; every admin is told and one reviews it',
+          m.breakGlass,
+          (on) => (m.breakGlass = on),
+        ),
       ),
       el(
         'fieldset',
@@ -1608,6 +1615,80 @@
         ),
       );
     out.push(el('p', { className: 'muted' }, 'The full, tamper-evident log: npm run audit -- export.'));
+    return out;
+  }
+
+  /** Break-glass reviews still open (docs/ARCHITECTURE.md, "Break-glass"), each closed with a note. */
+  async function drawReviews() {
+    const { reviews } = await api('GET', '/admin/reviews');
+    const out = [el('h2', {}, 'Break-glass reviews')];
+    if (reviews.length === 0) {
+      out.push(
+        el(
+          'p',
+          { className: 'muted' },
+          'No open reviews: nobody has broken the glass since the last one was closed.',
+        ),
+      );
+      return out;
+    }
+    out.push(
+      el(
+        'p',
+        { className: 'muted' },
+        'Each one stays open until an admin other than the requester closes it with a note.',
+      ),
+    );
+    for (const r of reviews) {
+      const noteId = `review-note-${r.id}`;
+      const note = el('textarea', { id: noteId, maxlength: 1000, rows: 2 });
+      const error = el('p', { className: 'error' });
+      const who = r.requester.displayName || r.requester.email || r.requester.id;
+      out.push(
+        el(
+          'div',
+          { className: 'item review', 'data-review': r.id },
+          el(
+            'p',
+            {},
+            el('strong', {}, r.id),
+            ` · ${who} broke the glass under ${r.flowName} · ${when(r.openedAt)}`,
+          ),
+          el('p', {}, r.targets.join(', ')),
+          el('p', { className: 'muted' }, `Reason: ${r.reason}`),
+          el('label', { for: noteId }, 'Note'),
+          note,
+          error,
+          el(
+            'div',
+            { className: 'actions' },
+            el(
+              'button',
+              {
+                type: 'button',
+                onclick: async (e) => {
+                  const button = e.currentTarget;
+                  button.disabled = true;
+                  error.textContent = '';
+                  try {
+                    await api('POST', `/admin/reviews/${encodeURIComponent(r.id)}/close`, {
+                      note: note.value,
+                    });
+                    status(`The review of ${r.id} is closed.`);
+                    await refresh();
+                  } catch (err) {
+                    if (err.fields && err.fields.note) error.textContent = err.fields.note;
+                    else status(err.message, true);
+                    button.disabled = false;
+                  }
+                },
+              },
+              'Close review',
+            ),
+          ),
+        ),
+      );
+    }
     return out;
   }
 

@@ -78,16 +78,44 @@ export const approvalStepSchema = z
   });
 export type ApprovalStep = z.infer<typeof approvalStepSchema>;
 
-export const approvalSchema = z.object({
-  /** No steps: requests under this flow are approved automatically. */
-  steps: z.array(approvalStepSchema).max(MAX_APPROVAL_STEPS).default([]),
-  requireReason: z.boolean().default(false),
-  allowSelfApproval: z.boolean().default(false),
-  /** Undecided requests time out after this long. */
-  timeoutMinutes: minutes.min(1).default(24 * 60),
-  /** Approvers are reminded this long after a step opens (0 = never). */
-  reminderMinutes: minutes.min(0).default(60),
+/**
+ * Who decides a step nobody decided in time (docs/ARCHITECTURE.md, "Reminders, escalation and
+ * digests"): after `afterMinutes` at a step, `to` may decide it too (alone, whatever the step's
+ * rule). An empty `to` means the admins.
+ */
+export const escalationSchema = z.object({
+  afterMinutes: minutes.min(1),
+  to: z
+    .array(approverSchema)
+    .max(
+      MAX_APPROVERS_PER_STEP,
+      `at most ${MAX_APPROVERS_PER_STEP} escalation approvers; use a group for more`,
+    )
+    .default([]),
 });
+export type Escalation = z.infer<typeof escalationSchema>;
+
+export const approvalSchema = z
+  .object({
+    /** No steps: requests under this flow are approved automatically. */
+    steps: z.array(approvalStepSchema).max(MAX_APPROVAL_STEPS).default([]),
+    requireReason: z.boolean().default(false),
+    allowSelfApproval: z.boolean().default(false),
+    /** Undecided requests time out after this long. */
+    timeoutMinutes: minutes.min(1).default(24 * 60),
+    /** The first reminder comes this long after a step opens, each next one twice as late (0 = never). */
+    reminderMinutes: minutes.min(0).default(60),
+    /** Absent: no escalation. */
+    escalation: escalationSchema.optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.escalation && a.escalation.afterMinutes >= a.timeoutMinutes)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['escalation', 'afterMinutes'],
+        message: `escalation must come before the time-out: escalate after less than ${a.timeoutMinutes} minutes`,
+      });
+  });
 export type ApprovalPolicy = z.infer<typeof approvalSchema>;
 
 export const durationPolicySchema = z

@@ -57,7 +57,7 @@ export async function createTeamsCore(opts: {
     endpoints: opts.endpoints,
   });
   const box = new SecretBox(opts.encryptionKey);
-  const notifier = new TeamsNotifier({ m, people, box, log: opts.log, now: opts.clock });
+  const notifier = new TeamsNotifier({ m, people, box, log: opts.log, now: opts.clock, appId: config.appId });
   return { config, m, box, people, adapter, notifier };
 }
 

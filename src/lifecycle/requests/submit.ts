@@ -21,7 +21,7 @@ import { conflict, forbidden, invalid } from '../errors.js';
 import { boundedText } from '../input.js';
 import { nextRequestNumber } from '../load.js';
 import { toView, type RequestView } from '../request-view.js';
-import { EPOCH, addMinutes, isDuplicateKey } from './shared.js';
+import { EPOCH, addMinutes, isDuplicateKey, stepTimers } from './shared.js';
 
 export interface SubmitInput {
   targets?: TargetRef[];
@@ -111,6 +111,7 @@ export class SubmitUseCase {
         ? undefined
         : ctx.outbox.entry('approval.needed', { approvers: audience, reminder: false }),
     ].filter((e) => e !== undefined);
+    const decideBy = autoApproved ? undefined : addMinutes(now, flow.approval.timeoutMinutes);
     let doc: RequestDoc;
     try {
       doc = await ctx.moves.create(
@@ -140,11 +141,9 @@ export class SubmitUseCase {
           justification,
           source: input.source,
           state,
-          decideBy: autoApproved ? undefined : addMinutes(now, flow.approval.timeoutMinutes),
-          remindAt:
-            autoApproved || flow.approval.reminderMinutes === 0
-              ? undefined
-              : addMinutes(now, flow.approval.reminderMinutes),
+          decideBy,
+          // The first step opens now: its first reminder, and its escalation if the flow has one.
+          ...(autoApproved ? {} : stepTimers(flow, now, decideBy).$set),
           decidedAt: autoApproved ? now : undefined,
           decidedBy: autoApproved ? 'auto' : undefined,
           nextAttemptAt: now,

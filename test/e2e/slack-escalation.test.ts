@@ -7,7 +7,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ACTION } from '../../blocks/slack/ids.js';
 import { addPgIntegration, createPgDatabase, flow, schemaId } from '../support/fixture.js';
-import { buttonsOf, startSlackHarness, textOf, type SlackHarness } from '../support/slack-harness.js';
+import { checkboxes, formState, plainInput, selectedValue, usersSelected } from '../support/slack-driver.js';
+import {
+  buttonsOf,
+  clickToOpen,
+  openHome,
+  startSlackHarness,
+  textOf,
+  type SlackHarness,
+} from '../support/slack-harness.js';
+import type { SlackView } from '../support/slack-stand-in.js';
 
 const MIN = 60_000;
 const alice = { id: 'U0ALICE', name: 'alice' };
@@ -199,5 +208,80 @@ describe('many requests waiting on one approver', () => {
     const digests = await h.db.models.Request.countDocuments({ 'outbox.type': 'approvals.digest' });
     expect(digests).toBe(0);
     expect(await unreached()).toBe(asked);
+  });
+});
+
+describe("the flow modal's escalation", () => {
+  const admin = { id: 'U0ADMIN', name: 'admin' };
+
+  /** The option of a select in `view` whose label is `text`. */
+  function optionOf(view: SlackView, blockId: string, text: string) {
+    const block = (
+      view.blocks as Array<{ block_id?: string; element?: { options?: Array<{ text: { text: string } }> } }>
+    ).find((b) => b.block_id === blockId);
+    return block!.element!.options!.find((o) => o.text.text === text)!;
+  }
+
+  async function newFlowModal() {
+    return clickToOpen(h, admin, await openHome(h, admin, 'flows'), ACTION.flowNew, 'new');
+  }
+
+  const required = (view: SlackView, name: string) => ({
+    name: plainInput(name),
+    grantees_everyone: checkboxes(['everyone']),
+    integration: selectedValue('pg'),
+    permissions: { type: 'multi_static_select', selected_options: [optionOf(view, 'permissions', 'read')] },
+    approvers_users: usersSelected([bob.id]),
+  });
+
+  it('saves none when left empty, and the escalation an admin sets, shown again on edit', async () => {
+    let modal = await newFlowModal();
+    let res = await h.driver.viewSubmission(admin, modal, formState(modal, required(modal, 'No escalation')));
+    expect(res.body).toBe('');
+    const plain = (await h.latch.ctx.flows()).find((f) => f.name === 'No escalation')!;
+    expect(plain.approval.escalation).toBeUndefined();
+
+    modal = await newFlowModal();
+    // After the time-out (24 hours): refused on its field, nothing saved.
+    res = await h.driver.viewSubmission(
+      admin,
+      modal,
+      formState(modal, { ...required(modal, 'Escalates'), escalate_after: plainInput('24') }),
+    );
+    expect(res.json).toMatchObject({
+      response_action: 'errors',
+      errors: { escalate_after: expect.stringContaining('before the time-out') },
+    });
+    expect((await h.latch.ctx.flows()).some((f) => f.name === 'Escalates')).toBe(false);
+
+    res = await h.driver.viewSubmission(
+      admin,
+      modal,
+      formState(modal, {
+        ...required(modal, 'Escalates'),
+        escalate_after: plainInput('1.5'),
+        escalate_users: usersSelected([esme.id]),
+      }),
+    );
+    expect(res.body).toBe('');
+    const saved = (await h.latch.ctx.flows()).find((f) => f.name === 'Escalates')!;
+    expect(saved.approval.escalation).toEqual({
+      afterMinutes: 90,
+      to: [{ type: 'user', id: 'esme@example.com' }],
+    });
+
+    const edit = await clickToOpen(h, admin, await openHome(h, admin, 'flows'), ACTION.flowEdit, saved.id);
+    const block = (id: string) =>
+      (edit.blocks as Array<{ block_id?: string; element?: Record<string, unknown> }>).find(
+        (b) => b.block_id === id,
+      )!.element!;
+    expect(block('escalate_after').initial_value).toBe('1.5');
+    expect(block('escalate_users').initial_users).toEqual([esme.id]);
+    // Saved unchanged, it keeps the escalation.
+    res = await h.driver.viewSubmission(admin, edit, formState(edit));
+    expect(res.body).toBe('');
+    expect((await h.latch.ctx.flows()).find((f) => f.name === 'Escalates')!.approval.escalation).toEqual(
+      saved.approval.escalation,
+    );
   });
 });

@@ -225,7 +225,15 @@ export interface DigestItem {
  * not known). At most `max` requests are listed.
  */
 export function digestCard(items: DigestItem[], max: number, tabUrl?: string): AdaptiveCard {
-  const shown = items.slice(0, max);
+  // Fewer listed when long names would pass the size limit; the rest are counted, and in the tab.
+  for (let shown = Math.min(max, items.length); ; shown--) {
+    const built = digestCardOf(items, shown, tabUrl);
+    if (shown <= 1 || cardBytes(built) <= MAX_CARD_BYTES) return built;
+  }
+}
+
+function digestCardOf(items: DigestItem[], count: number, tabUrl?: string): AdaptiveCard {
+  const shown = items.slice(0, count);
   const body: CardElement[] = [
     line([{ text: `${items.length} requests are waiting for your decision.`, bold: true }], {
       size: 'Medium',
@@ -239,14 +247,14 @@ export function digestCard(items: DigestItem[], max: number, tabUrl?: string): A
         line([
           { text: r.id, bold: true },
           ' · ',
-          { text: truncate(r.requester.displayName ?? r.requester.email, 200), bold: true },
+          { text: truncate(r.requester.displayName ?? r.requester.email, 100), bold: true },
           ' asks for ',
-          targetsText(r, 3),
+          truncate(targetsText(r, 2), 300),
           ' for ',
           formatDuration(r.durationMinutes),
           ` · waiting ${formatDuration(Math.max(1, waitingMinutes))}`,
         ]),
-        ...(r.justification ? [line([{ text: truncate(r.justification, 300), italic: true }])] : []),
+        ...(r.justification ? [line([{ text: truncate(r.justification, 200), italic: true }])] : []),
       ],
     });
   }

@@ -95,27 +95,18 @@ export const escalationSchema = z.object({
 });
 export type Escalation = z.infer<typeof escalationSchema>;
 
-export const approvalSchema = z
-  .object({
-    /** No steps: requests under this flow are approved automatically. */
-    steps: z.array(approvalStepSchema).max(MAX_APPROVAL_STEPS).default([]),
-    requireReason: z.boolean().default(false),
-    allowSelfApproval: z.boolean().default(false),
-    /** Undecided requests time out after this long. */
-    timeoutMinutes: minutes.min(1).default(24 * 60),
-    /** The first reminder comes this long after a step opens, each next one twice as late (0 = never). */
-    reminderMinutes: minutes.min(0).default(60),
-    /** Absent: no escalation. */
-    escalation: escalationSchema.optional(),
-  })
-  .superRefine((a, ctx) => {
-    if (a.escalation && a.escalation.afterMinutes >= a.timeoutMinutes)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['escalation', 'afterMinutes'],
-        message: `escalation must come before the time-out: escalate after less than ${a.timeoutMinutes} minutes`,
-      });
-  });
+export const approvalSchema = z.object({
+  /** No steps: requests under this flow are approved automatically. */
+  steps: z.array(approvalStepSchema).max(MAX_APPROVAL_STEPS).default([]),
+  requireReason: z.boolean().default(false),
+  allowSelfApproval: z.boolean().default(false),
+  /** Undecided requests time out after this long. */
+  timeoutMinutes: minutes.min(1).default(24 * 60),
+  /** The first reminder comes this long after a step opens, each next one twice as late (0 = never). */
+  reminderMinutes: minutes.min(0).default(60),
+  /** Absent: no escalation. Must come before the time-out (checked by flowSchema). */
+  escalation: escalationSchema.optional(),
+});
 export type ApprovalPolicy = z.infer<typeof approvalSchema>;
 
 export const durationPolicySchema = z
@@ -176,6 +167,15 @@ export const flowSchema = z
   .refine((f) => f.targets.length > 0 || f.bundles.length > 0, {
     message: 'a flow needs at least one target or bundle',
     path: ['targets'],
+  })
+  .superRefine((f, ctx) => {
+    const e = f.approval.escalation;
+    if (e && e.afterMinutes >= f.approval.timeoutMinutes)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approval', 'escalation', 'afterMinutes'],
+        message: `escalation must come before the time-out: escalate after less than ${f.approval.timeoutMinutes} minutes`,
+      });
   });
 export type FlowInput = z.input<typeof flowSchema>;
 export type FlowDefinition = z.infer<typeof flowSchema>;

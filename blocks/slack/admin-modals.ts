@@ -127,6 +127,8 @@ export interface FlowFormModel {
   /** Slack user ids for the flow's user principals and approvers, where Slack knows them. */
   granteeUserIds: string[];
   approverUserIds: string[];
+  /** Slack user ids of the people the flow escalates to. */
+  escalationUserIds: string[];
   userGroups: Array<{ handle: string; name: string }>;
   integrations: string[];
   bundles: string[];
@@ -245,6 +247,24 @@ export function flowModal(m: FlowFormModel): ModalView {
       initial: String(Math.round((f?.approval.timeoutMinutes ?? 1440) / 60)),
       max: 5,
     }),
+    textInput('escalate_after', 'Escalate undecided requests after (hours)', {
+      initial: f?.approval.escalation ? String(+(f.approval.escalation.afterMinutes / 60).toFixed(2)) : '',
+      optional: true,
+      max: 6,
+      hint: 'Empty: never. Before the time-out; the people below may then decide alone.',
+    }),
+    usersSelect(
+      'escalate_users',
+      'Escalate to',
+      m.escalationUserIds,
+      'Nobody chosen and no group: the admins.',
+    ),
+    multiStatic(
+      'escalate_groups',
+      'Escalate to groups',
+      groups,
+      (f?.approval.escalation?.to ?? []).flatMap((a) => (a.type === 'group' ? [a.id] : [])),
+    ),
     section('*Duration and extensions*'),
     staticSelect(
       'max_duration',

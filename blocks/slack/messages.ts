@@ -40,6 +40,8 @@ export function approvalCard(opts: {
   requester: string;
   context: RequesterContext;
   reminder?: boolean;
+  /** Sent to the approvers the step was escalated to. */
+  escalated?: boolean;
   /** Set once decided: replaces the buttons, so nobody acts on a stale card. */
   outcome?: string;
   /** Recorded approvals short of a decision ("approved by Bob, 1 of 2"), as mrkdwn. */
@@ -47,7 +49,7 @@ export function approvalCard(opts: {
 }): Message {
   const r = opts.request;
   const c = opts.context;
-  const lead = `${opts.reminder ? ':bell: Reminder: ' : ''}${opts.requester} asks for ${describeTargets(r)} for *${formatDuration(r.durationMinutes)}*.`;
+  const lead = `${opts.escalated ? ':arrow_double_up: Escalated to you, nobody decided in time: ' : opts.reminder ? ':bell: Reminder: ' : ''}${opts.requester} asks for ${describeTargets(r)} for *${formatDuration(r.durationMinutes)}*.`;
   const fields = [
     md(`*Request*\n${r.id}${r.stepCount > 1 ? ` · step ${r.step + 1} of ${r.stepCount}` : ''}`, 2000),
     md(`*Flow*\n${esc(r.flowName)}${r.viaFallback ? ' (fallback)' : ''}`, 2000),
@@ -116,6 +118,48 @@ export function extensionCard(opts: {
     });
   return {
     text: `${r.id}: extension${opts.minutes ? ` by ${formatDuration(opts.minutes)}` : ''} requested`,
+    blocks,
+  };
+}
+
+/** One request in an approver's digest: who asks (mrkdwn the caller built) and for how long it waits. */
+export interface DigestItem {
+  request: RequestView;
+  requester: string;
+  waitingMinutes: number;
+}
+
+/**
+ * One DM listing the requests waiting on an approver, instead of a reminder each (docs/
+ * ARCHITECTURE.md, "Reminders, escalation and digests"). Each has the card's own Approve and Deny
+ * buttons; at most DIGEST_MAX_LISTED are listed, the rest are in App Home.
+ */
+export function digestMessage(items: DigestItem[], max: number): Message {
+  const shown = items.slice(0, max);
+  const blocks: KnownBlock[] = [section(`:bell: *${items.length} requests are waiting for your decision.*`)];
+  for (const { request: r, requester, waitingMinutes } of shown) {
+    blocks.push(
+      section(
+        `*${r.id}* · ${requester} asks for ${describeTargets(r, 3)} for *${formatDuration(r.durationMinutes)}* · waiting ${formatDuration(Math.max(1, waitingMinutes))}${r.justification ? `\n>${esc(truncate(r.justification, 300))}` : ''}`,
+      ),
+      {
+        type: 'actions',
+        block_id: `digest:${r.id}`,
+        elements: [
+          button('Approve', ACTION.approve, r.id, { style: 'primary' }),
+          button('Deny', ACTION.deny, r.id, { style: 'danger' }),
+        ],
+      },
+    );
+  }
+  const more = items.length - shown.length;
+  blocks.push(
+    context(
+      `${more > 0 ? `${more} more wait too. ` : ''}Latch's *Home* tab, under Approvals, always has the current list.`,
+    ),
+  );
+  return {
+    text: `${items.length} requests are waiting for your decision: ${shown.map((i) => i.request.id).join(', ')}`,
     blocks,
   };
 }

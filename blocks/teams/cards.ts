@@ -139,6 +139,8 @@ export function approvalCard(opts: {
   context: RequesterContext;
   approverUserIds: string[];
   reminder?: boolean;
+  /** Sent to the approvers the step was escalated to. */
+  escalated?: boolean;
   /** Set once decided: replaces the buttons, so nobody acts on a stale card. */
   outcome?: string;
   /** Approvals recorded short of a decision ("approved by Bob, 1 of 2"). */
@@ -150,7 +152,11 @@ export function approvalCard(opts: {
   const body: CardElement[] = [
     line(
       [
-        ...(opts.reminder ? [{ text: 'Reminder: ', bold: true }] : []),
+        ...(opts.escalated
+          ? [{ text: 'Escalated to you, nobody decided in time: ', bold: true }]
+          : opts.reminder
+            ? [{ text: 'Reminder: ', bold: true }]
+            : []),
         { text: truncate(opts.requesterName, 200), bold: true },
         ' asks for ',
         targetsText(r),
@@ -210,6 +216,66 @@ export function approvalCard(opts: {
     ],
     refresh,
   );
+}
+
+/** One request in an approver's digest, and how long it has waited. */
+export interface DigestItem {
+  request: RequestView;
+  waitingMinutes: number;
+}
+
+/**
+ * One card listing the requests waiting on an approver instead of a reminder each (docs/
+ * ARCHITECTURE.md, "Reminders, escalation and digests"). Deciding is in the approval cards already
+ * in the chat, or in the Access tab, which `tabUrl` opens (a deep link; absent when the app id is
+ * not known). At most `max` requests are listed.
+ */
+export function digestCard(items: DigestItem[], max: number, tabUrl?: string): AdaptiveCard {
+  // Fewer listed when long names would pass the size limit; the rest are counted, and in the tab.
+  for (let shown = Math.min(max, items.length); ; shown--) {
+    const built = digestCardOf(items, shown, tabUrl);
+    if (shown <= 1 || cardBytes(built) <= MAX_CARD_BYTES) return built;
+  }
+}
+
+function digestCardOf(items: DigestItem[], count: number, tabUrl?: string): AdaptiveCard {
+  const shown = items.slice(0, count);
+  const body: CardElement[] = [
+    line([{ text: `${items.length} requests are waiting for your decision.`, bold: true }], {
+      size: 'Medium',
+    }),
+  ];
+  for (const { request: r, waitingMinutes } of shown) {
+    body.push({
+      type: 'Container',
+      separator: true,
+      items: [
+        line([
+          { text: r.id, bold: true },
+          ' · ',
+          { text: truncate(r.requester.displayName ?? r.requester.email, 100), bold: true },
+          ' asks for ',
+          truncate(targetsText(r, 2), 300),
+          ' for ',
+          formatDuration(r.durationMinutes),
+          ` · waiting ${formatDuration(Math.max(1, waitingMinutes))}`,
+        ]),
+        ...(r.justification ? [line([{ text: truncate(r.justification, 200), italic: true }])] : []),
+      ],
+    });
+  }
+  const more = items.length - shown.length;
+  body.push(
+    line([
+      `${more > 0 ? `${more} more wait too. ` : ''}Approve or deny each from its card above, or in the Access tab under Approvals.`,
+    ]),
+  );
+  if (tabUrl)
+    body.push({
+      type: 'ActionSet',
+      actions: [{ type: 'Action.OpenUrl', title: 'Open Approvals', url: tabUrl }],
+    });
+  return card(body);
 }
 
 /** An approver's card for an extension the flow makes them approve; the outcome replaces the button. */

@@ -12,6 +12,11 @@ export interface ApprovalContext {
   requesterId: string;
   resourceOwners: string[];
   allowSelfApproval: boolean;
+  /**
+   * Approvers the step was escalated to (docs/ARCHITECTURE.md, "Reminders, escalation and
+   * digests"): they may decide it besides its own approvers, and one approval of theirs completes it.
+   */
+  escalatedTo?: readonly Approver[];
 }
 export type CanApprove = { ok: true } | { ok: false; reason: string };
 export type StepOutcome = { done: true } | { done: false; remaining: string };
@@ -59,12 +64,27 @@ export function describeApprovers(step: ApprovalStep): string {
   return `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
 }
 
+/** Is `by` among the approvers the step was escalated to? */
+function byEscalation(by: string, byGroups: readonly string[], ctx: ApprovalContext): boolean {
+  return (ctx.escalatedTo ?? []).some((e) => satisfies(e, by, byGroups, ctx.resourceOwners));
+}
+
+/** "alice@example.com or group dba" for a list of approvers. */
+export function describeApproverList(approvers: readonly Approver[]): string {
+  const names = approvers.map(describeEntry);
+  if (names.length <= 1) return names.join('');
+  return `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+}
+
 /** May `who` approve this step? */
 export function canApprove(step: ApprovalStep, who: Identity, ctx: ApprovalContext): CanApprove {
   if (sameId(who.id, ctx.requesterId) && !ctx.allowSelfApproval) {
     return { ok: false, reason: 'You cannot approve your own request' };
   }
-  if (!step.approvers.some((e) => satisfies(e, who.id, who.groups, ctx.resourceOwners))) {
+  if (
+    !step.approvers.some((e) => satisfies(e, who.id, who.groups, ctx.resourceOwners)) &&
+    !byEscalation(who.id, who.groups, ctx)
+  ) {
     return {
       ok: false,
       reason: `You are not an approver for this step (approvers: ${describeApprovers(step)})`,
@@ -88,7 +108,11 @@ function countedApprovals(
     const id = normalizeEmail(a.by);
     if (seen.has(id)) continue;
     if (!ctx.allowSelfApproval && sameId(id, ctx.requesterId)) continue;
-    if (!step.approvers.some((e) => satisfies(e, a.by, a.byGroups, ctx.resourceOwners))) continue;
+    if (
+      !step.approvers.some((e) => satisfies(e, a.by, a.byGroups, ctx.resourceOwners)) &&
+      !byEscalation(a.by, a.byGroups, ctx)
+    )
+      continue;
     seen.add(id);
     counted.push(a);
   }
@@ -139,6 +163,9 @@ export function evaluateStep(
   // An empty `all` would otherwise be vacuously satisfied; no approvers must never mean approved.
   if (step.approvers.length === 0) return { done: false, remaining: 'an approver (none is configured)' };
   const counted = countedApprovals(step, approvals, ctx);
+  // Escalation exists because the step's own approvers did not decide: waiting for the rest of
+  // an all-of or quorum step would stall it again.
+  if (counted.some((a) => byEscalation(a.by, a.byGroups, ctx))) return { done: true };
   switch (step.rule.type) {
     case 'any':
       return counted.length >= 1 ? { done: true } : { done: false, remaining: approvalsText(1) };

@@ -83,6 +83,23 @@ export const approvalStepSchema = z
   });
 export type ApprovalStep = z.infer<typeof approvalStepSchema>;
 
+/**
+ * Who decides a step nobody decided in time (docs/ARCHITECTURE.md, "Reminders, escalation and
+ * digests"): after `afterMinutes` at a step, `to` may decide it too (alone, whatever the step's
+ * rule). An empty `to` means the admins.
+ */
+export const escalationSchema = z.object({
+  afterMinutes: minutes.min(1),
+  to: z
+    .array(approverSchema)
+    .max(
+      MAX_APPROVERS_PER_STEP,
+      `at most ${MAX_APPROVERS_PER_STEP} escalation approvers; use a group for more`,
+    )
+    .default([]),
+});
+export type Escalation = z.infer<typeof escalationSchema>;
+
 export const approvalSchema = z.object({
   /** No steps: requests under this flow are approved automatically. */
   steps: z.array(approvalStepSchema).max(MAX_APPROVAL_STEPS).default([]),
@@ -90,13 +107,15 @@ export const approvalSchema = z.object({
   allowSelfApproval: z.boolean().default(false),
   /** Undecided requests time out after this long. */
   timeoutMinutes: minutes.min(1).default(24 * 60),
-  /** Approvers are reminded this long after a step opens (0 = never). */
+  /** The first reminder comes this long after a step opens, each next one twice as late (0 = never). */
   reminderMinutes: minutes.min(0).default(60),
   /**
    * Approved automatically when the requester is on call for one of these schedules at the time
    * they ask; otherwise the steps decide (docs/ARCHITECTURE.md, "Flows that use context").
    */
   autoApproveWhenOnCall: z.array(schedule).max(20).default([]),
+  /** Absent: no escalation. Must come before the time-out (checked by flowSchema). */
+  escalation: escalationSchema.optional(),
 });
 export type ApprovalPolicy = z.infer<typeof approvalSchema>;
 
@@ -189,6 +208,15 @@ export const flowSchema = z
     message:
       'add an approval step for requesters who are not on call (without one, every request is approved anyway)',
     path: ['approval', 'autoApproveWhenOnCall'],
+  })
+  .superRefine((f, ctx) => {
+    const e = f.approval.escalation;
+    if (e && e.afterMinutes >= f.approval.timeoutMinutes)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approval', 'escalation', 'afterMinutes'],
+        message: `escalation must come before the time-out: escalate after less than ${f.approval.timeoutMinutes} minutes`,
+      });
   });
 export type FlowInput = z.input<typeof flowSchema>;
 export type FlowDefinition = z.infer<typeof flowSchema>;

@@ -20,6 +20,8 @@ export const EVENT_TYPES = [
   'revoke.failing',
   'approvers.unreached',
   'break_glass.used',
+  'request.escalated',
+  'approvals.digest',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -42,6 +44,12 @@ export interface OutboxEntry {
   minutes?: number;
   /** approval.needed: a reminder rather than the first ask. */
   reminder?: boolean;
+  /** approval.needed: asks the approvers the step was escalated to. */
+  escalated?: boolean;
+  /** approvals.digest: the one person it is for. */
+  to?: string;
+  /** approvals.digest: the waiting requests it lists (ObjectIds as strings), oldest first. */
+  requests?: string[];
   /** Who is asked, when it was decided at the time (e.g. the step's approvers). */
   approvers?: { users: string[]; groups: string[] };
   /** access.granted: the one-time credentials, sealed with the encryption key. */

@@ -19,7 +19,14 @@ export type LatchEvent = EventBody & {
 
 type EventBody =
   | { type: 'request.submitted'; request: RequestView; approvers: Audience }
-  | { type: 'approval.needed'; request: RequestView; approvers: Audience; reminder: boolean }
+  | {
+      type: 'approval.needed';
+      request: RequestView;
+      approvers: Audience;
+      reminder: boolean;
+      /** Asks the approvers the step was escalated to (they may decide it alone). */
+      escalated?: boolean;
+    }
   | { type: 'approval.recorded'; request: RequestView; by: string; remaining?: string }
   | { type: 'request.approved'; request: RequestView; by: string }
   | { type: 'request.rejected'; request: RequestView; by: string; reason: string }
@@ -34,7 +41,15 @@ type EventBody =
   | { type: 'revoke.failing'; request: RequestView; error: string; attempts: number; admins: string[] }
   | { type: 'approvers.unreached'; request: RequestView; unreached: Unreached[] }
   /** The requester approved their own request in an emergency: every admin is told, to review it. */
-  | { type: 'break_glass.used'; request: RequestView; reason: string; admins: string[] };
+  | { type: 'break_glass.used'; request: RequestView; reason: string; admins: string[] }
+  /** Tells the requester who was added to the undecided step `step` (0-based). */
+  | { type: 'request.escalated'; request: RequestView; approvers: Audience; step: number }
+  /**
+   * One message for one approver instead of a reminder per request (docs/ARCHITECTURE.md,
+   * "Reminders, escalation and digests"): `waiting` are the requests still pending, oldest first;
+   * `request` is the one whose outbox carries the digest.
+   */
+  | { type: 'approvals.digest'; request: RequestView; approver: string; waiting: RequestView[] };
 
 /** Someone a channel could not reach, and why (never installed the app, blocked it, unknown). */
 export interface Unreached {

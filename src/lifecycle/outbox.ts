@@ -273,9 +273,10 @@ export class Outbox {
         }
       }
       if (left.length === 0) {
-        // Told once per ask: a reminder reaches (or misses) the same people again.
-        const nobody =
-          entry.type === 'approvers.unreached' || entry.reminder ? [] : this.reachedByNone(unreached);
+        // Told once per ask: a reminder (or a digest of reminders) reaches or misses the same
+        // people again.
+        const asks = entry.type === 'approval.needed' || entry.type === 'extension.requested';
+        const nobody = asks && !entry.reminder ? this.reachedByNone(unreached) : [];
         const followUp =
           nobody.length > 0
             ? this.entry('approvers.unreached', { unreached: nobody, step: entry.step })
@@ -384,6 +385,21 @@ export class Outbox {
           type: entry.type,
           approvers: entry.approvers ?? (await this.currentAudience(doc)),
           reminder: entry.reminder ?? false,
+          ...(entry.escalated ? { escalated: true } : {}),
+        };
+      case 'request.escalated':
+        return {
+          ...base,
+          type: entry.type,
+          approvers: entry.approvers ?? { users: [], groups: [] },
+          step: entry.step ?? doc.step,
+        };
+      case 'approvals.digest':
+        return {
+          ...base,
+          type: entry.type,
+          approver: entry.to ?? '',
+          waiting: await this.stillWaiting(entry.requests ?? []),
         };
       case 'approval.recorded':
         return { ...base, type: entry.type, by: entry.by ?? 'latch', remaining: entry.remaining };
@@ -439,6 +455,18 @@ export class Outbox {
           admins: entry.approvers?.users ?? (await this.ctx.admins()),
         };
     }
+  }
+
+  /** A digest's requests as they are now: those decided since it was written are left out. */
+  private async stillWaiting(ids: string[]) {
+    if (ids.length === 0) return [];
+    const docs = await this.ctx.db.models.Request.find({ _id: { $in: ids }, state: 'pending' }).lean<
+      RequestDoc[]
+    >();
+    const order = new Map(ids.map((id, i) => [id, i]));
+    return docs
+      .sort((a, b) => (order.get(String(a._id)) ?? 0) - (order.get(String(b._id)) ?? 0))
+      .map((d) => toView(d));
   }
 
   private async currentAudience(doc: RequestDoc) {

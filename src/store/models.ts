@@ -4,7 +4,7 @@
  */
 import mongoose, { Schema, type Connection, type InferSchemaType } from 'mongoose';
 import { model } from './define-model.js';
-import type { Flow } from '../domain/flow.js';
+import type { Approver, Flow } from '../domain/flow.js';
 import { REQUEST_STATES, type RequestState } from '../domain/request.js';
 import type { OutboxEntry } from '../domain/outbox-entry.js';
 
@@ -80,6 +80,12 @@ const requestSchema = new Schema(
     decidedAt: Date,
     decideBy: Date,
     remindAt: Date,
+    /** Reminders sent at the current step: the next one comes twice as late (domain/reminders.ts). */
+    reminders: { type: Number, default: 0 },
+    /** When the current step is escalated, if its flow escalates; unset once it is. */
+    escalateAt: Date,
+    /** Steps escalated, with the approvers added to each (at most one entry per step). */
+    escalations: { type: [Schema.Types.Mixed], default: [] },
     grantedAt: Date,
     expiresAt: Date,
     warnAt: Date,
@@ -122,9 +128,17 @@ requestSchema.index({ state: 1, expiresAt: 1 });
 requestSchema.index({ state: 1, warnAt: 1 });
 requestSchema.index({ state: 1, decideBy: 1 });
 requestSchema.index({ state: 1, remindAt: 1 });
+requestSchema.index({ state: 1, escalateAt: 1 });
 requestSchema.index({ state: 1, nextAttemptAt: 1 });
 requestSchema.index({ 'requester.id': 1, state: 1 });
 requestSchema.index({ notifyAt: 1 }, { partialFilterExpression: { notifyAt: { $exists: true } } });
+
+/** A step escalated: when, and who may decide it besides its own approvers. */
+export interface EscalationRecord {
+  step: number;
+  at: Date;
+  to: Approver[];
+}
 
 export interface TargetDoc {
   integration: string;
@@ -178,6 +192,9 @@ export interface RequestDoc {
   decidedAt?: Date;
   decideBy?: Date;
   remindAt?: Date;
+  reminders?: number;
+  escalateAt?: Date;
+  escalations?: EscalationRecord[];
   grantedAt?: Date;
   expiresAt?: Date | null;
   warnAt?: Date;

@@ -311,6 +311,7 @@ describe('flows', () => {
       duration: { maxMinutes: 240, choicesMinutes: [], allowIndefinite: false },
       extension: { mode: 'none', maxCount: 1 },
     });
+    expect((await storedFlow(id))?.approval).not.toHaveProperty('escalation');
     const asked = await askUnder(id);
     expect(asked.auto).toBe(true);
     expect((await settled(asked.request.id))?.state).toBe('active');
@@ -408,6 +409,9 @@ describe('flows', () => {
       ];
       form.timeoutHours = '8';
       form.reminderMinutes = '30';
+      form.escalateMinutes = '120';
+      form.escalatePeople = 'carol@example.com';
+      form.escalateGroups = '@oncall';
       form.maxMinutes = '480';
       form.choices = [60, 120];
       form.indefinite = true;
@@ -453,6 +457,13 @@ describe('flows', () => {
         allowSelfApproval: true,
         timeoutMinutes: 480,
         reminderMinutes: 30,
+        escalation: {
+          afterMinutes: 120,
+          to: [
+            { type: 'user', id: 'carol@example.com' },
+            { type: 'group', id: 'oncall' },
+          ],
+        },
       },
       duration: { maxMinutes: 480, choicesMinutes: [60, 120], allowIndefinite: true },
       requireJustification: true,
@@ -550,6 +561,21 @@ describe('flows', () => {
       form.maxMinutes = '';
     });
     expect(noLimit.body.fields).toEqual({ maxMinutes: 'set maxMinutes, choicesMinutes or allowIndefinite' });
+    const lateEscalation = await newFlow((form) => {
+      required('Late escalation')(form);
+      form.timeoutHours = '2';
+      form.escalateMinutes = '120';
+      form.escalatePeople = 'carol';
+    });
+    expect(lateEscalation.body.fields).toEqual({ escalateTo: 'carol is not an email address.' });
+    const afterTimeout = await newFlow((form) => {
+      required('Late escalation')(form);
+      form.timeoutHours = '2';
+      form.escalateMinutes = '120';
+    });
+    expect(afterTimeout.body.fields).toEqual({
+      escalateMinutes: 'escalation must come before the time-out: escalate after less than 120 minutes',
+    });
     const taken = await newFlow(required('Required only'));
     expect(taken).toEqual({
       status: 409,

@@ -9,6 +9,7 @@ import {
   cardBytes,
   credentialsCard,
   decidedCard,
+  digestCard,
   expiringCard,
   grantedCard,
   MAX_CARD_BYTES,
@@ -19,6 +20,7 @@ import {
 } from '../../blocks/teams/cards.js';
 import { requestFormCard, requestSentCard } from '../../blocks/teams/request-card.js';
 import { TEXT_LIMITS } from '../../src/domain/limits.js';
+import { DIGEST_MAX_LISTED } from '../../src/domain/reminders.js';
 import type { RequestView } from '../../src/lifecycle/request-view.js';
 
 const long = (n: number, c = 'x') => c.repeat(n);
@@ -197,6 +199,52 @@ describe('the requester cards', () => {
   it('never puts credentials in the granted card', () => {
     const text = JSON.stringify(grantedCard(view({ state: 'active' }), '15:00', 'drop-1'));
     expect(text).not.toMatch(/password/i);
+  });
+});
+
+describe("an approver's digest", () => {
+  const items = ['AR-1', 'AR-2', 'AR-3'].map((id, i) => ({
+    request: view({ id, justification: '**not markdown**' }),
+    waitingMinutes: 30 + i * 60,
+  }));
+
+  it('lists each request with who asks, for what, and how long it waits, and opens Approvals', () => {
+    const card = digestCard(items, DIGEST_MAX_LISTED, 'https://teams.microsoft.com/l/entity/app/latch-home');
+    const all = texts(card);
+    const text = all.map((t) => t.text).join('');
+    expect(text).toContain('3 requests are waiting for your decision.');
+    for (const id of ['AR-1', 'AR-2', 'AR-3']) expect(text).toContain(id);
+    expect(text).toContain('Ann asks for read on billing (pg) for 1 hour · waiting 30 minutes');
+    expect(text).toContain('waiting 2 hours 30 minutes');
+    // The requester's words stay TextRuns, shown as written.
+    expect(all.find((t) => t.text === '**not markdown**')?.type).toBe('TextRun');
+    expect(JSON.stringify(card)).toContain('"url":"https://teams.microsoft.com/l/entity/app/latch-home"');
+    expect(cardBytes(card)).toBeLessThanOrEqual(MAX_CARD_BYTES);
+  });
+
+  it('lists at most its limit, says how many more, and stays under the size limit', () => {
+    const many = Array.from({ length: 200 }, (_, i) => ({
+      request: view({
+        id: `AR-${i}`,
+        justification: long(TEXT_LIMITS.justification, 'J'),
+        requester: { id: 'n@example.com', email: 'n@example.com', displayName: long(500, 'N'), groups: [] },
+        targets: Array.from({ length: 50 }, (_, j) => ({
+          integration: long(80, 'i'),
+          resourceId: `db:${j}`,
+          resourceName: long(250, 'r'),
+          permission: 'admin',
+          grantState: 'pending',
+        })),
+      }),
+      waitingMinutes: 525_600,
+    }));
+    const card = digestCard(many, DIGEST_MAX_LISTED);
+    const text = texts(card)
+      .map((t) => t.text)
+      .join('');
+    expect(text).toContain(`${200 - DIGEST_MAX_LISTED} more wait too.`);
+    expect(text).not.toContain('AR-199');
+    expect(cardBytes(card)).toBeLessThanOrEqual(MAX_CARD_BYTES);
   });
 });
 

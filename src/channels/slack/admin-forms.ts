@@ -49,6 +49,9 @@ export async function openFlowModal(
   const approverEmails = (flow?.approval.steps[0]?.approvers ?? []).flatMap((a) =>
     a.type === 'user' ? [a.id] : [],
   );
+  const escalationEmails = (flow?.approval.escalation?.to ?? []).flatMap((a) =>
+    a.type === 'user' ? [a.id] : [],
+  );
   // The flow's own permissions are offered too, so that editing keeps them.
   const permissions = [...new Set([...choices.permissions, ...(flow?.targets[0]?.permissions ?? [])])].sort();
   await client.views.open({
@@ -57,6 +60,7 @@ export async function openFlowModal(
       flow,
       granteeUserIds: await userIds(granteeEmails),
       approverUserIds: await userIds(approverEmails),
+      escalationUserIds: await userIds(escalationEmails),
       userGroups: groups.map((g) => ({ handle: g.handle, name: g.name })),
       integrations: choices.integrations,
       bundles: choices.bundles,
@@ -145,6 +149,7 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
   const timeoutHours = Number(text(v, 'timeout'));
   if (!Number.isInteger(timeoutHours) || timeoutHours < 1 || timeoutHours > 24 * 30)
     errors.timeout = 'Give a whole number of hours between 1 and 720.';
+  const escalation = await escalationFromView(deps, v, meta.t, timeoutHours, errors);
   const extensionCount = Number(text(v, 'extension_count'));
   if (!Number.isInteger(extensionCount) || extensionCount < 0 || extensionCount > 100)
     errors.extension_count = 'Give a whole number between 0 and 100.';
@@ -165,6 +170,7 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
       timeoutMinutes: timeoutHours * 60,
       reminderMinutes: existing?.approval.reminderMinutes ?? 60,
       autoApproveWhenOnCall: schedulesIn('oncall_auto'),
+      ...(escalation ? { escalation } : {}),
     },
     duration: {
       choicesMinutes: [],
@@ -192,6 +198,40 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
         : (field && FLOW_FIELD_BLOCK[field]) || 'name';
     return { response_action: 'errors', errors: { [block]: errorText(deps, err).slice(0, 2000) } };
   }
+}
+
+/**
+ * The escalation fields (docs/ARCHITECTURE.md, "Reminders, escalation and digests"): hours empty
+ * means none; nobody chosen means the admins. Checked against the time-out here, so the message
+ * lands on the field to fix.
+ */
+async function escalationFromView(
+  deps: SlackDeps,
+  v: Values,
+  teamId: string | undefined,
+  timeoutHours: number,
+  errors: Record<string, string>,
+): Promise<{ afterMinutes: number; to: Approver[] } | undefined> {
+  const after = text(v, 'escalate_after');
+  if (!after) return undefined;
+  const hours = Number(after);
+  if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 30) {
+    errors.escalate_after = 'Give a number of hours, e.g. 2 or 0.5, or leave it empty for no escalation.';
+    return undefined;
+  }
+  const afterMinutes = Math.max(1, Math.round(hours * 60));
+  if (Number.isInteger(timeoutHours) && afterMinutes >= timeoutHours * 60) {
+    errors.escalate_after = `Escalate before the time-out: less than ${timeoutHours} hours.`;
+    return undefined;
+  }
+  const to: Approver[] = [
+    ...(await deps.directory.emailsOf(teamId, users(v, 'escalate_users'))).map((id) => ({
+      type: 'user' as const,
+      id,
+    })),
+    ...selectedMany(v, 'escalate_groups').map((id) => ({ type: 'group' as const, id })),
+  ];
+  return { afterMinutes, to };
 }
 
 /** "billing, env=prod" → name and tag selectors. */

@@ -8,6 +8,7 @@ import {
   approvalCard,
   breakGlassMessage,
   decidedMessage,
+  digestMessage,
   expiringMessage,
   extensionCard,
   grantedMessage,
@@ -19,6 +20,7 @@ import {
 } from '../../../blocks/slack/messages.js';
 import { esc, mention, when } from '../../../blocks/slack/text.js';
 import { normalizeEmail } from '../../domain/identity.js';
+import { DIGEST_MAX_LISTED } from '../../domain/reminders.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { ChannelCore } from '../../app.js';
 import type { Audience, DeliveryReport, LatchEvent, Notifier, Unreached } from '../../lifecycle/notifier.js';
@@ -97,8 +99,25 @@ export class SlackNotifier implements Notifier {
       case 'approval.needed':
         // Decided meanwhile (a late delivery): nobody needs a card for it any more.
         if (r.state === 'pending')
-          return { unreached: await this.sendCards(r, event.approvers, event.reminder, key('card')) };
+          return {
+            unreached: await this.sendCards(r, event.approvers, event.reminder, key('card'), event.escalated),
+          };
         break;
+      case 'request.escalated':
+        if (r.state === 'pending')
+          await this.toRequester(
+            r,
+            simpleMessage(
+              `Nobody decided *${r.id}* in time, so it is escalated to ${await this.describeAudience(event.approvers)}; they can decide it now.`,
+              ':arrow_double_up:',
+            ),
+            key('escalated'),
+          );
+        break;
+      case 'approvals.digest':
+        // One person's message: not for the audit channel, and nobody else's App Home changes.
+        await this.sendDigest(event.approver, event.waiting, key('digest'));
+        return;
       case 'approvers.unreached':
         await this.toRequester(
           r,
@@ -351,15 +370,32 @@ export class SlackNotifier implements Notifier {
     audience: Audience,
     reminder: boolean,
     key?: string,
+    escalated?: boolean,
   ): Promise<Unreached[]> {
     const [{ refs, unreached }, context, requester] = await Promise.all([
       this.audienceRefs(audience, r.requester.id),
       this.requesterContext(r),
       this.nameOf(r.requester.id),
     ]);
-    const card = approvalCard({ request: r, requester, context, reminder });
+    const card = approvalCard({ request: r, requester, context, reminder, escalated });
     await Promise.all(refs.map((ref) => this.postCard(r, 'approval', ref, card, key)));
     return unreached;
+  }
+
+  /** The digest goes to its one approver; someone Slack does not know is simply not sent one. */
+  private async sendDigest(approver: string, waiting: RequestView[], key?: string): Promise<void> {
+    if (waiting.length === 0) return;
+    const ref = await this.find(approver);
+    if (!ref) return;
+    const now = this.now().getTime();
+    const items = await Promise.all(
+      waiting.map(async (request) => ({
+        request,
+        requester: await this.nameOf(request.requester.id),
+        waitingMinutes: Math.round((now - (request.createdAt?.getTime() ?? now)) / 60_000),
+      })),
+    );
+    await this.send.dm(ref, digestMessage(items, DIGEST_MAX_LISTED), key);
   }
 
   private async sendExtensionCards(

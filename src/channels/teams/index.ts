@@ -63,6 +63,7 @@ export async function createTeamsCore(opts: {
     box,
     log: opts.log,
     now: opts.clock,
+    appId: config.appId,
     // The manifest's personal tab (manifests/teams), where admins close break-glass reviews.
     tabUrl: `https://teams.microsoft.com/l/entity/${encodeURIComponent(config.appId)}/latch-home`,
   });

@@ -8,6 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { formatDuration } from '../../domain/duration.js';
+import { DIGEST_MAX_LISTED } from '../../domain/reminders.js';
 import type { SecretBox } from '../../store/secrets.js';
 import type { ChannelCore } from '../../app.js';
 import type { LatchEvent, Notifier } from '../../lifecycle/notifier.js';
@@ -16,6 +17,7 @@ import type { RequestView } from '../../lifecycle/request-view.js';
 import type { Logger } from '../../logger.js';
 import {
   approvalCard,
+  digestCard,
   expiringCard,
   extensionCard,
   grantedCard,
@@ -40,6 +42,12 @@ export function cardActivity(card: AdaptiveCard, summary: string): OutgoingActiv
   return { summary, attachments: [{ contentType: CARD, content: card }] };
 }
 
+/** "alice@example.com, bob@example.com and group dba", for the requester. */
+function describeAudience(a: { users: string[]; groups: string[] }): string {
+  const names = [...a.users.slice(0, 10), ...a.groups.slice(0, 10).map((g) => `group ${g}`)];
+  return names.length ? names.join(', ') : 'the admins';
+}
+
 /** The people among `names` Teams can be asked to reach: those named by email, once each. */
 function emailsOf(names: string[]): string[] {
   return [...new Set(names.filter((a) => a.includes('@')).map((a) => a.toLowerCase()))];
@@ -58,6 +66,8 @@ export class TeamsNotifier implements Notifier {
       now?: () => Date;
       /** A deep link to the tab (its Reviews): the break-glass card's button. */
       tabUrl?: string;
+      /** The bot's app id (the manifest's id): links to the Access tab. */
+      appId?: string;
     },
   ) {}
 
@@ -78,7 +88,26 @@ export class TeamsNotifier implements Notifier {
     switch (event.type) {
       case 'approval.needed':
         if (r.state === 'pending')
-          return { unreached: await this.sendCards(r, event.approvers.users, event.reminder, key('card')) };
+          return {
+            unreached: await this.sendCards(
+              r,
+              event.approvers.users,
+              event.reminder,
+              key('card'),
+              event.escalated,
+            ),
+          };
+        break;
+      case 'request.escalated':
+        if (r.state === 'pending')
+          await this.tell(
+            r,
+            `Nobody decided ${r.id} in time, so it is escalated to ${describeAudience(event.approvers)}; they can decide it now.`,
+            key('escalated'),
+          );
+        break;
+      case 'approvals.digest':
+        await this.sendDigest(event.approver, event.waiting, key('digest'));
         break;
       case 'approvers.unreached':
         await this.tell(
@@ -232,6 +261,7 @@ export class TeamsNotifier implements Notifier {
     approvers: string[],
     reminder: boolean,
     key: string | undefined,
+    escalated?: boolean,
   ): Promise<Unreached[]> {
     const emails = emailsOf(approvers);
     const reached = await Promise.all(
@@ -244,6 +274,7 @@ export class TeamsNotifier implements Notifier {
       context: await this.core!.queries.requesterContext(r),
       approverUserIds: userIds,
       reminder,
+      escalated,
     });
     return this.sendCardsTo(
       r,
@@ -251,6 +282,28 @@ export class TeamsNotifier implements Notifier {
       cardActivity(card, `${r.id}: approval needed`),
       { kind: 'approval', step: r.step },
       key,
+    );
+  }
+
+  /**
+   * One card for one approver; someone Teams cannot reach is skipped, not reported: the digest
+   * stands for reminders, and a reminder never reports anyone unreached.
+   */
+  private async sendDigest(approver: string, waiting: RequestView[], key: string | undefined) {
+    const email = emailsOf([approver])[0];
+    if (!email || waiting.length === 0) return;
+    const now = this.now().getTime();
+    const items = waiting.map((request) => ({
+      request,
+      waitingMinutes: Math.round((now - (request.createdAt?.getTime() ?? now)) / 60_000),
+    }));
+    const tabUrl = this.d.appId
+      ? `https://teams.microsoft.com/l/entity/${encodeURIComponent(this.d.appId)}/latch-home`
+      : undefined;
+    await this.send(
+      email,
+      cardActivity(digestCard(items, DIGEST_MAX_LISTED, tabUrl), `${waiting.length} requests wait for you`),
+      key && `${key}:${email}`,
     );
   }
 

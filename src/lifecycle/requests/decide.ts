@@ -14,12 +14,12 @@ import { loadRequest } from '../load.js';
 import { toView, type RequestView } from '../request-view.js';
 import {
   EPOCH,
-  addMinutes,
   approvalContext,
   assertPending,
   audienceOf,
   auditRefusal,
   hasPartIn,
+  stepTimers,
 } from './shared.js';
 
 export class DecideUseCases {
@@ -131,16 +131,13 @@ export class DecideUseCases {
             nextAttemptAt: now,
             'lease.until': EPOCH,
           },
-          $unset: { remindAt: 1, decideBy: 1 },
+          $unset: { remindAt: 1, decideBy: 1, escalateAt: 1 },
         }
-      : {
-          $set: {
-            step: doc.step + 1,
-            ...(flow.approval.reminderMinutes > 0
-              ? { remindAt: addMinutes(now, flow.approval.reminderMinutes) }
-              : {}),
-          },
-        };
+      : (() => {
+          // The next step opens now, with its own reminders and escalation.
+          const timers = stepTimers(flow, now, doc.decideBy);
+          return { $set: { step: doc.step + 1, ...timers.$set }, $unset: timers.$unset };
+        })();
     return { update, events };
   }
 
@@ -248,7 +245,7 @@ export class DecideUseCases {
       { _id: doc._id, state: 'pending', step: doc.step },
       {
         $set: { state: 'rejected', decidedBy: who.id, decisionReason: text, decidedAt: now },
-        $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
+        $unset: { openKey: 1, remindAt: 1, decideBy: 1, escalateAt: 1 },
       },
       ctx.outbox.entry('request.rejected', { by: who.id, reason: text }),
     );
@@ -314,7 +311,7 @@ export class DecideUseCases {
       { _id: doc._id, state: 'pending' },
       {
         $set: { state: 'cancelled', endedBy: who.id, endedAt: now },
-        $unset: { openKey: 1, remindAt: 1, decideBy: 1 },
+        $unset: { openKey: 1, remindAt: 1, decideBy: 1, escalateAt: 1 },
       },
       ctx.outbox.entry('request.cancelled'),
     );

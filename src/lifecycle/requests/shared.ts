@@ -2,7 +2,8 @@
  * What the request use-cases share: guarded-update constants, who has a part in a request, the
  * refusal audit, and the grant spec a connector is called with.
  */
-import type { ApprovalStep } from '../../domain/flow.js';
+import type { ApprovalStep, Flow } from '../../domain/flow.js';
+import { nextReminderAt } from '../../domain/reminders.js';
 import type { Identity } from '../../domain/identity.js';
 import { canApprove, type ApprovalContext } from '../../domain/approval.js';
 import { formatRequestId } from '../../domain/human-id.js';
@@ -58,6 +59,12 @@ export async function hasPartIn(ctx: LifecycleContext, who: Identity, doc: Reque
   const flow = doc.flow;
   const anyone = { ...approvalContext(doc), allowSelfApproval: true };
   if (flow.approval.steps.some((step) => canApprove(step, who, anyone).ok)) return true;
+  const escalated = (doc.escalations ?? []).flatMap((e) => e.to);
+  if (
+    escalated.length > 0 &&
+    canApprove({ approvers: [], rule: { type: 'any' } }, who, { ...anyone, escalatedTo: escalated }).ok
+  )
+    return true;
   return ctx.isAdmin(who);
 }
 
@@ -74,12 +81,31 @@ export function grantSpec(doc: RequestDoc, index: number) {
   };
 }
 
+/** The rules of `doc`'s current step: who asked, the owners, and whom the step was escalated to. */
 export function approvalContext(doc: RequestDoc): ApprovalContext {
   const flow = doc.flow;
+  const escalatedTo = (doc.escalations ?? []).filter((e) => e.step === doc.step).flatMap((e) => e.to);
   return {
     requesterId: doc.requester.id,
     resourceOwners: owners(doc),
     allowSelfApproval: flow.approval.allowSelfApproval,
+    ...(escalatedTo.length > 0 ? { escalatedTo } : {}),
+  };
+}
+
+/**
+ * The timers of a step that opens at `now` (docs/ARCHITECTURE.md, "Reminders, escalation and
+ * digests"): its first reminder and its escalation, each only when it comes before the time-out.
+ * `$set` and `$unset` never name the same field.
+ */
+export function stepTimers(flow: Flow, now: Date, decideBy?: Date) {
+  const remindAt = nextReminderAt(now, flow.approval.reminderMinutes, 0, decideBy);
+  const after = flow.approval.escalation?.afterMinutes;
+  const escalateAt = after !== undefined ? addMinutes(now, after) : undefined;
+  const escalates = escalateAt && (!decideBy || escalateAt < decideBy);
+  return {
+    $set: { reminders: 0, ...(remindAt ? { remindAt } : {}), ...(escalates ? { escalateAt } : {}) },
+    $unset: { ...(remindAt ? {} : { remindAt: 1 }), ...(escalates ? {} : { escalateAt: 1 }) },
   };
 }
 

@@ -23,7 +23,7 @@ import { boundedText } from '../input.js';
 import { nextRequestNumber } from '../load.js';
 import { toView, type RequestView } from '../request-view.js';
 import { Reviews } from '../reviews.js';
-import { EPOCH, addMinutes, isDuplicateKey } from './shared.js';
+import { EPOCH, addMinutes, isDuplicateKey, stepTimers } from './shared.js';
 
 export interface SubmitInput {
   targets?: TargetRef[];
@@ -163,6 +163,7 @@ export class SubmitUseCase {
         targets: refs.map((r, i) => `${r.integration}:${resources[i]!.name}:${r.permission}`),
         reason: justification,
       });
+    const decideBy = approvedNow ? undefined : addMinutes(now, flow.approval.timeoutMinutes);
     let doc: RequestDoc;
     try {
       doc = await ctx.moves.create(
@@ -195,11 +196,9 @@ export class SubmitUseCase {
           justification,
           source: input.source,
           state,
-          decideBy: approvedNow ? undefined : addMinutes(now, flow.approval.timeoutMinutes),
-          remindAt:
-            approvedNow || flow.approval.reminderMinutes === 0
-              ? undefined
-              : addMinutes(now, flow.approval.reminderMinutes),
+          decideBy,
+          // The first step opens now: its first reminder, and its escalation if the flow has one.
+          ...(approvedNow ? {} : stepTimers(flow, now, decideBy).$set),
           decidedAt: approvedNow ? now : undefined,
           decidedBy: breakGlass ? who.id : autoApproved ? 'auto' : undefined,
           decisionReason: breakGlass ? justification : undefined,

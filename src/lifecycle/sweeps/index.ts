@@ -43,14 +43,15 @@ export class Sweeps {
     return { ...rev, ...gr };
   }
 
-  /** Sweeps where a second of delay does not matter: warnings, reminders, time-outs. */
-  async tickRelaxed(): Promise<Pick<TickStats, 'warned' | 'reminded' | 'timedOut'>> {
-    const [warned, reminded, timedOut] = await Promise.all([
+  /** Sweeps where a second of delay does not matter: warnings, escalations, reminders, time-outs. */
+  async tickRelaxed(): Promise<Pick<TickStats, 'warned' | 'reminded' | 'escalated' | 'timedOut'>> {
+    const [warned, [escalated, reminded], timedOut] = await Promise.all([
       this.notices.warnDue(),
-      this.notices.remindDue(),
+      // Escalation first: it ends the step's reminders, so none is sent after it.
+      this.notices.escalateDue().then(async (e) => [e, await this.notices.remindDue()] as const),
       this.notices.timeOutDue(),
     ]);
-    return { warned, reminded, timedOut };
+    return { warned, reminded, escalated, timedOut };
   }
 
   /** How long until the next expiry this worker knows of (within the look-ahead), if any. */

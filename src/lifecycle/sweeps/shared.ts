@@ -41,6 +41,7 @@ export interface TickStats {
   grantFailures: number;
   warned: number;
   reminded: number;
+  escalated: number;
   timedOut: number;
 }
 

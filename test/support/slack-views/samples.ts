@@ -38,6 +38,7 @@ import { VIEW } from '../../../blocks/slack/ids.js';
 import {
   approvalCard,
   decidedMessage,
+  digestMessage,
   expiringMessage,
   extensionCard,
   grantedMessage,
@@ -388,6 +389,7 @@ const FLOW_FORM: FlowFormModel = {
   schedules: [],
   granteeUserIds: [],
   approverUserIds: [],
+  escalationUserIds: [],
   userGroups: USER_GROUPS,
   integrations: ['postgres-analytics', 'postgres-prod', 'postgres-staging'],
   bundles: ['finance-readonly', 'oncall-debug'],
@@ -462,6 +464,19 @@ export const SAMPLE_VIEWS: SampleSet = {
 
   // approvers
   'approval-card': () => message(approvalCard({ request: PENDING, requester: REQUESTER, context: CONTEXT })),
+  'approval-card-escalated': () =>
+    message(approvalCard({ request: PENDING, requester: REQUESTER, context: CONTEXT, escalated: true })),
+  'approval-digest': () =>
+    message(
+      digestMessage(
+        [PENDING, TWO_STEP, sampleRequest(1046, {})].map((request, i) => ({
+          request,
+          requester: REQUESTER,
+          waitingMinutes: 45 + i * 60,
+        })),
+        20,
+      ),
+    ),
   'approval-card-reminder': () =>
     message(
       approvalCard({
@@ -813,6 +828,13 @@ const X_FLOWS: Flow[] = range(N.flows).map((i) =>
       requireReason: true,
       allowSelfApproval: true,
       timeoutMinutes: 60 * 24 * 365,
+      escalation: {
+        afterMinutes: 60 * 24 * 365 - 1,
+        to: [
+          ...X_EMAILS.slice(0, 50).map((id) => ({ type: 'user' as const, id })),
+          ...X_GROUPS.map((g) => ({ type: 'group' as const, id: g.handle })),
+        ],
+      },
     },
     duration: { choicesMinutes: [], maxMinutes: 43_200, allowIndefinite: true },
     requireJustification: true,
@@ -911,6 +933,7 @@ const X_FLOW_FORM: FlowFormModel = {
   schedules: range(150).map((i) => `pagerduty-${i}:${long('Primary <rota> & co', 300, ' ')}`),
   granteeUserIds: X_USER_IDS,
   approverUserIds: X_USER_IDS,
+  escalationUserIds: X_USER_IDS,
   userGroups: X_GROUPS,
   integrations: X_INTEGRATIONS,
   bundles: X_BUNDLES,
@@ -947,6 +970,17 @@ export const STRESS_VIEWS: SampleSet = {
     ),
   'approval-card': () =>
     message(approvalCard({ request: X_PENDING, requester: X_REQUESTER, context: X_REQUESTER_CONTEXT })),
+  'approval-digest': () =>
+    message(
+      digestMessage(
+        range(200).map((i) => ({
+          request: xRequest(987_654_000 + i),
+          requester: X_REQUESTER,
+          waitingMinutes: 525_600 + i,
+        })),
+        20,
+      ),
+    ),
   'approval-card-reminder': () =>
     message(
       approvalCard({

@@ -3,7 +3,7 @@
  * and its translation to and from the core's FlowInput. It offers what Slack's flow modal offers
  * (blocks/slack/admin-modals.ts, flowModal; src/channels/slack/admin-forms.ts) and a little more
  * that a web page makes easy: several targets and approval steps, a quorum, the durations offered,
- * the reminder. What neither form edits (availability hours, exclusions) is kept from the stored
+ * the reminder and the escalation. What neither form edits (availability hours, exclusions) is kept from the stored
  * flow. Validation stays the core's: the same flowSchema runs here only to put each problem on the
  * field it concerns, and admin.saveFlow checks everything again.
  */
@@ -63,6 +63,11 @@ export const flowFormSchema = z.object({
     .default([]),
   timeoutHours: numberish,
   reminderMinutes: numberish,
+  /** Empty: no escalation (docs/ARCHITECTURE.md, "Reminders, escalation and digests"). */
+  escalateMinutes: numberish,
+  /** Emails and groups escalated to; both empty: the admins. */
+  escalatePeople: longText,
+  escalateGroups: longText,
   /** Empty: no longest duration (then durations offered or indefinite access must say it); absent: 4 hours. */
   maxMinutes: z.union([z.number(), z.string().max(20)]).default(240),
   choices: z.array(z.number().int().positive()).max(50).default([]),
@@ -124,6 +129,13 @@ export function flowToForm(f: Flow | undefined): FlowForm {
     })),
     timeoutHours: String(Math.round((f?.approval.timeoutMinutes ?? 24 * 60) / 60)),
     reminderMinutes: String(f?.approval.reminderMinutes ?? 60),
+    escalateMinutes: f?.approval.escalation ? String(f.approval.escalation.afterMinutes) : '',
+    escalatePeople: (f?.approval.escalation?.to ?? [])
+      .flatMap((a) => (a.type === 'user' ? [a.id] : []))
+      .join(', '),
+    escalateGroups: (f?.approval.escalation?.to ?? [])
+      .flatMap((a) => (a.type === 'group' ? [a.id] : []))
+      .join(', '),
     maxMinutes: f ? (f.duration.maxMinutes === undefined ? '' : String(f.duration.maxMinutes)) : '240',
     choices: f?.duration.choicesMinutes ?? [],
     indefinite: f?.duration.allowIndefinite ?? false,
@@ -315,6 +327,20 @@ export function formToFlowInput(
     'Give a whole number of minutes between 0 (never) and 10080.',
     errors,
   );
+  const escalateMinutes =
+    String(form.escalateMinutes).trim() === ''
+      ? undefined
+      : wholeNumber(
+          form.escalateMinutes,
+          { min: 1, max: 366 * 24 * 60 },
+          'escalateMinutes',
+          'Give a whole number of minutes, or leave it empty for no escalation.',
+          errors,
+        );
+  const escalateTo: Approver[] = [
+    ...people(form.escalatePeople, 'escalateTo', errors).map((id) => ({ type: 'user' as const, id })),
+    ...groups(form.escalateGroups).map((id) => ({ type: 'group' as const, id })),
+  ];
   const maxMinutes =
     String(form.maxMinutes).trim() === ''
       ? undefined
@@ -347,6 +373,9 @@ export function formToFlowInput(
       timeoutMinutes: (timeoutHours ?? 24) * 60,
       reminderMinutes: reminderMinutes ?? 60,
       autoApproveWhenOnCall: existing?.approval.autoApproveWhenOnCall ?? [],
+      ...(escalateMinutes !== undefined
+        ? { escalation: { afterMinutes: escalateMinutes, to: escalateTo } }
+        : {}),
     },
     duration: {
       choicesMinutes: [...new Set(form.choices)].sort((a, b) => a - b),
@@ -394,6 +423,7 @@ export function fieldOf(path: ReadonlyArray<PropertyKey>, stepRows: number[] = [
     case 'approval':
       if (b === 'timeoutMinutes') return 'timeoutHours';
       if (b === 'reminderMinutes') return 'reminderMinutes';
+      if (b === 'escalation') return c === 'to' ? 'escalateTo' : 'escalateMinutes';
       if (b === 'steps' && typeof c === 'number') {
         const row = stepRows[c] ?? c;
         return d === 'rule' ? `steps.${row}.quorum` : `steps.${row}.approvers`;

@@ -1013,6 +1013,24 @@
           }),
           'reminderMinutes',
         ),
+        field(
+          'Escalate undecided requests after (minutes, empty = never)',
+          textInput(m.escalateMinutes, (v) => (m.escalateMinutes = v), {
+            inputmode: 'numeric',
+            maxlength: 6,
+          }),
+          'escalateMinutes',
+        ),
+        field(
+          'Escalate to people (emails; none and no group: the admins)',
+          textInput(m.escalatePeople, (v) => (m.escalatePeople = v), {}),
+          'escalateTo',
+        ),
+        field(
+          'Escalate to groups',
+          textInput(m.escalateGroups, (v) => (m.escalateGroups = v), {}),
+          'escalateGroups',
+        ),
         checkbox('Approvers must give a reason', m.requireReason, (on) => (m.requireReason = on)),
         checkbox(
           'Requesters may approve their own requests',

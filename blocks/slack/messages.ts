@@ -228,6 +228,8 @@ export function grantedMessage(r: RequestView, until: string, dropId?: string): 
     text: `${r.id}: access granted`,
     blocks: [
       section(`:unlock: *${r.id}*: you have ${describeTargets(r)} until *${until}*.`),
+      // An automatic grant was never asked for: say why it came.
+      ...(r.automatic && r.routing ? [context(`Policy: ${esc(truncate(r.routing, 2500))}`)] : []),
       ...(dropId
         ? [context('Credentials are not posted here. The button shows them once, in a window only you see.')]
         : []),

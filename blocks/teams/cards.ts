@@ -366,6 +366,10 @@ export function grantedCard(r: RequestView, until: string, credentialsDrop?: str
         { text: until, bold: true },
         '.',
       ]),
+      // An automatic grant was never asked for: say why it came.
+      ...(r.automatic && r.routing
+        ? [line([{ text: `Policy: ${truncate(r.routing, 1000)}`, italic: true }])]
+        : []),
       ...(hasCredentials
         ? [
             line([

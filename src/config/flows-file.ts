@@ -291,10 +291,7 @@ export function parseFlowsFile(text: string, opts: FlowsFileOptions): DeclaredCo
     if (!sourceNames.has(source))
       report(at, `unknown context source "${source}" (schedules are named <source>:<schedule>)`);
     else if (declaredTypes.has(source) && !ON_CALL_TYPES.has(String(declaredTypes.get(source))))
-      report(
-        at,
-        `"${source}" is a ${String(declaredTypes.get(source))} source, which has no on-call schedules`,
-      );
+      report(at, `source "${source}" (type ${String(declaredTypes.get(source))}) has no on-call schedules`);
   };
   flowItems.forEach((f, i) => {
     arrayAt(field(f, 'approval'), 'steps').forEach((step, j) =>

@@ -1,5 +1,7 @@
 /** On-call conditions and working hours as policy sees them (docs/ARCHITECTURE.md, "Flows that use context"). */
 import { describe, expect, it } from '@jest/globals';
+import { FlowsFileError, parseFlowsFile } from '../../src/config/flows-file.js';
+import { CONTEXT_TYPES } from '../../src/context/index.js';
 import { describeWorkingHours, parseWorkingHours } from '../../src/domain/availability.js';
 import { flowSchema, type Flow } from '../../src/domain/flow.js';
 import { routeRequest } from '../../src/domain/policy.js';
@@ -116,4 +118,58 @@ describe('parseWorkingHours', () => {
       expect(!parsed.ok && parsed.reason).toContain('Mon-Fri 09:00-18:00');
     },
   );
+});
+
+describe('schedules in the flows file', () => {
+  const file = (schedule: string) => `
+contextSources:
+  - name: pd
+    type: pagerduty
+    secrets: { apiToken: { env: PD_KEY } }
+  - name: okta
+    type: okta
+    config: { orgUrl: https://example.okta.com }
+    secrets: { apiToken: { env: OKTA_KEY } }
+flows:
+  - name: Prod
+    grantees: { include: [{ type: everyone }] }
+    targets: [{ integration: pg, permissions: [read] }]
+    duration: { maxMinutes: 60 }
+    approval:
+      autoApproveWhenOnCall: ['${schedule}']
+      steps: [{ approvers: [{ type: on_call, schedule: '${schedule}' }] }]
+    automatic:
+      whileOnCall: ['${schedule}']
+      targets: [{ integration: pg, resource: 'db:app', permission: read }]
+`;
+  const parse = (schedule: string) =>
+    parseFlowsFile(file(schedule), {
+      source: 'latch.config.yaml',
+      env: { PD_KEY: 'k', OKTA_KEY: 'k' },
+      known: { integrations: ['pg'], bundles: [] },
+      contextTypes: Object.fromEntries(Object.entries(CONTEXT_TYPES).map(([k, t]) => [k, t.validate])),
+    });
+  const problems = (schedule: string) => {
+    try {
+      parse(schedule);
+      return [];
+    } catch (err) {
+      return (err as FlowsFileError).problems.map((p) => `${p.path}: ${p.message}`);
+    }
+  };
+
+  it('accepts a schedule of a declared on-call source everywhere a flow names one', () => {
+    const flows = parse('pd:Primary').flows!;
+    expect(flows[0]!.automatic?.whileOnCall).toEqual(['pd:Primary']);
+  });
+
+  it('reports an unknown source and a source that has no rotas, on each field', () => {
+    expect(problems('pdx:Primary')).toEqual([
+      'flows[0].approval.autoApproveWhenOnCall[0]: unknown context source "pdx" (schedules are named <source>:<schedule>)',
+      'flows[0].approval.steps[0].approvers[0].schedule: unknown context source "pdx" (schedules are named <source>:<schedule>)',
+      'flows[0].automatic.whileOnCall[0]: unknown context source "pdx" (schedules are named <source>:<schedule>)',
+    ]);
+    expect(problems('okta:Engineering')).toHaveLength(3);
+    expect(problems('okta:Engineering')[0]).toContain('source "okta" (type okta) has no on-call schedules');
+  });
 });

@@ -111,6 +111,33 @@ export class ContextDirectory {
     return { stale: source.stale, people };
   }
 
+  /** The person's manager's email, from the first current source that knows one. */
+  async managerOf(email: string, sources?: SourceSummary[]): Promise<string | undefined> {
+    const current = (sources ?? (await this.sources())).filter((s) => s.generation > 0);
+    if (current.length === 0) return undefined;
+    const docs = await this.db.models.ContextManager.find(
+      { email: email.toLowerCase(), $or: current.map((s) => ({ source: s.name, generation: s.generation })) },
+      { source: 1, manager: 1 },
+    ).lean();
+    const order = current.map((s) => s.name);
+    docs.sort((a, b) => order.indexOf(a.source) - order.indexOf(b.source));
+    return docs[0]?.manager;
+  }
+
+  /** The emails of the people whose manager this is, by any current source. */
+  async reportsOf(manager: string, sources?: SourceSummary[]): Promise<string[]> {
+    const current = (sources ?? (await this.sources())).filter((s) => s.generation > 0);
+    if (current.length === 0) return [];
+    const docs = await this.db.models.ContextManager.find(
+      {
+        manager: manager.toLowerCase(),
+        $or: current.map((s) => ({ source: s.name, generation: s.generation })),
+      },
+      { email: 1 },
+    ).lean();
+    return [...new Set(docs.map((d) => d.email))].sort();
+  }
+
   /** Every on-call schedule of the current generations, named `<source>:<schedule>` (for forms). */
   async schedules(sources?: SourceSummary[]): Promise<string[]> {
     const onCall = (sources ?? (await this.sources())).filter(

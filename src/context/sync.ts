@@ -158,7 +158,9 @@ export class ContextSync {
       warnings.push(...(outcome.warnings ?? []));
       // Left by a sync that died before switching; nobody reads a generation above the current one.
       await this.d.db.models.ContextGroup.deleteMany({ source: name, generation: { $gt: generation } });
+      await this.d.db.models.ContextManager.deleteMany({ source: name, generation: { $gt: generation } });
       await this.write(name, next, groups);
+      await this.writeManagers(name, next, outcome.managers ?? []);
       const memberships = groups.reduce((n, g) => n + g.members.length, 0);
       await this.finish(name, token, next, {
         ...state,
@@ -176,6 +178,7 @@ export class ContextSync {
         cursor: outcome.state,
       });
       await this.d.db.models.ContextGroup.deleteMany({ source: name, generation: { $lt: next } });
+      await this.d.db.models.ContextManager.deleteMany({ source: name, generation: { $lt: next } });
       await this.recovered(name, state);
       for (const w of warnings) this.d.log.warn({ source: name }, w);
       this.d.log.info(
@@ -325,6 +328,21 @@ export class ContextSync {
         lean: true,
       });
     }
+  }
+
+  private async writeManagers(
+    source: string,
+    generation: number,
+    managers: Array<{ email: string; manager: string }>,
+  ): Promise<void> {
+    const docs = managers
+      .filter((m) => m.email && m.manager && m.email !== m.manager)
+      .map((m) => ({ source, generation, email: m.email.toLowerCase(), manager: m.manager.toLowerCase() }));
+    for (let i = 0; i < docs.length; i += INSERT_BATCH * 10)
+      await this.d.db.models.ContextManager.insertMany(docs.slice(i, i + INSERT_BATCH * 10), {
+        ordered: false,
+        lean: true,
+      });
   }
 
   /** Makes `generation` current and frees the lease, if this sync still holds it. */

@@ -66,6 +66,11 @@ export interface SyncOutcome {
   /** Kept for the next sync, replacing the old state. */
   state: Record<string, unknown>;
   mode: 'full' | 'delta';
+  /**
+   * Who manages whom, as the identity provider says (lower-case emails), for sources that read it:
+   * manager approvers and requests for one's direct reports use it. Kept with the generation.
+   */
+  managers?: Array<{ email: string; manager: string }>;
   /** Delta syncs: nothing changed, so the current generation stays (no rewrite). */
   unchanged?: boolean;
   /** Why a delta sync fell back to a full one, when it did. */

@@ -137,6 +137,7 @@ export class ContextSourceAdmin {
     const doc = await this.ctx.db.models.ContextSource.findOneAndDelete({ name }).lean();
     if (!doc) throw notFound(`There is no context source called ${name}.`);
     await this.ctx.db.models.ContextGroup.deleteMany({ source: name });
+    await this.ctx.db.models.ContextManager.deleteMany({ source: name });
   }
 
   async runNow(name: string): Promise<SyncReport> {

@@ -373,6 +373,21 @@ const reviewSchema = new Schema(
 );
 reviewSchema.index({ state: 1, openedAt: 1 });
 
+/** A person's manager as one generation of a source read it (docs/ARCHITECTURE.md, "Context sources"). */
+const contextManagerSchema = new Schema(
+  {
+    source: { type: String, required: true },
+    generation: { type: Number, required: true },
+    email: { type: String, required: true },
+    manager: { type: String, required: true },
+  },
+  { minimize: false },
+);
+// A person's manager, and a manager's direct reports.
+contextManagerSchema.index({ email: 1 });
+contextManagerSchema.index({ manager: 1 });
+contextManagerSchema.index({ source: 1, generation: 1 });
+
 const counterSchema = new Schema({ _id: { type: String }, seq: { type: Number, required: true } });
 
 export function models(conn: Connection) {
@@ -386,6 +401,7 @@ export function models(conn: Connection) {
     Counter: model(conn, 'Counter', counterSchema, 'counters'),
     ContextSource: model(conn, 'ContextSource', contextSourceSchema, 'context_sources'),
     ContextGroup: model(conn, 'ContextGroup', contextGroupSchema, 'context_groups'),
+    ContextManager: model(conn, 'ContextManager', contextManagerSchema, 'context_managers'),
     Review: model(conn, 'Review', reviewSchema, 'reviews'),
   };
 }

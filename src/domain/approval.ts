@@ -17,6 +17,11 @@ export interface ApprovalContext {
    * digests"): they may decide it besides its own approvers, and one approval of theirs completes it.
    */
   escalatedTo?: readonly Approver[];
+  /**
+   * Who asked, when the request is for someone else (docs/ARCHITECTURE.md, "Asking for someone
+   * else"): they may not approve it either, unless self-approval is allowed.
+   */
+  askedBy?: string;
 }
 export type CanApprove = { ok: true } | { ok: false; reason: string };
 export type StepOutcome = { done: true } | { done: false; remaining: string };
@@ -81,6 +86,9 @@ export function canApprove(step: ApprovalStep, who: Identity, ctx: ApprovalConte
   if (sameId(who.id, ctx.requesterId) && !ctx.allowSelfApproval) {
     return { ok: false, reason: 'You cannot approve your own request' };
   }
+  if (ctx.askedBy && sameId(who.id, ctx.askedBy) && !ctx.allowSelfApproval) {
+    return { ok: false, reason: 'You cannot approve a request you asked for' };
+  }
   if (
     !step.approvers.some((e) => satisfies(e, who.id, who.groups, ctx.resourceOwners)) &&
     !byEscalation(who.id, who.groups, ctx)
@@ -108,6 +116,7 @@ function countedApprovals(
     const id = normalizeEmail(a.by);
     if (seen.has(id)) continue;
     if (!ctx.allowSelfApproval && sameId(id, ctx.requesterId)) continue;
+    if (!ctx.allowSelfApproval && ctx.askedBy && sameId(id, ctx.askedBy)) continue;
     if (
       !step.approvers.some((e) => satisfies(e, a.by, a.byGroups, ctx.resourceOwners)) &&
       !byEscalation(a.by, a.byGroups, ctx)
@@ -189,7 +198,13 @@ export function evaluateStep(
 export function unsatisfiableStep(step: ApprovalStep, ctx: ApprovalContext): string | undefined {
   if (step.approvers.length === 0) return 'this step has no approvers';
   const eligible = (ids: string[]) =>
-    ids.map(normalizeEmail).filter((id) => ctx.allowSelfApproval || !sameId(id, ctx.requesterId));
+    ids
+      .map(normalizeEmail)
+      .filter(
+        (id) =>
+          ctx.allowSelfApproval ||
+          (!sameId(id, ctx.requesterId) && !(ctx.askedBy && sameId(id, ctx.askedBy))),
+      );
   const candidates = (e: Approver): string[] | 'group' => {
     if (e.type === 'group' || e.type === 'on_call') return 'group';
     return eligible(e.type === 'user' ? [e.id] : ctx.resourceOwners);

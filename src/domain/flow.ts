@@ -167,6 +167,10 @@ export const extensionPolicySchema = z.object({
 });
 export type ExtensionPolicy = z.infer<typeof extensionPolicySchema>;
 
+/** Whom a request under a flow may be for (flowSchema.requestFor). */
+export const REQUEST_FOR = ['self', 'anyone', 'reports'] as const;
+export type RequestFor = (typeof REQUEST_FOR)[number];
+
 export const flowSchema = z
   .object({
     name: z.string().min(1).max(80),
@@ -199,6 +203,11 @@ export const flowSchema = z
      * at once in an emergency, with a reason; every admin is told and an admin must review it.
      */
     breakGlass: z.boolean().default(false),
+    /**
+     * Whom a grantee may ask for (docs/ARCHITECTURE.md, "Asking for someone else"): only
+     * themselves, any other grantee of the flow, or their direct reports (from a context source).
+     */
+    requestFor: z.enum(REQUEST_FOR).default('self'),
   })
   .refine((f) => f.targets.length > 0 || f.bundles.length > 0, {
     message: 'a flow needs at least one target or bundle',

@@ -22,6 +22,8 @@ export const EVENT_TYPES = [
   'break_glass.used',
   'request.escalated',
   'approvals.digest',
+  'request.for_you',
+  'request.declined',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -217,6 +217,7 @@ export function fallbackFlow(settings: Settings): Flow {
     requireJustification: false,
     extension: { mode: 'none', maxCount: 0 },
     breakGlass: false,
+    requestFor: 'self',
   };
 }
 

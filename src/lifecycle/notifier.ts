@@ -49,7 +49,14 @@ type EventBody =
    * "Reminders, escalation and digests"): `waiting` are the requests still pending, oldest first;
    * `request` is the one whose outbox carries the digest.
    */
-  | { type: 'approvals.digest'; request: RequestView; approver: string; waiting: RequestView[] };
+  | { type: 'approvals.digest'; request: RequestView; approver: string; waiting: RequestView[] }
+  /**
+   * Someone asked for access for the requester (docs/ARCHITECTURE.md, "Asking for someone else"):
+   * the requester is told who asked, what and why, and may decline it.
+   */
+  | { type: 'request.for_you'; request: RequestView }
+  /** The requester declined a request someone asked for them: the asker is told, the cards close. */
+  | { type: 'request.declined'; request: RequestView; by: string };
 
 /** Someone a channel could not reach, and why (never installed the app, blocked it, unknown). */
 export interface Unreached {

@@ -415,7 +415,10 @@ export class Outbox {
       case 'request.cancelled':
       case 'request.timed_out':
       case 'access.revoked':
+      case 'request.for_you':
         return { ...base, type: entry.type };
+      case 'request.declined':
+        return { ...base, type: entry.type, by: entry.by ?? doc.requester.id };
       case 'access.granted':
         return { ...base, type: entry.type, credentials: this.openCredentials(entry.credentials) };
       case 'access.expiring': {

@@ -25,6 +25,10 @@ export interface RequestView {
   automatic?: boolean;
   /** Approved by the requester themselves in an emergency; an admin reviews it. */
   breakGlass?: boolean;
+  /** Who asked, when it is for someone else (the requester); docs/ARCHITECTURE.md, "Asking for someone else". */
+  askedBy?: { id: string; email: string; displayName?: string };
+  /** The person it was for declined it. */
+  declinedAt?: Date;
   bundle?: string;
   targets: Array<{
     integration: string;
@@ -72,6 +76,16 @@ export function toView(doc: RequestDoc): RequestView {
     routing: doc.routing ?? undefined,
     ...(doc.origin === 'automatic' ? { automatic: true } : {}),
     breakGlass: Boolean(doc.breakGlass),
+    ...(doc.askedBy?.id
+      ? {
+          askedBy: {
+            id: doc.askedBy.id,
+            email: doc.askedBy.email,
+            ...(doc.askedBy.displayName ? { displayName: doc.askedBy.displayName } : {}),
+          },
+        }
+      : {}),
+    ...(doc.declinedAt ? { declinedAt: doc.declinedAt } : {}),
     bundle: doc.bundle ?? undefined,
     targets: doc.targets.map((t) => ({
       integration: t.integration,

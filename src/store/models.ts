@@ -66,6 +66,13 @@ const requestSchema = new Schema(
     origin: String,
     /** Approved by the requester themselves in an emergency (docs/ARCHITECTURE.md, "Break-glass"). */
     breakGlass: { type: Boolean, default: false },
+    /**
+     * Who asked, when the request is for someone else (docs/ARCHITECTURE.md, "Asking for someone
+     * else"); the requester is the person the access is for.
+     */
+    askedBy: { type: new Schema({ id: String, email: String, displayName: String }, { _id: false }) },
+    /** When the person it was for declined it (it ended cancelled or revoked). */
+    declinedAt: Date,
     bundle: String,
     targets: { type: [targetSchema], required: true },
     durationMinutes: { type: Number, default: null },
@@ -178,6 +185,8 @@ export interface RequestDoc {
   routing?: string;
   origin?: 'automatic';
   breakGlass?: boolean;
+  askedBy?: { id: string; email: string; displayName?: string };
+  declinedAt?: Date;
   bundle?: string;
   targets: TargetDoc[];
   durationMinutes: number | null;

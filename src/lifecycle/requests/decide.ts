@@ -301,7 +301,8 @@ export class DecideUseCases {
     const ctx = this.ctx;
     const doc = await loadRequest(ctx, ref);
     const id = formatRequestId(doc.number);
-    if (doc.requester.id !== who.id) {
+    // Whoever asked for someone else may take it back while it waits (docs/ARCHITECTURE.md, "Asking for someone else").
+    if (doc.requester.id !== who.id && doc.askedBy?.id !== who.id) {
       await auditRefusal(this.ctx, who, id, 'cancel', 'not the requester');
       throw forbidden(`Only the requester can cancel ${id}.`);
     }

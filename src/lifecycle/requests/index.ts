@@ -8,6 +8,7 @@ import type { LifecycleContext } from '../context.js';
 import type { RequestView } from '../request-view.js';
 import { CredentialUseCases } from './credentials.js';
 import { DecideUseCases } from './decide.js';
+import { DeclineUseCase } from './decline.js';
 import { ExtendUseCases } from './extend.js';
 import { RevokeUseCases } from './revoke.js';
 import { SubmitUseCase, type SubmitInput } from './submit.js';
@@ -22,6 +23,7 @@ export class RequestUseCases {
   private readonly revoking: RevokeUseCases;
   private readonly extending: ExtendUseCases;
   private readonly credentials: CredentialUseCases;
+  private readonly declining: DeclineUseCase;
 
   constructor(private readonly ctx: LifecycleContext) {
     this.submitting = new SubmitUseCase(ctx);
@@ -29,6 +31,7 @@ export class RequestUseCases {
     this.revoking = new RevokeUseCases(ctx);
     this.extending = new ExtendUseCases(ctx);
     this.credentials = new CredentialUseCases(ctx);
+    this.declining = new DeclineUseCase(ctx);
   }
 
   async submit(who: Identity, input: SubmitInput): Promise<RequestView> {
@@ -49,6 +52,11 @@ export class RequestUseCases {
 
   async cancel(who: Identity, ref: string): Promise<RequestView> {
     return this.deciding.cancel(await this.ctx.identify(who), ref);
+  }
+
+  /** The person a request is for declines it, whatever its stage (docs/ARCHITECTURE.md, "Asking for someone else"). */
+  async decline(who: Identity, ref: string): Promise<RequestView> {
+    return this.declining.decline(await this.ctx.identify(who), ref);
   }
 
   async revoke(who: Identity, ref: string, reason?: string): Promise<RequestView> {

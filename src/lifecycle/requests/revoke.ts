@@ -2,6 +2,7 @@
 import type { Identity } from '../../domain/identity.js';
 import { formatRequestId } from '../../domain/human-id.js';
 import { STATE_LABELS } from '../../domain/request.js';
+import type { OutboxEntry } from '../../domain/outbox-entry.js';
 import type { RequestDoc } from '../../store/models.js';
 import type { LifecycleContext } from '../context.js';
 import { conflict, forbidden, invalid } from '../errors.js';
@@ -86,21 +87,30 @@ export class RevokeUseCases {
 export async function requestRevoke(
   ctx: LifecycleContext,
   doc: RequestDoc,
-  opts: { by: string; reason?: string; now: Date },
+  opts: { by: string; reason?: string; now: Date; declined?: boolean },
+  /** Outbox entries written with the move (e.g. a decline's); the revoke sweep tells the rest. */
+  ...events: Array<OutboxEntry | undefined>
 ): Promise<RequestDoc | null> {
-  const endFields = { endReason: 'revoked', endedBy: opts.by, endReasonText: opts.reason };
+  const endFields = {
+    endReason: 'revoked',
+    endedBy: opts.by,
+    endReasonText: opts.reason,
+    ...(opts.declined ? { declinedAt: opts.now } : {}),
+  };
   if (doc.state === 'active') {
     return ctx.moves.move(
       { _id: doc._id, state: 'active' },
       {
         $set: { state: 'revoking', ...endFields, nextAttemptAt: opts.now, 'lease.until': EPOCH, attempts: 0 },
       },
+      ...events,
     );
   }
   if (doc.state === 'approved') {
     const r = await ctx.moves.move(
       { _id: doc._id, state: 'approved' },
       { $set: { state: 'revoked', ...endFields, endedAt: opts.now }, $unset: { openKey: 1 } },
+      ...events,
     );
     if (r) return r;
   }
@@ -108,6 +118,7 @@ export async function requestRevoke(
     return ctx.moves.move(
       { _id: doc._id, state: 'granting' },
       { $set: { revokeRequested: true, ...endFields } },
+      ...events,
     );
   }
   return null;

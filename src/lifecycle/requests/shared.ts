@@ -54,7 +54,7 @@ export async function auditRefusal(
 
 /** The requester, an approver of any step (or one who approved), or an admin. */
 export async function hasPartIn(ctx: LifecycleContext, who: Identity, doc: RequestDoc): Promise<boolean> {
-  if (doc.requester.id === who.id) return true;
+  if (doc.requester.id === who.id || doc.askedBy?.id === who.id) return true;
   if (doc.approvals.some((a) => a.by === who.id)) return true;
   const flow = doc.flow;
   const anyone = { ...approvalContext(doc), allowSelfApproval: true };
@@ -90,6 +90,7 @@ export function approvalContext(doc: RequestDoc): ApprovalContext {
     resourceOwners: owners(doc),
     allowSelfApproval: flow.approval.allowSelfApproval,
     ...(escalatedTo.length > 0 ? { escalatedTo } : {}),
+    ...(doc.askedBy?.id ? { askedBy: doc.askedBy.id } : {}),
   };
 }
 

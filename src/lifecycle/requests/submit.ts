@@ -18,7 +18,8 @@ import { STATE_LABELS, type RequestSource, type RequestState } from '../../domai
 import type { Resource } from '../../domain/resource.js';
 import type { RequestDoc } from '../../store/models.js';
 import type { LifecycleContext } from '../context.js';
-import { conflict, forbidden, invalid } from '../errors.js';
+import { LatchError, conflict, forbidden, invalid } from '../errors.js';
+import { asksForOther, granteeFor } from './on-behalf.js';
 import { boundedText } from '../input.js';
 import { nextRequestNumber } from '../load.js';
 import { toView, type RequestView } from '../request-view.js';
@@ -38,12 +39,17 @@ export interface SubmitInput {
    * once, with the justification as the reason, where the flow allows it.
    */
   breakGlass?: boolean;
+  /**
+   * The email of the person the access is for, when it is not the asker (docs/ARCHITECTURE.md,
+   * "Asking for someone else"). They become the requester; the asker is kept as `askedBy`.
+   */
+  onBehalfOf?: string;
 }
 
 export class SubmitUseCase {
   constructor(private readonly ctx: LifecycleContext) {}
 
-  async submit(who: Identity, input: SubmitInput): Promise<RequestView> {
+  async submit(asker: Identity, input: SubmitInput): Promise<RequestView> {
     const ctx = this.ctx;
     const now = ctx.now();
     const [flows, stored] = await Promise.all([ctx.flows(), ctx.settings()]);
@@ -71,7 +77,22 @@ export class SubmitUseCase {
       return r;
     });
 
-    const picked = this.pickFlow(flows, settings, who, refs, catalog, now, input);
+    // Asking for someone else: the asker must be allowed the flow; the person it is for then
+    // stands in as requester for everything that follows (routing, approvals, the grant).
+    const forOther = asksForOther(asker, input.onBehalfOf);
+    const offered = forOther && !input.flowId ? flows.filter((f) => f.requestFor !== 'self') : [];
+    const picked =
+      offered.length > 0
+        ? (this.tryPickFlow(offered, settings, asker, refs, catalog, now, input) ??
+          this.pickFlow(flows, settings, asker, refs, catalog, now, input))
+        : this.pickFlow(flows, settings, asker, refs, catalog, now, input);
+    const who = forOther ? await granteeFor(ctx, picked, asker, input.onBehalfOf!) : asker;
+    if (forOther && input.breakGlass)
+      throw new LatchError(
+        'forbidden',
+        'Break-glass is for your own access: ask for approval for someone else.',
+        'breakGlass',
+      );
     const viaFallback = picked.id === FALLBACK_FLOW_ID;
     // Fail closed (docs/ARCHITECTURE.md, "Context sources"): the request goes to the fallback
     // flow's approvers (the admins, unless Settings name others) instead of approving itself.
@@ -115,6 +136,7 @@ export class SubmitUseCase {
       requesterId: who.id,
       resourceOwners: [...new Set(resources.flatMap((r) => r.owners))],
       allowSelfApproval: flow.approval.allowSelfApproval,
+      ...(forOther ? { askedBy: asker.id } : {}),
     };
     for (const step of breakGlass ? [] : flow.approval.steps) {
       const why = unsatisfiableStep(step, probe);
@@ -145,6 +167,7 @@ export class SubmitUseCase {
     const admins = breakGlass ? settings.admins : [];
     const events = [
       ctx.outbox.entry('request.submitted', { approvers: audience }),
+      forOther ? ctx.outbox.entry('request.for_you', { by: asker.id }) : undefined,
       approvedNow ? undefined : ctx.outbox.entry('approval.needed', { approvers: audience, reminder: false }),
       breakGlass
         ? ctx.outbox.entry('break_glass.used', {
@@ -183,6 +206,15 @@ export class SubmitUseCase {
           viaFallback,
           routing: route.reason,
           breakGlass,
+          ...(forOther
+            ? {
+                askedBy: {
+                  id: asker.id,
+                  email: asker.email,
+                  ...(asker.displayName ? { displayName: asker.displayName } : {}),
+                },
+              }
+            : {}),
           bundle: input.bundle,
           targets: refs.map((ref, i) => ({
             integration: ref.integration,
@@ -215,7 +247,7 @@ export class SubmitUseCase {
         const existing = await ctx.db.models.Request.findOne({ openKey }).lean<RequestDoc>();
         const id = existing ? formatRequestId(existing.number) : 'another request';
         throw conflict(
-          `You already have ${id} open for this access (${existing ? STATE_LABELS[existing.state] : 'open'}).`,
+          `${forOther ? `${who.email} already has` : 'You already have'} ${id} open for this access (${existing ? STATE_LABELS[existing.state] : 'open'}).`,
         );
       }
       throw err;
@@ -225,10 +257,12 @@ export class SubmitUseCase {
     await ctx.record(
       [
         {
-          actor: { type: 'user', id: who.id },
+          // The asker acted; the request is the grantee's (docs/ARCHITECTURE.md, "Asking for someone else").
+          actor: { type: 'user', id: asker.id },
           action: 'request.submitted',
           subject: { type: 'request', id: view.id },
           details: {
+            ...(forOther ? { for: who.id } : {}),
             flow: flow.name,
             viaFallback,
             targets: view.targets.map((t) => `${t.integration}:${t.resourceName}:${t.permission}`),
@@ -281,6 +315,7 @@ export class SubmitUseCase {
           : []),
       ],
       { type: 'request.submitted', request: view, approvers: audience },
+      ...(forOther ? [{ type: 'request.for_you' as const, request: view }] : []),
       ...(approvedNow
         ? []
         : [{ type: 'approval.needed' as const, request: view, approvers: audience, reminder: false }]),
@@ -305,6 +340,15 @@ export class SubmitUseCase {
       throw forbidden(
         `You may ask under ${flow.name} only through groups from a source that has not synced recently, so you cannot break the glass: ask for approval instead.`,
       );
+  }
+
+  /** pickFlow, or undefined where it would refuse. */
+  private tryPickFlow(...args: Parameters<SubmitUseCase['pickFlow']>): Flow | undefined {
+    try {
+      return this.pickFlow(...args);
+    } catch {
+      return undefined;
+    }
   }
 
   private pickFlow(

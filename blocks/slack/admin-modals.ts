@@ -187,6 +187,18 @@ export function flowModal(m: FlowFormModel): ModalView {
     ),
     usersSelect('grantees_users', 'People', m.granteeUserIds),
     multiStatic('grantees_groups', 'User groups', groups, granteeGroups),
+    // Initial value set, so a form saved with only the required fields keeps it (docs/ARCHITECTURE.md, "Asking for someone else").
+    staticSelect(
+      'request_for',
+      'Who may be asked for',
+      [
+        { text: 'Only themselves', value: 'self' },
+        { text: 'Anyone who may have it', value: 'anyone' },
+        { text: 'Their direct reports', value: 'reports' },
+      ],
+      f?.requestFor ?? 'self',
+      true,
+    ),
     section('*What*'),
     staticSelect(
       'integration',

@@ -24,6 +24,7 @@ export const ACTION = {
   duration: 'request_duration',
   justification: 'request_justification',
   breakGlass: 'request_break_glass',
+  onBehalfOf: 'request_on_behalf_of',
   // approver messages
   approve: 'approval_approve',
   deny: 'approval_deny',
@@ -33,6 +34,7 @@ export const ACTION = {
   extend: 'access_extend',
   revoke: 'access_revoke',
   cancel: 'request_cancel',
+  decline: 'request_decline',
   openRequest: 'home_request',
   section: 'home_section',
   page: 'home_page',
@@ -59,6 +61,7 @@ export const BLOCK = {
   duration: 'duration',
   justification: 'justification',
   breakGlass: 'break_glass',
+  onBehalfOf: 'on_behalf_of',
   reason: 'reason',
   note: 'note',
   confirm: 'confirm',

@@ -46,10 +46,15 @@ export function approvalCard(opts: {
   outcome?: string;
   /** Recorded approvals short of a decision ("approved by Bob, 1 of 2"), as mrkdwn. */
   progress?: string;
+  /** Who asked, as mrkdwn, when the request is for someone else (the requester). */
+  askedBy?: string;
 }): Message {
   const r = opts.request;
   const c = opts.context;
-  const lead = `${opts.escalated ? ':arrow_double_up: Escalated to you, nobody decided in time: ' : opts.reminder ? ':bell: Reminder: ' : ''}${opts.requester} asks for ${describeTargets(r)} for *${formatDuration(r.durationMinutes)}*.`;
+  const who = opts.askedBy
+    ? `${opts.askedBy} asks for ${opts.requester}: ${describeTargets(r)}`
+    : `${opts.requester} asks for ${describeTargets(r)}`;
+  const lead = `${opts.escalated ? ':arrow_double_up: Escalated to you, nobody decided in time: ' : opts.reminder ? ':bell: Reminder: ' : ''}${who} for *${formatDuration(r.durationMinutes)}*.`;
   const fields = [
     md(`*Request*\n${r.id}${r.stepCount > 1 ? ` · step ${r.step + 1} of ${r.stepCount}` : ''}`, 2000),
     md(`*Flow*\n${esc(r.flowName)}${r.viaFallback ? ' (fallback)' : ''}`, 2000),
@@ -94,7 +99,10 @@ export function approvalCard(opts: {
       ],
     });
   }
-  return { text: `${r.id}: ${plainRequester(opts.requester)} asks for ${plainTargets(r)}`, blocks };
+  const plainWho = opts.askedBy
+    ? `${plainRequester(opts.askedBy)} asks for ${plainRequester(opts.requester)}:`
+    : `${plainRequester(opts.requester)} asks for`;
+  return { text: `${r.id}: ${plainWho} ${plainTargets(r)}`, blocks };
 }
 
 export function extensionCard(opts: {
@@ -184,6 +192,30 @@ export function submittedMessage(r: RequestView, waitingOn: string): Message {
         type: 'actions',
         block_id: `requester:${r.id}`,
         elements: [button('Cancel request', ACTION.cancel, r.id)],
+      },
+    ],
+  };
+}
+
+/**
+ * To the person someone asked access for (docs/ARCHITECTURE.md, "Asking for someone else"): who
+ * asked, what and why, with Decline. `asker` is mrkdwn the caller built.
+ */
+export function forYouMessage(r: RequestView, asker: string): Message {
+  const status = r.state === 'pending' ? 'It waits for approval.' : 'It is approved.';
+  return {
+    text: `${r.id}: access was asked for you: ${plainTargets(r)}`,
+    blocks: [
+      section(
+        `:inbox_tray: ${asker} asked for access for you: ${describeTargets(r)} for *${formatDuration(r.durationMinutes)}* (*${r.id}*). ${status}${r.justification ? `\n>${esc(truncate(r.justification, 1500))}` : ''}`,
+      ),
+      context(
+        'The access would be yours. If you do not want it, decline it: it ends at once, and they are told.',
+      ),
+      {
+        type: 'actions',
+        block_id: `for-you:${r.id}`,
+        elements: [button('Decline', ACTION.decline, r.id, { style: 'danger' })],
       },
     ],
   };

@@ -142,6 +142,19 @@ export function requestModal(form: RequestForm): ModalView {
       },
     });
   }
+  if (form.forOthers.length > 0)
+    blocks.push({
+      type: 'input',
+      block_id: BLOCK.onBehalfOf,
+      optional: true,
+      label: plain('For someone else', 2000),
+      ...(form.forOthersHint ? { hint: plain(form.forOthersHint, 2000) } : {}),
+      element: {
+        type: 'users_select',
+        action_id: ACTION.onBehalfOf,
+        placeholder: plain(form.forOthers.includes('anyone') ? 'Anyone' : 'One of your reports', 150),
+      },
+    });
   if (form.breakGlass)
     blocks.push({
       type: 'input',
@@ -193,12 +206,16 @@ export function submittedModal(opts: {
   /** Why it was approved automatically or went to approvers. */
   routing?: string;
   breakGlass?: boolean;
+  /** Asked for someone else: their email. */
+  forWhom?: string;
 }): ModalView {
-  const text = opts.breakGlass
-    ? `:rotating_light: *${opts.id}* is approved by you (break glass): ${esc(opts.summary)}. Latch is granting it now and will send you a DM. Every admin has been told, and one will review it.`
-    : opts.auto
-      ? `:white_check_mark: *${opts.id}* is approved automatically: ${esc(opts.summary)}. Latch is granting it now and will send you a DM.`
-      : `:inbox_tray: *${opts.id}* is submitted: ${esc(opts.summary)}.\nWaiting for ${esc(opts.waitingOn)}. You will get a DM when it is decided.`;
+  const text = opts.forWhom
+    ? `:inbox_tray: *${opts.id}* is submitted for ${esc(opts.forWhom)}: ${esc(opts.summary)}.\n${opts.auto ? 'It is approved; Latch is granting it to them.' : `Waiting for ${esc(opts.waitingOn)}.`} They are told and can decline it; you can cancel it while it waits.`
+    : opts.breakGlass
+      ? `:rotating_light: *${opts.id}* is approved by you (break glass): ${esc(opts.summary)}. Latch is granting it now and will send you a DM. Every admin has been told, and one will review it.`
+      : opts.auto
+        ? `:white_check_mark: *${opts.id}* is approved automatically: ${esc(opts.summary)}. Latch is granting it now and will send you a DM.`
+        : `:inbox_tray: *${opts.id}* is submitted: ${esc(opts.summary)}.\nWaiting for ${esc(opts.waitingOn)}. You will get a DM when it is decided.`;
   return modal({
     callbackId: VIEW.submitted,
     title: 'Request sent',

@@ -7,7 +7,15 @@ import type { ViewErrorsResponseAction } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import YAML from 'yaml';
 import { flowModal, integrationModal, settingsModal } from '../../../blocks/slack/admin-modals.js';
-import type { Approver, Flow, FlowInput, Principal, ResourceSelector } from '../../domain/flow.js';
+import {
+  REQUEST_FOR,
+  type Approver,
+  type Flow,
+  type FlowInput,
+  type Principal,
+  type RequestFor,
+  type ResourceSelector,
+} from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
 import { LatchError } from '../../lifecycle/errors.js';
 import { decodeValue } from '../../../blocks/slack/text.js';
@@ -84,6 +92,7 @@ const FLOW_FIELD_BLOCK: Record<string, string> = {
   autoApproveWhenOnCall: 'oncall_auto',
   workingHours: 'working_hours',
   breakGlass: 'options',
+  requestFor: 'request_for',
 };
 
 export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: Identity): Promise<FormAck> {
@@ -179,6 +188,7 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
     },
     requireJustification: options.includes('justification'),
     breakGlass: options.includes('break_glass'),
+    requestFor: requestForOf(selected(v, 'request_for')),
     availability: existing?.availability,
     ...(hours?.ok ? { workingHours: hours.hours } : {}),
     ...(existing?.automatic ? { automatic: existing.automatic } : {}),
@@ -390,4 +400,9 @@ export async function saveSettingsFromView(
   } catch (err) {
     return { response_action: 'errors', errors: { admins: errorText(deps, err).slice(0, 2000) } };
   }
+}
+
+/** The flow's requestFor from the modal's select; absent or unknown means only themselves. */
+function requestForOf(value: string | undefined): RequestFor {
+  return (REQUEST_FOR as readonly string[]).includes(value ?? '') ? (value as RequestFor) : 'self';
 }

@@ -11,6 +11,7 @@ import {
   digestMessage,
   expiringMessage,
   extensionCard,
+  forYouMessage,
   grantedMessage,
   simpleMessage,
   submittedMessage,
@@ -88,11 +89,36 @@ export class SlackNotifier implements Notifier {
     const key = (purpose: string) => (event.eventId ? `${event.eventId}:${purpose}` : undefined);
     switch (event.type) {
       case 'request.submitted': {
+        // Asked for someone else: the asker follows it (and may cancel it); the requester hears of it
+        // through request.for_you.
         if (r.state === 'pending')
-          await this.toRequester(
-            r,
+          await this.toPerson(
+            r.askedBy?.id ?? r.requester.id,
             submittedMessage(r, await this.describeAudience(event.approvers)),
             key('submitted'),
+          );
+        break;
+      }
+      case 'request.for_you':
+        if (r.askedBy && ['pending', 'approved', 'granting', 'active'].includes(r.state))
+          await this.toRequester(r, forYouMessage(r, await this.nameOf(r.askedBy.id)), key('for-you'));
+        break;
+      case 'request.declined': {
+        const by = await this.nameOf(event.by);
+        if (r.state === 'cancelled')
+          await this.rewriteCards(
+            r,
+            'approval',
+            `:heavy_multiplication_x: *Declined* by ${by}, the person it was for.`,
+          );
+        if (r.askedBy)
+          await this.toPerson(
+            r.askedBy.id,
+            simpleMessage(
+              `${by} declined *${r.id}* (${esc(plainTargets(r))}), which you asked for them; ${r.state === 'cancelled' ? 'it is cancelled' : 'their access is revoked'}.`,
+              ':heavy_multiplication_x:',
+            ),
+            key('declined'),
           );
         break;
       }
@@ -372,12 +398,13 @@ export class SlackNotifier implements Notifier {
     key?: string,
     escalated?: boolean,
   ): Promise<Unreached[]> {
-    const [{ refs, unreached }, context, requester] = await Promise.all([
+    const [{ refs, unreached }, context, requester, askedBy] = await Promise.all([
       this.audienceRefs(audience, r.requester.id),
       this.requesterContext(r),
       this.nameOf(r.requester.id),
+      r.askedBy ? this.nameOf(r.askedBy.id) : undefined,
     ]);
-    const card = approvalCard({ request: r, requester, context, reminder, escalated });
+    const card = approvalCard({ request: r, requester, context, reminder, escalated, askedBy });
     await Promise.all(refs.map((ref) => this.postCard(r, 'approval', ref, card, key)));
     return unreached;
   }
@@ -448,9 +475,17 @@ export class SlackNotifier implements Notifier {
     }).lean();
     if (refs.length === 0) return;
     const requester = await this.nameOf(r.requester.id);
+    const askedBy = r.askedBy ? await this.nameOf(r.askedBy.id) : undefined;
     const message =
       kind === 'approval'
-        ? approvalCard({ request: r, requester, context: await this.requesterContext(r), outcome, progress })
+        ? approvalCard({
+            request: r,
+            requester,
+            context: await this.requesterContext(r),
+            outcome,
+            progress,
+            askedBy,
+          })
         : extensionCard({ request: r, requester, outcome: outcome ?? progress });
     await Promise.all(refs.map((ref) => this.send.update(ref, message)));
   }
@@ -472,9 +507,13 @@ export class SlackNotifier implements Notifier {
   }
 
   private async toRequester(r: RequestView, message: Message, key?: string): Promise<void> {
-    const ref = await this.find(r.requester.id);
+    await this.toPerson(r.requester.id, message, key, r.id);
+  }
+
+  private async toPerson(person: string, message: Message, key?: string, request?: string): Promise<void> {
+    const ref = await this.find(person);
     if (!ref) {
-      this.d.log.warn({ request: r.id }, 'requester not found in Slack');
+      this.d.log.warn({ request }, 'requester not found in Slack');
       return;
     }
     await this.send.dm(ref, message, key);

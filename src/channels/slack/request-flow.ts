@@ -43,6 +43,7 @@ export interface StateValue {
   selected_option?: { value: string } | null;
   selected_options?: Array<{ value: string }>;
   selected_users?: string[];
+  selected_user?: string | null;
   selected_conversation?: string | null;
 }
 
@@ -154,6 +155,7 @@ const FIELD_BLOCKS: Record<RequestField, string> = {
   duration: BLOCK.duration,
   justification: BLOCK.justification,
   breakGlass: BLOCK.breakGlass,
+  onBehalfOf: BLOCK.onBehalfOf,
 };
 
 export type SubmissionAck = ViewErrorsResponseAction | ViewUpdateResponseAction;
@@ -163,9 +165,23 @@ export async function submitRequest(
   deps: SlackDeps,
   view: ViewPayload,
   who: Identity,
+  teamId?: string,
 ): Promise<SubmissionAck> {
   const state = stateOf(view);
   const values = view.state?.values ?? {};
+  // A picked Slack user is asked for by email (docs/ARCHITECTURE.md, "Asking for someone else").
+  const forUser = Object.values(values[BLOCK.onBehalfOf] ?? {})[0]?.selected_user ?? undefined;
+  const onBehalfOf = forUser
+    ? await deps.directory
+        .emailsOf(teamId, [forUser])
+        .then((emails) => emails[0])
+        .catch(() => undefined)
+    : undefined;
+  if (forUser && !onBehalfOf)
+    return {
+      response_action: 'errors',
+      errors: { [BLOCK.onBehalfOf]: 'Latch cannot see this person’s email in Slack; pick someone else.' },
+    };
   const justification = Object.values(values[BLOCK.justification] ?? {})[0]?.value ?? '';
   const shown = new Set(
     (Object.keys(FIELD_BLOCKS) as RequestField[]).filter((f) => values[FIELD_BLOCKS[f]] !== undefined),
@@ -183,7 +199,12 @@ export async function submitRequest(
   const all = await deps.latch.queries.offers(who);
   const prepared = prepareRequest(
     all,
-    { ...state, selected: state.selected.map((v) => offerOf(all, v)?.key ?? v), justification },
+    {
+      ...state,
+      selected: state.selected.map((v) => offerOf(all, v)?.key ?? v),
+      justification,
+      ...(onBehalfOf ? { onBehalfOf } : {}),
+    },
     shown,
   );
   if ('errors' in prepared) return errorsOn(prepared.errors);
@@ -201,6 +222,7 @@ export async function submitRequest(
         auto: request.state !== 'pending',
         routing: request.routing,
         breakGlass: request.breakGlass,
+        ...(request.askedBy ? { forWhom: request.requester.email } : {}),
       }),
     };
   } catch (err) {

@@ -39,6 +39,11 @@ export interface Offers {
   flows: Flow[];
   /** Why flows that list this person are closed to them now (hours, working hours). */
   closed: string[];
+  /**
+   * Whom some flow offered here lets this person ask for besides themselves (docs/ARCHITECTURE.md,
+   * "Asking for someone else"): forms show a "For someone else" field only then.
+   */
+  forOthers: Array<'anyone' | 'reports'>;
 }
 
 /** What the person has chosen so far. */
@@ -53,6 +58,8 @@ export interface RequestChoice {
   words?: string;
   /** Break glass: approve it myself now (docs/ARCHITECTURE.md, "Break-glass"). */
   breakGlass?: boolean;
+  /** The email of the person it is for, when not the asker. */
+  onBehalfOf?: string;
 }
 
 /** The form for a choice: what to offer next, and what was picked. */
@@ -76,6 +83,10 @@ export interface RequestOptions {
   notes: string[];
   /** Why flows that list this person are closed to them now. */
   closed: string[];
+  /** Offers.forOthers: whether (and whom) the form may ask for besides the person. */
+  forOthers: Array<'anyone' | 'reports'>;
+  /** Sentence for the "For someone else" field, when shown. */
+  forOthersHint?: string;
 }
 
 export function offerKey(integration: string, resourceId: string): string {
@@ -150,7 +161,13 @@ export async function offersFor(ctx: LifecycleContext, who: Identity): Promise<O
     const why = closedReason(f, who, now);
     return why ? [`${why}.`] : [];
   });
-  return { offers: [...byKey.values()], bundles, flows: [...enabled, fallback], closed };
+  const offered = new Set([...byKey.values()].flatMap((o) => o.flows.map((f) => f.flow)));
+  for (const f of enabled)
+    if (f.bundles.some((b) => bundles.includes(b)) && isGrantee(f, who)) offered.add(f);
+  const forOthers = (['anyone', 'reports'] as const).filter((mode) =>
+    [...offered].some((f) => f.requestFor === mode),
+  );
+  return { offers: [...byKey.values()], bundles, flows: [...enabled, fallback], closed, forOthers };
 }
 
 /** Offers matching a search, those covered by a real flow first, then by name. */
@@ -223,12 +240,22 @@ export function requestOptions(all: Offers, choice: RequestChoice): RequestOptio
     breakGlass: Boolean(flow?.breakGlass && flow.approval.steps.length > 0),
     notes,
     closed: all.closed,
+    forOthers: all.forOthers,
+    ...(all.forOthers.length > 0 ? { forOthersHint: forOthersHint(all.forOthers, flow) } : {}),
   };
+}
+
+/** What the "For someone else" field says: whom the chosen flow (or, before a choice, some flow) allows. */
+function forOthersHint(modes: Array<'anyone' | 'reports'>, flow: Flow | undefined): string {
+  const mode = flow ? (flow.requestFor ?? 'self') : modes.includes('anyone') ? 'anyone' : 'reports';
+  if (flow && mode === 'self') return `${flow.name} only lets you ask for yourself.`;
+  const whom = mode === 'anyone' ? 'anyone who may have it' : 'one of your direct reports';
+  return `Leave empty to ask for yourself, or pick ${whom}: the access is theirs, they are told and can decline.`;
 }
 
 /** A field of any channel's request form: where a refusal is shown. */
 export type RequestField =
-  'targets' | 'bundle' | 'flow' | 'permission' | 'duration' | 'justification' | 'breakGlass';
+  'targets' | 'bundle' | 'flow' | 'permission' | 'duration' | 'justification' | 'breakGlass' | 'onBehalfOf';
 export type FieldErrors = Partial<Record<RequestField, string>>;
 
 /** What to submit for a checked choice: the core's input, without its source. */
@@ -242,6 +269,7 @@ export type PreparedRequest =
         durationMinutes: number | null;
         justification: string;
         breakGlass?: boolean;
+        onBehalfOf?: string;
       };
     };
 
@@ -293,6 +321,7 @@ export function prepareRequest(
       durationMinutes: duration ?? null,
       justification: choice.justification ?? '',
       ...(choice.breakGlass ? { breakGlass: true } : {}),
+      ...(choice.onBehalfOf ? { onBehalfOf: choice.onBehalfOf } : {}),
     },
   };
 }

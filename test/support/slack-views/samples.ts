@@ -363,6 +363,9 @@ function home(section: HomeModel['section'], over: Partial<HomeModel> = {}): Hom
 const REQUEST_FORM: RequestForm = {
   anything: true,
   closed: [],
+  forOthers: ['reports'],
+  forOthersHint:
+    'Leave empty to ask for yourself, or pick one of your direct reports: the access is theirs, they are told and can decline.',
   selected: [
     { value: 'postgres-prod|billing', label: 'billing · postgres-prod' },
     { value: 'postgres-prod|ledger', label: 'ledger · postgres-prod' },
@@ -909,6 +912,8 @@ function xHome(section: HomeModel['section'], page = 0): HomeModel {
 
 const X_REQUEST_FORM: RequestForm = {
   anything: true,
+  forOthers: ['anyone', 'reports'],
+  forOthersHint: long('Leave empty <or> & pick', 3000, ' '),
   closed: Array.from({ length: 9 }, () => long('Flow <Prod> & closed', 3000, ' ')),
   selected: X_RESOURCES.map((name, i) => ({
     value: `${X_INTEGRATIONS[i % 10]!}|r${pad(i)}`,

@@ -67,7 +67,7 @@ export function registerViews(app: App, deps: SlackDeps): void {
     const view = args.view as unknown as ViewPayload;
     let result: SubmissionAck;
     try {
-      result = await submitRequest(deps, view, await identityOf(deps, args.body));
+      result = await submitRequest(deps, view, await identityOf(deps, args.body), actorOf(args.body).teamId);
     } catch (err) {
       result = {
         response_action: 'errors',

@@ -1,4 +1,4 @@
-/** The requester's buttons: the request form as it is filled in, Extend, Revoke and Cancel. */
+/** The requester's buttons: the request form as it is filled in, Extend, Revoke, Cancel and Decline. */
 import type { App, BlockAction } from '@slack/bolt';
 import { ACTION } from '../../../../../blocks/slack/ids.js';
 import { identityOf, type SlackDeps } from '../../context.js';
@@ -29,7 +29,7 @@ export function registerRequesterActions(app: App, deps: SlackDeps): void {
 
   // Inputs that need no reaction until submit.
   app.action<BlockAction>(
-    new RegExp(`^(${ACTION.permission}|${ACTION.duration}|${ACTION.justification})$`),
+    new RegExp(`^(${ACTION.permission}|${ACTION.duration}|${ACTION.justification}|${ACTION.onBehalfOf})$`),
     async ({ ack }) => ack(),
   );
 
@@ -54,6 +54,15 @@ export function registerRequesterActions(app: App, deps: SlackDeps): void {
     handle(deps, async (who, args) => {
       const r = await latch.requests.revoke(who, valueOf(args));
       return `${r.id} is being revoked; you will get a DM when it is done.`;
+    }),
+  );
+
+  // Only the person it is for may decline; the core checks (docs/ARCHITECTURE.md, "Asking for someone else").
+  app.action<BlockAction>(
+    ACTION.decline,
+    handle(deps, async (who, args) => {
+      const r = await latch.requests.decline(who, valueOf(args));
+      return `You declined ${r.id}; ${r.state === 'cancelled' ? 'it is cancelled' : 'your access is being revoked'}, and whoever asked for it is told.`;
     }),
   );
 

@@ -41,6 +41,7 @@ import {
   digestMessage,
   expiringMessage,
   extensionCard,
+  forYouMessage,
   grantedMessage,
   plainTargets,
   simpleMessage,
@@ -467,6 +468,15 @@ export const SAMPLE_VIEWS: SampleSet = {
 
   // approvers
   'approval-card': () => message(approvalCard({ request: PENDING, requester: REQUESTER, context: CONTEXT })),
+  'approval-card-for-someone-else': () =>
+    message(
+      approvalCard({
+        request: { ...PENDING, askedBy: { id: 'maria@example.com', email: 'maria@example.com' } },
+        requester: REQUESTER,
+        context: CONTEXT,
+        askedBy: '<@U0MARIA>',
+      }),
+    ),
   'approval-card-escalated': () =>
     message(approvalCard({ request: PENDING, requester: REQUESTER, context: CONTEXT, escalated: true })),
   'approval-digest': () =>
@@ -557,6 +567,13 @@ export const SAMPLE_VIEWS: SampleSet = {
 
   // the requester's DMs
   'dm-submitted': () => message(submittedMessage(PENDING, 'group dba')),
+  'dm-for-you': () =>
+    message(
+      forYouMessage(
+        { ...PENDING, askedBy: { id: 'maria@example.com', email: 'maria@example.com' } },
+        '<@U0MARIA>',
+      ),
+    ),
   'dm-approved': () => message(decidedMessage(PENDING, 'approved', APPROVER)),
   'dm-denied': () =>
     message(decidedMessage(PENDING, 'denied', APPROVER, 'Use the read replica for this; no prod writes.')),

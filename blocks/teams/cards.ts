@@ -22,6 +22,8 @@ export const VERB = {
   deny: 'latch.deny',
   approveExtension: 'latch.approveExtension',
   cancel: 'latch.cancel',
+  /** The person a request is for declines it (docs/ARCHITECTURE.md, "Asking for someone else"). */
+  decline: 'latch.decline',
   revoke: 'latch.revoke',
   extend: 'latch.extend',
   showCredentials: 'latch.showCredentials',
@@ -145,10 +147,20 @@ export function approvalCard(opts: {
   outcome?: string;
   /** Approvals recorded short of a decision ("approved by Bob, 1 of 2"). */
   progress?: string;
+  /** Who asked, when the request is for someone else (the requester). */
+  askedByName?: string;
 }): AdaptiveCard {
   const r = opts.request;
   const c = opts.context;
   const data = { request: r.id, version: r.version };
+  const asks = opts.askedByName
+    ? [
+        { text: truncate(opts.askedByName, 200), bold: true },
+        ' asks for ',
+        { text: truncate(opts.requesterName, 200), bold: true },
+        ': ',
+      ]
+    : [{ text: truncate(opts.requesterName, 200), bold: true }, ' asks for '];
   const body: CardElement[] = [
     line(
       [
@@ -157,8 +169,7 @@ export function approvalCard(opts: {
           : opts.reminder
             ? [{ text: 'Reminder: ', bold: true }]
             : []),
-        { text: truncate(opts.requesterName, 200), bold: true },
-        ' asks for ',
+        ...asks,
         targetsText(r),
         ' for ',
         { text: formatDuration(r.durationMinutes), bold: true },
@@ -324,6 +335,27 @@ export function submittedCard(r: RequestView, waitingOn: string): AdaptiveCard {
       ...(r.routing ? [line([{ text: `Policy: ${truncate(r.routing, 1000)}`, italic: true }])] : []),
     ],
     [execute('Cancel request', VERB.cancel, { request: r.id })],
+  );
+}
+
+/** To the person someone asked access for: who asked, what and why, with Decline. */
+export function forYouCard(r: RequestView, askerName: string): AdaptiveCard {
+  return card(
+    [
+      line([
+        { text: truncate(askerName, 200), bold: true },
+        ' asked for access for you: ',
+        targetsText(r),
+        ' for ',
+        { text: formatDuration(r.durationMinutes), bold: true },
+        ` (${r.id}). ${r.state === 'pending' ? 'It waits for approval.' : 'It is approved.'}`,
+      ]),
+      ...(r.justification ? [line([{ text: truncate(r.justification, 2000), italic: true }])] : []),
+      line([
+        'The access would be yours. If you do not want it, decline it: it ends at once, and they are told.',
+      ]),
+    ],
+    [execute('Decline', VERB.decline, { request: r.id }, { style: 'destructive' })],
   );
 }
 

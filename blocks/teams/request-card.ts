@@ -48,6 +48,10 @@ export interface TeamsRequestForm {
   /** The flow lets the requester break the glass (docs/ARCHITECTURE.md, "Break-glass"). */
   breakGlass?: boolean;
   breakGlassChosen?: boolean;
+  /** Some offered flow lets this person ask for someone else: the "For" field, with its hint. */
+  forOthersHint?: string;
+  /** The email typed in "For", kept across redraws. */
+  onBehalfOf?: string;
   notes: string[];
   /** Why flows that list this person are closed to them now. */
   closed: string[];
@@ -79,6 +83,7 @@ export function shownFields(form: TeamsRequestForm): RequestField[] {
   if (form.durations.length > 0) shown.push('duration');
   shown.push('justification');
   if (form.breakGlass) shown.push('breakGlass');
+  if (form.forOthersHint) shown.push('onBehalfOf');
   return shown;
 }
 
@@ -235,6 +240,18 @@ function formCard(form: TeamsRequestForm): AdaptiveCard {
     });
     body.push(...errorLine(e.breakGlass));
   }
+  if (form.forOthersHint) {
+    body.push({
+      type: 'Input.Text',
+      id: 'onBehalfOf',
+      label: 'For (optional): their email',
+      placeholder: truncate(form.forOthersHint, 500),
+      style: 'Email',
+      maxLength: 320,
+      ...(form.onBehalfOf ? { value: truncate(form.onBehalfOf, 320) } : {}),
+    });
+    body.push(...errorLine(e.onBehalfOf));
+  }
   body.push({
     type: 'Input.Text',
     id: 'justification',
@@ -259,7 +276,7 @@ export function requestSentCard(r: RequestView, waitingOn: string | undefined): 
   return card([
     line([
       { text: r.id, bold: true },
-      ': you asked for ',
+      r.askedBy ? `: you asked, for ${truncate(r.requester.email, 320)}, ` : ': you asked for ',
       targetsText(r),
       ' for ',
       { text: formatDuration(r.durationMinutes), bold: true },

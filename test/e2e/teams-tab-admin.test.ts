@@ -295,6 +295,7 @@ describe('flows', () => {
       maxMinutes: '240',
       timeoutHours: '24',
       extensionMode: 'none',
+      requestFor: 'self',
       steps: [{ people: '', rule: 'any' }],
     });
     expect(blank.body.choices.integrations).toContain('pg');
@@ -310,6 +311,7 @@ describe('flows', () => {
       approval: { steps: [], timeoutMinutes: 1440, reminderMinutes: 60 },
       duration: { maxMinutes: 240, choicesMinutes: [], allowIndefinite: false },
       extension: { mode: 'none', maxCount: 1 },
+      requestFor: 'self',
     });
     expect((await storedFlow(id))?.approval).not.toHaveProperty('escalation');
     const asked = await askUnder(id);
@@ -325,6 +327,27 @@ describe('flows', () => {
     expect(waiting).toMatchObject({ auto: false, waitingOn: 'bob@example.com' });
     expect((await approve('bob', waiting.request.id)).state).not.toBe('pending');
     expect((await settled(waiting.request.id))?.state).toBe('active');
+  });
+
+  it('saves who may be asked for, keeps it on edit, and reads a form without it as only themselves', async () => {
+    const id = await createFlow((form) => {
+      required('For reports')(form);
+      form.requestFor = 'reports';
+    });
+    expect((await storedFlow(id))?.requestFor).toBe('reports');
+    const edit = await call('admin', 'GET', `/admin/flows/${id}/edit`);
+    expect(edit.body.form.requestFor).toBe('reports');
+    // An older page (or an API caller) that does not send the field.
+    const older = await createFlow((form) => {
+      required('Without the field')(form);
+      delete form.requestFor;
+    });
+    expect((await storedFlow(older))?.requestFor).toBe('self');
+    const wrong = await newFlow((form) => {
+      required('Wrong value')(form);
+      form.requestFor = 'everybody';
+    });
+    expect(wrong.status).toBe(400);
   });
 
   it.each([

@@ -193,6 +193,12 @@ async function cardAction(
         const view = await deps.core.requests.cancel(who, id);
         return { text: `${view.id} is cancelled.` };
       }
+      case VERB.decline: {
+        const view = await deps.core.requests.decline(who, id);
+        return {
+          text: `You declined ${view.id}; ${view.state === 'cancelled' ? 'it is cancelled' : 'your access is being revoked'}, and whoever asked for it is told.`,
+        };
+      }
       default:
         return { text: 'Latch does not know that button; it may be from an older card.' };
     }

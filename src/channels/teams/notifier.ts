@@ -20,6 +20,7 @@ import {
   digestCard,
   expiringCard,
   extensionCard,
+  forYouCard,
   grantedCard,
   submittedCard,
   targetsText,
@@ -143,6 +144,27 @@ export class TeamsNotifier implements Notifier {
       case 'request.cancelled':
         await this.rewriteCards(r, 'Cancelled by the requester.');
         break;
+      case 'request.for_you':
+        if (r.askedBy && ['pending', 'approved', 'granting', 'active'].includes(r.state))
+          await this.tellCard(
+            r,
+            forYouCard(r, r.askedBy.displayName ?? r.askedBy.email),
+            `${r.id}: access was asked for you`,
+            key('for-you'),
+          );
+        break;
+      case 'request.declined':
+        if (r.state === 'cancelled')
+          await this.rewriteCards(r, `Declined by ${event.by}, the person it was for.`);
+        if (r.askedBy)
+          await this.send(
+            r.askedBy.email,
+            {
+              text: `${event.by} declined ${r.id} (${targetsText(r)}), which you asked for them; ${r.state === 'cancelled' ? 'it is cancelled' : 'their access is revoked'}.`,
+            },
+            key('declined') && `${key('declined')}:${r.askedBy.email}`,
+          );
+        break;
       case 'request.timed_out':
         await this.rewriteCards(r, 'Timed out: nobody decided in time.');
         await this.tell(r, `${r.id} timed out: nobody decided in time. You can ask again.`, key('timed-out'));
@@ -185,15 +207,20 @@ export class TeamsNotifier implements Notifier {
           key('expiring'),
         );
         break;
-      case 'request.submitted':
+      case 'request.submitted': {
+        // Asked for someone else: the asker follows it; the requester hears through request.for_you.
+        const to = r.askedBy?.email ?? r.requester.email;
         if (r.state === 'pending')
-          await this.tellCard(
-            r,
-            submittedCard(r, event.approvers.users.join(', ') || 'the approvers'),
-            `${r.id} submitted`,
-            key('submitted'),
+          await this.send(
+            to,
+            cardActivity(
+              submittedCard(r, event.approvers.users.join(', ') || 'the approvers'),
+              `${r.id} submitted`,
+            ),
+            key('submitted') && `${key('submitted')}:${to}`,
           );
         break;
+      }
       case 'extension.requested': {
         const unreached = await this.sendExtensionCards(
           r,
@@ -275,6 +302,7 @@ export class TeamsNotifier implements Notifier {
       approverUserIds: userIds,
       reminder,
       escalated,
+      ...(r.askedBy ? { askedByName: r.askedBy.displayName ?? r.askedBy.email } : {}),
     });
     return this.sendCardsTo(
       r,
@@ -404,6 +432,7 @@ export class TeamsNotifier implements Notifier {
         approverUserIds: ref.userId ? [ref.userId] : [],
         outcome: outcome ?? (ref.step < r.step ? `Step ${ref.step + 1} is complete.` : undefined),
         progress,
+        ...(r.askedBy ? { askedByName: r.askedBy.displayName ?? r.askedBy.email } : {}),
       });
       try {
         await this.adapter!.continue(ref.reference as TeamsConversationReference, (turn) =>

@@ -46,6 +46,7 @@ const FIELDS = [
   'duration',
   'justification',
   'breakGlass',
+  'onBehalfOf',
 ] as const;
 
 /** What the card sends back (Action.Execute data merged with its inputs); anything else is ignored. */
@@ -57,6 +58,7 @@ const Submitted = z.object({
   duration: z.string().max(50).optional(),
   justification: z.string().max(5_000).optional(),
   breakGlass: z.string().max(10).optional(),
+  onBehalfOf: z.string().max(320).optional(),
   find: z.string().max(500).optional(),
   shown: z.string().max(200).optional(),
   drawn: z.string().max(100).optional(),
@@ -101,6 +103,7 @@ function stateOf(
       duration: parseDurationChoice(d.duration),
       justification: d.justification,
       breakGlass: d.breakGlass === 'true' || undefined,
+      onBehalfOf: d.onBehalfOf?.trim() || undefined,
       find: d.find?.trim() || undefined,
     },
     shown,
@@ -142,6 +145,7 @@ function formFor(all: Offers, state: FormState, errors: FieldErrors = {}, banner
     justification: state.justification,
     breakGlass: o.breakGlass,
     breakGlassChosen: o.breakGlass ? state.breakGlass : undefined,
+    ...(o.forOthersHint ? { forOthersHint: o.forOthersHint, onBehalfOf: state.onBehalfOf } : {}),
     notes: o.notes,
     closed: o.closed,
     errors,

@@ -10,6 +10,7 @@
 import { describeWorkingHours } from '../../../domain/availability.js';
 import { z } from 'zod';
 import {
+  REQUEST_FOR,
   flowSchema,
   type Approver,
   type Flow,
@@ -79,6 +80,8 @@ export const flowFormSchema = z.object({
   allowSelfApproval: z.boolean().default(false),
   /** docs/ARCHITECTURE.md, "Break-glass". */
   breakGlass: z.boolean().default(false),
+  /** docs/ARCHITECTURE.md, "Asking for someone else"; absent: only themselves. */
+  requestFor: z.enum(REQUEST_FOR).default('self'),
 });
 export type FlowForm = z.input<typeof flowFormSchema>;
 type ParsedForm = z.infer<typeof flowFormSchema>;
@@ -145,6 +148,7 @@ export function flowToForm(f: Flow | undefined): FlowForm {
     requireReason: f?.approval.requireReason ?? false,
     allowSelfApproval: f?.approval.allowSelfApproval ?? false,
     breakGlass: f?.breakGlass ?? false,
+    requestFor: f?.requestFor ?? 'self',
   };
 }
 
@@ -388,6 +392,7 @@ export function formToFlowInput(
     ...(existing?.automatic ? { automatic: existing.automatic } : {}),
     extension: { mode: form.extensionMode, maxCount: extensionCount ?? 1 },
     breakGlass: form.breakGlass,
+    requestFor: form.requestFor,
   };
 
   // The core's own schema, for the problems the checks above do not catch, each on its field.
@@ -437,6 +442,8 @@ export function fieldOf(path: ReadonlyArray<PropertyKey>, stepRows: number[] = [
       return b === 'maxCount' ? 'extensionCount' : 'extensionMode';
     case 'requireJustification':
       return 'requireJustification';
+    case 'requestFor':
+      return 'requestFor';
     default:
       return 'name';
   }

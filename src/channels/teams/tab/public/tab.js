@@ -945,6 +945,20 @@
           'Group names (Slack user groups), separated by commas.',
         ),
         errorSlot('grantees'),
+        field(
+          'Who may be asked for',
+          select(
+            [
+              ['self', 'Only themselves'],
+              ['anyone', 'Anyone who may have it'],
+              ['reports', 'Their direct reports'],
+            ],
+            m.requestFor || 'self',
+            (v) => (m.requestFor = v),
+          ),
+          'requestFor',
+          'A grantee may ask on behalf of these people; the access is theirs, they are told and can decline.',
+        ),
       ),
       el(
         'fieldset',

@@ -63,6 +63,7 @@ async function universalAction(deps: TeamsBotDeps, turn: TeamsTurn): Promise<voi
           requesterName: waiting.requester.displayName ?? waiting.requester.email,
           context: await deps.core.queries.requesterContext(waiting),
           approverUserIds: turn.activity.from ? [turn.activity.from.id] : [],
+          ...(waiting.askedBy ? { askedByName: waiting.askedBy.displayName ?? waiting.askedBy.email } : {}),
         })
       : noticeCard([
           { text: String(data.request ?? 'This request'), bold: true },
@@ -220,6 +221,7 @@ async function decidedApprovalCard(
     context: await deps.core.queries.requesterContext(view),
     approverUserIds: [],
     outcome,
+    ...(view.askedBy ? { askedByName: view.askedBy.displayName ?? view.askedBy.email } : {}),
   });
 }
 

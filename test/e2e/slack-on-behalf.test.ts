@@ -171,6 +171,8 @@ describe('Alice asks for Bob', () => {
   beforeAll(async () => {
     const modal = await clickToOpen(h, admin, await openHome(h, admin, 'flows'), ACTION.flowNew, 'new');
     await makeFlow('Billing for others', {
+      // Alice approves this flow too, but never what she asked for herself.
+      approvers_users: usersSelected([carol.id, alice.id]),
       request_for: {
         type: 'static_select',
         selected_option: option(modal, 'request_for', 'Anyone who may have it'),
@@ -212,7 +214,7 @@ describe('Alice asks for Bob', () => {
     expect(said).toContain('Bob starts on billing today');
     // Alice follows it, and may cancel it.
     await dmWithButton(alice, ACTION.cancel, id);
-    // Carol's card says who asks for whom; Alice gets no card.
+    // Carol's card says who asks for whom; Alice, an approver of the flow, gets no card.
     const card = await dmWithButton(carol, ACTION.approve, id);
     expect(textOf(card.blocks)).toContain('<@U0ALICE> asks for <@U0BOB>:');
     expect(
@@ -220,6 +222,14 @@ describe('Alice asks for Bob', () => {
         .messagesTo(alice.id)
         .some((m) => buttonsOf(m.blocks).some((b) => b.action_id === ACTION.approve)),
     ).toBe(false);
+    // Nor may she approve it with a forged click.
+    const approving = h.standIn.mark();
+    await h.driver.blockActions(alice, [{ action_id: ACTION.approve, value: id }], {
+      message: { ts: card.ts, channel: card.channel, blocks: card.blocks ?? [] },
+    });
+    const noApproval = await h.standIn.waitForCall('response_url', undefined, { after: approving });
+    expect(noApproval.args.text).toBe(':warning: You cannot approve a request you asked for.');
+    expect((await stateOf(id)).approvals).toEqual([]);
 
     // Only Bob may decline: Alice's forged click is refused.
     const forged = h.standIn.mark();
@@ -247,5 +257,7 @@ describe('Alice asks for Bob', () => {
       { after: mark },
     );
     expect(buttonsOf(rewritten.args.blocks as unknown[])).toHaveLength(0);
+    // By now every card went out: still none reached Alice.
+    expect(h.standIn.messagesTo(alice.id).some((m) => String(m.text).includes('asks for'))).toBe(false);
   });
 });

@@ -353,10 +353,12 @@ export class SlackNotifier implements Notifier {
   private async audienceRefs(
     a: Audience,
     exclude: string,
+    /** Who asked for someone else: no card either, they may not decide it (docs/ARCHITECTURE.md, "Asking for someone else"). */
+    asker?: string,
   ): Promise<{ refs: SlackUserRef[]; unreached: Unreached[] }> {
     const refs: SlackUserRef[] = [];
     const unreached: Unreached[] = [];
-    const users = a.users.filter((u) => u !== exclude);
+    const users = a.users.filter((u) => u !== exclude && u !== asker);
     const byId = users.filter(isSlackUserId);
     const byEmail = users.filter((u) => !isSlackUserId(u));
     let found = new Map<string, SlackUserRef | null>();
@@ -379,11 +381,17 @@ export class SlackNotifier implements Notifier {
     }
     for (const g of a.groups) refs.push(...(await this.d.directory.groupMembers(g)));
     const requester = await this.find(exclude);
+    const askerRef = asker ? await this.find(asker) : null;
     const seen = new Set<string>();
     return {
       refs: refs.filter((r) => {
         const key = `${r.teamId}:${r.userId}`;
-        if (seen.has(key) || (requester && r.userId === requester.userId)) return false;
+        if (
+          seen.has(key) ||
+          (requester && r.userId === requester.userId) ||
+          (askerRef && r.userId === askerRef.userId)
+        )
+          return false;
         seen.add(key);
         return true;
       }),
@@ -399,7 +407,7 @@ export class SlackNotifier implements Notifier {
     escalated?: boolean,
   ): Promise<Unreached[]> {
     const [{ refs, unreached }, context, requester, askedBy] = await Promise.all([
-      this.audienceRefs(audience, r.requester.id),
+      this.audienceRefs(audience, r.requester.id, r.askedBy?.id),
       this.requesterContext(r),
       this.nameOf(r.requester.id),
       r.askedBy ? this.nameOf(r.askedBy.id) : undefined,

@@ -208,9 +208,11 @@ export function unsatisfiableStep(step: ApprovalStep, ctx: ApprovalContext): str
   const describe = (e: Approver) =>
     e.type === 'resource_owner'
       ? 'there is no resource owner who could approve'
-      : e.type === 'manager'
+      : e.type === 'manager' && !ctx.requesterManager
         ? NO_MANAGER
-        : `${e.type === 'user' ? e.id : describeEntry(e)} cannot approve their own request`;
+        : e.type === 'manager'
+          ? `${ctx.requesterManager} cannot approve their own request`
+          : `${e.type === 'user' ? e.id : describeEntry(e)} cannot approve their own request`;
   const blocked = step.approvers.filter((e) => candidates(e).length === 0);
   if (step.rule.type === 'all') return blocked.length > 0 ? blocked.map(describe).join('; ') : undefined;
   if (blocked.length === step.approvers.length) return blocked.map(describe).join('; ');

@@ -16,6 +16,7 @@ import type { ApprovalStep } from '../domain/flow.js';
 import type { Identity } from '../domain/identity.js';
 import type { ContextDirectory } from '../context/directory.js';
 import { ON_CALL_TYPES } from '../context/types.js';
+import type { AdminNotices } from './admin-notices.js';
 import type { Resource } from '../domain/resource.js';
 import type { Logger } from '../logger.js';
 import type { LatchMetrics } from '../metrics.js';
@@ -160,6 +161,9 @@ export class LifecycleContext {
 
   /** The durable outbox; set once by the composition root (it needs this context first). */
   outbox!: Outbox;
+
+  /** Messages to every admin that belong to no request; set by the composition root. */
+  notices?: AdminNotices;
 
   /**
    * Tells this process's observers (the log, tests) at once, and lets the outbox deliver to the

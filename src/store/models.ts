@@ -391,6 +391,28 @@ contextManagerSchema.index({ email: 1 });
 contextManagerSchema.index({ manager: 1 });
 contextManagerSchema.index({ source: 1, generation: 1 });
 
+/**
+ * A message to every admin that belongs to no request (a context source gone stale, and back):
+ * delivered to each channel still in `pending` (docs/ARCHITECTURE.md, "Admin notices").
+ */
+const adminNoticeSchema = new Schema(
+  {
+    _id: { type: String },
+    kind: { type: String, required: true },
+    text: { type: String, required: true },
+    admins: { type: [String], default: [] },
+    pending: { type: [String], default: [] },
+    attempts: { type: Number, default: 0 },
+    nextAttemptAt: { type: Date, required: true },
+    lastError: String,
+  },
+  { timestamps: true, minimize: false },
+);
+adminNoticeSchema.index(
+  { nextAttemptAt: 1 },
+  { partialFilterExpression: { 'pending.0': { $exists: true } } },
+);
+
 const counterSchema = new Schema({ _id: { type: String }, seq: { type: Number, required: true } });
 
 export function models(conn: Connection) {
@@ -405,6 +427,7 @@ export function models(conn: Connection) {
     ContextSource: model(conn, 'ContextSource', contextSourceSchema, 'context_sources'),
     ContextGroup: model(conn, 'ContextGroup', contextGroupSchema, 'context_groups'),
     ContextManager: model(conn, 'ContextManager', contextManagerSchema, 'context_managers'),
+    AdminNotice: model(conn, 'AdminNotice', adminNoticeSchema, 'admin_notices'),
     Review: model(conn, 'Review', reviewSchema, 'reviews'),
   };
 }

@@ -73,8 +73,6 @@ export class SubmitUseCase {
 
     const picked = this.pickFlow(flows, settings, who, refs, catalog, now, input);
     const viaFallback = picked.id === FALLBACK_FLOW_ID;
-    // Fail closed (docs/ARCHITECTURE.md, "Context sources"): the request goes to the fallback
-    // flow's approvers (the admins, unless Settings name others) instead of approving itself.
     const pickedRoute = viaFallback
       ? {
           auto: false,

@@ -151,6 +151,7 @@ export function flowModal(m: FlowFormModel): ModalView {
   const approverGroups = (step?.approvers ?? []).flatMap((a) => (a.type === 'group' ? [a.id] : []));
   const everyone = (f?.grantees.include ?? []).some((p) => p.type === 'everyone');
   const owners = (step?.approvers ?? []).some((a) => a.type === 'resource_owner');
+  const manager = (step?.approvers ?? []).some((a) => a.type === 'manager');
   const resources = (target?.include ?? [])
     .map((s) =>
       'name' in s
@@ -218,7 +219,7 @@ export function flowModal(m: FlowFormModel): ModalView {
       'approvers_users',
       'Approvers',
       m.approverUserIds,
-      'Nobody chosen and no group or owners: requests are approved automatically.',
+      'Nobody chosen and no group, owners or manager: requests are approved automatically.',
     ),
     multiStatic('approvers_groups', 'Approver groups', groups, approverGroups),
     checkboxes(
@@ -226,6 +227,12 @@ export function flowModal(m: FlowFormModel): ModalView {
       'Resource owners',
       [{ text: 'Resource owners approve too', value: 'owners' }],
       owners ? ['owners'] : [],
+    ),
+    checkboxes(
+      'approvers_manager',
+      "The requester's manager",
+      [{ text: "The requester's manager approves (from the identity provider)", value: 'manager' }],
+      manager ? ['manager'] : [],
     ),
     staticSelect(
       'rule',

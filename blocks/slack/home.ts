@@ -392,7 +392,9 @@ function settingsSection(m: HomeModel): KnownBlock[] {
             ? 'resource owners'
             : a.type === 'on_call'
               ? `on call for ${a.schedule}`
-              : a.id,
+              : a.type === 'manager'
+                ? "the requester's manager"
+                : a.id,
         )
         .join(', ')
     : 'the admins';

@@ -162,7 +162,11 @@ export class ContextSync {
       await this.d.db.models.ContextGroup.deleteMany({ source: name, generation: { $gt: generation } });
       await this.d.db.models.ContextManager.deleteMany({ source: name, generation: { $gt: generation } });
       await this.write(name, next, groups);
-      await this.writeManagers(name, next, outcome.managers ?? []);
+      await this.writeManagers(
+        name,
+        next,
+        outcome.keepManagers ? await this.currentManagers(name, generation) : (outcome.managers ?? []),
+      );
       const memberships = groups.reduce((n, g) => n + g.members.length, 0);
       await this.finish(name, token, next, {
         ...state,
@@ -213,6 +217,10 @@ export class ContextSync {
       await this.d.db.models.ContextGroup.deleteMany({ source: name, generation: { $gt: generation } }).catch(
         () => undefined,
       );
+      await this.d.db.models.ContextManager.deleteMany({
+        source: name,
+        generation: { $gt: generation },
+      }).catch(() => undefined);
       await ContextSource.updateOne(
         { name, 'lease.owner': token },
         {
@@ -336,6 +344,17 @@ export class ContextSync {
         lean: true,
       });
     }
+  }
+
+  private async currentManagers(
+    source: string,
+    generation: number,
+  ): Promise<Array<{ email: string; manager: string }>> {
+    if (generation === 0) return [];
+    return this.d.db.models.ContextManager.find(
+      { source, generation },
+      { _id: 0, email: 1, manager: 1 },
+    ).lean();
   }
 
   private async writeManagers(

@@ -115,12 +115,12 @@ export class LifecycleContext {
   }
 
   /**
-   * Who is asked to approve `step`: named people and resource owners, chat groups as groups, and
-   * the members of synced identity-provider groups as people (by email), since no chat knows those
-   * groups and every channel can reach a person by email.
+   * Who is asked to approve `step`: named people, resource owners and the requester's manager,
+   * chat groups as groups, and the members of synced identity-provider groups as people (by
+   * email), since no chat knows those groups and every channel can reach a person by email.
    */
-  async audience(step: ApprovalStep, resourceOwners: string[]): Promise<Audience> {
-    const base = stepAudience(step, resourceOwners);
+  async audience(step: ApprovalStep, resourceOwners: string[], requesterManager?: string): Promise<Audience> {
+    const base = stepAudience(step, resourceOwners, requesterManager);
     const dir = this.deps.contextDirectory;
     if (!dir || base.groups.length === 0) return base;
     const sources = await dir.sources();

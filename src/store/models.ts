@@ -17,6 +17,8 @@ const requesterSchema = new Schema(
     timeZone: String,
     /** On-call schedules they were on shift for when they asked; absent when Latch knows no rota. */
     onCallFor: { type: [String], default: undefined },
+    /** Their manager's email as a context source said when they asked; manager approvers resolve to it. */
+    manager: String,
   },
   { _id: false },
 );
@@ -169,6 +171,7 @@ export interface RequestDoc {
     groups: string[];
     timeZone?: string;
     onCallFor?: string[];
+    manager?: string;
   };
   flowId: string;
   flowName: string;

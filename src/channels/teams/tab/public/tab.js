@@ -880,6 +880,7 @@
           `steps.${i}.groups`,
         ),
         checkbox('Resource owners approve too', s.owners, (on) => (s.owners = on)),
+        checkbox("The requester's manager approves", s.manager, (on) => (s.manager = on)),
         field(
           'How many must approve',
           select(
@@ -995,7 +996,14 @@
               {
                 type: 'button',
                 onclick: () => {
-                  m.steps.push({ people: '', groups: '', owners: false, rule: 'any', quorum: '' });
+                  m.steps.push({
+                    people: '',
+                    groups: '',
+                    owners: false,
+                    manager: false,
+                    rule: 'any',
+                    quorum: '',
+                  });
                   redraw();
                 },
               },

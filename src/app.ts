@@ -14,6 +14,7 @@ import type {
 import { createPostgresConnector, validatePostgresSettings } from './connectors/postgres/index.js';
 import { postgresForm } from './connectors/postgres/form.js';
 import { CONTEXT_TYPES, ContextDirectory, ContextSync } from './context/index.js';
+import { AdminNotices } from './lifecycle/admin-notices.js';
 import { AutomaticGrants } from './lifecycle/automatic.js';
 import type { ContextSourceType } from './context/types.js';
 import { AdminUseCases } from './lifecycle/admin.js';
@@ -139,6 +140,8 @@ export function createLatch(opts: LatchOptions): Latch {
   });
   const outbox = new Outbox(ctx, opts.channels ?? {}, box, opts.outbox);
   ctx.outbox = outbox;
+  const notices = new AdminNotices(ctx, opts.channels ?? {});
+  ctx.notices = notices;
   const contextSync = new ContextSync({
     db: opts.db,
     box,
@@ -147,6 +150,7 @@ export function createLatch(opts: LatchOptions): Latch {
     clock,
     types: contextTypes,
     sleep: opts.contextSleep,
+    tellAdmins: (id, kind, text) => notices.post(id, kind, text),
   });
   const admin = new AdminUseCases(
     ctx,

@@ -151,6 +151,7 @@ export function flowModal(m: FlowFormModel): ModalView {
   const approverGroups = (step?.approvers ?? []).flatMap((a) => (a.type === 'group' ? [a.id] : []));
   const everyone = (f?.grantees.include ?? []).some((p) => p.type === 'everyone');
   const owners = (step?.approvers ?? []).some((a) => a.type === 'resource_owner');
+  const manager = (step?.approvers ?? []).some((a) => a.type === 'manager');
   const resources = (target?.include ?? [])
     .map((s) =>
       'name' in s
@@ -230,7 +231,7 @@ export function flowModal(m: FlowFormModel): ModalView {
       'approvers_users',
       'Approvers',
       m.approverUserIds,
-      'Nobody chosen and no group or owners: requests are approved automatically.',
+      'Nobody chosen and no group, owners or manager: requests are approved automatically.',
     ),
     multiStatic('approvers_groups', 'Approver groups', groups, approverGroups),
     checkboxes(
@@ -238,6 +239,12 @@ export function flowModal(m: FlowFormModel): ModalView {
       'Resource owners',
       [{ text: 'Resource owners approve too', value: 'owners' }],
       owners ? ['owners'] : [],
+    ),
+    checkboxes(
+      'approvers_manager',
+      "The requester's manager",
+      [{ text: "The requester's manager approves (from the identity provider)", value: 'manager' }],
+      manager ? ['manager'] : [],
     ),
     staticSelect(
       'rule',
@@ -492,4 +499,89 @@ export function credentialsModal(
       : []),
   ];
   return modal({ callbackId: VIEW.credentials, title: 'Your credentials', blocks });
+}
+
+/**
+ * A context source's editor (docs/ARCHITECTURE.md, "Context sources"). Secrets are write-only:
+ * the modal names the stored ones and never carries a value; a name left blank keeps its value.
+ */
+export function contextSourceModal(m: {
+  name?: string;
+  type?: string;
+  types: Array<{ type: string; secrets: string[]; example: Record<string, unknown> }>;
+  description?: string;
+  configYaml: string;
+  storedSecretNames: string[];
+  syncEveryMinutes?: number;
+  maxAgeMinutes?: number;
+  /** Last written by the flows file, which writes its own version again at start when it differs. */
+  fromFlowsFile?: boolean;
+  privateMetadata: string;
+}): ModalView {
+  const type = m.type ?? m.types[0]?.type;
+  const needs = m.types.map((t) => `${t.type}: ${t.secrets.join(', ') || 'none'}`).join(' · ');
+  const secretNames = [
+    ...new Set([...m.storedSecretNames, ...(m.types.find((t) => t.type === type)?.secrets ?? [])]),
+  ];
+  const blocks: KnownBlock[] = [
+    ...(m.fromFlowsFile
+      ? [
+          context(
+            ':page_facing_up: Declared in the flows file: a change here holds until Latch restarts, when the file’s version is applied again. Change the file too.',
+          ),
+        ]
+      : []),
+    m.name
+      ? section(`*Name*: ${esc(m.name)}`)
+      : textInput('name', 'Name', {
+          max: 40,
+          hint: 'Prefixes its groups in flows (okta → okta:Engineering): lower-case letters, digits, - and _.',
+        }),
+    staticSelect(
+      'type',
+      'Type',
+      m.types.map((t) => ({ text: t.type, value: t.type })),
+      type,
+    ),
+    textInput('description', 'Description', { initial: m.description, optional: true, max: 500 }),
+    textInput('config', 'Configuration (YAML)', {
+      initial: m.configYaml,
+      optional: true,
+      multiline: true,
+      max: 3000,
+      hint: `What each type needs: ${m.types
+        .map((t) => `${t.type}: ${Object.keys(t.example).join(', ') || 'nothing'}`)
+        .join(' · ')}. Secrets do not go here.`,
+    }),
+    textInput('secrets', 'Secrets', {
+      optional: true,
+      multiline: true,
+      max: 3000,
+      initial: secretNames.map((n) => `${n}: `).join('\n'),
+      hint: `${
+        m.storedSecretNames.length
+          ? `Stored: ${m.storedSecretNames.join(', ')}. They are never shown; a name left blank keeps its value.`
+          : 'Encrypted and never shown again.'
+      } One name: value a line, the value as typed. Each type needs ${needs}.`,
+    }),
+    textInput('sync_every', 'Sync every (minutes)', {
+      initial: m.syncEveryMinutes === undefined ? undefined : String(m.syncEveryMinutes),
+      optional: true,
+      max: 5,
+      hint: 'Empty: every 15 minutes.',
+    }),
+    textInput('max_age', 'Stale after (minutes)', {
+      initial: m.maxAgeMinutes === undefined ? undefined : String(m.maxAgeMinutes),
+      optional: true,
+      max: 6,
+      hint: 'A source not synced for this long no longer approves automatically. Empty: 1440 (a day).',
+    }),
+  ];
+  return modal({
+    callbackId: VIEW.contextSource,
+    title: m.name ? 'Edit context source' : 'Add context source',
+    submit: 'Save',
+    blocks,
+    privateMetadata: m.privateMetadata,
+  });
 }

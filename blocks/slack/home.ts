@@ -90,6 +90,8 @@ export interface HomeModel {
 export interface ContextSourceRow {
   name: string;
   type: string;
+  /** `config`: last written by the flows file. */
+  origin?: 'config' | 'console';
   stale: boolean;
   lastSuccessAt?: Date;
   lastError?: string;
@@ -311,14 +313,31 @@ function integrationsSection(m: HomeModel): KnownBlock[] {
     ]),
   );
   const sources = m.admin?.sources ?? [];
-  if (sources.length > 0) {
-    out.push(divider, header('Context sources'));
-    // Few by nature (one per identity provider); at most ten keep the view under Slack's 100 blocks.
-    for (const s of sources.slice(0, 10))
-      out.push(
-        section(sourceText(s, m.timeZone), { accessory: button('Sync now', ACTION.contextSync, s.name) }),
-      );
-  }
+  out.push(divider, header('Context sources'), {
+    type: 'actions',
+    block_id: 'context_sources_top',
+    elements: [button('Add context source', ACTION.contextNew, 'new')],
+  });
+  if (sources.length === 0)
+    out.push(context('None yet: add an identity provider or an on-call tool whose groups flows can name.'));
+  // Few by nature (one per identity provider); at most ten keep the view under Slack's 100 blocks.
+  for (const s of sources.slice(0, 10))
+    out.push(section(sourceText(s, m.timeZone)), {
+      type: 'actions',
+      block_id: `context_source:${s.name}`,
+      elements: [
+        button('Sync now', ACTION.contextSync, s.name),
+        button('Edit', ACTION.contextEdit, s.name),
+        button('Delete', ACTION.contextDelete, s.name, {
+          style: 'danger',
+          confirm: {
+            title: 'Delete context source?',
+            text: `Delete ${truncate(s.name, 100)} and its synced groups? Flows naming its groups match nobody from then on.${s.origin === 'config' ? ' It is declared in the flows file, which adds it again at the next start.' : ''}`,
+            confirm: 'Delete',
+          },
+        }),
+      ],
+    });
   return out;
 }
 
@@ -331,7 +350,7 @@ function sourceText(s: ContextSourceRow, timeZone?: string): string {
         ? ':large_yellow_circle: the last sync failed; the groups of the one before are kept'
         : ':large_green_circle: in sync';
   const lines = [
-    `*${esc(s.name)}* · ${esc(s.type)} · ${s.groups} groups, ${s.memberships} memberships`,
+    `*${esc(s.name)}* · ${esc(s.type)} · ${s.groups} groups, ${s.memberships} memberships${s.origin === 'config' ? ' · from the flows file' : ''}`,
     `${state} · last sync ${when(s.lastSuccessAt, timeZone)} · ${s.requests} requests, ${s.rateLimited} rate-limited`,
   ];
   // A successful sync clears the error: one that is here is the last sync's.
@@ -373,7 +392,9 @@ function settingsSection(m: HomeModel): KnownBlock[] {
             ? 'resource owners'
             : a.type === 'on_call'
               ? `on call for ${a.schedule}`
-              : a.id,
+              : a.type === 'manager'
+                ? "the requester's manager"
+                : a.id,
         )
         .join(', ')
     : 'the admins';

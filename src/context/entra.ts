@@ -9,6 +9,11 @@
  * (410, or a sync-state error) falls back to a full sync, and so does a day without one, because
  * group deltas do not report changes to users (a new email, a disabled account).
  *
+ * Managers (`managers`, on by default): a full sync also lists `/users` with
+ * `$expand=manager($select=…)`, one request per 100 users (Graph returns at most 100 objects a
+ * page when it expands). Delta syncs carry the managers of the full sync before them, since group
+ * deltas do not report users' changes either; the daily full sync reads them afresh.
+ *
  * Paging follows `@odata.nextLink`; 429 and 503 honour `Retry-After` (seconds). The app signs in
  * with client credentials (`/{tenant}/oauth2/v2.0/token`, scope `https://graph.microsoft.com/.default`)
  * and needs the application permissions GroupMember.Read.All and User.Read.All.
@@ -39,6 +44,8 @@ const configSchema = z
       .min(1)
       .max(24 * 30)
       .default(24),
+    /** Read who manages whom (`/users?$expand=manager`) with every full sync. */
+    managers: z.boolean().default(true),
   })
   .strict();
 
@@ -76,6 +83,16 @@ const deltaItem = z.object({
 });
 
 const deltaPage = page(deltaItem);
+
+const person = z.object({
+  id: z.string(),
+  mail: z.string().nullish(),
+  userPrincipalName: z.string().nullish(),
+  accountEnabled: z.boolean().nullish(),
+});
+const userWithManager = person.extend({ manager: person.passthrough().nullish() });
+/** Graph expands a navigation property for at most 100 objects a page. */
+const EXPAND_PAGE = 100;
 
 interface EntraState {
   deltaLink?: string;
@@ -115,21 +132,24 @@ export const entra: ContextSourceType = {
     const fullDue = !state.fullAt || Date.now() - state.fullAt > config.fullSyncEveryHours * 3_600_000;
     if (state.deltaLink && !fullDue) {
       try {
-        return await deltaSync(reader, state, input);
+        return await deltaSync(reader, state, input, config.managers);
       } catch (err) {
         if (!isDeltaReset(err)) throw err;
         input.log.warn(
           { source: input.source },
           'Graph no longer accepts the delta link; running a full sync',
         );
-        return { ...(await fullSync(reader)), note: 'the delta link had expired; full sync' };
+        return {
+          ...(await fullSync(reader, config.managers)),
+          note: 'the delta link had expired; full sync',
+        };
       }
     }
-    return fullSync(reader);
+    return fullSync(reader, config.managers);
   },
 };
 
-async function fullSync(reader: GraphReader): Promise<SyncOutcome> {
+async function fullSync(reader: GraphReader, managers: boolean): Promise<SyncOutcome> {
   // Taken before reading, so a change made while the full read runs is in the next delta.
   const deltaLink = await reader.latestDeltaLink();
   const groups: Array<{ id: string; name: string }> = [];
@@ -140,10 +160,20 @@ async function fullSync(reader: GraphReader): Promise<SyncOutcome> {
     for (const g of items) groups.push({ id: g.id, name: g.displayName ?? g.id });
   }
   const synced = await reader.withMembers(groups);
-  return { groups: synced, state: { deltaLink, fullAt: Date.now() }, mode: 'full' };
+  return {
+    groups: synced,
+    state: { deltaLink, fullAt: Date.now() },
+    mode: 'full',
+    ...(managers ? { managers: await reader.managers() } : {}),
+  };
 }
 
-async function deltaSync(reader: GraphReader, state: EntraState, input: SyncInput): Promise<SyncOutcome> {
+async function deltaSync(
+  reader: GraphReader,
+  state: EntraState,
+  input: SyncInput,
+  managers: boolean,
+): Promise<SyncOutcome> {
   const changed = new Map<string, string | undefined>();
   const removed = new Set<string>();
   let deltaLink: string | undefined;
@@ -183,7 +213,7 @@ async function deltaSync(reader: GraphReader, state: EntraState, input: SyncInpu
     ...previous.filter((g) => !removed.has(g.id) && !refreshed.has(g.id)),
     ...refreshed.values(),
   ];
-  return { groups, state: next, mode: 'delta' };
+  return { groups, state: next, mode: 'delta', ...(managers ? { keepManagers: true } : {}) };
 }
 
 class GraphReader {
@@ -263,6 +293,27 @@ class GraphReader {
         }),
       ),
     );
+  }
+
+  /** Every enabled user's manager (by mail, else UPN); a disabled manager is nobody's. */
+  async managers(): Promise<Array<{ email: string; manager: string }>> {
+    const address = (p: z.infer<typeof person>) => {
+      const email = p.mail ?? p.userPrincipalName;
+      return email?.includes('@') && p.accountEnabled !== false ? normalizeEmail(email) : undefined;
+    };
+    const out: Array<{ email: string; manager: string }> = [];
+    const fields = 'id,mail,userPrincipalName,accountEnabled';
+    for await (const items of this.pages(
+      `/v1.0/users?$select=${fields}&$expand=manager($select=${fields})&$top=${Math.min(this.pageSize, EXPAND_PAGE)}`,
+      userWithManager,
+    )) {
+      for (const u of items) {
+        const email = address(u);
+        const manager = u.manager ? address(u.manager) : undefined;
+        if (email && manager) out.push({ email, manager });
+      }
+    }
+    return out;
   }
 
   /** The bearer token goes only to Graph: a next or delta link elsewhere is refused. */

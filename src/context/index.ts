@@ -19,3 +19,4 @@ export const CONTEXT_TYPES: Record<string, ContextSourceType> = {
 export { ContextDirectory, isStale, type PersonGroups, type SourceSummary } from './directory.js';
 export { ContextSync, type SourceState, type SyncReport } from './sync.js';
 export { contextSourceSchema, qualifiedGroup, type ContextSourceInput } from './types.js';
+export { CONTEXT_FORMS, contextFormOf, type ContextSourceForm } from './forms.js';

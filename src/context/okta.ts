@@ -5,6 +5,12 @@
  * window resets); every answer carries `X-Rate-Limit-Remaining`, and when it reaches 0 the next
  * requests wait for the reset instead of earning a 429. Okta has no delta for group membership, so
  * every sync is a full one. Authentication: an API token (`Authorization: SSWS <token>`).
+ *
+ * Managers (`managers`, on by default since they cost no request): Okta's default user profile has
+ * `managerId` ("ID of a user's manager") and `manager` (a display name). Orgs fill `managerId`
+ * with the manager's Okta id, login or employee number, so it is matched against those of the
+ * users the group lists returned; one that matches nobody read but looks like an email is taken as
+ * the manager's login. A manager who cannot sign in (suspended, deprovisioned) is nobody's.
  */
 import pLimit from 'p-limit';
 import { z } from 'zod';
@@ -24,6 +30,8 @@ const configSchema = z
     usersPageSize: z.number().int().min(1).max(1_000).default(1_000),
     /** Groups read at once. Okta also limits concurrent requests per org. */
     concurrency: z.number().int().min(1).max(16).default(4),
+    /** Read who manages whom from the users' `managerId` (no extra requests). */
+    managers: z.boolean().default(true),
   })
   .strict();
 
@@ -36,8 +44,16 @@ const groupSchema = z.object({
 const userSchema = z.object({
   id: z.string(),
   status: z.string().optional(),
-  profile: z.object({ email: z.string().nullish(), login: z.string().nullish() }).passthrough(),
+  profile: z
+    .object({
+      email: z.string().nullish(),
+      login: z.string().nullish(),
+      managerId: z.string().nullish(),
+      employeeNumber: z.string().nullish(),
+    })
+    .passthrough(),
 });
+type OktaUser = z.infer<typeof userSchema>;
 
 /** Members who cannot sign in are not trusted as anyone: Okta keeps them in their groups. */
 const INACTIVE = new Set(['DEPROVISIONED', 'SUSPENDED']);
@@ -78,6 +94,8 @@ export const okta: ContextSourceType = {
       for (const g of page) groups.push({ id: g.id, name: g.profile.name });
     }
     const limit = pLimit(config.concurrency);
+    // Everyone the group lists returned, active or not, by Okta id: managers are looked up among them.
+    const seen = new Map<string, OktaUser>();
     const synced = await Promise.all(
       groups.map((g) =>
         limit(async (): Promise<SyncedGroup> => {
@@ -85,6 +103,7 @@ export const okta: ContextSourceType = {
           const url = `${base}/api/v1/groups/${encodeURIComponent(g.id)}/users?limit=${config.usersPageSize}`;
           for await (const page of pages(api, url, z.array(userSchema))) {
             for (const u of page) {
+              seen.set(u.id, u);
               if (u.status && INACTIVE.has(u.status)) continue;
               const email = u.profile.email ?? (u.profile.login?.includes('@') ? u.profile.login : undefined);
               if (email) members.add(normalizeEmail(email));
@@ -94,9 +113,46 @@ export const okta: ContextSourceType = {
         }),
       ),
     );
-    return { groups: synced, state: {}, mode: 'full' };
+    if (!config.managers) return { groups: synced, state: {}, mode: 'full' };
+    const { managers, unknown } = managersOf([...seen.values()]);
+    const warnings =
+      unknown > 0
+        ? [
+            `${unknown} ${unknown === 1 ? "person's managerId names" : "people's managerId name"} nobody in the synced groups (by Okta id, login or employeeNumber); they have no manager in Latch`,
+          ]
+        : [];
+    return { groups: synced, state: {}, mode: 'full', managers, warnings };
   },
 };
+
+/** Who manages whom among `users`, and how many `managerId`s match nobody. */
+function managersOf(users: OktaUser[]): {
+  managers: Array<{ email: string; manager: string }>;
+  unknown: number;
+} {
+  const emailOf = (u: OktaUser) =>
+    u.profile.email ?? (u.profile.login?.includes('@') ? u.profile.login : undefined);
+  const byKey = new Map<string, OktaUser>();
+  // Least certain first, so an Okta id or login wins over an employee number that happens to equal it.
+  for (const key of ['employeeNumber', 'login', 'id'] as const)
+    for (const u of users) {
+      const k = key === 'id' ? u.id : u.profile[key];
+      if (k) byKey.set(k.toLowerCase(), u);
+    }
+  const managers: Array<{ email: string; manager: string }> = [];
+  let unknown = 0;
+  for (const u of users) {
+    const email = emailOf(u);
+    const ref = u.profile.managerId?.trim();
+    if (!ref || !email || (u.status && INACTIVE.has(u.status))) continue;
+    const found = byKey.get(ref.toLowerCase());
+    if (found && found.status && INACTIVE.has(found.status)) continue;
+    const manager = found ? emailOf(found) : ref.includes('@') ? ref : undefined;
+    if (manager) managers.push({ email: normalizeEmail(email), manager: normalizeEmail(manager) });
+    else unknown++;
+  }
+  return { managers, unknown };
+}
 
 /** Every page of a list, following `Link: <…>; rel="next"` until there is none. */
 async function* pages<T>(api: ApiClient, first: string, schema: z.ZodType<T>): AsyncGenerator<T> {

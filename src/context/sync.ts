@@ -70,6 +70,8 @@ export interface ContextSyncDeps {
   types: Record<string, ContextSourceType>;
   /** Waits between retries; the real one unless a test needs otherwise. */
   sleep?: (ms: number) => Promise<void>;
+  /** Tells every admin (docs/ARCHITECTURE.md, "Admin notices"); `id` names the occasion. */
+  tellAdmins?: (id: string, kind: string, text: string) => Promise<void>;
 }
 
 export class ContextSync {
@@ -160,7 +162,11 @@ export class ContextSync {
       await this.d.db.models.ContextGroup.deleteMany({ source: name, generation: { $gt: generation } });
       await this.d.db.models.ContextManager.deleteMany({ source: name, generation: { $gt: generation } });
       await this.write(name, next, groups);
-      await this.writeManagers(name, next, outcome.managers ?? []);
+      await this.writeManagers(
+        name,
+        next,
+        outcome.keepManagers ? await this.currentManagers(name, generation) : (outcome.managers ?? []),
+      );
       const memberships = groups.reduce((n, g) => n + g.members.length, 0);
       await this.finish(name, token, next, {
         ...state,
@@ -211,6 +217,10 @@ export class ContextSync {
       await this.d.db.models.ContextGroup.deleteMany({ source: name, generation: { $gt: generation } }).catch(
         () => undefined,
       );
+      await this.d.db.models.ContextManager.deleteMany({
+        source: name,
+        generation: { $gt: generation },
+      }).catch(() => undefined);
       await ContextSource.updateOne(
         { name, 'lease.owner': token },
         {
@@ -250,6 +260,12 @@ export class ContextSync {
         now.getTime() - d.createdAt.getTime() < d.maxAgeMinutes * 60_000
       )
         continue;
+      // Told before it is marked: a crash in between tells again under the same id, i.e. once.
+      await this.d.tellAdmins?.(
+        `context.source_stale:${d.name}:${state.lastSuccessAt?.toISOString() ?? 'never'}`,
+        'context.source_stale',
+        `Context source ${d.name} is stale: ${state.lastSuccessAt ? `its last successful sync was ${state.lastSuccessAt.toISOString()}` : 'it has never synced'}${state.lastError ? ` (last error: ${state.lastError.slice(0, 300)})` : ''}. Its groups no longer approve anything automatically; requests that would have been go to approvers.`,
+      );
       const r = await ContextSource.updateOne(
         { _id: d._id, 'state.staleSince': { $exists: false } },
         { $set: { 'state.staleSince': now } },
@@ -330,6 +346,17 @@ export class ContextSync {
     }
   }
 
+  private async currentManagers(
+    source: string,
+    generation: number,
+  ): Promise<Array<{ email: string; manager: string }>> {
+    if (generation === 0) return [];
+    return this.d.db.models.ContextManager.find(
+      { source, generation },
+      { _id: 0, email: 1, manager: 1 },
+    ).lean();
+  }
+
   private async writeManagers(
     source: string,
     generation: number,
@@ -366,6 +393,11 @@ export class ContextSync {
       details: { staleSince: before.staleSince },
       at: this.d.clock(),
     });
+    await this.d.tellAdmins?.(
+      `context.source_fresh:${name}:${new Date(before.staleSince).toISOString()}`,
+      'context.source_fresh',
+      `Context source ${name} synced again: its groups approve automatically where flows say so.`,
+    );
   }
 }
 

@@ -71,6 +71,11 @@ export interface SyncOutcome {
    * manager approvers and requests for one's direct reports use it. Kept with the generation.
    */
   managers?: Array<{ email: string; manager: string }>;
+  /**
+   * Carry the current generation's managers to the new one instead (a delta sync that reads
+   * groups only); `managers` is then ignored.
+   */
+  keepManagers?: boolean;
   /** Delta syncs: nothing changed, so the current generation stays (no rewrite). */
   unchanged?: boolean;
   /** Why a delta sync fell back to a full one, when it did. */

@@ -11,6 +11,11 @@ export interface ApprovalRecord {
 export interface ApprovalContext {
   requesterId: string;
   resourceOwners: string[];
+  /**
+   * The requester's manager's email, resolved when they asked (docs/ARCHITECTURE.md, "Flows that
+   * use context"); absent when no context source names one, so a manager approver matches nobody.
+   */
+  requesterManager?: string;
   allowSelfApproval: boolean;
   /**
    * Approvers the step was escalated to (docs/ARCHITECTURE.md, "Reminders, escalation and
@@ -30,19 +35,19 @@ function sameId(a: string, b: string): boolean {
   return normalizeEmail(a) === normalizeEmail(b);
 }
 
-function satisfies(
-  entry: Approver,
-  by: string,
-  byGroups: readonly string[],
-  owners: readonly string[],
-): boolean {
+/** The people approver entries resolve to for one request. */
+type Resolved = Pick<ApprovalContext, 'resourceOwners' | 'requesterManager'>;
+
+function satisfies(entry: Approver, by: string, byGroups: readonly string[], people: Resolved): boolean {
   switch (entry.type) {
     case 'user':
       return sameId(entry.id, by);
     case 'group':
       return byGroups.includes(entry.id);
     case 'resource_owner':
-      return owners.some((o) => sameId(o, by));
+      return people.resourceOwners.some((o) => sameId(o, by));
+    case 'manager':
+      return people.requesterManager !== undefined && sameId(people.requesterManager, by);
     case 'on_call':
       // Synced on-call groups list a person only while their shift covers the present.
       return byGroups.includes(entry.schedule);
@@ -59,6 +64,8 @@ function describeEntry(entry: Approver): string {
       return 'a resource owner';
     case 'on_call':
       return `whoever is on call for ${entry.schedule}`;
+    case 'manager':
+      return "the requester's manager";
   }
 }
 
@@ -71,7 +78,7 @@ export function describeApprovers(step: ApprovalStep): string {
 
 /** Is `by` among the approvers the step was escalated to? */
 function byEscalation(by: string, byGroups: readonly string[], ctx: ApprovalContext): boolean {
-  return (ctx.escalatedTo ?? []).some((e) => satisfies(e, by, byGroups, ctx.resourceOwners));
+  return (ctx.escalatedTo ?? []).some((e) => satisfies(e, by, byGroups, ctx));
 }
 
 /** "alice@example.com or group dba" for a list of approvers. */
@@ -90,7 +97,7 @@ export function canApprove(step: ApprovalStep, who: Identity, ctx: ApprovalConte
     return { ok: false, reason: 'You cannot approve a request you asked for' };
   }
   if (
-    !step.approvers.some((e) => satisfies(e, who.id, who.groups, ctx.resourceOwners)) &&
+    !step.approvers.some((e) => satisfies(e, who.id, who.groups, ctx)) &&
     !byEscalation(who.id, who.groups, ctx)
   ) {
     return {
@@ -118,7 +125,7 @@ function countedApprovals(
     if (!ctx.allowSelfApproval && sameId(id, ctx.requesterId)) continue;
     if (!ctx.allowSelfApproval && ctx.askedBy && sameId(id, ctx.askedBy)) continue;
     if (
-      !step.approvers.some((e) => satisfies(e, a.by, a.byGroups, ctx.resourceOwners)) &&
+      !step.approvers.some((e) => satisfies(e, a.by, a.byGroups, ctx)) &&
       !byEscalation(a.by, a.byGroups, ctx)
     )
       continue;
@@ -137,10 +144,10 @@ function approvalsText(n: number): string {
  * entries (bipartite matching: one person approving cannot satisfy both "group dba" and
  * "group sre" even when in both).
  */
-function unmatchedEntries(step: ApprovalStep, approvals: ApprovalRecord[], owners: string[]): Approver[] {
+function unmatchedEntries(step: ApprovalStep, approvals: ApprovalRecord[], people: Resolved): Approver[] {
   const entries = step.approvers;
   const fits = entries.map((e) =>
-    approvals.map((a, j) => (satisfies(e, a.by, a.byGroups, owners) ? j : -1)).filter((j) => j >= 0),
+    approvals.map((a, j) => (satisfies(e, a.by, a.byGroups, people) ? j : -1)).filter((j) => j >= 0),
   );
   const approvalOwner = new Array<number>(approvals.length).fill(-1);
   const augment = (i: number, visited: Set<number>): boolean => {
@@ -183,12 +190,15 @@ export function evaluateStep(
       return missing <= 0 ? { done: true } : { done: false, remaining: approvalsText(missing) };
     }
     case 'all': {
-      const open = unmatchedEntries(step, counted, ctx.resourceOwners);
+      const open = unmatchedEntries(step, counted, ctx);
       if (open.length === 0) return { done: true };
       return { done: false, remaining: open.map((e) => `approval from ${describeEntry(e)}`).join(' and ') };
     }
   }
 }
+
+/** Why a manager step cannot be decided: the sync names no manager for the requester. */
+export const NO_MANAGER = 'your identity provider names no manager for you';
 
 /**
  * Why this step can never be satisfied, when that is knowable without group membership: e.g. the
@@ -207,12 +217,17 @@ export function unsatisfiableStep(step: ApprovalStep, ctx: ApprovalContext): str
       );
   const candidates = (e: Approver): string[] | 'group' => {
     if (e.type === 'group' || e.type === 'on_call') return 'group';
+    if (e.type === 'manager') return eligible(ctx.requesterManager ? [ctx.requesterManager] : []);
     return eligible(e.type === 'user' ? [e.id] : ctx.resourceOwners);
   };
   const describe = (e: Approver) =>
     e.type === 'resource_owner'
       ? 'there is no resource owner who could approve'
-      : `${e.type === 'user' ? e.id : describeEntry(e)} cannot approve their own request`;
+      : e.type === 'manager' && !ctx.requesterManager
+        ? NO_MANAGER
+        : e.type === 'manager'
+          ? `${ctx.requesterManager} cannot approve their own request`
+          : `${e.type === 'user' ? e.id : describeEntry(e)} cannot approve their own request`;
   const blocked = step.approvers.filter((e) => candidates(e).length === 0);
   if (step.rule.type === 'all') return blocked.length > 0 ? blocked.map(describe).join('; ') : undefined;
   if (blocked.length === step.approvers.length) return blocked.map(describe).join('; ');
@@ -227,10 +242,14 @@ export function unsatisfiableStep(step: ApprovalStep, ctx: ApprovalContext): str
   return undefined;
 }
 
-/** Identity ids of the users explicitly listed plus resource owners, and the group names, to notify for a step. */
+/**
+ * Identity ids of the users explicitly listed plus resource owners and the requester's manager,
+ * and the group names, to notify for a step.
+ */
 export function stepAudience(
   step: ApprovalStep,
   resourceOwners: string[],
+  requesterManager?: string,
 ): { users: string[]; groups: string[] } {
   const users: string[] = [];
   const groups: string[] = [];
@@ -243,6 +262,8 @@ export function stepAudience(
     else if (e.type === 'group' || e.type === 'on_call') {
       const g = e.type === 'group' ? e.id : e.schedule;
       if (!groups.includes(g)) groups.push(g);
+    } else if (e.type === 'manager') {
+      if (requesterManager) addUser(requesterManager);
     } else resourceOwners.forEach(addUser);
   }
   return { users, groups };

@@ -28,6 +28,11 @@ export const approverSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('resource_owner') }),
   /** Whoever is on call for the schedule when the step opens (and when they decide). */
   z.object({ type: z.literal('on_call'), schedule }),
+  /**
+   * The requester's manager, as a context source synced it when they asked (docs/ARCHITECTURE.md,
+   * "Flows that use context").
+   */
+  z.object({ type: z.literal('manager') }),
 ]);
 export type Approver = z.infer<typeof approverSchema>;
 

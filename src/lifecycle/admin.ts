@@ -24,7 +24,7 @@ import type { SettingsIssue } from '../connectors/types.js';
 import type { ContextSourceInput } from '../context/types.js';
 import type { SyncReport } from '../context/sync.js';
 import type { LifecycleContext } from './context.js';
-import type { ContextSourceAdmin, ContextSourceStatus } from './context-sources.js';
+import type { ContextSourceAdmin, ContextSourceForEdit, ContextSourceStatus } from './context-sources.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 import { Reviews, type ReviewView } from './reviews.js';
 
@@ -428,7 +428,10 @@ export class AdminUseCases {
   /** Creates or replaces a context source; its sync job picks the change up (src/jobs/agenda.ts). */
   async saveContextSource(actor: Actor, input: ContextSourceInput): Promise<void> {
     await this.requireAdmin(actor, 'context_source.save');
-    const { created, changedSecrets } = await this.sources().save(input);
+    const { created, changedSecrets } = await this.sources().save(
+      input,
+      actor === 'config-file' ? 'config' : 'console',
+    );
     await this.audit(
       actor,
       created ? 'context_source.created' : 'context_source.updated',
@@ -441,6 +444,29 @@ export class AdminUseCases {
         secretsChanged: changedSecrets,
       },
     );
+  }
+
+  /**
+   * What is wrong with a source's settings, each problem on its field (`config.orgUrl`,
+   * `secrets.apiToken`, `maxAgeMinutes`), checked as saveContextSource checks and writing nothing.
+   */
+  async contextSourceIssues(
+    actor: Actor,
+    input: ContextSourceInput,
+  ): Promise<Array<{ field: string; message: string }>> {
+    await this.requireAdmin(actor, 'context_source.save');
+    return this.sources().issues(input);
+  }
+
+  /** A source for a console's editor: its settings and stored secret names, never their values. */
+  async contextSourceForEdit(actor: Actor, name: string): Promise<ContextSourceForEdit | null> {
+    await this.requireAdmin(actor, 'context_source.edit');
+    return this.sources().forEdit(name);
+  }
+
+  /** The source types this process can sync (the keys of CONTEXT_TYPES). */
+  contextSourceTypes(): string[] {
+    return this.contextSources?.typeNames() ?? [];
   }
 
   /** True when the stored source is exactly `input` (the flows file leaves it alone then). */

@@ -12,6 +12,18 @@ import type { SecretBox } from '../store/secrets.js';
 import type { LifecycleContext } from './context.js';
 import { invalid, notFound } from './errors.js';
 
+/** A source as a console's editor gets it: secret names only. */
+export interface ContextSourceForEdit {
+  name: string;
+  type: string;
+  description: string;
+  config: Record<string, unknown>;
+  storedSecretNames: string[];
+  syncEveryMinutes: number;
+  maxAgeMinutes: number;
+  origin: 'config' | 'console';
+}
+
 /** What the console shows of a source: never a secret, only the names of those stored. */
 export interface ContextSourceStatus {
   name: string;
@@ -21,6 +33,8 @@ export interface ContextSourceStatus {
   storedSecretNames: string[];
   syncEveryMinutes: number;
   maxAgeMinutes: number;
+  /** Who wrote it last: the flows file (`config`, which writes it again at start when it differs) or a console. */
+  origin: 'config' | 'console';
   stale: boolean;
   staleSince?: Date;
   lastAttemptAt?: Date;
@@ -90,8 +104,73 @@ export class ContextSourceAdmin {
     return { settings: s, fresh, existing };
   }
 
+  /**
+   * Every problem of a source's settings, each on the field it concerns (`name`, `type`,
+   * `config.orgUrl`, `secrets.apiToken`, `maxAgeMinutes`), checked as `check` does and writing
+   * nothing: for a console form that shows each problem next to its field.
+   */
+  async issues(input: ContextSourceInput): Promise<Array<{ field: string; message: string }>> {
+    const parsed = contextSourceSchema.safeParse(input);
+    const out = parsed.success
+      ? []
+      : parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message }));
+    // The type's own checks too, when its parts are well formed: every problem at once.
+    const isRecord = (v: unknown): v is Record<string, unknown> | undefined =>
+      v === undefined || (typeof v === 'object' && v !== null && !Array.isArray(v));
+    if (!isRecord(input.config) || !isRecord(input.secrets) || typeof input.type !== 'string') return out;
+    if (Object.values(input.secrets ?? {}).some((v) => typeof v !== 'string')) return out;
+    const type = Object.hasOwn(this.types, input.type) ? this.types[input.type] : undefined;
+    if (!type) {
+      if (!out.some((i) => i.field === 'type'))
+        out.push({ field: 'type', message: `choose one of ${this.typeNames().join(', ')}` });
+      return out;
+    }
+    const existing =
+      typeof input.name === 'string'
+        ? await this.ctx.db.models.ContextSource.findOne({ name: input.name }).lean()
+        : null;
+    const kept =
+      existing && existing.type === input.type ? ((existing.secrets ?? {}) as Record<string, string>) : {};
+    const fresh = Object.fromEntries(Object.entries(input.secrets ?? {}).filter(([, v]) => v !== ''));
+    const merged: Record<string, string> = {};
+    for (const [key, sealed] of Object.entries(kept)) {
+      if (Object.hasOwn(fresh, key)) continue;
+      try {
+        merged[key] = this.box.open(sealed);
+      } catch {
+        out.push({
+          field: `secrets.${key}`,
+          message: 'the stored value cannot be decrypted; enter it again',
+        });
+      }
+    }
+    Object.assign(merged, fresh);
+    for (const i of type.validate(input.config ?? {}, merged))
+      out.push({ field: i.path.map(String).join('.'), message: i.message });
+    return out;
+  }
+
+  /** A source as a console's editor shows it: settings and the names of its stored secrets, never their values. */
+  async forEdit(name: string): Promise<ContextSourceForEdit | null> {
+    const d = await this.ctx.db.models.ContextSource.findOne({ name }).lean();
+    if (!d) return null;
+    return {
+      name: d.name,
+      type: d.type,
+      description: d.description ?? '',
+      config: (d.config ?? {}) as Record<string, unknown>,
+      storedSecretNames: Object.keys((d.secrets ?? {}) as Record<string, string>),
+      syncEveryMinutes: d.syncEveryMinutes,
+      maxAgeMinutes: d.maxAgeMinutes,
+      origin: d.origin === 'config' ? 'config' : 'console',
+    };
+  }
+
   /** Creates or replaces a source. A changed type or config starts its next sync afresh (no delta). */
-  async save(input: ContextSourceInput): Promise<{ created: boolean; changedSecrets: string[] }> {
+  async save(
+    input: ContextSourceInput,
+    origin: 'config' | 'console' = 'console',
+  ): Promise<{ created: boolean; changedSecrets: string[] }> {
     const { settings: s, fresh, existing } = await this.check(input);
     const kept =
       existing && existing.type === s.type ? ((existing.secrets ?? {}) as Record<string, string>) : {};
@@ -108,6 +187,7 @@ export class ContextSourceAdmin {
           secrets,
           syncEveryMinutes: s.syncEveryMinutes,
           maxAgeMinutes: s.maxAgeMinutes,
+          origin,
           ...(reset ? { 'state.cursor': {} } : {}),
         },
       },
@@ -159,6 +239,7 @@ export class ContextSourceAdmin {
         storedSecretNames: Object.keys((d.secrets ?? {}) as Record<string, string>),
         syncEveryMinutes: d.syncEveryMinutes,
         maxAgeMinutes: d.maxAgeMinutes,
+        origin: d.origin === 'config' ? 'config' : 'console',
         stale: isStale(st.lastSuccessAt, d.maxAgeMinutes, now),
         staleSince: st.staleSince,
         lastAttemptAt: st.lastAttemptAt,

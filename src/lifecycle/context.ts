@@ -16,6 +16,7 @@ import type { ApprovalStep } from '../domain/flow.js';
 import type { Identity } from '../domain/identity.js';
 import type { ContextDirectory } from '../context/directory.js';
 import { ON_CALL_TYPES } from '../context/types.js';
+import type { AdminNotices } from './admin-notices.js';
 import type { Resource } from '../domain/resource.js';
 import type { Logger } from '../logger.js';
 import type { LatchMetrics } from '../metrics.js';
@@ -114,12 +115,12 @@ export class LifecycleContext {
   }
 
   /**
-   * Who is asked to approve `step`: named people and resource owners, chat groups as groups, and
-   * the members of synced identity-provider groups as people (by email), since no chat knows those
-   * groups and every channel can reach a person by email.
+   * Who is asked to approve `step`: named people, resource owners and the requester's manager,
+   * chat groups as groups, and the members of synced identity-provider groups as people (by
+   * email), since no chat knows those groups and every channel can reach a person by email.
    */
-  async audience(step: ApprovalStep, resourceOwners: string[]): Promise<Audience> {
-    const base = stepAudience(step, resourceOwners);
+  async audience(step: ApprovalStep, resourceOwners: string[], requesterManager?: string): Promise<Audience> {
+    const base = stepAudience(step, resourceOwners, requesterManager);
     const dir = this.deps.contextDirectory;
     if (!dir || base.groups.length === 0) return base;
     const sources = await dir.sources();
@@ -160,6 +161,9 @@ export class LifecycleContext {
 
   /** The durable outbox; set once by the composition root (it needs this context first). */
   outbox!: Outbox;
+
+  /** Messages to every admin that belong to no request; set by the composition root. */
+  notices?: AdminNotices;
 
   /**
    * Tells this process's observers (the log, tests) at once, and lets the outbox deliver to the

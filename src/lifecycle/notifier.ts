@@ -98,6 +98,17 @@ export interface GrantedCredentials {
   values: Record<string, string>;
 }
 
+/** A message to every admin that belongs to no request (see AdminNotices). */
+export interface AdminNoticeView {
+  id: string;
+  kind: string;
+  text: string;
+  /** Admins when it was posted: emails, or chat user ids from LATCH_ADMINS. */
+  admins: string[];
+}
+
 export interface Notifier {
   notify(event: LatchEvent): Promise<void | DeliveryReport>;
+  /** Tells every admin it can reach; throws to be tried again later. Channels without it get none. */
+  notifyAdmins?(notice: AdminNoticeView): Promise<void>;
 }

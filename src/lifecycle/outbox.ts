@@ -475,7 +475,11 @@ export class Outbox {
   private async currentAudience(doc: RequestDoc) {
     const step = doc.flow.approval.steps[doc.step];
     if (!step) return { users: [], groups: [] };
-    return this.ctx.audience(step, [...new Set(doc.targets.flatMap((t) => t.owners ?? []))]);
+    return this.ctx.audience(
+      step,
+      [...new Set(doc.targets.flatMap((t) => t.owners ?? []))],
+      doc.requester.manager,
+    );
   }
 
   private openCredentials(sealed: string | undefined): GrantedCredentials[] {

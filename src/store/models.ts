@@ -17,6 +17,8 @@ const requesterSchema = new Schema(
     timeZone: String,
     /** On-call schedules they were on shift for when they asked; absent when Latch knows no rota. */
     onCallFor: { type: [String], default: undefined },
+    /** Their manager's email as a context source said when they asked; manager approvers resolve to it. */
+    manager: String,
   },
   { _id: false },
 );
@@ -176,6 +178,7 @@ export interface RequestDoc {
     groups: string[];
     timeZone?: string;
     onCallFor?: string[];
+    manager?: string;
   };
   flowId: string;
   flowName: string;
@@ -397,6 +400,28 @@ contextManagerSchema.index({ email: 1 });
 contextManagerSchema.index({ manager: 1 });
 contextManagerSchema.index({ source: 1, generation: 1 });
 
+/**
+ * A message to every admin that belongs to no request (a context source gone stale, and back):
+ * delivered to each channel still in `pending` (docs/ARCHITECTURE.md, "Admin notices").
+ */
+const adminNoticeSchema = new Schema(
+  {
+    _id: { type: String },
+    kind: { type: String, required: true },
+    text: { type: String, required: true },
+    admins: { type: [String], default: [] },
+    pending: { type: [String], default: [] },
+    attempts: { type: Number, default: 0 },
+    nextAttemptAt: { type: Date, required: true },
+    lastError: String,
+  },
+  { timestamps: true, minimize: false },
+);
+adminNoticeSchema.index(
+  { nextAttemptAt: 1 },
+  { partialFilterExpression: { 'pending.0': { $exists: true } } },
+);
+
 const counterSchema = new Schema({ _id: { type: String }, seq: { type: Number, required: true } });
 
 export function models(conn: Connection) {
@@ -411,6 +436,7 @@ export function models(conn: Connection) {
     ContextSource: model(conn, 'ContextSource', contextSourceSchema, 'context_sources'),
     ContextGroup: model(conn, 'ContextGroup', contextGroupSchema, 'context_groups'),
     ContextManager: model(conn, 'ContextManager', contextManagerSchema, 'context_managers'),
+    AdminNotice: model(conn, 'AdminNotice', adminNoticeSchema, 'admin_notices'),
     Review: model(conn, 'Review', reviewSchema, 'reviews'),
   };
 }

@@ -428,7 +428,7 @@ describe('flows', () => {
       form.bundles = ['billing-read'];
       form.steps = [
         { people: 'ada@example.com', groups: 'dba', owners: false, rule: 'any', quorum: '' },
-        { people: 'bob@example.com', groups: '', owners: true, rule: 'any', quorum: '' },
+        { people: 'bob@example.com', groups: '', owners: true, manager: true, rule: 'any', quorum: '' },
       ];
       form.timeoutHours = '8';
       form.reminderMinutes = '30';
@@ -472,7 +472,11 @@ describe('flows', () => {
             rule: { type: 'any' },
           },
           {
-            approvers: [{ type: 'user', id: 'bob@example.com' }, { type: 'resource_owner' }],
+            approvers: [
+              { type: 'user', id: 'bob@example.com' },
+              { type: 'resource_owner' },
+              { type: 'manager' },
+            ],
             rule: { type: 'any' },
           },
         ],
@@ -497,6 +501,7 @@ describe('flows', () => {
     const edit = await call('admin', 'GET', `/admin/flows/${id}/edit`);
     expect(edit.body.form.name).toBe('Everything');
     expect(edit.body.form.targets[0].selectors).toBe('env=prod & team=billing, invoices');
+    expect(edit.body.form.steps[1].manager).toBe(true);
     const again = await call('admin', 'POST', `/admin/flows/${id}`, edit.body.form);
     expect([again.status, again.body.error]).toEqual([200, undefined]);
     expect(await storedFlow(id)).toEqual(flow);

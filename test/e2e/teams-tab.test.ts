@@ -16,6 +16,7 @@ import type { RequestView } from '../../src/lifecycle/request-view.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { silentLogger } from '../../src/logger.js';
 import { BotFrameworkStandIn, TAB_HOST } from '../support/bot-framework-stand-in.js';
+import { startOktaStandIn } from '../support/okta-stand-in.js';
 import {
   addPgIntegration,
   admin,
@@ -311,5 +312,54 @@ describe('the Teams personal tab', () => {
       .waitFor();
     expect((await fx.latch.queries.integrationForEdit(admin, 'pg'))?.config).toMatchObject({ poolSize: 3 });
     await page.close();
+  });
+
+  it('lets an admin add a context source with only the required fields, and delete it', async () => {
+    const token = 'tab-browser-okta-token-31';
+    const okta = await startOktaStandIn({ token });
+    okta.addGroup('Engineering', ['ada@example.com']);
+    const { page, tab } = await openTab('admin');
+    try {
+      await tab.getByRole('button', { name: 'Integrations' }).click();
+      await tab.getByRole('button', { name: 'Add context source' }).click();
+      // A new source starts from the first type's example: the admin puts in their org's URL.
+      await expect(tab.getByLabel('Configuration (YAML)').inputValue()).resolves.toContain('orgUrl:');
+      await tab.getByLabel('Name', { exact: true }).fill('okta');
+      await tab.getByLabel('Configuration (YAML)').fill('orgUrl: not a url');
+      await tab.getByRole('button', { name: 'Save' }).click();
+      // Both mistakes are shown on their fields, and nothing is saved.
+      await tab.getByText(/^orgUrl: an https URL/).waitFor();
+      await tab.getByText(/^required/).waitFor();
+      expect(await fx.latch.queries.contextSourceForEdit(admin, 'okta')).toBeNull();
+
+      await tab.getByLabel('Configuration (YAML)').fill(`orgUrl: ${okta.url}`);
+      await tab.getByLabel('apiToken (secret)').fill(token);
+      await tab.getByRole('button', { name: 'Save' }).click();
+      await tab
+        .getByRole('status')
+        .getByText(/^okta is saved/)
+        .waitFor();
+      const sources = tab.getByRole('list', { name: 'Context sources' });
+      await sources.getByText(/^okta · okta · /).waitFor();
+      expect(await fx.latch.queries.contextSourceForEdit(admin, 'okta')).toMatchObject({
+        config: { orgUrl: okta.url },
+        storedSecretNames: ['apiToken'],
+        syncEveryMinutes: 15,
+      });
+      // Its first sync was started by the save; wait for it before deleting.
+      for (let i = 0; i < 100; i++) {
+        const s = (await fx.latch.queries.contextSources(admin)).find((x) => x.name === 'okta');
+        if (s?.lastSuccessAt || s?.lastError) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+
+      await sources.getByRole('button', { name: 'Delete' }).click();
+      await sources.getByRole('button', { name: 'Yes, delete' }).click();
+      await tab.getByRole('status').getByText('okta is deleted.').waitFor();
+      expect(await fx.latch.queries.contextSourceForEdit(admin, 'okta')).toBeNull();
+    } finally {
+      await page.close();
+      await okta.close();
+    }
   });
 });

@@ -195,6 +195,23 @@ describe('a flow for direct reports', () => {
     expect(r.askedBy?.id).toBe(alice.email);
   });
 
+  it('refuses it when the step asks the manager, who is the asker: nobody else could approve', async () => {
+    await onlyFlow({
+      name: 'Team read by manager',
+      grantees: { include: [{ type: 'group', id: 'idp:engineering' }] },
+      requestFor: 'reports',
+      approval: { steps: [{ approvers: [{ type: 'manager' }] }] },
+    });
+    const refused = await refusalOf(askFor(alice, bob.email));
+    expect(refused.code).toBe('forbidden');
+    expect(refused.message).toContain('Team read by manager could never approve this request');
+    await onlyFlow({
+      name: 'Team read',
+      grantees: { include: [{ type: 'group', id: 'idp:engineering' }] },
+      requestFor: 'reports',
+    });
+  });
+
   it('refuses someone who is not a direct report, and says so', async () => {
     const refused = await refusalOf(askFor(alice, carol.email));
     expect(refused.code).toBe('forbidden');

@@ -6,6 +6,8 @@
  *   expires_in, access_token; `invalid_client` with an AADSTS description for a wrong secret);
  * - Microsoft Graph v1.0: `GET /v1.0/groups`, `/v1.0/groups/{id}`, `/v1.0/groups/{id}/transitiveMembers`
  *   (users and groups at any depth, each with `@odata.type`), paged by `$top` and `@odata.nextLink`;
+ * - `GET /v1.0/users` with `$expand=manager` (the manager as a user object, absent when none),
+ *   at most 100 a page when expanding, as Graph does;
  * - `GET /v1.0/groups/delta`: `$deltatoken=latest` answers an empty round with a delta link; a
  *   delta link lists the groups changed since, with `members@delta` (`@removed` for members taken
  *   out) or `@removed` for deleted groups, paged by `@odata.nextLink`, ending with a new
@@ -34,6 +36,8 @@ export interface GraphStandIn {
   /** Adds a user (by email) or a group (by `group:<name>`) to a group. */
   addMember(group: string, member: string): void;
   removeMember(group: string, member: string): void;
+  /** Sets (or with null clears) a user's manager; both are added as users if new. */
+  setManager(email: string, manager: string | null): void;
   deleteGroup(name: string): void;
   failNext(status: number, count?: number, opts?: { path?: RegExp; retryAfter?: number }): void;
   expireDeltaTokens(): void;
@@ -54,7 +58,13 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Grap
   const maxPage = opts.maxPage ?? 999;
   const users = new Map<
     string,
-    { id: string; mail: string | null; userPrincipalName: string; accountEnabled: boolean }
+    {
+      id: string;
+      mail: string | null;
+      userPrincipalName: string;
+      accountEnabled: boolean;
+      manager?: string;
+    }
   >();
   const groups = new Map<string, { id: string; displayName: string; members: Set<string> }>();
   const tokens = new Set<string>();
@@ -66,6 +76,10 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Grap
   let tokenRequests = 0;
   const newId = () => [8, 4, 4, 4, 12].map((n) => randomBytes(n / 2).toString('hex')).join('-');
 
+  const plainUser = (id: string) => {
+    const { manager: _manager, ...rest } = users.get(id)!;
+    return rest;
+  };
   const transitive = (gid: string, seen = new Set<string>()): string[] => {
     const out: string[] = [];
     for (const m of groups.get(gid)?.members ?? []) {
@@ -78,7 +92,7 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Grap
   };
   const directoryObject = (id: string) => {
     const u = users.get(id);
-    if (u) return { '@odata.type': '#microsoft.graph.user', ...u };
+    if (u) return { '@odata.type': '#microsoft.graph.user', ...plainUser(u.id) };
     const g = groups.get(id)!;
     return { '@odata.type': '#microsoft.graph.group', id: g.id, displayName: g.displayName, mail: null };
   };
@@ -142,18 +156,19 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Grap
 
     const top = Math.min(Number(u.searchParams.get('$top') ?? 100) || 100, maxPage);
     const skip = Number(u.searchParams.get('$skiptoken') ?? 0) || 0;
-    const paged = (all: unknown[], extra: Record<string, unknown> = {}) => {
-      const value = all.slice(skip, skip + top);
+    const pagedBy = (all: unknown[], size: number, extra: Record<string, unknown> = {}) => {
+      const value = all.slice(skip, skip + size);
       const next = new URL(u.toString());
-      next.searchParams.set('$skiptoken', String(skip + top));
+      next.searchParams.set('$skiptoken', String(skip + size));
       return send(200, {
         '@odata.context': `${origin}/v1.0/$metadata#directoryObjects`,
         value,
-        ...(skip + top < all.length
+        ...(skip + size < all.length
           ? { '@odata.nextLink': `${origin}${next.pathname}${next.search}` }
           : extra),
       });
     };
+    const paged = (all: unknown[], extra: Record<string, unknown> = {}) => pagedBy(all, top, extra);
 
     if (u.pathname === '/v1.0/groups/delta') {
       const deltaLink = (s: number) => `${origin}/v1.0/groups/delta?$deltatoken=${epoch}.${s}`;
@@ -189,6 +204,19 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Grap
         changed.set(c.group, item);
       }
       return paged([...changed.values()], { '@odata.deltaLink': deltaLink(seq) });
+    }
+    if (u.pathname === '/v1.0/users') {
+      const expand = u.searchParams.get('$expand') ?? '';
+      if (expand && !expand.startsWith('manager'))
+        return send(400, graphError('BadRequest', `Could not find a property named '${expand}'.`));
+      const all = [...users.values()].map((x) => ({
+        ...plainUser(x.id),
+        ...(expand && x.manager
+          ? { manager: { '@odata.type': '#microsoft.graph.user', ...plainUser(x.manager) } }
+          : {}),
+      }));
+      // Graph's documented limit: with $expand, a page holds at most 100 objects.
+      return pagedBy(all, expand ? Math.min(top, 100) : top);
     }
     if (u.pathname === '/v1.0/groups')
       return paged([...groups.values()].map((g) => ({ id: g.id, displayName: g.displayName })));
@@ -243,6 +271,11 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Grap
       const id = memberId(member);
       g.members.add(id);
       changes.push({ seq: ++seq, group: g.id, member: { id, removed: false } });
+    },
+    setManager(email, manager) {
+      const user = users.get(memberId(email))!;
+      if (manager === null) delete user.manager;
+      else user.manager = memberId(manager);
     },
     removeMember(group, member) {
       const g = groupByName(group);

@@ -4,7 +4,8 @@
  *
  * - `GET /api/v1/groups` and `GET /api/v1/groups/{id}/users`, `limit` and `after` parameters,
  *   the next page linked by `Link: <…>; rel="next"` (and `rel="self"`), objects shaped like
- *   Okta's (group `profile.name`, user `status` and `profile.email`/`login`);
+ *   Okta's (group `profile.name`, user `status` and `profile.email`/`login`, and the default
+ *   profile's `employeeNumber`, `managerId` and `manager` (display name) where set);
  * - `Authorization: SSWS <token>`, refused with 401 E0000011 otherwise;
  * - rate limits: every answer carries `X-Rate-Limit-Limit`, `-Remaining` and `-Reset` (epoch
  *   seconds at which the window resets); over the limit, 429 E0000047;
@@ -18,7 +19,15 @@ import type { AddressInfo } from 'node:net';
 export interface OktaUser {
   id: string;
   status: string;
-  profile: { login: string; email: string; firstName: string; lastName: string };
+  profile: {
+    login: string;
+    email: string;
+    firstName: string;
+    lastName: string;
+    employeeNumber?: string;
+    managerId?: string;
+    manager?: string;
+  };
 }
 
 export interface OktaStandInOptions {
@@ -35,6 +44,11 @@ export interface OktaStandIn {
   addGroup(name: string, members?: string[]): string;
   addMember(group: string, email: string): void;
   removeMember(group: string, email: string): void;
+  /**
+   * Sets `profile.managerId` (the manager's login, Okta id or employee number, as orgs do) and
+   * `profile.manager` (their name); `null` clears both. The manager is added as a user if new.
+   */
+  setManager(email: string, manager: string | null, by?: 'login' | 'id' | 'employeeNumber' | 'raw'): void;
   /** The next `count` requests (matching `path`, if given) are answered with `status`. */
   failNext(status: number, count?: number, path?: RegExp): void;
   clearFailures(): void;
@@ -171,7 +185,13 @@ export async function startOktaStandIn(opts: OktaStandInOptions): Promise<OktaSt
       const user: OktaUser = {
         id: id('00u'),
         status,
-        profile: { login: email, email, firstName: email.split('@')[0]!, lastName: 'Example' },
+        profile: {
+          login: email,
+          email,
+          firstName: email.split('@')[0]!,
+          lastName: 'Example',
+          employeeNumber: String(1000 + seq),
+        },
       };
       users.set(user.id, user);
       byEmail.set(email.toLowerCase(), user.id);
@@ -188,6 +208,23 @@ export async function startOktaStandIn(opts: OktaStandInOptions): Promise<OktaSt
       const g = group(name);
       const uid = userId(email);
       if (!g.members.includes(uid)) g.members.push(uid);
+    },
+    setManager(email, manager, by = 'login') {
+      const user = users.get(userId(email))!;
+      if (manager === null) {
+        delete user.profile.managerId;
+        delete user.profile.manager;
+        return;
+      }
+      if (by === 'raw') {
+        user.profile.managerId = manager;
+        return;
+      }
+      if (!byEmail.has(manager.toLowerCase())) standIn.addUser(manager);
+      const boss = users.get(userId(manager))!;
+      user.profile.managerId =
+        by === 'id' ? boss.id : by === 'employeeNumber' ? boss.profile.employeeNumber : boss.profile.login;
+      user.profile.manager = `${boss.profile.firstName} ${boss.profile.lastName}`;
     },
     removeMember(name, email) {
       const g = group(name);

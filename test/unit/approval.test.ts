@@ -208,3 +208,62 @@ describe('stepAudience', () => {
     expect(stepAudience(dbaAny, ['olga@example.com'])).toEqual({ users: [], groups: ['dba'] });
   });
 });
+
+describe("the requester's manager", () => {
+  const byManager = step({ approvers: [{ type: 'manager' }] });
+  const withManager: ApprovalContext = { ...ctx, requesterManager: 'Mona@Example.com' };
+
+  it('is a valid approver in a flow', () => {
+    expect(approvalStepSchema.safeParse({ approvers: [{ type: 'manager' }] }).success).toBe(true);
+    expect(approvalStepSchema.safeParse({ approvers: [{ type: 'boss' }] }).success).toBe(false);
+  });
+
+  it('lets only the manager known for the request approve', () => {
+    expect(canApprove(byManager, person('mona@example.com'), withManager)).toEqual({ ok: true });
+    const other = canApprove(byManager, person('olga@example.com'), withManager);
+    expect(other.ok).toBe(false);
+    expect(!other.ok && other.reason).toContain("the requester's manager");
+    expect(canApprove(byManager, person('mona@example.com'), ctx).ok).toBe(false);
+  });
+
+  it('counts the manager once in an all-of step with another approver', () => {
+    const s = step({ approvers: [{ type: 'manager' }, { type: 'group', id: 'dba' }], rule: { type: 'all' } });
+    expect(evaluateStep(s, [approval('mona@example.com', ['dba'])], withManager)).toEqual({
+      done: false,
+      remaining: 'approval from group dba',
+    });
+    expect(evaluateStep(s, [approval('dan@example.com', ['dba'])], withManager)).toEqual({
+      done: false,
+      remaining: "approval from the requester's manager",
+    });
+    expect(
+      evaluateStep(s, [approval('dan@example.com', ['dba']), approval('mona@example.com')], withManager),
+    ).toEqual({ done: true });
+  });
+
+  it('cannot be satisfied when no manager is known, unless someone else in the step can approve', () => {
+    expect(unsatisfiableStep(byManager, ctx)).toBe('your identity provider names no manager for you');
+    expect(unsatisfiableStep(byManager, withManager)).toBeUndefined();
+    const orDba = step({ approvers: [{ type: 'manager' }, { type: 'group', id: 'dba' }] });
+    expect(unsatisfiableStep(orDba, ctx)).toBeUndefined();
+    const andDba = step({
+      approvers: [{ type: 'manager' }, { type: 'group', id: 'dba' }],
+      rule: { type: 'all' },
+    });
+    expect(unsatisfiableStep(andDba, ctx)).toBe('your identity provider names no manager for you');
+  });
+
+  it('is asked by email, and only when known', () => {
+    expect(stepAudience(byManager, [], 'Mona@Example.com')).toEqual({
+      users: ['mona@example.com'],
+      groups: [],
+    });
+    expect(stepAudience(byManager, [])).toEqual({ users: [], groups: [] });
+  });
+
+  it('does not let a requester approve as their own manager', () => {
+    const self: ApprovalContext = { ...ctx, requesterManager: ctx.requesterId };
+    expect(canApprove(byManager, person(ctx.requesterId), self).ok).toBe(false);
+    expect(unsatisfiableStep(byManager, self)).toBe('rita@example.com cannot approve their own request');
+  });
+});

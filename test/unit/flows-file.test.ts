@@ -231,7 +231,7 @@ describe('parseFlowsFile', () => {
       `${lineOf(text, 'tags: {}')}: flows[0].targets[0].include[0].tags: at least one tag`,
       `${lineOf(text, 'tags: {}')}: flows[0].targets[0].include[1]: expected exactly one of the keys id, name, tags`,
       `${lineOf(text, '9am')}: flows[0].availability.start: HH:MM (24-hour)`,
-      `${lineOf(text, 'type: team')}: flows[1].approval.steps[1].approvers[0].type: expected one of user, group, resource_owner, on_call`,
+      `${lineOf(text, 'type: team')}: flows[1].approval.steps[1].approvers[0].type: expected one of user, group, resource_owner, on_call, manager`,
       `${lineOf(text, 'duration: {}')}: flows[2].duration: set maxMinutes, choicesMinutes or allowIndefinite`,
     ]);
   });

@@ -119,6 +119,30 @@ describe('the approver card', () => {
     });
   });
 
+  it('says whether the requester is on call and why the request came, only when Latch knows a rota', () => {
+    const line = (c: AdaptiveCard) =>
+      texts(c.body)
+        .map((t) => t.text)
+        .join('|');
+    const known = approvalCard({
+      request: view(),
+      requesterName: 'Ann',
+      context: { ...context, onCall: [], routing: 'not on call for pd:Primary, so Prod asks bob to approve' },
+      approverUserIds: [],
+    });
+    expect(line(known)).toContain('On call: |no');
+    expect(line(known)).toContain('Policy: |not on call for pd:Primary, so Prod asks bob to approve');
+    const onCall = approvalCard({
+      request: view(),
+      requesterName: 'Ann',
+      context: { ...context, onCall: ['pd:Primary'] },
+      approverUserIds: [],
+    });
+    expect(line(onCall)).toContain('On call: |yes: pd:Primary');
+    const unknown = approvalCard({ request: view(), requesterName: 'Ann', context, approverUserIds: [] });
+    expect(line(unknown)).not.toContain('On call');
+  });
+
   it('refreshes for at most 60 approvers', () => {
     const ids = Array.from({ length: 100 }, (_, i) => `29:user${i}`);
     const card = approvalCard({ request: view(), requesterName: 'Ann', context, approverUserIds: ids });

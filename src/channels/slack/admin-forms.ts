@@ -134,6 +134,7 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
     approvers.push({ type: 'user', id: email });
   for (const g of selectedMany(v, 'approvers_groups')) approvers.push({ type: 'group', id: g });
   if (selectedMany(v, 'approvers_owners').includes('owners')) approvers.push({ type: 'resource_owner' });
+  if (selectedMany(v, 'approvers_manager').includes('manager')) approvers.push({ type: 'manager' });
   const knownSchedules = [
     ...choices.schedules,
     ...(existing?.approval.autoApproveWhenOnCall ?? []),

@@ -24,7 +24,14 @@ import { normalizeEmail } from '../../domain/identity.js';
 import { DIGEST_MAX_LISTED } from '../../domain/reminders.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { ChannelCore } from '../../app.js';
-import type { Audience, DeliveryReport, LatchEvent, Notifier, Unreached } from '../../lifecycle/notifier.js';
+import type {
+  AdminNoticeView,
+  Audience,
+  DeliveryReport,
+  LatchEvent,
+  Notifier,
+  Unreached,
+} from '../../lifecycle/notifier.js';
 import type { RequestView } from '../../lifecycle/request-view.js';
 import type { Logger } from '../../logger.js';
 import type { SecretBox } from '../../store/secrets.js';
@@ -323,6 +330,18 @@ export class SlackNotifier implements Notifier {
 
   private until(r: RequestView): string {
     return r.expiresAt ? when(r.expiresAt, r.requester.timeZone) : 'you revoke it';
+  }
+
+  /** Each admin Slack can reach gets a DM; those it cannot find are skipped (the log says so). */
+  async notifyAdmins(notice: AdminNoticeView): Promise<void> {
+    for (const admin of notice.admins) {
+      const ref = await this.find(admin);
+      if (!ref) {
+        this.d.log.info({ notice: notice.id }, 'an admin is not in Slack; not told of the notice');
+        continue;
+      }
+      await this.send.dm(ref, simpleMessage(esc(notice.text), ':warning:'), `notice:${notice.id}`);
+    }
   }
 
   private async find(emailOrId: string): Promise<SlackUserRef | null> {

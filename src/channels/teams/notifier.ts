@@ -11,7 +11,7 @@ import { formatDuration } from '../../domain/duration.js';
 import { DIGEST_MAX_LISTED } from '../../domain/reminders.js';
 import type { SecretBox } from '../../store/secrets.js';
 import type { ChannelCore } from '../../app.js';
-import type { LatchEvent, Notifier } from '../../lifecycle/notifier.js';
+import type { AdminNoticeView, LatchEvent, Notifier } from '../../lifecycle/notifier.js';
 import { DeliveryDeferred, type DeliveryReport, type Unreached } from '../../lifecycle/notifier.js';
 import type { RequestView } from '../../lifecycle/request-view.js';
 import type { Logger } from '../../logger.js';
@@ -22,6 +22,7 @@ import {
   extensionCard,
   forYouCard,
   grantedCard,
+  noticeCard,
   submittedCard,
   targetsText,
   type AdaptiveCard,
@@ -457,6 +458,16 @@ export class TeamsNotifier implements Notifier {
    * person cannot be reached in Teams (never installed, removed or blocked Latch); or undefined
    * when it was sent already.
    */
+  /** Each admin named by email who installed the app gets a card. */
+  async notifyAdmins(notice: AdminNoticeView): Promise<void> {
+    const activity = cardActivity(
+      noticeCard([{ text: 'Latch: ', bold: true }, notice.text]),
+      notice.text.slice(0, 120),
+    );
+    for (const admin of emailsOf(notice.admins))
+      await this.send(admin, activity, `notice:${notice.id}:${admin}`);
+  }
+
   private async send(
     email: string,
     activity: OutgoingActivity,

@@ -8,6 +8,7 @@ import type { AuditLog } from '../../audit/audit-log.js';
 import { withinWorkingHours } from '../../domain/availability.js';
 import type { ConnectorRegistry } from '../../connectors/registry.js';
 import type { ConnectorForm } from '../../connectors/types.js';
+import { contextFormOf, type ContextSourceForm } from '../../context/forms.js';
 import type { ExtensionOffer } from '../../domain/duration.js';
 import type { Flow, Settings } from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
@@ -270,6 +271,16 @@ export class LatchQueries {
   /** Context sources with their last sync, errors and counts (console). */
   contextSources(who: Identity) {
     return this.admin.listContextSources(who);
+  }
+
+  /** A context source for the console's editor: settings and stored secret names, never values. */
+  contextSourceForEdit(who: Identity, name: string) {
+    return this.admin.contextSourceForEdit(who, name);
+  }
+
+  /** The source types an admin may choose, each with its secret names and a config to start from. */
+  contextSourceTypes(): Array<{ type: string } & ContextSourceForm> {
+    return this.admin.contextSourceTypes().map((type) => ({ type, ...contextFormOf(type) }));
   }
 
   integrationTypes(): string[] {

@@ -17,7 +17,7 @@ export const MAX_GUARD_RETRIES = 8;
 
 /** The people and groups asked to approve `step` of `doc` (identity-provider groups as their members). */
 export function audienceOf(ctx: LifecycleContext, step: ApprovalStep, doc: RequestDoc) {
-  return ctx.audience(step, owners(doc));
+  return ctx.audience(step, owners(doc), doc.requester.manager);
 }
 
 /** Says why a request that is not pending cannot be decided (to those who have a part in it). */
@@ -88,6 +88,7 @@ export function approvalContext(doc: RequestDoc): ApprovalContext {
   return {
     requesterId: doc.requester.id,
     resourceOwners: owners(doc),
+    ...(doc.requester.manager ? { requesterManager: doc.requester.manager } : {}),
     allowSelfApproval: flow.approval.allowSelfApproval,
     ...(escalatedTo.length > 0 ? { escalatedTo } : {}),
     ...(doc.askedBy?.id ? { askedBy: doc.askedBy.id } : {}),

@@ -1,7 +1,7 @@
 /** Asking for access: the flow that applies, the checks it makes, the request and its first events. */
 import type { Flow } from '../../domain/flow.js';
 import type { Identity } from '../../domain/identity.js';
-import { describeApprovers, unsatisfiableStep } from '../../domain/approval.js';
+import { NO_MANAGER, describeApprovers, unsatisfiableStep } from '../../domain/approval.js';
 import { checkRequestedDuration } from '../../domain/duration.js';
 import { formatRequestId } from '../../domain/human-id.js';
 import {
@@ -94,8 +94,6 @@ export class SubmitUseCase {
         'breakGlass',
       );
     const viaFallback = picked.id === FALLBACK_FLOW_ID;
-    // Fail closed (docs/ARCHITECTURE.md, "Context sources"): the request goes to the fallback
-    // flow's approvers (the admins, unless Settings name others) instead of approving itself.
     const pickedRoute = viaFallback
       ? {
           auto: false,
@@ -132,14 +130,20 @@ export class SubmitUseCase {
           reason: 'break-glass: approved by the requester for an emergency; an admin reviews it',
         }
       : asked;
+    const manager = await requesterManager(ctx, flow, who);
     const probe = {
       requesterId: who.id,
       resourceOwners: [...new Set(resources.flatMap((r) => r.owners))],
+      ...(manager ? { requesterManager: manager } : {}),
       allowSelfApproval: flow.approval.allowSelfApproval,
       ...(forOther ? { askedBy: asker.id } : {}),
     };
     for (const step of breakGlass ? [] : flow.approval.steps) {
       const why = unsatisfiableStep(step, probe);
+      if (why?.includes(NO_MANAGER))
+        throw forbidden(
+          `${flow.name} needs your manager's approval, and ${NO_MANAGER}. Ask whoever runs your identity provider to set your manager, or an admin for another way to this access.`,
+        );
       if (why)
         throw forbidden(
           `${flow.name} could never approve this request: ${why}. Ask an admin to fix the flow.`,
@@ -163,7 +167,7 @@ export class SubmitUseCase {
     const owners = [...new Set(resources.flatMap((r) => r.owners))];
     const audience = approvedNow
       ? { users: [], groups: [] }
-      : await ctx.audience(flow.approval.steps[0]!, owners);
+      : await ctx.audience(flow.approval.steps[0]!, owners, manager);
     const admins = breakGlass ? settings.admins : [];
     const events = [
       ctx.outbox.entry('request.submitted', { approvers: audience }),
@@ -199,6 +203,7 @@ export class SubmitUseCase {
             groups: who.groups,
             timeZone: who.timeZone,
             ...(who.onCallFor ? { onCallFor: who.onCallFor } : {}),
+            ...(manager ? { manager } : {}),
           },
           flowId: flow.id,
           flowName: flow.name,
@@ -373,6 +378,21 @@ export class SubmitUseCase {
     }
     return first.flow;
   }
+}
+
+/**
+ * The requester's manager as the context sources name them now, looked up only for a flow that
+ * asks the manager (docs/ARCHITECTURE.md, "Flows that use context"). Kept on the request, so a
+ * later sync that names another manager does not move a decision already asked of someone.
+ */
+async function requesterManager(
+  ctx: LifecycleContext,
+  flow: Flow,
+  who: Identity,
+): Promise<string | undefined> {
+  const asks = [...flow.approval.steps.flatMap((s) => s.approvers), ...(flow.approval.escalation?.to ?? [])];
+  if (!ctx.directory || !asks.some((a) => a.type === 'manager')) return undefined;
+  return ctx.directory.managerOf(who.email || who.id);
 }
 
 function refusal(reasons: string[]): string {

@@ -46,10 +46,12 @@ export class Sweeps {
   /** Sweeps where a second of delay does not matter: warnings, escalations, reminders, time-outs. */
   async tickRelaxed(): Promise<Pick<TickStats, 'warned' | 'reminded' | 'escalated' | 'timedOut'>> {
     const [warned, [escalated, reminded], timedOut] = await Promise.all([
+      // Admin notices ride along; their own claims keep two workers from sending one twice.
       this.notices.warnDue(),
       // Escalation first: it ends the step's reminders, so none is sent after it.
       this.notices.escalateDue().then(async (e) => [e, await this.notices.remindDue()] as const),
       this.notices.timeOutDue(),
+      this.ctx.notices?.deliverDue(),
     ]);
     return { warned, reminded, escalated, timedOut };
   }

@@ -147,7 +147,11 @@ export class NoticeSweeps {
         await this.ctx.moves.move(guard, { $unset: { escalateAt: 1 } });
         continue;
       }
-      const asked = await this.ctx.audience({ approvers: to, rule: { type: 'any' } }, owners(doc));
+      const asked = await this.ctx.audience(
+        { approvers: to, rule: { type: 'any' } },
+        owners(doc),
+        doc.requester.manager,
+      );
       const approvers = { users: asked.users.filter((u) => u !== doc.requester.id), groups: asked.groups };
       const moved = await this.ctx.moves.move(
         guard,

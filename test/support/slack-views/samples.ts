@@ -21,6 +21,7 @@ import type { RequestView } from '../../../src/lifecycle/request-view.js';
 import {
   credentialsModal,
   flowModal,
+  contextSourceModal,
   integrationModal,
   reasonModal,
   settingsModal,
@@ -401,6 +402,11 @@ const FLOW_FORM: FlowFormModel = {
   privateMetadata: JSON.stringify({ t: 'T01LATCH' }),
 };
 
+const CONTEXT_SOURCE_TYPES = [
+  { type: 'okta', secrets: ['apiToken'], example: { orgUrl: 'https://example.okta.com' } },
+  { type: 'entra', secrets: ['clientSecret'], example: { tenantId: 't', clientId: 'c' } },
+  { type: 'pagerduty', secrets: ['apiToken'], example: {} },
+];
 const CONFIG_YAML = 'host: db.internal\nport: 5432\nuser: latch_admin\ndatabase: postgres\nmode: roles\n';
 
 const CREDENTIALS = [
@@ -706,6 +712,30 @@ export const SAMPLE_VIEWS: SampleSet = {
         configYaml: CONFIG_YAML.replace('db.internal', 'db-prod.internal'),
         storedSecretNames: ['password'],
         privateMetadata: JSON.stringify({ name: 'postgres-prod' }),
+      }),
+    ),
+  'context-source-modal': () =>
+    view(
+      contextSourceModal({
+        types: CONTEXT_SOURCE_TYPES,
+        configYaml: 'orgUrl: https://example.okta.com\n',
+        storedSecretNames: [],
+        privateMetadata: '{}',
+      }),
+    ),
+  'context-source-modal-edit': () =>
+    view(
+      contextSourceModal({
+        name: 'okta',
+        type: 'okta',
+        types: CONTEXT_SOURCE_TYPES,
+        description: 'Our Okta org',
+        configYaml: 'orgUrl: https://example.okta.com\n',
+        storedSecretNames: ['apiToken'],
+        syncEveryMinutes: 15,
+        maxAgeMinutes: 1440,
+        fromFlowsFile: true,
+        privateMetadata: JSON.stringify({ name: 'okta' }),
       }),
     ),
   'settings-modal': () =>
@@ -1149,6 +1179,27 @@ export const STRESS_VIEWS: SampleSet = {
           .join('\n'),
         storedSecretNames: range(100).map((i) => long(`secret_${i}`, 60, '_')),
         privateMetadata: JSON.stringify({ name: X_INTEGRATION }),
+      }),
+    ),
+  'context-source-modal-edit': () =>
+    view(
+      contextSourceModal({
+        name: long('src', 40, '-'),
+        type: 'okta',
+        types: range(120).map((i) => ({
+          type: long(`type_${i}`, 60, '_'),
+          secrets: range(10).map((j) => long(`secret_${j}`, 40, '_')),
+          example: Object.fromEntries(range(20).map((j) => [long(`key_${j}`, 40, '_'), 'x'])),
+        })),
+        description: long('Production & <staging>', 500, ' '),
+        configYaml: range(200)
+          .map((i) => `key_${i}: ${long('value', 40)}`)
+          .join('\n'),
+        storedSecretNames: range(100).map((i) => long(`secret_${i}`, 60, '_')),
+        syncEveryMinutes: 1440,
+        maxAgeMinutes: 43200,
+        fromFlowsFile: true,
+        privateMetadata: JSON.stringify({ name: long('src', 40, '-') }),
       }),
     ),
   'settings-modal': () =>

@@ -9,6 +9,7 @@ import {
   saveSettingsFromView,
   type FormAck,
 } from '../admin-forms.js';
+import { saveContextSourceFromView } from '../context-source-form.js';
 import { submitRequest, type SubmissionAck, type ViewPayload } from '../request-flow.js';
 
 type Args = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
@@ -139,6 +140,13 @@ export function registerViews(app: App, deps: SlackDeps): void {
   app.view<ViewSubmitAction>(
     VIEW.integration,
     submission(deps, 'config', (who, view) => saveIntegrationFromView(deps, view, who)),
+  );
+  app.view<ViewSubmitAction>(
+    VIEW.contextSource,
+    submission(deps, 'config', (who, view, args) => {
+      const a = actorOf(args.body);
+      return saveContextSourceFromView(deps, view, who, () => deps.home.publish(a.teamId, a.userId));
+    }),
   );
   app.view<ViewSubmitAction>(
     VIEW.settings,

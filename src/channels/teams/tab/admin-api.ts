@@ -313,5 +313,6 @@ export async function contextSourceRows(core: ChannelCore, who: Identity) {
     requests: s.requests,
     rateLimited: s.rateLimited,
     warnings: s.warnings,
+    origin: s.origin,
   }));
 }

@@ -29,6 +29,7 @@ import type { Logger } from '../../../logger.js';
 import type { Router } from '../../../web/server.js';
 import type { TabSso } from '../sso.js';
 import { contextSourceRows, mountAdminEditing } from './admin-api.js';
+import { mountContextSourceEditing } from './context-source-api.js';
 import { flowSummary } from './flow-form.js';
 import { BadBody, parse, readJson, Refusal, sendJson, type Handler, type On } from './http.js';
 import { mountReviews } from './reviews-api.js';
@@ -161,6 +162,7 @@ export function mountApi(router: Router, deps: TabApiDeps): void {
   });
   // Settings, flows and integrations: viewed and edited (admin-api.ts).
   mountAdminEditing(on, core);
+  mountContextSourceEditing(on, core);
   // Break-glass reviews (reviews-api.ts).
   mountReviews(on, core);
 }

@@ -56,6 +56,8 @@ export const flowFormSchema = z.object({
         people: longText,
         groups: longText,
         owners: z.boolean().default(false),
+        /** The requester's manager approves (docs/ARCHITECTURE.md, "Flows that use context"). */
+        manager: z.boolean().default(false),
         rule: z.enum(['any', 'all', 'quorum']).default('any'),
         quorum: numberish,
       }),
@@ -127,6 +129,7 @@ export function flowToForm(f: Flow | undefined): FlowForm {
         .flatMap((a) => (a.type === 'group' ? [a.id] : a.type === 'on_call' ? [a.schedule] : []))
         .join(', '),
       owners: (s?.approvers ?? []).some((a) => a.type === 'resource_owner'),
+      manager: (s?.approvers ?? []).some((a) => a.type === 'manager'),
       rule: s?.rule.type ?? 'any',
       quorum: s?.rule.type === 'quorum' ? String(s.rule.count) : '',
     })),
@@ -298,6 +301,7 @@ export function formToFlowInput(
           : { type: 'group' as const, id },
       ),
       ...(s.owners ? [{ type: 'resource_owner' as const }] : []),
+      ...(s.manager ? [{ type: 'manager' as const }] : []),
     ];
     // A step nobody is named in is left out: no step at all means approved automatically (Slack's rule).
     if (approvers.length === 0) return;
@@ -314,7 +318,7 @@ export function formToFlowInput(
   });
   // The schema's path for a step counts only the steps kept; the page's counts every row.
   const stepRows = form.steps.flatMap((s, i) =>
-    words(s.people).length || words(s.groups).length || s.owners ? [i] : [],
+    words(s.people).length || words(s.groups).length || s.owners || s.manager ? [i] : [],
   );
 
   const timeoutHours = wholeNumber(

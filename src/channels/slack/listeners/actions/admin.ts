@@ -5,6 +5,7 @@ import { ACTION, VIEW } from '../../../../../blocks/slack/ids.js';
 import { reviewCloseModal } from '../../../../../blocks/slack/reviews.js';
 import { actorOf, type SlackDeps } from '../../context.js';
 import { openFlowModal, openIntegrationModal, openSettingsModal } from '../../admin-forms.js';
+import { openContextSourceModal } from '../../context-source-form.js';
 import { handle, valueOf } from './handle.js';
 
 export function registerAdminActions(app: App, deps: SlackDeps): void {
@@ -79,6 +80,30 @@ export function registerAdminActions(app: App, deps: SlackDeps): void {
           deps.home.publish(teamId, userId).catch((err) => deps.log.warn({ err }, 'home refresh failed')),
         );
       return `Syncing ${name} now: this tab shows the outcome when it is done.`;
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.contextNew,
+    handle(deps, async (who, { body, client }) => {
+      await latch.admin.assertAdmin(who, 'context_source.create');
+      await openContextSourceModal(deps, who, client, body.trigger_id);
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.contextEdit,
+    handle(deps, async (who, args) => {
+      await latch.admin.assertAdmin(who, 'context_source.edit');
+      await openContextSourceModal(deps, who, args.client, args.body.trigger_id, valueOf(args));
+    }),
+  );
+
+  // Slack asked for confirmation before sending this; the use-case checks the clicker is an admin.
+  app.action<BlockAction>(
+    ACTION.contextDelete,
+    handle(deps, async (who, args) => {
+      await latch.admin.deleteContextSource(who, valueOf(args));
     }),
   );
 

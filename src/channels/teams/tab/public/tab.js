@@ -24,6 +24,8 @@
     /** The flow or integration being edited in the console: { id, data } / { name, data, m }. */
     flowEdit: undefined,
     integrationEdit: undefined,
+    /** The context source being edited: { name, data, m }. */
+    sourceEdit: undefined,
     filter: '',
     justification: '',
   };
@@ -146,6 +148,7 @@
     // Leaving a section closes its editor, unsaved.
     state.flowEdit = undefined;
     state.integrationEdit = undefined;
+    state.sourceEdit = undefined;
     // What may be asked for changes with the flows: read it again each time the form opens.
     if (section === 'request') state.offers = undefined;
     status('');
@@ -877,6 +880,7 @@
           `steps.${i}.groups`,
         ),
         checkbox('Resource owners approve too', s.owners, (on) => (s.owners = on)),
+        checkbox("The requester's manager approves", s.manager, (on) => (s.manager = on)),
         field(
           'How many must approve',
           select(
@@ -1006,7 +1010,14 @@
               {
                 type: 'button',
                 onclick: () => {
-                  m.steps.push({ people: '', groups: '', owners: false, rule: 'any', quorum: '' });
+                  m.steps.push({
+                    people: '',
+                    groups: '',
+                    owners: false,
+                    manager: false,
+                    rule: 'any',
+                    quorum: '',
+                  });
                   redraw();
                 },
               },
@@ -1128,6 +1139,7 @@
 
   async function drawIntegrations() {
     if (state.integrationEdit) return drawIntegrationEditor();
+    if (state.sourceEdit) return drawSourceEditor();
     const { integrations, sources } = await api('GET', '/admin/integrations');
     const out = [
       el('h2', {}, 'Integrations'),
@@ -1178,7 +1190,7 @@
         ),
       ),
     );
-    if (sources.length > 0) out.push(...drawContextSources(sources));
+    out.push(...drawContextSources(sources));
     return out;
   }
 
@@ -1195,6 +1207,18 @@
     return [
       el('h2', {}, 'Context sources'),
       el(
+        'div',
+        { className: 'actions' },
+        el('button', { type: 'button', onclick: () => openSourceEditor() }, 'Add context source'),
+      ),
+      sources.length === 0
+        ? el(
+            'p',
+            { className: 'muted' },
+            'None yet: add an identity provider or an on-call tool whose groups flows can name.',
+          )
+        : null,
+      el(
         'ul',
         { className: 'items', 'aria-label': 'Context sources' },
         sources.map((s) => {
@@ -1205,7 +1229,7 @@
             el(
               'div',
               { className: 'title' },
-              `${s.name} · ${s.type} · ${s.groups} groups, ${s.memberships} memberships`,
+              `${s.name} · ${s.type} · ${s.groups} groups, ${s.memberships} memberships${s.origin === 'config' ? ' · from the flows file' : ''}`,
             ),
             el(
               'div',
@@ -1233,9 +1257,160 @@
                 },
                 'Sync now',
               ),
+              el('button', { type: 'button', onclick: () => openSourceEditor(s.name) }, 'Edit'),
+              confirmButton(
+                'Delete',
+                `Delete ${s.name} and its synced groups? Flows naming its groups match nobody from then on.${s.origin === 'config' ? ' The flows file adds it again at the next start.' : ''}`,
+                (button) =>
+                  act(
+                    button,
+                    () => api('POST', `/admin/context-sources/${encodeURIComponent(s.name)}/delete`, {}),
+                    `${s.name} is deleted.`,
+                  ),
+              ),
             ),
           );
         }),
+      ),
+    ];
+  }
+
+  async function openSourceEditor(name) {
+    status('');
+    try {
+      const data = await api(
+        'GET',
+        name ? `/admin/context-sources/${encodeURIComponent(name)}/edit` : '/admin/context-sources/new',
+      );
+      const src = data.source;
+      const first = data.types[0];
+      state.sourceEdit = {
+        name,
+        data,
+        m: {
+          name: src ? src.name : '',
+          type: src ? src.type : first ? first.type : '',
+          description: src ? src.description : '',
+          config: src ? src.config : first ? yamlOf(first.example) : '',
+          secrets: {},
+          syncEveryMinutes: src ? String(src.syncEveryMinutes) : '',
+          maxAgeMinutes: src ? String(src.maxAgeMinutes) : '',
+        },
+      };
+      await draw();
+    } catch (err) {
+      status(err.message, true);
+    }
+  }
+
+  /** A flat example config as YAML lines (lists as flow sequences), for the editor's starting point. */
+  function yamlOf(example) {
+    return Object.entries(example || {})
+      .map(([k, v]) => `${k}: ${Array.isArray(v) ? `[${v.join(', ')}]` : String(v)}`)
+      .join('\n');
+  }
+
+  /** A context source's editor: as Slack's modal, with one write-only field per secret the type needs. */
+  function drawSourceEditor() {
+    const { name, data, m } = state.sourceEdit;
+    const type = data.types.find((t) => t.type === m.type) || { secrets: [], example: {} };
+    const stored = data.source && data.source.type === m.type ? data.source.storedSecretNames : [];
+    const fields = [
+      data.source && data.source.origin === 'config'
+        ? el(
+            'p',
+            { className: 'muted' },
+            'Declared in the flows file: a change here holds until Latch restarts, when the file’s version is applied again. Change the file too.',
+          )
+        : null,
+      name
+        ? el('p', {}, el('strong', {}, 'Name: '), name)
+        : field(
+            'Name',
+            textInput(m.name, (v) => (m.name = v), { maxlength: 40 }),
+            'name',
+            'Prefixes its groups in flows (okta → okta:Engineering): lower-case letters, digits, - and _.',
+          ),
+      field(
+        'Type',
+        select(
+          data.types.map((t) => [t.type, t.type]),
+          m.type,
+          (v) => {
+            if (!name && m.config === yamlOf(type.example))
+              m.config = yamlOf((data.types.find((t) => t.type === v) || {}).example);
+            m.type = v;
+            draw();
+          },
+        ),
+        'type',
+      ),
+      field(
+        'Description (optional)',
+        textInput(m.description, (v) => (m.description = v), { maxlength: 500 }),
+        'description',
+      ),
+      field(
+        'Configuration (YAML)',
+        textArea(m.config, (v) => (m.config = v), { rows: 5 }),
+        'config',
+        `key: value lines; ${m.type} needs ${Object.keys(type.example).join(', ') || 'nothing more'}. Secrets do not go here.`,
+      ),
+      type.secrets.map((key) =>
+        field(
+          `${key} (secret)`,
+          textInput(m.secrets[key], (v) => (m.secrets[key] = v), {
+            type: 'password',
+            autocomplete: 'new-password',
+          }),
+          `secrets.${key}`,
+          stored.includes(key)
+            ? 'Stored, and never shown. Leave empty to keep it; type a new one to replace it.'
+            : 'Encrypted, and never shown again.',
+        ),
+      ),
+      errorSlot('secrets'),
+      field(
+        'Sync every (minutes, optional)',
+        textInput(m.syncEveryMinutes, (v) => (m.syncEveryMinutes = v), {
+          inputmode: 'numeric',
+          placeholder: '15',
+        }),
+        'syncEveryMinutes',
+      ),
+      field(
+        'Stale after (minutes, optional)',
+        textInput(m.maxAgeMinutes, (v) => (m.maxAgeMinutes = v), {
+          inputmode: 'numeric',
+          placeholder: '1440',
+        }),
+        'maxAgeMinutes',
+        'A source not synced for this long no longer approves automatically.',
+      ),
+    ];
+    const body = () => ({
+      name: m.name,
+      type: m.type,
+      description: m.description,
+      config: m.config,
+      secrets: Object.fromEntries(type.secrets.map((k) => [k, m.secrets[k] || ''])),
+      syncEveryMinutes: m.syncEveryMinutes,
+      maxAgeMinutes: m.maxAgeMinutes,
+    });
+    return [
+      el('h2', {}, name ? `Edit ${name}` : 'Add context source'),
+      editorForm(
+        name ? 'Edit context source' : 'Add context source',
+        fields,
+        body,
+        name ? `/admin/context-sources/${encodeURIComponent(name)}` : '/admin/context-sources',
+        (res) => ({
+          text: `${res.saved} is saved; its first sync has started (Sync now shows how it went).`,
+        }),
+        (saved) => {
+          state.sourceEdit = undefined;
+          if (!saved) draw();
+        },
       ),
     ];
   }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { person } from '../support/fixture.js';
 import { startOktaStandIn, type OktaStandIn } from '../support/okta-stand-in.js';
 import { startSlackHarness, textOf, type SlackHarness } from '../support/slack-harness.js';
+import { until } from '../support/wait.js';
 
 const TOKEN = '00c-okta-notice-token-1234567890';
 const ada = { id: 'U0ADA', name: 'ada' };
@@ -43,15 +44,6 @@ const dmsTo = (user: { id: string }, after: number) =>
     // Posted, not refused: failed tries are recorded too.
     .filter((c) => c.index >= after && c.args.channel === 'D' + user.id && c.response.ok === true)
     .map((c) => textOf(c.args.blocks as unknown[]));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 100; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 describe('admin notices through Slack', () => {
   it('tells every admin once when a source turns stale, and again when it is fresh', async () => {

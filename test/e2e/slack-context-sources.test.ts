@@ -17,6 +17,7 @@ import {
   textOf,
   type SlackHarness,
 } from '../support/slack-harness.js';
+import { until } from '../support/wait.js';
 
 const TOKEN = '00b-okta-console-token-1234567890';
 const ada = { id: 'U0ADMIN', name: 'admin' };
@@ -39,15 +40,6 @@ afterAll(async () => {
   await h?.close();
   await okta?.close();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 const source = async (name: string) =>
   (await h.latch.queries.contextSources(admin)).find((s) => s.name === name);

@@ -13,11 +13,13 @@ import { startOktaStandIn, type OktaStandIn } from '../support/okta-stand-in.js'
 import { multiExternalSelected, plainInput, selectedValue } from '../support/slack-driver.js';
 import {
   buttonsOf,
+  openRequestModal,
   openHome,
   startSlackHarness,
   textOf,
   type SlackHarness,
 } from '../support/slack-harness.js';
+import { until } from '../support/wait.js';
 
 const TOKEN = '00b-okta-e2e-token-9876543210';
 const alice = { id: 'U0ALICE', name: 'alice' };
@@ -67,24 +69,6 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-async function openRequestModal(user: typeof alice) {
-  const mark = h.standIn.mark();
-  expect((await h.driver.command(user, '/access', '')).status).toBe(200);
-  const opened = await h.standIn.waitForCall('views.open', undefined, { after: mark });
-  const viewId = (opened.response.view as { id: string }).id;
-  await h.standIn.waitForCall('views.update', (a) => a.view_id === viewId, { after: mark });
-  return h.standIn.view(viewId)!;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
 describe('Okta groups through Slack', () => {
   it('lets an Okta group member ask until she is removed from the group, and asks the Okta approvers', async () => {
     // The worker's schedule job creates the source's sync job, which syncs it at once.
@@ -101,7 +85,7 @@ describe('Okta groups through Slack', () => {
     });
     expect(synced).toMatchObject({ groups: 2, memberships: 2, stale: false });
 
-    const view = await openRequestModal(alice);
+    const view = await openRequestModal(h, alice);
     expect(view.callback_id).toBe(VIEW.request);
     const search = await h.driver.blockSuggestion(alice, {
       action_id: ACTION.resources,
@@ -130,7 +114,7 @@ describe('Okta groups through Slack', () => {
     // Alice leaves Engineering in Okta; the next sync (on demand here) takes the flow away.
     okta.removeMember('Engineering', 'alice@example.com');
     expect(await h.latch.admin.syncContextSource(admin, 'okta')).toMatchObject({ ok: true, memberships: 1 });
-    const after = await openRequestModal(alice);
+    const after = await openRequestModal(h, alice);
     expect(after.callback_id).toBe(VIEW.notice);
     expect(textOf(after.blocks as unknown[])).toContain('There is nothing you can ask for right now');
     expect(h.standIn.violations).toEqual([]);

@@ -9,7 +9,13 @@ import { ACTION, BLOCK, VIEW } from '../../blocks/slack/ids.js';
 import { addPgIntegration, admin, createPgDatabase, flow, schemaId } from '../support/fixture.js';
 import { startGraphStandIn, type GraphStandIn } from '../support/graph-stand-in.js';
 import { multiExternalSelected, plainInput, selectedValue } from '../support/slack-driver.js';
-import { buttonsOf, startSlackHarness, textOf, type SlackHarness } from '../support/slack-harness.js';
+import {
+  buttonsOf,
+  startSlackHarness,
+  textOf,
+  type SlackHarness,
+  openRequestModal,
+} from '../support/slack-harness.js';
 
 const SECRET = 'entra-e2e-secret-value-123';
 const ivy = { id: 'U0IVY', name: 'ivy' };
@@ -68,18 +74,9 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-async function openRequestModal(user: typeof ivy) {
-  const mark = h.standIn.mark();
-  expect((await h.driver.command(user, '/access', '')).status).toBe(200);
-  const opened = await h.standIn.waitForCall('views.open', undefined, { after: mark });
-  const viewId = (opened.response.view as { id: string }).id;
-  await h.standIn.waitForCall('views.update', (a) => a.view_id === viewId, { after: mark });
-  return h.standIn.view(viewId)!;
-}
-
 describe('Entra ID nested groups through Slack', () => {
   it('lets a member of a group nested in the flow’s group ask, and asks the Entra approvers in Slack', async () => {
-    const view = await openRequestModal(ivy);
+    const view = await openRequestModal(h, ivy);
     expect(view.callback_id).toBe(VIEW.request);
     const search = await h.driver.blockSuggestion(ivy, {
       action_id: ACTION.resources,
@@ -104,7 +101,7 @@ describe('Entra ID nested groups through Slack', () => {
   });
 
   it('offers nothing to someone in neither group', async () => {
-    const view = await openRequestModal(olga);
+    const view = await openRequestModal(h, olga);
     expect(view.callback_id).toBe(VIEW.notice);
   });
 });

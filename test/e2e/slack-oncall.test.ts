@@ -14,7 +14,8 @@ import { silentLogger } from '../../src/logger.js';
 import { addPgIntegration, admin, createPgDatabase, flow, roleExists, schemaId } from '../support/fixture.js';
 import { startPagerDutyStandIn, type PagerDutyStandIn } from '../support/pagerduty-stand-in.js';
 import { multiExternalSelected, plainInput, selectedValue } from '../support/slack-driver.js';
-import { startSlackHarness, textOf, type SlackHarness } from '../support/slack-harness.js';
+import { openRequestModal, startSlackHarness, textOf, type SlackHarness } from '../support/slack-harness.js';
+import { until } from '../support/wait.js';
 
 const PD_TOKEN = 'u+pagerduty-e2e-token-4242';
 const MIN = 60_000;
@@ -99,18 +100,9 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-async function openRequestModal(user: typeof alice) {
-  const mark = h.standIn.mark();
-  expect((await h.driver.command(user, '/access', '')).status).toBe(200);
-  const opened = await h.standIn.waitForCall('views.open', undefined, { after: mark });
-  const viewId = (opened.response.view as { id: string }).id;
-  await h.standIn.waitForCall('views.update', (a) => a.view_id === viewId, { after: mark });
-  return h.standIn.view(viewId)!;
-}
-
 /** /access, pick billing, read, an hour: the text of the modal Latch answers with. */
 async function askForBilling(user: typeof alice): Promise<string> {
-  const view = await openRequestModal(user);
+  const view = await openRequestModal(h, user);
   expect(view.callback_id).toBe(VIEW.request);
   const search = await h.driver.blockSuggestion(user, {
     action_id: ACTION.resources,
@@ -128,15 +120,6 @@ async function askForBilling(user: typeof alice): Promise<string> {
     [BLOCK.justification]: { [ACTION.justification]: plainInput('INC-42') },
   });
   return textOf((submit.json as { view: { blocks: unknown[] } }).view.blocks);
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 async function sync(): Promise<void> {
@@ -179,7 +162,7 @@ describe('on call, through Slack', () => {
 
   it('refuses a request outside the requester’s working hours, and says why', async () => {
     // 21:00 in Tokyo on a Monday.
-    const view = await openRequestModal(kenji);
+    const view = await openRequestModal(h, kenji);
     expect(view.callback_id).toBe(VIEW.notice);
     expect(textOf(view.blocks as unknown[])).toContain(
       'Flow Office hours is only open within your working hours (Mon–Fri 09:00–18:00, in your time zone Asia/Tokyo); it is Mon 21:00 there now.',

@@ -12,6 +12,7 @@ import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { BotFrameworkStandIn, TAB_HOST } from '../support/bot-framework-stand-in.js';
 import { admin, createFixture, type Fixture } from '../support/fixture.js';
 import { startOktaStandIn, type OktaStandIn } from '../support/okta-stand-in.js';
+import { until } from '../support/wait.js';
 
 const APP_ID = '4d3c2b1a-6a55-4a3c-9d1e-2f3a4b5c6d7f';
 const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db48';
@@ -70,15 +71,6 @@ async function call(who: Who, method: 'GET' | 'POST', path: string, body?: unkno
   const text = await res.text();
   answers.push(text);
   return { status: res.status, body: JSON.parse(text) as Json };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 const listed = async () => (await call('admin', 'GET', '/admin/integrations')).body.sources as Json[];

@@ -183,6 +183,17 @@ type Person = { id: string; name?: string };
  * Opens `user`'s App Home (and the `section` tab, if given) as Slack does, and returns the view
  * published for it.
  */
+/** `/access [text]` as `user`: the request modal once Latch has drawn it (loading, then its form). */
+export async function openRequestModal(h: SlackHarness, user: Person, text = '') {
+  const mark = h.standIn.mark();
+  const res = await h.driver.command(user, '/access', text);
+  if (res.status !== 200) throw new Error(`/access answered ${res.status}`);
+  const opened = await h.standIn.waitForCall('views.open', undefined, { after: mark });
+  const viewId = (opened.response.view as { id: string }).id;
+  await h.standIn.waitForCall('views.update', (a) => a.view_id === viewId, { after: mark });
+  return h.standIn.view(viewId)!;
+}
+
 export async function openHome(h: SlackHarness, user: Person, section?: string) {
   let mark = h.standIn.mark();
   await h.driver.event({ type: 'app_home_opened', user: user.id, channel: 'D' + user.id, tab: 'home' });

@@ -14,6 +14,8 @@ import {
   multiExternalSelected,
   plainInput,
   usersSelected,
+  optionOf,
+  blockOf,
 } from '../support/slack-driver.js';
 import {
   buttonsOf,
@@ -55,19 +57,6 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-function option(view: SlackView, blockId: string, text: string): Record<string, unknown> {
-  const block = (
-    view.blocks as Array<{ block_id?: string; element?: { options?: Array<{ text: { text: string } }> } }>
-  ).find((b) => b.block_id === blockId);
-  const found = block?.element?.options?.find((o) => o.text.text === text);
-  if (!found) throw new Error(`${blockId} offers no ${text}`);
-  return found;
-}
-
-function blockOf(view: SlackView, blockId: string) {
-  return (view.blocks as Array<{ block_id?: string }>).find((b) => b.block_id === blockId);
-}
-
 /** A flow made in the Slack modal by the admin: Bob approves, everyone may ask. */
 async function makeFlow(name: string, breakGlass: boolean): Promise<void> {
   const modal = await clickToOpen(h, admin, await openHome(h, admin, 'flows'), ACTION.flowNew, 'new');
@@ -77,16 +66,19 @@ async function makeFlow(name: string, breakGlass: boolean): Promise<void> {
     formState(modal, {
       name: plainInput(name),
       grantees_users: usersSelected([alice.id]),
-      integration: { type: 'static_select', selected_option: option(modal, 'integration', 'pg') },
+      integration: { type: 'static_select', selected_option: optionOf(modal, 'integration', 'pg') },
       resources: plainInput(`${database}.billing`),
-      permissions: { type: 'multi_static_select', selected_options: [option(modal, 'permissions', 'read')] },
+      permissions: {
+        type: 'multi_static_select',
+        selected_options: [optionOf(modal, 'permissions', 'read')],
+      },
       approvers_users: usersSelected([bob.id]),
       ...(breakGlass
         ? {
             options: {
               type: 'checkboxes',
               selected_options: [
-                option(modal, 'options', 'Allow break-glass: approve own request in an emergency'),
+                optionOf(modal, 'options', 'Allow break-glass: approve own request in an emergency'),
               ],
             },
           }
@@ -162,7 +154,7 @@ describe('break-glass through Slack', () => {
     expect(checked?.map((o) => o.value)).toContain('break_glass');
     const { form, resource } = await requestForm();
     expect(blockOf(form, BLOCK.breakGlass)).toBeDefined();
-    const glass = option(form, BLOCK.breakGlass, 'Break glass: approve it myself now');
+    const glass = optionOf(form, BLOCK.breakGlass, 'Break glass: approve it myself now');
     const filled = {
       [BLOCK.resources]: multiExternalSelected([resource]),
       [BLOCK.breakGlass]: checkboxes([

@@ -13,6 +13,7 @@ import {
   multiExternalSelected,
   plainInput,
   usersSelected,
+  optionOf,
 } from '../support/slack-driver.js';
 import {
   buttonsOf,
@@ -52,15 +53,6 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-function option(view: SlackView, blockId: string, text: string): Record<string, unknown> {
-  const block = (
-    view.blocks as Array<{ block_id?: string; element?: { options?: Array<{ text: { text: string } }> } }>
-  ).find((b) => b.block_id === blockId);
-  const found = block?.element?.options?.find((o) => o.text.text === text);
-  if (!found) throw new Error(`${blockId} offers no ${text}`);
-  return found;
-}
-
 /** A flow made in the modal; `fill` gets the modal to pick options from. */
 async function makeFlow(
   name: string,
@@ -73,10 +65,13 @@ async function makeFlow(
     formState(modal, {
       name: plainInput(name),
       grantees_users: usersSelected([alice.id]),
-      integration: { type: 'static_select', selected_option: option(modal, 'integration', 'pg') },
+      integration: { type: 'static_select', selected_option: optionOf(modal, 'integration', 'pg') },
       // Resource names are `<database>.<schema>`; each case has a schema named after its flow.
       resources: plainInput(`${database}.${name.toLowerCase()}`),
-      permissions: { type: 'multi_static_select', selected_options: [option(modal, 'permissions', 'read')] },
+      permissions: {
+        type: 'multi_static_select',
+        selected_options: [optionOf(modal, 'permissions', 'read')],
+      },
       ...fill(modal),
     }),
   );
@@ -126,13 +121,16 @@ async function ask(
     form,
     formState(form, {
       // The fallback flow also offers write and admin on everything: the permission is a choice.
-      [BLOCK.permission]: { type: 'static_select', selected_option: option(form, BLOCK.permission, 'read') },
+      [BLOCK.permission]: {
+        type: 'static_select',
+        selected_option: optionOf(form, BLOCK.permission, 'read'),
+      },
       ...(opts.justification ? { [BLOCK.justification]: plainInput(opts.justification) } : {}),
       ...(opts.duration
         ? {
             [BLOCK.duration]: {
               type: 'static_select',
-              selected_option: option(form, BLOCK.duration, opts.duration),
+              selected_option: optionOf(form, BLOCK.duration, opts.duration),
             },
           }
         : {}),
@@ -203,7 +201,7 @@ describe('flow editor options, each through a request in Slack', () => {
     await makeFlow((await schema('groupany')) && 'GroupAny', (m) => ({
       approvers_groups: {
         type: 'multi_static_select',
-        selected_options: [option(m, 'approvers_groups', '@dba')],
+        selected_options: [optionOf(m, 'approvers_groups', '@dba')],
       },
     }));
     const id = await ask('groupany');
@@ -215,7 +213,7 @@ describe('flow editor options, each through a request in Slack', () => {
   it('named approvers, all of them', async () => {
     await makeFlow((await schema('allof')) && 'AllOf', (m) => ({
       approvers_users: usersSelected([bob.id, carol.id]),
-      rule: { type: 'static_select', selected_option: option(m, 'rule', 'All of them') },
+      rule: { type: 'static_select', selected_option: optionOf(m, 'rule', 'All of them') },
     }));
     const id = await ask('allof');
     await approveFromCard(bob, id);
@@ -242,7 +240,7 @@ describe('flow editor options, each through a request in Slack', () => {
       approvers_users: usersSelected([alice.id, bob.id]),
       options: {
         type: 'checkboxes',
-        selected_options: [option(m, 'options', 'Requesters may approve their own requests')],
+        selected_options: [optionOf(m, 'options', 'Requesters may approve their own requests')],
       },
     }));
     const id = await ask('selfok');
@@ -261,8 +259,8 @@ describe('flow editor options, each through a request in Slack', () => {
       options: {
         type: 'checkboxes',
         selected_options: [
-          option(m, 'options', 'Requesters must justify'),
-          option(m, 'options', 'Indefinite access may be asked for'),
+          optionOf(m, 'options', 'Requesters must justify'),
+          optionOf(m, 'options', 'Indefinite access may be asked for'),
         ],
       },
     }));
@@ -280,7 +278,10 @@ describe('flow editor options, each through a request in Slack', () => {
   it('extensions need an approver, who approves one from the card', async () => {
     await makeFlow((await schema('extend')) && 'Extend', (m) => ({
       approvers_users: usersSelected([bob.id]),
-      extension: { type: 'static_select', selected_option: option(m, 'extension', 'An approver must agree') },
+      extension: {
+        type: 'static_select',
+        selected_option: optionOf(m, 'extension', 'An approver must agree'),
+      },
     }));
     const id = await ask('extend');
     await approveFromCard(bob, id);

@@ -15,6 +15,8 @@ import {
   multiExternalSelected,
   plainInput,
   usersSelected,
+  optionOf,
+  blockOf,
 } from '../support/slack-driver.js';
 import {
   buttonsOf,
@@ -24,7 +26,6 @@ import {
   textOf,
   type SlackHarness,
 } from '../support/slack-harness.js';
-import type { SlackView } from '../support/slack-stand-in.js';
 
 const TOKEN = '00c-okta-managers-token-5555';
 const admin = { id: 'U0ADMIN', name: 'admin' };
@@ -69,19 +70,6 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-function option(view: SlackView, blockId: string, text: string): Record<string, unknown> {
-  const block = (
-    view.blocks as Array<{ block_id?: string; element?: { options?: Array<{ text: { text: string } }> } }>
-  ).find((b) => b.block_id === blockId);
-  const found = block?.element?.options?.find((o) => o.text.text === text);
-  if (!found) throw new Error(`${blockId} offers no ${text}`);
-  return found;
-}
-
-function blockOf(view: SlackView, blockId: string) {
-  return (view.blocks as Array<{ block_id?: string }>).find((b) => b.block_id === blockId);
-}
-
 const MANAGER_OPTION = "The requester's manager approves (from the identity provider)";
 
 /** A flow made in the Slack modal: Alice and Dave may ask for the billing schema. */
@@ -93,9 +81,12 @@ async function makeFlow(name: string, managerApproves: boolean): Promise<void> {
     formState(modal, {
       name: plainInput(name),
       grantees_users: usersSelected([alice.id, dave.id]),
-      integration: { type: 'static_select', selected_option: option(modal, 'integration', 'pg') },
+      integration: { type: 'static_select', selected_option: optionOf(modal, 'integration', 'pg') },
       resources: plainInput(`${database}.billing`),
-      permissions: { type: 'multi_static_select', selected_options: [option(modal, 'permissions', 'read')] },
+      permissions: {
+        type: 'multi_static_select',
+        selected_options: [optionOf(modal, 'permissions', 'read')],
+      },
       ...(managerApproves
         ? { approvers_manager: checkboxes([{ value: 'manager', text: MANAGER_OPTION }]) }
         : {}),
@@ -139,7 +130,10 @@ async function ask(user: User) {
     user,
     form,
     formState(form, {
-      [BLOCK.permission]: { type: 'static_select', selected_option: option(form, BLOCK.permission, 'read') },
+      [BLOCK.permission]: {
+        type: 'static_select',
+        selected_option: optionOf(form, BLOCK.permission, 'read'),
+      },
     }),
   );
 }

@@ -13,6 +13,7 @@ import {
   plainInput,
   userSelected,
   usersSelected,
+  optionOf,
 } from '../support/slack-driver.js';
 import {
   buttonsOf,
@@ -53,15 +54,6 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-function option(view: SlackView, blockId: string, text: string): Record<string, unknown> {
-  const block = (
-    view.blocks as Array<{ block_id?: string; element?: { options?: Array<{ text: { text: string } }> } }>
-  ).find((b) => b.block_id === blockId);
-  const found = block?.element?.options?.find((o) => o.text.text === text);
-  if (!found) throw new Error(`${blockId} offers no ${text}`);
-  return found;
-}
-
 async function makeFlow(name: string, filled: Record<string, Record<string, unknown>> = {}): Promise<void> {
   const modal = await clickToOpen(h, admin, await openHome(h, admin, 'flows'), ACTION.flowNew, 'new');
   const res = await h.driver.viewSubmission(
@@ -70,9 +62,12 @@ async function makeFlow(name: string, filled: Record<string, Record<string, unkn
     formState(modal, {
       name: plainInput(name),
       grantees_users: usersSelected([alice.id, bob.id]),
-      integration: { type: 'static_select', selected_option: option(modal, 'integration', 'pg') },
+      integration: { type: 'static_select', selected_option: optionOf(modal, 'integration', 'pg') },
       resources: plainInput(`${database}.billing`),
-      permissions: { type: 'multi_static_select', selected_options: [option(modal, 'permissions', 'read')] },
+      permissions: {
+        type: 'multi_static_select',
+        selected_options: [optionOf(modal, 'permissions', 'read')],
+      },
       approvers_users: usersSelected([carol.id]),
       ...filled,
     }),
@@ -120,7 +115,10 @@ function submitFor(form: SlackView, user: User) {
     alice,
     form,
     formState(form, {
-      [BLOCK.permission]: { type: 'static_select', selected_option: option(form, BLOCK.permission, 'read') },
+      [BLOCK.permission]: {
+        type: 'static_select',
+        selected_option: optionOf(form, BLOCK.permission, 'read'),
+      },
       [BLOCK.justification]: plainInput('Bob starts on billing today'),
       [BLOCK.onBehalfOf]: userSelected(user.id),
     }),
@@ -175,7 +173,7 @@ describe('Alice asks for Bob', () => {
       approvers_users: usersSelected([carol.id, alice.id]),
       request_for: {
         type: 'static_select',
-        selected_option: option(modal, 'request_for', 'Anyone who may have it'),
+        selected_option: optionOf(modal, 'request_for', 'Anyone who may have it'),
       },
     });
   });

@@ -8,6 +8,7 @@
  * delivery byte for byte (what Slack does when it retries).
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import type { SlackView } from './slack-stand-in.js';
 
 export interface DriverOptions {
   /** The app's request URL, e.g. http://127.0.0.1:PORT/slack/events. */
@@ -586,4 +587,18 @@ function isEmpty(state: Record<string, unknown>): boolean {
   return Object.entries(state).every(
     ([k, v]) => k === 'type' || v === null || v === '' || (Array.isArray(v) && v.length === 0),
   );
+}
+
+/** The option of a select in the modal whose text is `text` (what a person would pick). */
+export function optionOf(view: SlackView, blockId: string, text: string): Record<string, unknown> {
+  const block = (
+    view.blocks as Array<{ block_id?: string; element?: { options?: Array<{ text: { text: string } }> } }>
+  ).find((b) => b.block_id === blockId);
+  const found = block?.element?.options?.find((o) => o.text.text === text);
+  if (!found) throw new Error(`${blockId} offers no ${text}`);
+  return found;
+}
+
+export function blockOf(view: SlackView, blockId: string) {
+  return (view.blocks as Array<{ block_id?: string }>).find((b) => b.block_id === blockId);
 }

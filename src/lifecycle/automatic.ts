@@ -63,7 +63,11 @@ export class AutomaticGrants {
       const mine = running.filter((d) => d.flowId === flow.id);
       for (const doc of mine) {
         const holder = holders.get(doc.requester.id);
-        if (!holder) report.ended += await this.end(doc, flow);
+        if (!holder)
+          report.ended += await this.end(
+            doc,
+            `no longer on call for ${flow.automatic!.whileOnCall.join(' or ')}`,
+          );
         else if (await this.extend(doc, holder.until)) report.extended++;
       }
       const have = new Set(mine.map((d) => d.requester.id));
@@ -81,6 +85,10 @@ export class AutomaticGrants {
         else report.started++;
       }
     }
+    // A flow switched off, deleted or no longer automatic grants nothing any more.
+    const live = new Set(flows.map((f) => f.id));
+    for (const doc of running.filter((d) => !live.has(d.flowId)))
+      report.ended += await this.end(doc, `flow ${doc.flowName} no longer grants this automatically`);
     if (report.started > 0 || report.ended > 0) this.ctx.kick();
     return report;
   }
@@ -176,11 +184,10 @@ export class AutomaticGrants {
     return undefined;
   }
 
-  /** Taken off the rota before their shift ended: the access goes now. */
-  private async end(doc: RequestDoc, flow: Flow): Promise<number> {
+  /** Taken off the rota before their shift ended, or the flow stopped: the access goes now. */
+  private async end(doc: RequestDoc, reason: string): Promise<number> {
     const ctx = this.ctx;
     const now = ctx.now();
-    const reason = `no longer on call for ${flow.automatic!.whileOnCall.join(' or ')}`;
     const moved = await requestRevoke(ctx, doc, { by: 'latch', reason, now });
     if (!moved) return 0;
     await ctx.audit.append({

@@ -289,6 +289,20 @@ describe('automatic grants that follow the rota', () => {
     expect(fx.notifier.of('access.revoked', `AR-${daves!.number}`)).toHaveLength(1);
   });
 
+  it('ends what it granted when the flow is switched off', async () => {
+    await setRota({ Primary: [shift(erin, -MIN)] });
+    expect(await fx.latch.automatic.check()).toMatchObject({ started: 1 });
+    await fx.latch.sweeps.tickUrgent();
+    const [f] = await fx.latch.queries.flows(admin);
+    await fx.latch.admin.setFlowEnabled(admin, f!.id, false);
+    expect(await fx.latch.automatic.check()).toMatchObject({ started: 0, ended: 1 });
+    await fx.latch.sweeps.tickUrgent();
+    const [last] = (await automaticFor(erin)).slice(-1);
+    expect(last!.state).toBe('revoked');
+    expect(last!.endReasonText).toBe('flow On-call read no longer grants this automatically');
+    await fx.latch.admin.setFlowEnabled(admin, f!.id, true);
+  });
+
   it('starts nothing from a rota that has not synced recently', async () => {
     await setRota({ Primary: [shift(carol, -MIN)] });
     fx.clock.advance(2 * HOUR);

@@ -6,10 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { AdaptiveCard } from '../../blocks/teams/cards.js';
-import { teamsTab } from '../../src/channels/teams/tab/index.js';
-import { silentLogger } from '../../src/logger.js';
-import { startWebServer, type WebServer } from '../../src/web/server.js';
-import { TAB_HOST } from '../support/bot-framework-stand-in.js';
+import type { WebServer } from '../../src/web/server.js';
 import {
   APP_ID,
   TENANT_ID,
@@ -18,6 +15,7 @@ import {
   type TeamsHarness,
   type TeamsUser,
 } from '../support/teams-harness.js';
+import { startTabServer, tabRequest } from '../support/teams-tab-server.js';
 
 const ADA = teamsUser('ada', 0xb1, 'Ada Lovelace');
 const BOB = teamsUser('bob', 0xb2, 'Bob Builder');
@@ -34,14 +32,11 @@ beforeAll(async () => {
     await h.install(u);
     tokens[u.email!] = await h.standIn.signUserToken({ username: u.email!, oid: u.aadObjectId });
   }
-  const tab = teamsTab({
-    config: { appId: APP_ID, appType: 'SingleTenant', tenantId: TENANT_ID },
-    core: h.fx.latch,
-    log: silentLogger,
-    hosts: [TAB_HOST],
+  tabWeb = await startTabServer(h.fx.latch, {
+    appId: APP_ID,
+    tenantId: TENANT_ID,
     authority: h.standIn.entraAuthority,
   });
-  tabWeb = await startWebServer(h.fx.latch, { port: 0, routes: [tab.routes] });
 }, 60_000);
 
 afterAll(async () => {
@@ -49,19 +44,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-
 async function call(who: TeamsUser, method: 'GET' | 'POST', path: string, body?: unknown) {
-  const res = await fetch(`http://127.0.0.1:${tabWeb.port}/teams/tab/api${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${tokens[who.email!]}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Json };
+  return tabRequest(tabWeb, tokens[who.email!]!, method, path, body);
 }
 
 function inputs(card: AdaptiveCard): Record<string, string> {

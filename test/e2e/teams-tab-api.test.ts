@@ -5,11 +5,9 @@
  * status and message.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { teamsTab } from '../../src/channels/teams/tab/index.js';
 import type { RequestView } from '../../src/lifecycle/request-view.js';
-import { silentLogger } from '../../src/logger.js';
-import { startWebServer, type WebServer } from '../../src/web/server.js';
-import { BotFrameworkStandIn, TAB_HOST } from '../support/bot-framework-stand-in.js';
+import type { WebServer } from '../../src/web/server.js';
+import { BotFrameworkStandIn } from '../support/bot-framework-stand-in.js';
 import {
   addPgIntegration,
   admin,
@@ -20,6 +18,7 @@ import {
   schemaId,
   type Fixture,
 } from '../support/fixture.js';
+import { startTabServer, tabRequest, type Json } from '../support/teams-tab-server.js';
 
 const APP_ID = '2c1b0a9f-6a55-4a3c-9d1e-2f3a4b5c6d7e';
 const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -61,14 +60,11 @@ beforeAll(async () => {
       extension: { mode: 'direct', maxCount: 1 },
     }),
   );
-  const tab = teamsTab({
-    config: { appId: APP_ID, appType: 'SingleTenant', tenantId: TENANT_ID },
-    core: fx.latch,
-    log: silentLogger,
-    hosts: [TAB_HOST],
+  web = await startTabServer(fx.latch, {
+    appId: APP_ID,
+    tenantId: TENANT_ID,
     authority: standIn.entraAuthority,
   });
-  web = await startWebServer(fx.latch, { port: 0, routes: [tab.routes] });
   tokens = {
     ada: await standIn.signUserToken(PEOPLE.ada),
     bob: await standIn.signUserToken(PEOPLE.bob),
@@ -83,19 +79,9 @@ afterAll(async () => {
   await dropDb?.();
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-
 async function call(who: keyof typeof PEOPLE, method: 'GET' | 'POST', path: string, body?: unknown) {
-  const res = await fetch(`http://127.0.0.1:${web.port}/teams/tab/api${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${tokens[who]}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Json };
+  // A string is sent as it is: what the page could never send.
+  return tabRequest(web, tokens[who], method, path, body, { raw: true });
 }
 
 const billingKey = () => `pg|${billing}`;

@@ -6,13 +6,12 @@
  * token never comes back.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { teamsTab } from '../../src/channels/teams/tab/index.js';
-import { silentLogger } from '../../src/logger.js';
-import { startWebServer, type WebServer } from '../../src/web/server.js';
-import { BotFrameworkStandIn, TAB_HOST } from '../support/bot-framework-stand-in.js';
+import type { WebServer } from '../../src/web/server.js';
+import { BotFrameworkStandIn } from '../support/bot-framework-stand-in.js';
 import { admin, createFixture, type Fixture } from '../support/fixture.js';
 import { startOktaStandIn, type OktaStandIn } from '../support/okta-stand-in.js';
 import { until } from '../support/wait.js';
+import { startTabServer, tabRequest, type Json } from '../support/teams-tab-server.js';
 
 const APP_ID = '4d3c2b1a-6a55-4a3c-9d1e-2f3a4b5c6d7f';
 const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db48';
@@ -35,14 +34,11 @@ beforeAll(async () => {
   fx = await createFixture('teams_tab_ctx');
   okta = await startOktaStandIn({ token: TOKEN });
   okta.addGroup('Engineering', ['ada@example.com']);
-  const tab = teamsTab({
-    config: { appId: APP_ID, appType: 'SingleTenant', tenantId: TENANT_ID },
-    core: fx.latch,
-    log: silentLogger,
-    hosts: [TAB_HOST],
+  web = await startTabServer(fx.latch, {
+    appId: APP_ID,
+    tenantId: TENANT_ID,
     authority: standIn.entraAuthority,
   });
-  web = await startWebServer(fx.latch, { port: 0, routes: [tab.routes] });
   tokens = {
     ada: await standIn.signUserToken(PEOPLE.ada),
     admin: await standIn.signUserToken(PEOPLE.admin),
@@ -56,21 +52,8 @@ afterAll(async () => {
   await fx?.close();
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-
 async function call(who: Who, method: 'GET' | 'POST', path: string, body?: unknown) {
-  const res = await fetch(`http://127.0.0.1:${web.port}/teams/tab/api${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${tokens[who]}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  answers.push(text);
-  return { status: res.status, body: JSON.parse(text) as Json };
+  return tabRequest(web, tokens[who], method, path, body, { seen: (text) => answers.push(text) });
 }
 
 const listed = async () => (await call('admin', 'GET', '/admin/integrations')).body.sources as Json[];

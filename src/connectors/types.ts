@@ -60,6 +60,26 @@ export class PartialGrantError extends Error {
   }
 }
 
+/**
+ * One piece of access that really exists on the system, as listAccess() reads it
+ * (docs/ARCHITECTURE.md, "Reconciliation"). Reconciliation matches entries to Latch's grants by
+ * `key`: connector.accessKey(handle) of a grant equals the key of the entry it made.
+ */
+export interface AccessEntry {
+  key: string;
+  /** The resource (a DiscoveredResource id) and the permission it gives. */
+  resourceId: string;
+  permission: string;
+  /** The account that holds it, as the system names it (login, ACL user, DN, Slack user id...). */
+  account: string;
+  /** The person's email, where the system knows it. */
+  email?: string;
+  /** The connector can tell Latch made it (e.g. a temporary account carrying Latch's prefix). */
+  madeByLatch: boolean;
+  /** What revoke() takes to remove exactly this access (with a spec built from this entry). */
+  handle: GrantHandle;
+}
+
 export interface HealthResult {
   ok: boolean;
   message: string;
@@ -86,6 +106,16 @@ export interface Connector {
    * Optional: without it the lifecycle calls check() for each.
    */
   checkMany?(items: GrantItem[]): Promise<boolean[]>;
+  /**
+   * The key of what this grant holds on the system, the same as the AccessEntry listAccess() reads
+   * for it. Pure: no I/O. Two grants with one key hold one thing (see GrantHandle.shareKey).
+   */
+  accessKey(handle: GrantHandle): string;
+  /**
+   * All access that exists on what this integration manages: what Latch granted and what was given
+   * outside it (standing access). Read-only.
+   */
+  listAccess(): Promise<AccessEntry[]>;
   /** Moves the grant's own expiry (defence in depth) after an extension. */
   extend(spec: GrantSpec, handle: GrantHandle, expiresAt: Date | null): Promise<void>;
   health(): Promise<HealthResult>;

@@ -90,8 +90,8 @@ export class Reconciliation {
 
   private async reconcile(integration: string, report: ReconcileReport): Promise<void> {
     const connector = await this.ctx.connectors.get(integration);
-    // The system is read first: a grant made after this instant is not expected in the listing.
-    const listedAt = this.ctx.now();
+    // The system is read before Latch's view: access granted meanwhile is then in the view but maybe
+    // not in the listing, and reportMissing asks the system about each such grant again.
     const entries = await connector.listAccess();
     report.listed = entries.length;
     const byKey = new Map<string, AccessEntry>();
@@ -112,7 +112,8 @@ export class Reconciliation {
         if (byKey.has(key)) {
           report.matched++;
           if (t.driftAt) back.push({ doc, i });
-        } else if (t.grantedAt && t.grantedAt < listedAt) gone.push({ doc, i });
+          // Granted after the listing began, maybe: check() below asks about it once more.
+        } else gone.push({ doc, i });
       });
 
     const unmatched = [...byKey.keys()].filter((k) => !held.has(k));

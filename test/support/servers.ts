@@ -38,3 +38,9 @@ export async function startServers(): Promise<void> {
   process.env.LATCH_TEST_PG_DATA = pg.dataDir ?? '';
   log(`PostgreSQL: ${pg.url}`);
 }
+
+/** Stops what startServers started (benchmarks; the tests' global teardown does the same). */
+export async function stopServers(): Promise<void> {
+  const servers = globalThis.__latchServers;
+  await Promise.all([servers?.mongo?.stop(), servers?.pg?.stop()]);
+}

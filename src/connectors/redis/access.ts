@@ -84,7 +84,12 @@ export async function listAccess(ctx: RedisContext): Promise<AccessEntry[]> {
     // A user that is off, or may run nothing, gives no access.
     if (!user.on || user.commands === '-@all' || user.commands === '') continue;
     for (const resource of resources.filter((r) => reaches(user, r))) {
-      const handle: GrantHandle = { user: user.name, standing: true, resourceId: resourceIdOf(resource.name), permission };
+      const handle: GrantHandle = {
+        user: user.name,
+        standing: true,
+        resourceId: resourceIdOf(resource.name),
+        permission,
+      };
       entries.push(entry(handle, user, false));
     }
   }

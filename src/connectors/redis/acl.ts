@@ -68,6 +68,7 @@ export const madeFor = (user: AclUser, resource: RedisResource): boolean =>
  * or all keys (`~*`) / all channels (`&*`).
  */
 export function reaches(user: AclUser, resource: RedisResource): boolean {
-  const covers = (held: string[], wanted: string[]) => held.includes('*') || wanted.every((w) => held.includes(w));
+  const covers = (held: string[], wanted: string[]) =>
+    held.includes('*') || wanted.every((w) => held.includes(w));
   return covers(user.keys, resource.keys) && covers(user.channels, resource.channels);
 }

@@ -9,7 +9,15 @@ import type { ConnectorValidator, SettingsIssue } from '../types.js';
  * grant's reach stays the resource's keys and channels (docs/ARCHITECTURE.md, "Connectors").
  */
 export const DEFAULT_PERMISSIONS: Record<string, string[]> = {
-  read: ['+@read', '+@connection', '+subscribe', '+psubscribe', '+unsubscribe', '+punsubscribe', '-@dangerous'],
+  read: [
+    '+@read',
+    '+@connection',
+    '+subscribe',
+    '+psubscribe',
+    '+unsubscribe',
+    '+punsubscribe',
+    '-@dangerous',
+  ],
   write: [
     '+@read',
     '+@write',
@@ -155,7 +163,9 @@ export const validateRedisSettings: ConnectorValidator = (config, secrets) => {
   ];
   if (shapeIssues.length === 0) {
     const parsed = baseSchema.parse(config);
-    issues.push(...crossFieldIssues(parsed).map((i) => ({ path: ['config', ...i.path], message: i.message })));
+    issues.push(
+      ...crossFieldIssues(parsed).map((i) => ({ path: ['config', ...i.path], message: i.message })),
+    );
   }
   return issues;
 };

@@ -5,19 +5,30 @@
  */
 import { randomBytes } from 'node:crypto';
 import { registerSecret } from '../../secret-scrubber.js';
-import { PartialGrantError, type GrantHandle, type GrantItem, type GrantResult, type GrantSpec } from '../types.js';
+import {
+  PartialGrantError,
+  type GrantHandle,
+  type GrantItem,
+  type GrantResult,
+  type GrantSpec,
+} from '../types.js';
 import { grantRules, parseAclLine } from './acl.js';
 import type { RedisResource } from './config.js';
 import { acl, asError, saveAcl, type RedisContext } from './context.js';
 import { grantUserName, resourceIdOf, resourceNameOf } from './names.js';
 
 /** The configured resource and the command rules of the grant's permission. */
-export function resolveGrant(ctx: RedisContext, spec: GrantSpec): { resource: RedisResource; rules: string[] } {
+export function resolveGrant(
+  ctx: RedisContext,
+  spec: GrantSpec,
+): { resource: RedisResource; rules: string[] } {
   const name = resourceNameOf(spec.resource.id);
   const resource = ctx.config.resources.find((r) => r.name === name);
   if (!resource) throw new Error(`resource ${spec.resource.id} is not configured in this Redis integration`);
   const offered = resource.permissions ?? Object.keys(ctx.permissions);
-  const rules = Object.hasOwn(ctx.permissions, spec.permission) ? ctx.permissions[spec.permission] : undefined;
+  const rules = Object.hasOwn(ctx.permissions, spec.permission)
+    ? ctx.permissions[spec.permission]
+    : undefined;
   if (!rules || !offered.includes(spec.permission))
     throw new Error(
       `resource ${resource.name} offers no permission ${JSON.stringify(spec.permission)} (it offers ${offered.join(', ')})`,
@@ -60,9 +71,12 @@ export async function grant(ctx: RedisContext, spec: GrantSpec): Promise<GrantRe
  * ones listAccess marked as standing access, are ever deleted, and never `default` or Latch's own.
  */
 export function userOf(ctx: RedisContext, spec: GrantSpec, handle: GrantHandle): string {
-  const user = typeof handle.user === 'string' ? handle.user : grantUserName(ctx.config.userPrefix, spec.grantId);
+  const user =
+    typeof handle.user === 'string' ? handle.user : grantUserName(ctx.config.userPrefix, spec.grantId);
   if (user === 'default' || user === ctx.config.username)
-    throw new Error(`refusing to touch the ACL user ${JSON.stringify(user)}: it is ${user === 'default' ? "Redis's default user" : "Latch's own"}`);
+    throw new Error(
+      `refusing to touch the ACL user ${JSON.stringify(user)}: it is ${user === 'default' ? "Redis's default user" : "Latch's own"}`,
+    );
   if (!user || /[\s\p{Cc}]/u.test(user)) throw new Error(`not an ACL user name: ${JSON.stringify(user)}`);
   if (!user.startsWith(ctx.config.userPrefix) && handle.standing !== true)
     throw new Error(

@@ -10,9 +10,8 @@ import {
   type RedisConnector,
 } from '../../src/connectors/redis/index.js';
 import { PartialGrantError, type Connector, type GrantSpec } from '../../src/connectors/types.js';
-import type { RedisFixture } from '../support/conformance/redis-fixture.js';
 import { describeConformance } from '../support/connector-conformance.js';
-import { createRedisFixture } from '../support/conformance/redis-fixture.js';
+import { ADMIN_RULES, createRedisFixture, type RedisFixture } from '../support/conformance/redis-fixture.js';
 
 describeConformance('Redis', createRedisFixture);
 
@@ -298,6 +297,28 @@ describe('Redis connector', () => {
     const good = await c.health();
     expect(good).toMatchObject({ ok: true });
     expect(good.message).toMatch(/^Redis \d+\.\d+/);
+  });
+
+  it('an admin without +config|get still grants and revokes, and health says nothing is saved', async () => {
+    const name = `${f.prefix.replace(/_$/, '-')}noconfig`;
+    await f.root.call('ACL', [
+      'SETUSER',
+      name,
+      'reset',
+      'on',
+      '>pw-noconfig-1',
+      'resetchannels',
+      ...ADMIN_RULES.filter((r) => r !== '+config|get'),
+    ]);
+    const limited = connector({ username: name }, { password: 'pw-noconfig-1' });
+    const health = await limited.health();
+    expect(health.ok).toBe(true);
+    expect(health.message).toContain('CONFIG GET aclfile refused');
+    const s = spec('app', 'read');
+    const granted = await limited.grant(s);
+    expect(await f.present(s, granted.handle)).toBe(true);
+    await limited.revoke(s, granted.handle);
+    expect(await f.present(s, granted.handle)).toBe(false);
   });
 
   it('extend changes nothing (Redis users have no expiry; the lifecycle revokes on time)', async () => {

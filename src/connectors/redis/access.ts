@@ -31,7 +31,8 @@ export async function describePermissions(
   ctx: RedisContext,
 ): Promise<{ described: Map<string, string | Error>; lines: string[] }> {
   const names = Object.keys(ctx.permissions);
-  const probe = `${ctx.config.userPrefix}probe-${randomBytes(6).toString('hex')}`;
+  // The '.' keeps it apart from every grant's user (grantUserName makes only [a-z0-9_-]).
+  const probe = `${ctx.config.userPrefix}probe.${randomBytes(6).toString('hex')}`;
   const tx = ctx.redis.multi();
   for (const name of names) {
     tx.call('ACL', ['SETUSER', probe, 'reset', ...ctx.permissions[name]!]);

@@ -12,7 +12,7 @@ export interface RedisContext {
   permissions: Record<string, string[]>;
   redis: Redis;
   /** The ACL file ACL SAVE writes, or null when ACL changes live in memory only. */
-  aclFile(): Promise<string | null>;
+  aclFile(): Promise<AclFile>;
 }
 
 export function connect(config: RedisConfig, password: string | undefined): Redis {
@@ -48,24 +48,30 @@ export const acl = (ctx: RedisContext, subcommand: string, ...args: string[]): P
  * +config|get is taken as "no file": ACL changes then live until the server restarts, as the
  * README says. A failed connection is not remembered, so the next call asks again.
  */
-export function aclFileDetector(redis: Redis): () => Promise<string | null> {
-  let known: string | null | undefined;
+export function aclFileDetector(redis: Redis): () => Promise<AclFile> {
+  let known: AclFile | undefined;
   return async () => {
     if (known !== undefined) return known;
     try {
       const reply = (await redis.call('CONFIG', ['GET', 'aclfile'])) as string[];
-      known = reply[1] ? reply[1] : null;
+      known = { path: reply[1] ? reply[1] : null, refused: false };
     } catch (err) {
       if (!isReplyError(err)) throw err;
-      known = null;
+      known = { path: null, refused: true };
     }
     return known;
   };
 }
 
+/** `refused`: the admin may not run CONFIG GET, so whether there is a file is unknown. */
+export interface AclFile {
+  path: string | null;
+  refused: boolean;
+}
+
 /** ACL SAVE when there is a file: without it a revoked user comes back when the server restarts. */
 export async function saveAcl(ctx: RedisContext): Promise<void> {
-  if ((await ctx.aclFile()) !== null) await acl(ctx, 'SAVE');
+  if ((await ctx.aclFile()).path !== null) await acl(ctx, 'SAVE');
 }
 
 /** An error the server answered with (as opposed to a connection or timeout error). */

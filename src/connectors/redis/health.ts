@@ -20,9 +20,11 @@ export async function health(ctx: RedisContext): Promise<HealthResult> {
       };
     const version = await serverVersion(ctx);
     const file = await ctx.aclFile();
-    const persistence = file
-      ? `ACL changes are saved to ${file}`
-      : 'no aclfile: ACL changes last until the server restarts';
+    const persistence = file.path
+      ? `ACL changes are saved to ${file.path}`
+      : file.refused
+        ? 'CONFIG GET aclfile refused: Latch does not run ACL SAVE, so ACL changes last until the server restarts'
+        : 'no aclfile: ACL changes last until the server restarts';
     return { ok: true, message: `Redis ${version} at ${host}:${port} as ${whoami}; ${persistence}` };
   } catch (err) {
     return { ok: false, message: `${where}: ${asError(err).message}` };

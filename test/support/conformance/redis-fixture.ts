@@ -80,8 +80,8 @@ export async function createRedisFixture(): Promise<RedisFixture> {
     },
     secrets: { password: admin.password },
   };
-  const [aclFileReply] = [(await root.call('CONFIG', ['GET', 'aclfile'])) as string[]];
-  const aclFile = aclFileReply[1] && existsSync(aclFileReply[1]) ? aclFileReply[1] : null;
+  const aclFileSetting = ((await root.call('CONFIG', ['GET', 'aclfile'])) as string[])[1];
+  const aclFile = aclFileSetting && existsSync(aclFileSetting) ? aclFileSetting : null;
   const clients: Redis[] = [];
   let n = 0;
   let standing = 0;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import type { Redis } from 'ioredis';
 import {
   createRedisConnector,
@@ -181,6 +182,51 @@ describe('Redis connector', () => {
     expect((error as PartialGrantError).message).toMatch(/NOPERM.*acl\|save/);
     expect((error as PartialGrantError).handle.user).toBe(grantUserName(f.prefix, s.grantId));
     expect(await f.present(s, (error as PartialGrantError).handle)).toBe(false);
+  });
+
+  it('a grant whose connection drops after ACL SETUSER reached the server deletes the user again', async () => {
+    // A proxy that lets ACL SETUSER through, and drops the connection instead of passing on its reply:
+    // the connector cannot know whether it ran (it did), and must not leave the user behind.
+    let dropped = false;
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(f.server.port, f.server.host);
+      let dropNext = false;
+      client.on('data', (chunk) => {
+        if (!dropped && chunk.toString('latin1').includes('SETUSER')) dropNext = true;
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk) => {
+        if (dropNext && !dropped) {
+          dropped = true;
+          client.destroy();
+          upstream.destroy();
+        } else client.write(chunk);
+      });
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const through = connector({ host: '127.0.0.1', port: (proxy.address() as net.AddressInfo).port });
+      const s = spec('app', 'read');
+      const before = await f.snapshot();
+      const error = await through.grant(s).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(dropped).toBe(true);
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(PartialGrantError);
+      expect(await f.present(s, {})).toBe(false);
+      expect(await f.snapshot()).toEqual(before);
+      // The connection comes back, and the same grant goes through.
+      const granted = await through.grant(s);
+      expect(await f.present(s, granted.handle)).toBe(true);
+      await through.revoke(s, granted.handle);
+    } finally {
+      proxy.close();
+    }
   });
 
   it('a permission the server refuses fails the grant with its reason and leaves nothing', async () => {

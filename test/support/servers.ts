@@ -1,21 +1,23 @@
 /**
  * Starts the servers every test file shares and hands their addresses to the test workers through
  * the environment: MongoDB as docs/ARCHITECTURE.md ("Storage") says (MONGODB_URI, else mongodb-memory-server, else
- * SecantusDB) and PostgreSQL (PG_URL, else a throwaway cluster).
+ * SecantusDB), PostgreSQL (PG_URL, else a throwaway cluster)
+ * and Redis (REDIS_URL, else a throwaway redis-server).
  */
 import path from 'node:path';
 import { startEmbeddedMongo, type EmbeddedMongo } from '../../src/store/embedded-mongo.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
+import { startRedis, type RedisServer } from './redis-server.js';
 
 declare global {
-  var __latchServers: { mongo?: EmbeddedMongo; pg?: PostgresServer } | undefined;
+  var __latchServers: { mongo?: EmbeddedMongo; pg?: PostgresServer; redis?: RedisServer } | undefined;
 }
 
 export async function startServers(): Promise<void> {
-  const servers: { mongo?: EmbeddedMongo; pg?: PostgresServer } = {};
+  const servers: { mongo?: EmbeddedMongo; pg?: PostgresServer; redis?: RedisServer } = {};
   globalThis.__latchServers = servers;
   const log = (m: string) => process.stderr.write(`[test setup] ${m}\n`);
-  const [mongo, pg] = await Promise.all([
+  const [mongo, pg, redis] = await Promise.all([
     process.env.MONGODB_URI
       ? Promise.resolve(undefined)
       : startEmbeddedMongo({
@@ -25,6 +27,7 @@ export async function startServers(): Promise<void> {
           log,
         }),
     startPostgres(),
+    startRedis(),
   ]);
   if (mongo) {
     servers.mongo = mongo;
@@ -37,10 +40,13 @@ export async function startServers(): Promise<void> {
   process.env.PG_URL = pg.url;
   process.env.LATCH_TEST_PG_DATA = pg.dataDir ?? '';
   log(`PostgreSQL: ${pg.url}`);
+  servers.redis = redis;
+  process.env.REDIS_URL = redis.url;
+  log(`Redis: ${redis.url.replace(/:[^:@/]*@/, ':***@')}`);
 }
 
 /** Stops what startServers started (benchmarks; the tests' global teardown does the same). */
 export async function stopServers(): Promise<void> {
-  const servers = globalThis.__latchServers;
-  await Promise.all([servers?.mongo?.stop(), servers?.pg?.stop()]);
+  const servers = globalThis.__latchServers ?? {};
+  await Promise.all(Object.values(servers).map((s) => s?.stop()));
 }

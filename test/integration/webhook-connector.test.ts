@@ -198,7 +198,7 @@ describe('webhook connector', () => {
     await connector().revoke(sp, handle);
   });
 
-  it('gives up after the last retry; with nothing applied, the grant simply fails', async () => {
+  it('gives up after the last retry; a 5xx may follow part of the work, so the grant is undone', async () => {
     const sp = spec();
     const clear = receiver.fail({
       how: 'error',
@@ -377,5 +377,9 @@ describe('webhook connector', () => {
     await gone.close();
     const h = await connector({}, undefined, { ...receiver, url }).health();
     expect(h).toEqual({ ok: false, message: expect.stringContaining('ECONNREFUSED') });
+    // Never reached, so nothing to undo: the grant fails without a revoke.
+    await expect(connector({ retries: 1 }, undefined, { ...receiver, url }).grant(spec())).rejects.toThrow(
+      /^the webhook endpoint did not answer grant after 2 attempts: ECONNREFUSED[^;]*$/,
+    );
   });
 });

@@ -92,7 +92,7 @@ export class WebhookTransport {
     const body = JSON.stringify(request);
     const what = `${request.action}${request.grants ? ` of ${request.grants.length}` : ''}`;
     let uncertain = false;
-    let lastProblem = '';
+    let lastProblem: string;
     let wait = 0;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await this.sleep(wait);

@@ -8,6 +8,7 @@ import {
 } from '../../src/connectors/webhook/index.js';
 import { PartialGrantError, type GrantSpec } from '../../src/connectors/types.js';
 import { REDACTED, scrub } from '../../src/secret-scrubber.js';
+import { SIGNATURE_HEADER, signatureHeader } from '../../src/webhooks/signing.js';
 import { describeConformance } from '../support/connector-conformance.js';
 import { createWebhookFixture } from '../support/conformance/webhook-fixture.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
@@ -122,7 +123,11 @@ describe('webhook connector', () => {
     } finally {
       receiver.unimplemented.delete('discover');
     }
-    // An outage is not "does not do discovery": the static list would hide resources it normally has.
+    // A wrong secret is not "does not do discovery" either.
+    await expect(connector({ resources }, 'not-the-secret-at-all-0000').discover()).rejects.toThrow(
+      /HTTP 401/,
+    );
+    // Nor is an outage: the static list would hide resources the endpoint normally has.
     const clear = receiver.fail({ how: 'error', action: 'discover', status: 503 });
     try {
       await expect(connector({ resources, retries: 1 }).discover()).rejects.toThrow(
@@ -158,6 +163,22 @@ describe('webhook connector', () => {
     expect(receiver.holds(wire(sp))).toBe(false);
     const health = await bad.health();
     expect(health).toEqual({ ok: false, message: expect.stringContaining('HTTP 401') });
+  });
+
+  it('the receiver refuses a replayed request whose signed timestamp is old', async () => {
+    const body = JSON.stringify({ version: 1, action: 'health', id: 'replayed', integration: 'test' });
+    const post = (at: Date) =>
+      fetch(receiver.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [SIGNATURE_HEADER]: signatureHeader(receiver.secret, body, at),
+        },
+        body,
+      });
+    expect((await post(new Date())).status).toBe(200);
+    const old = await post(new Date(Date.now() - 10 * 60_000));
+    expect([old.status, await old.json()]).toEqual([401, { error: 'signature timestamp too old' }]);
   });
 
   it('retries 5xx with exponential backoff, then succeeds; every retry is the same call', async () => {

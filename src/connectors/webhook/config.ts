@@ -48,7 +48,7 @@ export const webhookConfigSchema = z.object({
   backoffMs: z.number().int().min(0).max(60_000).default(500),
   /** revokeMany/checkMany: grants per POST. */
   batchSize: z.number().int().min(1).max(1000).default(100),
-  /** What discovery returns when the endpoint does not answer `discover` (501 or another 4xx). */
+  /** What discovery returns when the endpoint does not do `discover` (it answers 501, or a 4xx but 401/403). */
   resources: z.array(staticResource).optional(),
 });
 

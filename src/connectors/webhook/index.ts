@@ -28,6 +28,7 @@ import {
   checkBatchAnswer,
   discoverAnswer,
   grantAnswer,
+  grantKey,
   healthAnswer,
   listAnswer,
   okAnswer,
@@ -85,8 +86,9 @@ export class WebhookConnector implements Connector {
     try {
       body = await this.post('discover', {});
     } catch (err) {
-      // An endpoint that does not do discovery says so with a refusal; an outage is not that.
-      if (err instanceof WebhookRefusal && this.config.resources)
+      // An endpoint that does not do discovery says so with a refusal; an outage, or a signature
+      // it refuses, is not that.
+      if (err instanceof WebhookRefusal && err.status !== 401 && err.status !== 403 && this.config.resources)
         return this.config.resources.map((r) => ({ ...r }));
       throw err;
     }
@@ -109,7 +111,7 @@ export class WebhookConnector implements Connector {
       return { handle, ...(answer.credentials ? { credentials: answer.credentials } : {}) };
     } catch (err) {
       if (!mayHaveApplied(err)) throw err;
-      const handle: GrantHandle = { grantId: spec.grantId, key: `grant:${spec.grantId}` };
+      const handle: GrantHandle = { grantId: spec.grantId, key: grantKey(spec.grantId) };
       try {
         await this.post('revoke', { grant: wireGrant(spec), undo: true });
       } catch (undo) {

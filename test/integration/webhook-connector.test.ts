@@ -9,14 +9,9 @@ import {
 import { PartialGrantError, type GrantSpec } from '../../src/connectors/types.js';
 import { REDACTED, scrub } from '../../src/secret-scrubber.js';
 import { SIGNATURE_HEADER, signatureHeader } from '../../src/webhooks/signing.js';
-import { describeConformance } from '../support/connector-conformance.js';
-import { createWebhookFixture } from '../support/conformance/webhook-fixture.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
-describeConformance('Webhook (a temporary account per grant)', () =>
-  createWebhookFixture({ mode: 'accounts' }),
-);
-describeConformance('Webhook (shared group memberships)', () => createWebhookFixture({ mode: 'membership' }));
+// The conformance suites run from connector-conformance.test.ts (fixture: support/conformance/webhook-fixture.ts).
 
 const s = randomBytes(3).toString('hex');
 let n = 0;

@@ -15,6 +15,8 @@ import { createPostgresConnector, validatePostgresSettings } from './connectors/
 import { postgresForm } from './connectors/postgres/form.js';
 import { createRedisConnector, validateRedisSettings } from './connectors/redis/index.js';
 import { redisForm } from './connectors/redis/form.js';
+import { createWebhookConnector, validateWebhookSettings } from './connectors/webhook/index.js';
+import { webhookForm } from './connectors/webhook/form.js';
 import { CONTEXT_TYPES, ContextDirectory, ContextSync } from './context/index.js';
 import { AdminNotices } from './lifecycle/admin-notices.js';
 import { AutomaticGrants } from './lifecycle/automatic.js';
@@ -39,6 +41,7 @@ import { SecretBox } from './store/secrets.js';
 export const CONNECTOR_TYPES: Record<string, ConnectorType> = {
   postgresql: { create: createPostgresConnector, validate: validatePostgresSettings, form: postgresForm },
   redis: { create: createRedisConnector, validate: validateRedisSettings, form: redisForm },
+  webhook: { create: createWebhookConnector, validate: validateWebhookSettings, form: webhookForm },
 };
 
 /** The forms of the types that have one (the Teams tab's integration editor). */

@@ -13,8 +13,9 @@ import { startSlackStandIn, type SlackStandIn } from '../slack-stand-in.js';
 
 export interface SlackFixture extends ConformanceFixture {
   standIn: SlackStandIn;
-  /** Latch's own Slack user (the token's). */
+  /** Latch's own Slack user (the token's), and its email. */
   botUser: string;
+  botEmail: string;
   /** The standing member of the channel and the user group. */
   keeper: string;
   channelId: string;
@@ -40,7 +41,8 @@ export async function createSlackFixture(
   const groupId = 'SCONFORM';
   const generalId = 'CGENERAL';
   standIn.addToken(token, { teamId: 'T0LATCH', teamName: 'Conformance', botUserId: botUser });
-  standIn.addUser({ id: botUser, email: `latch-${s}@example.test`, name: 'latch' });
+  const botEmail = `latch-${s}@example.test`;
+  standIn.addUser({ id: botUser, email: botEmail, name: 'latch' });
   standIn.addUser({ id: keeper, email: `keeper-${s}@example.test` });
   standIn.addChannel({ id: generalId, name: 'general', isGeneral: true, members: [botUser, keeper] });
   standIn.addChannel({ id: channelId, name: 'conformance', members: [botUser, keeper] });
@@ -87,6 +89,7 @@ export async function createSlackFixture(
   return {
     standIn,
     botUser,
+    botEmail,
     keeper,
     channelId,
     groupId,

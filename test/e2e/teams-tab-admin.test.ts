@@ -651,7 +651,11 @@ describe('integrations', () => {
 
   it("offers each type's form", async () => {
     const blank = await call('admin', 'GET', '/admin/integrations/new');
-    expect(blank.body.types).toEqual(['postgresql']);
+    expect(blank.body.types).toEqual(expect.arrayContaining(['postgresql', 'slack']));
+    expect(blank.body.forms.slack.fields.map((f: Json) => f.key)).toEqual(
+      expect.arrayContaining(['channels', 'usergroups']),
+    );
+    expect(blank.body.forms.slack.secrets).toEqual([expect.objectContaining({ key: 'token' })]);
     expect(blank.body.forms.postgresql.fields.map((f: Json) => f.key)).toEqual(
       expect.arrayContaining(['host', 'port', 'user', 'database', 'mode', 'databases']),
     );

@@ -21,6 +21,7 @@ import {
 import { CONTEXT_TYPES, ContextDirectory, ContextSync } from './context/index.js';
 import { AdminNotices } from './lifecycle/admin-notices.js';
 import { AutomaticGrants } from './lifecycle/automatic.js';
+import { Reconciliation } from './lifecycle/reconcile.js';
 import type { ContextSourceType } from './context/types.js';
 import { AdminUseCases } from './lifecycle/admin.js';
 import { ContextSourceAdmin } from './lifecycle/context-sources.js';
@@ -113,6 +114,8 @@ export interface Latch {
   contextSync: ContextSync;
   /** Grants that follow on-call rotas; the worker's Agenda jobs check them. */
   automatic: AutomaticGrants;
+  /** Compares each integration's real access with Latch's; the worker's Agenda job runs it. */
+  reconciliation: Reconciliation;
   close(): Promise<void>;
 }
 
@@ -186,6 +189,7 @@ export function createLatch(opts: LatchOptions): Latch {
     metrics,
     contextSync,
     automatic: new AutomaticGrants(ctx),
+    reconciliation: new Reconciliation(ctx),
     close: async () => {
       // The last audit checkpoint goes out before the connections do.
       await audit.close();

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { describeConformance } from '../support/connector-conformance.js';
+import { describeLifecycleConformance } from '../support/lifecycle-conformance.js';
 import { createSlackFixture, type SlackFixture } from '../support/conformance/slack-fixture.js';
 import {
   createSlackConnector,
@@ -16,6 +17,8 @@ import { PartialGrantError, type Connector, type GrantSpec } from '../../src/con
 
 describeConformance('Slack channel', () => createSlackFixture({ target: 'channel' }));
 describeConformance('Slack user group', () => createSlackFixture({ target: 'usergroup' }));
+describeLifecycleConformance('Slack channel', () => createSlackFixture({ target: 'channel' }));
+describeLifecycleConformance('Slack user group', () => createSlackFixture({ target: 'usergroup' }));
 
 describe('Slack connector', () => {
   let f: SlackFixture;

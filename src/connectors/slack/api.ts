@@ -19,6 +19,11 @@ const quiet: Logger = {
 
 /** Slack's advice for cursor paging: at most 200 items a page. */
 const PAGE = 200;
+/**
+ * conversations.members takes up to 1000: a channel grant reads all members first, and a large
+ * channel should not cost a call per 200 of them (the method allows about 100 calls a minute).
+ */
+const MEMBERS_PAGE = 1000;
 
 /** Slack answered, but the change may or may not have been made. */
 const UNKNOWN_OUTCOME_ERRORS = new Set([
@@ -224,7 +229,7 @@ export class SlackApi {
     do {
       const r = await this.client.apiCall(method, {
         ...args,
-        limit: PAGE,
+        limit: method === 'conversations.members' ? MEMBERS_PAGE : PAGE,
         ...(cursor ? { cursor } : {}),
       });
       each(r as unknown as Record<string, unknown>);

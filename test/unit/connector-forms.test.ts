@@ -6,6 +6,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { CONNECTOR_FORMS, CONNECTOR_TYPES } from '../../src/app.js';
 import { postgresConfigSchema, postgresSecretsSchema } from '../../src/connectors/postgres/config.js';
+import { mysqlConfigSchema, mysqlSecretsSchema } from '../../src/connectors/mysql/config.js';
 
 describe('connector forms', () => {
   it('has a form for every type', () => {
@@ -25,6 +26,23 @@ describe('connector forms', () => {
   it('gives every field a default the validator accepts', () => {
     const validate = CONNECTOR_TYPES.postgresql!.validate;
     for (const f of CONNECTOR_FORMS.postgresql!.fields) {
+      if (f.default === undefined || f.kind === 'yaml') continue;
+      const config = { host: 'db', user: 'latch', [f.key]: f.default };
+      expect([f.key, validate(config, {})]).toEqual([f.key, []]);
+    }
+  });
+
+  it("covers MySQL/MariaDB's settings, field for field, and its defaults validate", () => {
+    const form = CONNECTOR_FORMS.mysql!;
+    const tops = [...new Set(form.fields.map((f) => f.key.split('.')[0]))].sort();
+    expect(tops).toEqual(Object.keys(mysqlConfigSchema.shape).sort());
+    expect(form.fields.filter((f) => f.key.startsWith('roleMap.')).map((f) => f.key.slice(8))).toEqual(
+      Object.keys(mysqlConfigSchema.shape.roleMap.unwrap().shape),
+    );
+    expect(form.secrets.map((s) => s.key)).toEqual(Object.keys(mysqlSecretsSchema.shape));
+    const validate = CONNECTOR_TYPES.mysql!.validate;
+    expect(validate({ host: 'db', user: 'latch' }, {})).toEqual([]);
+    for (const f of form.fields) {
       if (f.default === undefined || f.kind === 'yaml') continue;
       const config = { host: 'db', user: 'latch', [f.key]: f.default };
       expect([f.key, validate(config, {})]).toEqual([f.key, []]);

@@ -8,7 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
+import net from 'node:net';
 import { freePort } from '../../src/store/embedded-mongo.js';
 
 export interface MariadbServer {
@@ -28,14 +28,28 @@ function findBin(name: string): string {
   );
 }
 
-async function waitUntilUp(url: string, child: ChildProcess, logFile: string): Promise<void> {
+/**
+ * Ready once the server sends its handshake on a new connection. (Probing with mysql2 instead
+ * leaves a connect-timeout timer per refused attempt, which keeps the test process alive.)
+ */
+const greets = (port: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setTimeout(2_000, () => socket.destroy(new Error('no handshake')));
+    socket.once('data', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+
+async function waitUntilUp(port: number, child: ChildProcess, logFile: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   let last: unknown;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     try {
-      const c = await mysql.createConnection(url);
-      await c.end();
+      await greets(port);
       return;
     } catch (err) {
       last = err;
@@ -101,7 +115,7 @@ export async function startMariadb(
   child.unref();
   const url = `mysql://root@127.0.0.1:${port}`;
   try {
-    await waitUntilUp(url, child, logFile);
+    await waitUntilUp(port, child, logFile);
   } catch (err) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -113,9 +127,11 @@ export async function startMariadb(
     dir,
     stop: async () => {
       if (child.exitCode === null) {
+        let timer: NodeJS.Timeout | undefined;
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+        await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 20_000)))]);
+        clearTimeout(timer);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       rmSync(dir, { recursive: true, force: true });

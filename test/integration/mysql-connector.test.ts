@@ -464,7 +464,9 @@ describe('MySQL/MariaDB connector', () => {
       const alice = await person('alice');
       const g = spec(ef, 'read', { requesterEmail: `${alice.toUpperCase()}@Example.com` });
       const before = await open({ user: alice, password: 'person-password' });
-      await expect(before.query(`SELECT * FROM ${ident(ef.names.database)}.items`)).rejects.toMatchObject({ errno: 1142 });
+      await expect(before.query(`SELECT * FROM ${ident(ef.names.database)}.items`)).rejects.toMatchObject({
+        errno: 1142,
+      });
 
       const result = await c.grant(g);
       expect(result).toEqual({

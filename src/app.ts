@@ -17,6 +17,7 @@ import { createMysqlConnector, mysqlForm, validateMysqlSettings } from './connec
 import { CONTEXT_TYPES, ContextDirectory, ContextSync } from './context/index.js';
 import { AdminNotices } from './lifecycle/admin-notices.js';
 import { AutomaticGrants } from './lifecycle/automatic.js';
+import { Reconciliation } from './lifecycle/reconcile.js';
 import type { ContextSourceType } from './context/types.js';
 import { AdminUseCases } from './lifecycle/admin.js';
 import { ContextSourceAdmin } from './lifecycle/context-sources.js';
@@ -109,6 +110,8 @@ export interface Latch {
   contextSync: ContextSync;
   /** Grants that follow on-call rotas; the worker's Agenda jobs check them. */
   automatic: AutomaticGrants;
+  /** Compares each integration's real access with Latch's; the worker's Agenda job runs it. */
+  reconciliation: Reconciliation;
   close(): Promise<void>;
 }
 
@@ -182,6 +185,7 @@ export function createLatch(opts: LatchOptions): Latch {
     metrics,
     contextSync,
     automatic: new AutomaticGrants(ctx),
+    reconciliation: new Reconciliation(ctx),
     close: async () => {
       // The last audit checkpoint goes out before the connections do.
       await audit.close();

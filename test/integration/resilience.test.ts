@@ -121,6 +121,8 @@ function withOverrides(overrides: (real: Connector) => Partial<Connector>): Conn
       revoke: over.revoke ?? ((spec, handle) => real.revoke(spec, handle)),
       check: over.check ?? ((spec, handle) => real.check(spec, handle)),
       extend: over.extend ?? ((spec, handle, at) => real.extend(spec, handle, at)),
+      accessKey: (handle) => real.accessKey(handle),
+      listAccess: over.listAccess ?? (() => real.listAccess()),
       health: over.health ?? (() => real.health()),
       close: over.close ?? (() => real.close()),
     };

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type {
+  AccessEntry,
   Connector,
   ConnectorFactory,
   DiscoveredResource,
@@ -24,6 +25,8 @@ import {
   revokeExistingLogins,
 } from './existing-login.js';
 import { health } from './health.js';
+import { accessKeyOf, listAccess } from './access-list.js';
+import { checkDirect, revokeDirect } from './direct-grant.js';
 import { PoolSet } from './pools.js';
 import {
   checkTemporaryLogin,
@@ -80,6 +83,7 @@ export class PostgresConnector implements Connector {
   }
 
   revoke(spec: GrantSpec, handle: GrantHandle): Promise<void> {
+    if (handle.mode === 'direct') return revokeDirect(this.ctx, handle);
     return this.modeOf(handle) === 'temporary_login'
       ? revokeTemporaryLogin(this.ctx, spec, handle)
       : revokeExistingLogin(this.ctx, spec, handle);
@@ -88,7 +92,16 @@ export class PostgresConnector implements Connector {
   async revokeMany(items: GrantItem[]): Promise<Array<Error | null>> {
     const outcomes: Array<Error | null> = new Array(items.length).fill(null);
     const byMode = { temporary_login: [] as number[], existing_login: [] as number[] };
-    items.forEach((item, i) => byMode[this.modeOf(item.handle)].push(i));
+    const direct: number[] = [];
+    items.forEach((item, i) =>
+      item.handle.mode === 'direct' ? direct.push(i) : byMode[this.modeOf(item.handle)].push(i),
+    );
+    // Standing access an admin converts: rare and few, so one by one.
+    for (const i of direct)
+      outcomes[i] = await revokeDirect(this.ctx, items[i]!.handle).then(
+        () => null,
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+      );
     await Promise.all(
       (['temporary_login', 'existing_login'] as const).map(async (mode) => {
         const indexes = byMode[mode];
@@ -105,6 +118,7 @@ export class PostgresConnector implements Connector {
   }
 
   check(spec: GrantSpec, handle: GrantHandle): Promise<boolean> {
+    if (handle.mode === 'direct') return checkDirect(this.ctx, handle);
     return this.modeOf(handle) === 'temporary_login'
       ? checkTemporaryLogin(this.ctx, spec, handle)
       : checkExistingLogin(this.ctx, spec, handle);
@@ -115,7 +129,8 @@ export class PostgresConnector implements Connector {
     const temporary: number[] = [];
     await Promise.all(
       items.map(async (item, i) => {
-        if (this.modeOf(item.handle) === 'temporary_login') temporary.push(i);
+        if (item.handle.mode !== 'direct' && this.modeOf(item.handle) === 'temporary_login')
+          temporary.push(i);
         else results[i] = await this.check(item.spec, item.handle);
       }),
     );
@@ -127,6 +142,14 @@ export class PostgresConnector implements Connector {
       temporary.forEach((i, k) => (results[i] = found[k]!));
     }
     return results;
+  }
+
+  accessKey(handle: GrantHandle): string {
+    return accessKeyOf({ ...handle, mode: handle.mode === 'direct' ? 'direct' : this.modeOf(handle) });
+  }
+
+  listAccess(): Promise<AccessEntry[]> {
+    return listAccess(this.ctx);
   }
 
   async extend(spec: GrantSpec, handle: GrantHandle, expiresAt: Date | null): Promise<void> {

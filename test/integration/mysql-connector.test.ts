@@ -11,7 +11,6 @@ import {
 } from '../../src/connectors/mysql/index.js';
 import { PartialGrantError, type Connector, type GrantSpec } from '../../src/connectors/types.js';
 import { scrub } from '../../src/secret-scrubber.js';
-import { describeConformance } from '../support/connector-conformance.js';
 import { until } from '../support/wait.js';
 import { createMysqlFixture, type MysqlFixture } from '../support/conformance/mysql-fixture.js';
 
@@ -28,8 +27,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-describeConformance('MySQL/MariaDB (temporary users)', () => createMysqlFixture());
-describeConformance('MySQL/MariaDB (existing users)', () => createMysqlFixture({ mode: 'existing_user' }));
+// The conformance suites run from test/integration/connector-conformance.test.ts.
 
 describe('MySQL/MariaDB connector', () => {
   let tf: MysqlFixture;

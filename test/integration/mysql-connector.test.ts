@@ -12,6 +12,7 @@ import {
 import { PartialGrantError, type Connector, type GrantSpec } from '../../src/connectors/types.js';
 import { scrub } from '../../src/secret-scrubber.js';
 import { until } from '../support/wait.js';
+import { startMariadb, type MariadbServer } from '../support/mariadb-server.js';
 import { createMysqlFixture, type MysqlFixture } from '../support/conformance/mysql-fixture.js';
 
 const ident = (name: string) => mysql.escapeId(name, true);
@@ -551,6 +552,53 @@ describe('MySQL/MariaDB connector', () => {
         }),
       ]);
       expect(await c.check(g, handle)).toBe(false);
+    });
+  });
+
+  describe('a server whose sql_mode has NO_BACKSLASH_ESCAPES', () => {
+    let own: MariadbServer;
+    beforeAll(async () => {
+      own = await startMariadb({ private: true, args: ['--sql-mode=NO_BACKSLASH_ESCAPES'] });
+    });
+    afterAll(async () => {
+      await own?.stop();
+    });
+
+    it("still quotes names exactly: a role is granted to o'b\\x and taken back", async () => {
+      const ownRoot = await mysql.createConnection({ uri: own.url, multipleStatements: true });
+      sessions.push(ownRoot);
+      // Written for this sql_mode by hand: quotes doubled, backslashes literal.
+      await ownRoot.query(
+        "CREATE DATABASE app; CREATE USER 'o''b\\x'@'%'; CREATE ROLE readers; GRANT SELECT ON app.* TO readers",
+      );
+      const c = createMysqlConnector({
+        name: 'nbe',
+        type: 'mysql',
+        config: {
+          host: '127.0.0.1',
+          port: own.port,
+          user: 'root',
+          mode: 'existing_user',
+          roleMap: { read: 'readers' },
+          loginMapping: 'email_localpart',
+        },
+        secrets: {},
+      });
+      connectors.push(c);
+      const g: GrantSpec = {
+        ...spec(tf, 'read', { requesterEmail: "o'b\\x@example.com" }),
+        resource: { id: 'db:app', name: 'app', kind: 'database' },
+      };
+      const { handle } = await c.grant(g);
+      const members = async () =>
+        (
+          await ownRoot.query<mysql.RowDataPacket[]>(
+            "SELECT User FROM mysql.roles_mapping WHERE Role = 'readers' AND Host = '%'",
+          )
+        )[0];
+      expect(await members()).toEqual([{ User: "o'b\\x" }]);
+      await c.revoke(g, handle);
+      expect(await members()).toEqual([]);
     });
   });
 });

@@ -12,7 +12,13 @@ export type Pool = mysql.Pool;
 export function createPool(options: mysql.PoolOptions): Pool {
   const pool = mysql.createPool({ ...options, multipleStatements: true, charset: 'UTF8MB4_UNICODE_CI' });
   pool.pool.on('connection', (conn) => {
-    conn.query("SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')");
+    // Queued before any query of the session; a session where it fails is not used at all.
+    conn.query(
+      "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')",
+      (err: unknown) => {
+        if (err) conn.destroy();
+      },
+    );
   });
   return pool;
 }

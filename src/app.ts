@@ -13,6 +13,8 @@ import type {
 } from './connectors/types.js';
 import { createPostgresConnector, validatePostgresSettings } from './connectors/postgres/index.js';
 import { postgresForm } from './connectors/postgres/form.js';
+import { createRedisConnector, validateRedisSettings } from './connectors/redis/index.js';
+import { redisForm } from './connectors/redis/form.js';
 import { createMysqlConnector, mysqlForm, validateMysqlSettings } from './connectors/mysql/index.js';
 import { CONTEXT_TYPES, ContextDirectory, ContextSync } from './context/index.js';
 import { AdminNotices } from './lifecycle/admin-notices.js';
@@ -37,6 +39,7 @@ import { SecretBox } from './store/secrets.js';
 /** The integration types Latch connects to: how each builds its connector and checks its settings. */
 export const CONNECTOR_TYPES: Record<string, ConnectorType> = {
   postgresql: { create: createPostgresConnector, validate: validatePostgresSettings, form: postgresForm },
+  redis: { create: createRedisConnector, validate: validateRedisSettings, form: redisForm },
   mysql: { create: createMysqlConnector, validate: validateMysqlSettings, form: mysqlForm },
 };
 

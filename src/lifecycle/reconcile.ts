@@ -21,6 +21,8 @@ import { EPOCH, errorText } from './sweeps/shared.js';
 const IN_FLIGHT = ['approved', 'granting', 'revoking'];
 const LIVE = ['active', ...IN_FLIGHT];
 const CHUNK = 500;
+/** What comparing needs of a request (the moves re-read the whole document when they write). */
+const VIEW_FIELDS = { number: 1, state: 1, requester: 1, targets: 1, expiresAt: 1, 'flow.reapplyOnDrift': 1 };
 
 export interface ReconcileReport {
   integration: string;
@@ -100,7 +102,9 @@ export class Reconciliation {
     const active = await this.ctx.db.models.Request.find({
       state: 'active',
       targets: { $elemMatch: { integration, grantState: 'active' } },
-    }).lean<RequestDoc[]>();
+    })
+      .select(VIEW_FIELDS)
+      .lean<RequestDoc[]>();
     const held = new Set<string>();
     const gone: Array<{ doc: RequestDoc; i: number }> = [];
     const back: Array<{ doc: RequestDoc; i: number }> = [];
@@ -147,6 +151,7 @@ export class Reconciliation {
       const docs = await this.ctx.db.models.Request.find({
         targets: { $elemMatch: { integration, accessKey: { $in: chunk } } },
       })
+        .select(VIEW_FIELDS)
         .sort({ _id: -1 })
         .lean<RequestDoc[]>();
       const wanted = new Set(chunk);

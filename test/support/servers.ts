@@ -1,23 +1,32 @@
 /**
  * Starts the servers every test file shares and hands their addresses to the test workers through
  * the environment: MongoDB as docs/ARCHITECTURE.md ("Storage") says (MONGODB_URI, else mongodb-memory-server, else
- * SecantusDB), PostgreSQL (PG_URL, else a throwaway cluster) and MariaDB (MARIADB_URL, else a
- * throwaway server).
+ * SecantusDB), PostgreSQL (PG_URL, else a throwaway cluster),
+ * Redis (REDIS_URL, else a throwaway redis-server)
+ * and MariaDB (MARIADB_URL, else a throwaway mariadbd).
  */
 import path from 'node:path';
 import { startEmbeddedMongo, type EmbeddedMongo } from '../../src/store/embedded-mongo.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
+import { startRedis, type RedisServer } from './redis-server.js';
 import { startMariadb, type MariadbServer } from './mariadb-server.js';
 
+interface Servers {
+  mongo?: EmbeddedMongo;
+  pg?: PostgresServer;
+  redis?: RedisServer;
+  mariadb?: MariadbServer;
+}
+
 declare global {
-  var __latchServers: { mongo?: EmbeddedMongo; pg?: PostgresServer; mariadb?: MariadbServer } | undefined;
+  var __latchServers: Servers | undefined;
 }
 
 export async function startServers(): Promise<void> {
-  const servers: NonNullable<typeof globalThis.__latchServers> = {};
+  const servers: Servers = {};
   globalThis.__latchServers = servers;
   const log = (m: string) => process.stderr.write(`[test setup] ${m}\n`);
-  const [mongo, pg, mariadb] = await Promise.all([
+  const [mongo, pg, redis, mariadb] = await Promise.all([
     process.env.MONGODB_URI
       ? Promise.resolve(undefined)
       : startEmbeddedMongo({
@@ -27,6 +36,7 @@ export async function startServers(): Promise<void> {
           log,
         }),
     startPostgres(),
+    startRedis(),
     startMariadb(),
   ]);
   if (mongo) {
@@ -40,7 +50,16 @@ export async function startServers(): Promise<void> {
   process.env.PG_URL = pg.url;
   process.env.LATCH_TEST_PG_DATA = pg.dataDir ?? '';
   log(`PostgreSQL: ${pg.url}`);
+  servers.redis = redis;
+  process.env.REDIS_URL = redis.url;
+  log(`Redis: ${redis.url.replace(/:[^:@/]*@/, ':***@')}`);
   servers.mariadb = mariadb;
   process.env.MARIADB_URL = mariadb.url;
   log(`MariaDB: ${mariadb.url}`);
+}
+
+/** Stops what startServers started (benchmarks; the tests' global teardown does the same). */
+export async function stopServers(): Promise<void> {
+  const servers = globalThis.__latchServers ?? {};
+  await Promise.all(Object.values(servers).map((s) => s?.stop()));
 }

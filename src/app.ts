@@ -22,6 +22,7 @@ import {
   slackConnectorForm,
   validateSlackConnectorSettings,
 } from './connectors/slack/index.js';
+import { createMysqlConnector, mysqlForm, validateMysqlSettings } from './connectors/mysql/index.js';
 import { CONTEXT_TYPES, ContextDirectory, ContextSync } from './context/index.js';
 import { AdminNotices } from './lifecycle/admin-notices.js';
 import { AutomaticGrants } from './lifecycle/automatic.js';
@@ -48,6 +49,7 @@ export const CONNECTOR_TYPES: Record<string, ConnectorType> = {
   redis: { create: createRedisConnector, validate: validateRedisSettings, form: redisForm },
   webhook: { create: createWebhookConnector, validate: validateWebhookSettings, form: webhookForm },
   slack: { create: createSlackConnector, validate: validateSlackConnectorSettings, form: slackConnectorForm },
+  mysql: { create: createMysqlConnector, validate: validateMysqlSettings, form: mysqlForm },
 };
 
 /** The forms of the types that have one (the Teams tab's integration editor). */

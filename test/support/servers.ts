@@ -1,23 +1,32 @@
 /**
  * Starts the servers every test file shares and hands their addresses to the test workers through
  * the environment: MongoDB as docs/ARCHITECTURE.md ("Storage") says (MONGODB_URI, else mongodb-memory-server, else
- * SecantusDB), PostgreSQL (PG_URL, else a throwaway cluster)
- * and Redis (REDIS_URL, else a throwaway redis-server).
+ * SecantusDB), PostgreSQL (PG_URL, else a throwaway cluster),
+ * Redis (REDIS_URL, else a throwaway redis-server)
+ * and MariaDB (MARIADB_URL, else a throwaway mariadbd).
  */
 import path from 'node:path';
 import { startEmbeddedMongo, type EmbeddedMongo } from '../../src/store/embedded-mongo.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
 import { startRedis, type RedisServer } from './redis-server.js';
+import { startMariadb, type MariadbServer } from './mariadb-server.js';
+
+interface Servers {
+  mongo?: EmbeddedMongo;
+  pg?: PostgresServer;
+  redis?: RedisServer;
+  mariadb?: MariadbServer;
+}
 
 declare global {
-  var __latchServers: { mongo?: EmbeddedMongo; pg?: PostgresServer; redis?: RedisServer } | undefined;
+  var __latchServers: Servers | undefined;
 }
 
 export async function startServers(): Promise<void> {
-  const servers: { mongo?: EmbeddedMongo; pg?: PostgresServer; redis?: RedisServer } = {};
+  const servers: Servers = {};
   globalThis.__latchServers = servers;
   const log = (m: string) => process.stderr.write(`[test setup] ${m}\n`);
-  const [mongo, pg, redis] = await Promise.all([
+  const [mongo, pg, redis, mariadb] = await Promise.all([
     process.env.MONGODB_URI
       ? Promise.resolve(undefined)
       : startEmbeddedMongo({
@@ -28,6 +37,7 @@ export async function startServers(): Promise<void> {
         }),
     startPostgres(),
     startRedis(),
+    startMariadb(),
   ]);
   if (mongo) {
     servers.mongo = mongo;
@@ -43,6 +53,9 @@ export async function startServers(): Promise<void> {
   servers.redis = redis;
   process.env.REDIS_URL = redis.url;
   log(`Redis: ${redis.url.replace(/:[^:@/]*@/, ':***@')}`);
+  servers.mariadb = mariadb;
+  process.env.MARIADB_URL = mariadb.url;
+  log(`MariaDB: ${mariadb.url}`);
 }
 
 /** Stops what startServers started (benchmarks; the tests' global teardown does the same). */

@@ -12,6 +12,7 @@ import {
   slackConnectorConfigSchema,
   slackConnectorSecretsSchema,
 } from '../../src/connectors/slack/config.js';
+import { mysqlConfigSchema, mysqlSecretsSchema } from '../../src/connectors/mysql/config.js';
 
 describe('connector forms', () => {
   it('has a form for every type', () => {
@@ -79,5 +80,22 @@ describe('connector forms', () => {
     }
     // A form saved with only the required fields: the token alone.
     expect(validate({}, { token: 'xoxb-1' })).toEqual([]);
+  });
+
+  it("covers MySQL/MariaDB's settings, field for field, and its defaults validate", () => {
+    const form = CONNECTOR_FORMS.mysql!;
+    const tops = [...new Set(form.fields.map((f) => f.key.split('.')[0]))].sort();
+    expect(tops).toEqual(Object.keys(mysqlConfigSchema.shape).sort());
+    expect(form.fields.filter((f) => f.key.startsWith('roleMap.')).map((f) => f.key.slice(8))).toEqual(
+      Object.keys(mysqlConfigSchema.shape.roleMap.unwrap().shape),
+    );
+    expect(form.secrets.map((s) => s.key)).toEqual(Object.keys(mysqlSecretsSchema.shape));
+    const validate = CONNECTOR_TYPES.mysql!.validate;
+    expect(validate({ host: 'db', user: 'latch' }, {})).toEqual([]);
+    for (const f of form.fields) {
+      if (f.default === undefined || f.kind === 'yaml') continue;
+      const config = { host: 'db', user: 'latch', [f.key]: f.default };
+      expect([f.key, validate(config, {})]).toEqual([f.key, []]);
+    }
   });
 });

@@ -8,6 +8,7 @@ import { createPostgresFixture } from './postgres-fixture.js';
 import { createRedisFixture } from './redis-fixture.js';
 import { createSlackFixture } from './slack-fixture.js';
 import { createWebhookFixture } from './webhook-fixture.js';
+import { createMysqlFixture } from './mysql-fixture.js';
 
 export const CONFORMANCE_FIXTURES: Array<[type: string, make: () => Promise<ConformanceFixture>]> = [
   ['postgresql', createPostgresFixture],
@@ -17,4 +18,6 @@ export const CONFORMANCE_FIXTURES: Array<[type: string, make: () => Promise<Conf
   // The webhook receiver as both kinds of system: a temporary account per grant, and shared memberships.
   ['webhook', () => createWebhookFixture({ mode: 'accounts' })],
   ['webhook (memberships)', () => createWebhookFixture({ mode: 'membership' })],
+  ['mysql', createMysqlFixture],
+  ['mysql (existing_user)', () => createMysqlFixture({ mode: 'existing_user' })],
 ];

@@ -13,6 +13,8 @@ import type {
 } from './connectors/types.js';
 import { createPostgresConnector, validatePostgresSettings } from './connectors/postgres/index.js';
 import { postgresForm } from './connectors/postgres/form.js';
+import { createLdapConnector, validateLdapSettings } from './connectors/ldap/index.js';
+import { ldapForm } from './connectors/ldap/form.js';
 import { CONTEXT_TYPES, ContextDirectory, ContextSync } from './context/index.js';
 import { AdminNotices } from './lifecycle/admin-notices.js';
 import { AutomaticGrants } from './lifecycle/automatic.js';
@@ -35,6 +37,7 @@ import { SecretBox } from './store/secrets.js';
 /** The integration types Latch connects to: how each builds its connector and checks its settings. */
 export const CONNECTOR_TYPES: Record<string, ConnectorType> = {
   postgresql: { create: createPostgresConnector, validate: validatePostgresSettings, form: postgresForm },
+  ldap: { create: createLdapConnector, validate: validateLdapSettings, form: ldapForm },
 };
 
 /** The forms of the types that have one (the Teams tab's integration editor). */

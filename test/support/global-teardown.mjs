@@ -1,4 +1,4 @@
 export default async function teardown() {
   const servers = globalThis.__latchServers;
-  await Promise.all([servers?.mongo?.stop(), servers?.pg?.stop()]);
+  await Promise.all([servers?.mongo?.stop(), servers?.pg?.stop(), servers?.ldap?.stop()]);
 }

@@ -6,16 +6,17 @@
 import path from 'node:path';
 import { startEmbeddedMongo, type EmbeddedMongo } from '../../src/store/embedded-mongo.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
+import { startLdap, type LdapServer } from './ldap-server.js';
 
 declare global {
-  var __latchServers: { mongo?: EmbeddedMongo; pg?: PostgresServer } | undefined;
+  var __latchServers: { mongo?: EmbeddedMongo; pg?: PostgresServer; ldap?: LdapServer } | undefined;
 }
 
 export async function startServers(): Promise<void> {
-  const servers: { mongo?: EmbeddedMongo; pg?: PostgresServer } = {};
+  const servers: NonNullable<typeof globalThis.__latchServers> = {};
   globalThis.__latchServers = servers;
   const log = (m: string) => process.stderr.write(`[test setup] ${m}\n`);
-  const [mongo, pg] = await Promise.all([
+  const [mongo, pg, ldap] = await Promise.all([
     process.env.MONGODB_URI
       ? Promise.resolve(undefined)
       : startEmbeddedMongo({
@@ -25,6 +26,7 @@ export async function startServers(): Promise<void> {
           log,
         }),
     startPostgres(),
+    startLdap(),
   ]);
   if (mongo) {
     servers.mongo = mongo;
@@ -37,4 +39,8 @@ export async function startServers(): Promise<void> {
   process.env.PG_URL = pg.url;
   process.env.LATCH_TEST_PG_DATA = pg.dataDir ?? '';
   log(`PostgreSQL: ${pg.url}`);
+  servers.ldap = ldap;
+  process.env.LDAP_URL = ldap.url;
+  process.env.LDAP_TEST = JSON.stringify({ ...ldap, stop: undefined });
+  log(`OpenLDAP: ${ldap.url}`);
 }

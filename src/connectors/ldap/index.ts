@@ -70,7 +70,7 @@ export class LdapConnector implements Connector {
   }
 
   /** A membership has no expiry of its own in LDAP: the lifecycle's revoke ends it. */
-  async extend(): Promise<void> {}
+  async extend(_spec: GrantSpec, _handle: GrantHandle, _expiresAt: Date | null): Promise<void> {}
 
   health(): Promise<HealthResult> {
     return health(this.ctx);

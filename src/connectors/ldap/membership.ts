@@ -196,10 +196,7 @@ export async function checkMemberships(ctx: LdapContext, items: GrantItem[]): Pr
         resolved[i] = await resolve(client, ctx, items[i]!);
       } catch (err) {
         // A resource this integration no longer offers holds nothing Latch can see.
-        if (!(
-          err instanceof Error && /not an LDAP resource|no LDAP bundle|refusing to change/.test(err.message)
-        ))
-          throw err;
+        if (!(err instanceof OutOfScopeError)) throw err;
       }
     });
     const groups = [...new Set(resolved.flatMap((m) => m?.groups ?? []))];

@@ -25,6 +25,9 @@ export async function findPerson(client: Client, ctx: LdapContext, email: string
   const { baseDN, userAttribute, uidAttribute, memberValue } = ctx.config;
   const wanted = email.trim();
   if (!wanted) return null;
+  // What follows a NUL gets lost on the way (against slapd, `victim@x\0` found victim@x): refused.
+  if ([...wanted].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f))
+    throw new Error(`not a usable email: ${JSON.stringify(wanted)} contains control characters`);
   const { searchEntries } = await client.search(baseDN, {
     scope: 'sub',
     filter: peopleFilter(ctx, new EqualityFilter({ attribute: userAttribute, value: wanted })),

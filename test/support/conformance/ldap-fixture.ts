@@ -50,7 +50,7 @@ export async function ldapRoot(dir = ldapTestDirectory()) {
     },
     /** Removes a subtree, leaves first. */
     async removeTree(dn: string): Promise<void> {
-      let entries: string[] = [];
+      let entries: string[];
       try {
         entries = (await client.search(dn, { scope: 'sub', attributes: ['1.1'] })).searchEntries.map(
           (e) => e.dn,

@@ -77,7 +77,7 @@ function spec(resourceId: string, email: string, extra: Partial<GrantSpec> = {})
     resource: {
       id: resourceId,
       name: resourceId,
-      kind: resourceId.startsWith('bundle:') ? 'bundle' : 'group',
+      kind: resourceId.startsWith('set:') ? 'group-set' : 'group',
     },
     permission: 'member',
     expiresAt: new Date(Date.now() + 3_600_000),
@@ -137,7 +137,7 @@ describe('LDAP connector: settings', () => {
     });
     expect(cfg).toMatchObject({
       groups: [],
-      bundles: {},
+      groupSets: {},
       groupObjectClass: 'groupOfNames',
       memberAttribute: 'member',
       memberValue: 'dn',
@@ -166,7 +166,7 @@ describe('LDAP connector: settings', () => {
       ['config.groupsDN', expect.stringMatching(/DN/), false],
     ]);
     expect(issue({ url: 'ldap://dir', bindDN: 'cn=a', baseDN: 'dc=x' })).toEqual([
-      ['config.groupsDN', expect.stringMatching(/groupsDN, groups or bundles/), false],
+      ['config.groupsDN', expect.stringMatching(/groupsDN, groups or groupSets/), false],
     ]);
     expect(issue({ ...base, userFilter: '(objectClass=person' })).toEqual([
       ['config.userFilter', expect.stringMatching(/filter/), false],
@@ -187,13 +187,13 @@ describe('LDAP connector: settings', () => {
 });
 
 describe('LDAP connector: discovery and health', () => {
-  it('offers every group under groupsDN (nested too), listed groups and bundles, each with the permission member', async () => {
-    const resources = await connector({ groups: [listed], bundles: { oncall: [devs, ops] } }).discover();
+  it('offers every group under groupsDN (nested too), listed groups and groupSets, each with the permission member', async () => {
+    const resources = await connector({ groups: [listed], groupSets: { oncall: [devs, ops] } }).discover();
     const byId = new Map(resources.map((r) => [r.id, r]));
     for (const g of [devs, ops, nested, solo, admins, listed])
       expect(byId.get(`group:${g}`)).toMatchObject({ kind: 'group', permissions: ['member'] });
-    expect(byId.get('bundle:oncall')).toMatchObject({
-      kind: 'bundle',
+    expect(byId.get('set:oncall')).toMatchObject({
+      kind: 'group-set',
       name: 'oncall',
       permissions: ['member'],
     });
@@ -318,11 +318,11 @@ describe('LDAP connector: grants', () => {
     expect(await membersOf(ops)).toEqual(before);
   });
 
-  it('a bundle is all or nothing: a missing group undoes the memberships the grant added, not those there before', async () => {
-    const p = await person('Bundle Person');
-    const c = connector({ bundles: { oncall: [devs, ops, `cn=gone,${groupsDN}`] } });
+  it('a group set is all or nothing: a missing group undoes the memberships the grant added, not those there before', async () => {
+    const p = await person('Set Person');
+    const c = connector({ groupSets: { oncall: [devs, ops, `cn=gone,${groupsDN}`] } });
     await root.addMember(ops, p.dn); // held before, by hand
-    await expect(c.grant(spec('bundle:oncall', p.mail))).rejects.toThrow(/cn=gone.*does not exist/);
+    await expect(c.grant(spec('set:oncall', p.mail))).rejects.toThrow(/cn=gone.*does not exist/);
     expect(await root.isMember(devs, p.dn)).toBe(false);
     expect(await root.isMember(ops, p.dn)).toBe(true);
     await root.removeMember(ops, p.dn);
@@ -386,12 +386,12 @@ describe('LDAP connector: what Latch must not touch', () => {
 });
 
 describe('LDAP connector: listAccess', () => {
-  it('lists hand-given memberships with the email, matches DNs however they are spelled, and lists a full bundle once', async () => {
-    const c = connector({ bundles: { oncall: [devs, ops] } });
+  it('lists hand-given memberships with the email, matches DNs however they are spelled, and lists a full group set once', async () => {
+    const c = connector({ groupSets: { oncall: [devs, ops] } });
     const standing = await person('Standing Person');
     await root.addMember(nested, standing.dn.toUpperCase());
-    const holder = await person('Bundle Holder');
-    const bundle = await c.grant(spec('bundle:oncall', holder.mail));
+    const holder = await person('Set Holder');
+    const granted = await c.grant(spec('set:oncall', holder.mail));
     // The same person granted nested by Latch: one membership, one key, however slapd spells it.
     const sameAsStanding = await c.grant(spec(`group:${nested}`, standing.mail));
     const entries = await c.listAccess();
@@ -399,8 +399,8 @@ describe('LDAP connector: listAccess', () => {
     const mine = entries.filter((e) => e.account === holder.dn);
     expect(mine).toEqual([
       expect.objectContaining({
-        key: c.accessKey(bundle.handle),
-        resourceId: 'bundle:oncall',
+        key: c.accessKey(granted.handle),
+        resourceId: 'set:oncall',
         email: holder.mail,
       }),
     ]);
@@ -411,12 +411,12 @@ describe('LDAP connector: listAccess', () => {
     // Revoking what listAccess gave removes exactly that membership.
     await c.revoke(spec(`group:${nested}`, ''), theirs[0]!.handle);
     expect(await root.isMember(nested, standing.dn)).toBe(false);
-    // Half a bundle is listed per group, so it can be converted or removed on its own.
+    // Half a set is listed per group, so it can be converted or removed on its own.
     await root.removeMember(ops, holder.dn);
     const half = (await c.listAccess()).filter((e) => e.account === holder.dn);
     expect(half.map((e) => e.resourceId)).toEqual([`group:${devs}`]);
-    expect(await c.check(spec('bundle:oncall', holder.mail), bundle.handle)).toBe(false);
-    await c.revoke(spec('bundle:oncall', holder.mail), bundle.handle);
+    expect(await c.check(spec('set:oncall', holder.mail), granted.handle)).toBe(false);
+    await c.revoke(spec('set:oncall', holder.mail), granted.handle);
     expect(await root.isMember(devs, holder.dn)).toBe(false);
   });
 });

@@ -1,14 +1,21 @@
 /**
  * The memberships that exist in the managed groups (Connector.listAccess, docs/ARCHITECTURE.md,
  * "Reconciliation"). The directory does not record who added a member, so no entry is marked as
- * Latch's: reconciliation matches keys against its grants. Someone in every group of a bundle is
- * listed once for the bundle; their other memberships are listed per group.
+ * Latch's: reconciliation matches keys against its grants. Someone in every group of a set is
+ * listed once for the set; their other memberships are listed per group.
  */
 import type { AccessEntry } from '../types.js';
 import { withDirectory, type LdapContext } from './client.js';
 import { normalizeDN } from './dn.js';
 import { readGroups, type GroupEntry } from './groups.js';
-import { accessKeyOf, bundleResourceId, groupResourceId, handleOf, memberKey, PERMISSION } from './names.js';
+import {
+  accessKeyOf,
+  groupSetResourceId,
+  groupResourceId,
+  handleOf,
+  memberKey,
+  PERMISSION,
+} from './names.js';
 import { emailsByMember } from './people.js';
 import { isProtectedMember } from './scope.js';
 
@@ -18,7 +25,7 @@ interface Holder {
 }
 
 export function listAccess(ctx: LdapContext): Promise<AccessEntry[]> {
-  const { memberValue: kind, bundles } = ctx.config;
+  const { memberValue: kind, groupSets } = ctx.config;
   return withDirectory(ctx, async (client) => {
     const groups = await readGroups(client, ctx, { members: true });
     const emails = await emailsByMember(client, ctx, kind);
@@ -37,8 +44,8 @@ export function listAccess(ctx: LdapContext): Promise<AccessEntry[]> {
         holders.set(key, h);
       }
     }
-    const bundleOf = (dn: string) =>
-      Object.entries(bundles).find(([, dns]) => dns.some((d) => normalizeDN(d) === dn))?.[0];
+    const setOf = (dn: string) =>
+      Object.entries(groupSets).find(([, dns]) => dns.some((d) => normalizeDN(d) === dn))?.[0];
 
     const entries: AccessEntry[] = [];
     const add = (resourceId: string, handleResource: string, groupDNs: string[], h: Holder, key: string) => {
@@ -62,16 +69,16 @@ export function listAccess(ctx: LdapContext): Promise<AccessEntry[]> {
     };
     for (const [key, h] of holders) {
       const covered = new Set<string>();
-      for (const [name, dns] of Object.entries(bundles)) {
+      for (const [name, dns] of Object.entries(groupSets)) {
         const norm = dns.map(normalizeDN);
         if (!norm.every((d) => h.groups.has(d))) continue;
         norm.forEach((d) => covered.add(d));
-        add(bundleResourceId(name), bundleResourceId(name), dns, h, key);
+        add(groupSetResourceId(name), groupSetResourceId(name), dns, h, key);
       }
       for (const [d, g] of h.groups) {
         if (covered.has(d)) continue;
-        // A group offered only inside a bundle is listed under the bundle, but holds just this one membership.
-        const resourceId = g.single ? groupResourceId(g.dn) : bundleResourceId(bundleOf(d) ?? '');
+        // A group offered only inside a set is listed under the set, but holds just this one membership.
+        const resourceId = g.single ? groupResourceId(g.dn) : groupSetResourceId(setOf(d) ?? '');
         add(resourceId, groupResourceId(g.dn), [g.dn], h, key);
       }
     }

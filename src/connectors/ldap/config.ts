@@ -31,8 +31,8 @@ export const ldapConfigFields = z.object({
   groupsDN: dn.optional(),
   /** Groups offered as resources by DN, in addition to (or instead of) those under groupsDN. */
   groups: z.array(dn).default([]),
-  /** A bundle is a resource that is membership of several groups at once (all or nothing). */
-  bundles: z.record(z.string().min(1), z.array(dn).min(1)).default({}),
+  /** A group set is a resource that is membership of several groups at once (all or nothing). */
+  groupSets: z.record(z.string().min(1), z.array(dn).min(1)).default({}),
   groupObjectClass: attribute.default('groupOfNames'),
   /** member (groupOfNames), uniqueMember (groupOfUniqueNames), memberUid (posixGroup)... */
   memberAttribute: attribute.default('member'),
@@ -59,10 +59,10 @@ export const ldapConfigFields = z.object({
 type Fields = z.infer<typeof ldapConfigFields>;
 
 function rules(c: Fields, ctx: z.RefinementCtx): void {
-  if (c.groupsDN === undefined && c.groups.length === 0 && Object.keys(c.bundles).length === 0)
+  if (c.groupsDN === undefined && c.groups.length === 0 && Object.keys(c.groupSets).length === 0)
     ctx.addIssue({
       code: 'custom',
-      message: 'set groupsDN, groups or bundles: which groups Latch manages',
+      message: 'set groupsDN, groups or groupSets: which groups Latch manages',
       path: ['groupsDN'],
     });
   if (c.startTLS && /^ldaps:/i.test(c.url))

@@ -1,9 +1,9 @@
 import type { DiscoveredResource } from '../types.js';
 import { withDirectory, type LdapContext } from './client.js';
 import { readGroups } from './groups.js';
-import { bundleResourceId, groupResourceId, PERMISSION } from './names.js';
+import { groupSetResourceId, groupResourceId, PERMISSION } from './names.js';
 
-/** Each managed group is a resource, and each bundle; both offer the one permission `member`. */
+/** Each managed group is a resource, and each group set; both offer the one permission `member`. */
 export function discover(ctx: LdapContext): Promise<DiscoveredResource[]> {
   return withDirectory(ctx, async (client) => {
     const groups = await readGroups(client, ctx, { members: false });
@@ -17,10 +17,10 @@ export function discover(ctx: LdapContext): Promise<DiscoveredResource[]> {
           tags: { dn: g.dn },
           permissions: [PERMISSION],
         })),
-      ...Object.entries(ctx.config.bundles).map(([name, dns]) => ({
-        id: bundleResourceId(name),
+      ...Object.entries(ctx.config.groupSets).map(([name, dns]) => ({
+        id: groupSetResourceId(name),
         name,
-        kind: 'bundle',
+        kind: 'group-set',
         tags: { groups: dns.join('; ') },
         permissions: [PERMISSION],
       })),

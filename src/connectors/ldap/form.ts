@@ -32,7 +32,7 @@ export const ldapForm: ConnectorForm = {
       key: 'groupsDN',
       label: 'Groups base DN',
       kind: 'text',
-      hint: 'Every group under it is a resource. Set this, groups or bundles.',
+      hint: 'Every group under it is a resource. Set this, groups or groupSets.',
     },
     // yaml, not list: a list field splits at commas, and DNs are full of them.
     {
@@ -42,8 +42,8 @@ export const ldapForm: ConnectorForm = {
       hint: 'A YAML list of group DNs offered as resources too, e.g. [cn=ops,ou=groups,dc=example,dc=com]',
     },
     {
-      key: 'bundles',
-      label: 'Bundles',
+      key: 'groupSets',
+      label: 'Group sets',
       kind: 'yaml',
       hint: 'name: [group DN, ...]: one resource giving membership of all those groups, all or nothing.',
     },

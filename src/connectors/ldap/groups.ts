@@ -7,7 +7,7 @@ import { memberKey } from './names.js';
 export interface GroupEntry {
   dn: string;
   name: string;
-  /** Offered as a resource of its own (under groupsDN or in groups), not only inside a bundle. */
+  /** Offered as a resource of its own (under groupsDN or in groups), not only inside a group set. */
   single: boolean;
   /** Member values as stored. */
   members: string[];
@@ -43,14 +43,14 @@ export function byKey(ctx: LdapContext, members: string[]): Map<string, string> 
 
 /**
  * Every managed group: those of groupObjectClass under groupsDN (one paged search), then listed and
- * bundled groups not among them (one read each; a missing one is left out, health reports it).
+ * groups of sets not among them (one read each; a missing one is left out, health reports it).
  */
 export async function readGroups(
   client: Client,
   ctx: LdapContext,
   opts: { members: boolean },
 ): Promise<GroupEntry[]> {
-  const { groupsDN, groupObjectClass, memberAttribute, groups, bundles } = ctx.config;
+  const { groupsDN, groupObjectClass, memberAttribute, groups, groupSets } = ctx.config;
   const attributes = opts.members ? ['cn', memberAttribute] : ['cn'];
   const found = new Map<string, GroupEntry>();
   if (groupsDN) {
@@ -72,7 +72,7 @@ export async function readGroups(
     }
   }
   const listed = new Set(groups.map(normalizeDN));
-  const extra = [...groups, ...Object.values(bundles).flat()].filter((g) => !found.has(normalizeDN(g)));
+  const extra = [...groups, ...Object.values(groupSets).flat()].filter((g) => !found.has(normalizeDN(g)));
   const unique = [...new Map(extra.map((g) => [normalizeDN(g), g])).values()];
   const read = await Promise.all(
     unique.map(async (g) => {

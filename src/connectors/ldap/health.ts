@@ -3,9 +3,9 @@ import { isNoSuchObject, withDirectory, type LdapContext } from './client.js';
 import { readGroups } from './groups.js';
 import { normalizeDN } from './dn.js';
 
-/** Binds, reads baseDN and groupsDN, and finds every listed or bundled group. Never throws. */
+/** Binds, reads baseDN and groupsDN, and finds every listed group and every group of a set. Never throws. */
 export async function health(ctx: LdapContext): Promise<HealthResult> {
-  const { url, bindDN, baseDN, groupsDN, groups, bundles } = ctx.config;
+  const { url, bindDN, baseDN, groupsDN, groups, groupSets } = ctx.config;
   const where = `${bindDN} at ${url}`;
   try {
     return await withDirectory(ctx, async (client) => {
@@ -23,7 +23,7 @@ export async function health(ctx: LdapContext): Promise<HealthResult> {
       }
       const found = await readGroups(client, ctx, { members: false });
       const have = new Set(found.map((g) => normalizeDN(g.dn)));
-      const missing = [...new Set([...groups, ...Object.values(bundles).flat()])].filter(
+      const missing = [...new Set([...groups, ...Object.values(groupSets).flat()])].filter(
         (g) => !have.has(normalizeDN(g)),
       );
       if (missing.length > 0)

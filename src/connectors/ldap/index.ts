@@ -25,7 +25,7 @@ import { accessKeyOf } from './names.js';
 
 export { ldapConfigSchema, ldapConfigFields, ldapSecretsSchema, validateLdapSettings } from './config.js';
 export { escapeDNValue, normalizeDN, parseDN, rdn } from './dn.js';
-export { bundleResourceId, groupResourceId } from './names.js';
+export { groupSetResourceId, groupResourceId } from './names.js';
 
 export class LdapConnector implements Connector {
   readonly type = 'ldap';

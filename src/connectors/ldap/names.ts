@@ -1,6 +1,6 @@
 /**
  * Resource ids, handles and access keys of the LDAP connector. A resource is one group
- * (`group:<dn>`) or a bundle of groups from the config (`bundle:<name>`); its one permission is
+ * (`group:<dn>`) or a set of groups from the config (`set:<name>`, config groupSets); its one permission is
  * `member`. A grant's handle names the member value and the groups it holds, so a revoke does what
  * the grant did even after the config changed (and is still checked against what Latch manages).
  */
@@ -10,14 +10,14 @@ import { normalizeDN } from './dn.js';
 export const PERMISSION = 'member';
 
 export const groupResourceId = (dn: string): string => `group:${dn}`;
-export const bundleResourceId = (name: string): string => `bundle:${name}`;
+export const groupSetResourceId = (name: string): string => `set:${name}`;
 
-export type LdapTarget = { kind: 'group'; dn: string } | { kind: 'bundle'; name: string };
+export type LdapTarget = { kind: 'group'; dn: string } | { kind: 'set'; name: string };
 
 export function parseResourceId(id: string): LdapTarget {
   if (id.startsWith('group:') && id.length > 6) return { kind: 'group', dn: id.slice(6) };
-  if (id.startsWith('bundle:') && id.length > 7) return { kind: 'bundle', name: id.slice(7) };
-  throw new Error(`not an LDAP resource id: ${JSON.stringify(id)} (expected group:<dn> or bundle:<name>)`);
+  if (id.startsWith('set:') && id.length > 4) return { kind: 'set', name: id.slice(4) };
+  throw new Error(`not an LDAP resource id: ${JSON.stringify(id)} (expected group:<dn> or set:<name>)`);
 }
 
 export type MemberValueKind = 'dn' | 'uid';
@@ -66,7 +66,7 @@ export function membershipOf(handle: GrantHandle): Membership | null {
 }
 
 /**
- * The key listAccess() and accessKey() agree on: the resource (a bundle by name, a group by its
+ * The key listAccess() and accessKey() agree on: the resource (a group set by name, a group by its
  * normalized DN) and the normalized member value.
  */
 export function accessKeyOf(handle: GrantHandle): string {
@@ -74,6 +74,6 @@ export function accessKeyOf(handle: GrantHandle): string {
   if (!m) return '';
   const target = parseResourceId(m.resourceId);
   const groups = m.groups.map(normalizeDN).sort();
-  const resource = target.kind === 'bundle' ? ['bundle', target.name] : ['group', ...groups];
+  const resource = target.kind === 'set' ? ['set', target.name] : ['group', ...groups];
   return JSON.stringify([...resource, m.memberValue, memberKey(m.memberValue, m.member)]);
 }

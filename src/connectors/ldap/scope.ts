@@ -1,5 +1,5 @@
 /**
- * What Latch may touch: groups under groupsDN, listed in groups or in a bundle; and members other
+ * What Latch may touch: groups under groupsDN, listed in groups or in a group set; and members other
  * than its own account, the group itself and ignoreMembers. A handle is data from the store, so
  * every revoke is checked against this, not only every grant.
  */
@@ -7,7 +7,7 @@ import type { LdapConfig } from './config.js';
 import { isAtOrUnder, isDN, normalizeDN } from './dn.js';
 import { memberKey, parseResourceId, PERMISSION, type LdapTarget, type MemberValueKind } from './names.js';
 
-/** A resource or group outside what the integration manages (or a bundle no longer configured). */
+/** A resource or group outside what the integration manages (or a group set no longer configured). */
 export class OutOfScopeError extends Error {
   override name = 'OutOfScopeError';
 }
@@ -24,15 +24,15 @@ export function isManagedGroup(config: LdapConfig, dn: string): boolean {
   if (config.groupsDN && isAtOrUnder(dn, config.groupsDN) && normalizeDN(dn) !== normalizeDN(config.groupsDN))
     return true;
   const key = normalizeDN(dn);
-  return [...config.groups, ...Object.values(config.bundles).flat()].some((g) => normalizeDN(g) === key);
+  return [...config.groups, ...Object.values(config.groupSets).flat()].some((g) => normalizeDN(g) === key);
 }
 
 /** The groups a resource stands for, refusing any Latch does not manage. */
 export function groupsOfTarget(config: LdapConfig, target: LdapTarget): string[] {
-  if (target.kind === 'bundle') {
-    const groups = Object.hasOwn(config.bundles, target.name) ? config.bundles[target.name] : undefined;
+  if (target.kind === 'set') {
+    const groups = Object.hasOwn(config.groupSets, target.name) ? config.groupSets[target.name] : undefined;
     if (!groups)
-      throw new OutOfScopeError(`no LDAP bundle named ${JSON.stringify(target.name)} (config bundles)`);
+      throw new OutOfScopeError(`no LDAP group set named ${JSON.stringify(target.name)} (config groupSets)`);
     return groups;
   }
   assertManaged(config, [target.dn]);
@@ -53,7 +53,7 @@ export function assertManaged(config: LdapConfig, groups: string[]): void {
   for (const g of groups)
     if (!isManagedGroup(config, g))
       throw new OutOfScopeError(
-        `refusing to change ${JSON.stringify(g)}: not a group this integration manages (groupsDN, groups, bundles)`,
+        `refusing to change ${JSON.stringify(g)}: not a group this integration manages (groupsDN, groups, groupSets)`,
       );
 }
 

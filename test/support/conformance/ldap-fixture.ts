@@ -1,7 +1,7 @@
 /**
  * The LDAP connector under the conformance suite: its own subtree (ou=lc<hex>) of the test slapd,
  * groups alpha, beta and gamma (groupOfNames, holding Latch's account as the placeholder member a
- * groupOfNames needs), and the bundle `ops` = alpha + beta as the target, so a grant can fail
+ * groupOfNames needs), and the group set `ops` = alpha + beta as the target, so a grant can fail
  * between its two modifies. The oracle is the directory's root account, asking slapd itself
  * (compare) whether a person's DN is a member.
  */
@@ -97,11 +97,11 @@ export async function createLdapFixture(): Promise<ConformanceFixture> {
       bindDN: dir.bindDN,
       baseDN: people,
       groupsDN,
-      bundles: { ops: [alpha, beta] },
+      groupSets: { ops: [alpha, beta] },
     },
     secrets: { bindPassword: dir.bindPassword },
   };
-  const resource = { id: 'bundle:ops', name: 'ops', kind: 'bundle' };
+  const resource = { id: 'set:ops', name: 'ops', kind: 'group-set' };
   let n = 0;
 
   /** A person whose cn and uid carry `name` (escaped into the DN) and whose mail carries its ASCII. */
@@ -119,7 +119,7 @@ export async function createLdapFixture(): Promise<ConformanceFixture> {
     return { dn, email };
   }
 
-  const bundleHolds = async (email: string) => {
+  const setHolds = async (email: string) => {
     const dn = await root.dnOfEmail(people, email);
     if (!dn) return false;
     return (await root.isMember(alpha, dn)) && (await root.isMember(beta, dn));
@@ -142,7 +142,7 @@ export async function createLdapFixture(): Promise<ConformanceFixture> {
         expiresAt: new Date(Date.now() + 3_600_000),
       };
     },
-    present: (spec: GrantSpec) => bundleHolds(spec.requesterEmail),
+    present: (spec: GrantSpec) => setHolds(spec.requesterEmail),
     async snapshot() {
       const { searchEntries } = await root.client.search(top, {
         scope: 'sub',

@@ -220,6 +220,16 @@ describe('LDAP connector: discovery and health', () => {
     const noBase = await connector({ groupsDN: `ou=nowhere,${top}` }).health();
     expect(noBase).toMatchObject({ ok: false, message: expect.stringMatching(/groupsDN .* does not exist/) });
   });
+  it('speaks TLS: StartTLS and ldaps:// trusting the configured CA, and refuses an unknown certificate', async () => {
+    const flatCA = dir.ca.replace(/\n/g, ' '); // as pasted into a one-line form field
+    expect(await connector({ startTLS: true, tlsCA: flatCA }).health()).toMatchObject({ ok: true });
+    expect(await connector({ url: dir.ldapsUrl, tlsCA: dir.ca }).health()).toMatchObject({ ok: true });
+    const untrusted = await connector({ url: dir.ldapsUrl }).health();
+    expect(untrusted).toMatchObject({ ok: false, message: expect.stringMatching(/certificate/i) });
+    expect(await connector({ url: dir.ldapsUrl, tlsRejectUnauthorized: false }).health()).toMatchObject({
+      ok: true,
+    });
+  });
 });
 
 describe('LDAP connector: grants', () => {

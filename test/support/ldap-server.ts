@@ -1,7 +1,8 @@
 /**
  * A throwaway OpenLDAP directory for tests: LDAP_URL + LDAP_TEST (JSON) win when set, otherwise
  * Debian's slapd on a free loopback port with a generated slapd.conf in a temp dir (back_mdb, the
- * core/cosine/inetorgperson/nis schemas, no fsync). It is seeded with the suffix, ou=people,
+ * core/cosine/inetorgperson/nis schemas, no fsync), also on ldaps:// and with StartTLS, with a
+ * certificate from a throwaway CA. It is seeded with the suffix, ou=people,
  * ou=groups, and a service account for Latch whose rights are only what the README asks an admin to
  * give: read the directory, write the member attributes.
  */
@@ -16,6 +17,10 @@ import { freePort } from '../../src/store/embedded-mongo.js';
 /** What a test needs to reach the directory: its root account (the oracle) and Latch's service account. */
 export interface LdapTestDirectory {
   url: string;
+  /** ldaps:// on another port; both it and StartTLS on `url` present a certificate signed by `ca`. */
+  ldapsUrl: string;
+  /** PEM of the CA that signed the server's certificate (for 127.0.0.1). */
+  ca: string;
   suffix: string;
   rootDN: string;
   rootPassword: string;
@@ -38,11 +43,65 @@ function findSlapd(): string {
   throw new Error("slapd not found: install Debian's slapd package (apt-get install -y slapd ldap-utils)");
 }
 
+/** A throwaway CA and a certificate for 127.0.0.1 signed by it, made with openssl. */
+function makeCertificates(dir: string): void {
+  const run = (args: string[]) =>
+    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Latch test CA',
+  ]);
+  run([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=127.0.0.1',
+  ]);
+  writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+  ]);
+}
+
 function slapdConf(dir: string, rootPassword: string): string {
   const schema = (name: string) => `include /etc/ldap/schema/${name}.schema`;
   return [
     ...['core', 'cosine', 'inetorgperson', 'nis'].map(schema),
     `pidfile ${dir}/slapd.pid`,
+    `TLSCACertificateFile ${dir}/ca.pem`,
+    `TLSCertificateFile ${dir}/server.pem`,
+    `TLSCertificateKeyFile ${dir}/server.key`,
     `argsfile ${dir}/slapd.args`,
     'modulepath /usr/lib/ldap',
     'moduleload back_mdb',
@@ -120,12 +179,18 @@ export async function startLdap(): Promise<LdapServer> {
   execFileSync('/usr/sbin/slapadd', ['-f', conf, '-l', path.join(dir, 'seed.ldif'), '-q'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  makeCertificates(dir);
   const port = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
+  const ldapsUrl = `ldaps://127.0.0.1:${await freePort()}`;
   // slapd forks into the background once it listens; its pid is in the pidfile.
-  execFileSync(slapd, ['-f', conf, '-h', `${url}/`, '-s', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync(slapd, ['-f', conf, '-h', `${url}/ ${ldapsUrl}/`, '-s', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const directory: LdapTestDirectory = {
     url,
+    ldapsUrl,
+    ca: readFileSync(path.join(dir, 'ca.pem'), 'utf8'),
     suffix: SUFFIX,
     rootDN: ROOT_DN,
     rootPassword,

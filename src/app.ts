@@ -15,9 +15,12 @@ import { createPostgresConnector, validatePostgresSettings } from './connectors/
 import { postgresForm } from './connectors/postgres/form.js';
 import { createLdapConnector, validateLdapSettings } from './connectors/ldap/index.js';
 import { ldapForm } from './connectors/ldap/form.js';
+import { createRedisConnector, validateRedisSettings } from './connectors/redis/index.js';
+import { redisForm } from './connectors/redis/form.js';
 import { CONTEXT_TYPES, ContextDirectory, ContextSync } from './context/index.js';
 import { AdminNotices } from './lifecycle/admin-notices.js';
 import { AutomaticGrants } from './lifecycle/automatic.js';
+import { Reconciliation } from './lifecycle/reconcile.js';
 import type { ContextSourceType } from './context/types.js';
 import { AdminUseCases } from './lifecycle/admin.js';
 import { ContextSourceAdmin } from './lifecycle/context-sources.js';
@@ -38,6 +41,7 @@ import { SecretBox } from './store/secrets.js';
 export const CONNECTOR_TYPES: Record<string, ConnectorType> = {
   postgresql: { create: createPostgresConnector, validate: validatePostgresSettings, form: postgresForm },
   ldap: { create: createLdapConnector, validate: validateLdapSettings, form: ldapForm },
+  redis: { create: createRedisConnector, validate: validateRedisSettings, form: redisForm },
 };
 
 /** The forms of the types that have one (the Teams tab's integration editor). */
@@ -110,6 +114,8 @@ export interface Latch {
   contextSync: ContextSync;
   /** Grants that follow on-call rotas; the worker's Agenda jobs check them. */
   automatic: AutomaticGrants;
+  /** Compares each integration's real access with Latch's; the worker's Agenda job runs it. */
+  reconciliation: Reconciliation;
   close(): Promise<void>;
 }
 
@@ -183,6 +189,7 @@ export function createLatch(opts: LatchOptions): Latch {
     metrics,
     contextSync,
     automatic: new AutomaticGrants(ctx),
+    reconciliation: new Reconciliation(ctx),
     close: async () => {
       // The last audit checkpoint goes out before the connections do.
       await audit.close();

@@ -35,6 +35,8 @@ export interface Config {
   /** Slack slash commands are acknowledged by a thread of their own (src/web/front/). */
   ackFront: boolean;
   expiryWarningMinutes: number;
+  /** How often every integration is reconciled (0: never). */
+  reconcileMinutes: number;
   /** Without a trailing slash. */
   publicUrl?: string;
   /** Absent when no Slack variable is set: Latch runs without Slack. */
@@ -144,6 +146,7 @@ const envSchema = z.object({
   LATCH_SWEEP_INTERVAL_MS: intVar(250, 20),
   LATCH_ACK_FRONT: enumVar(['on', 'off'] as const, 'on'),
   LATCH_EXPIRY_WARNING_MINUTES: intVar(15, 0),
+  LATCH_RECONCILE_MINUTES: intVar(15, 0),
   LATCH_PUBLIC_URL: raw.transform((v, ctx) => {
     if (v === undefined) return undefined;
     let url: URL;
@@ -285,6 +288,11 @@ const DOCS: Record<VariableName, Omit<ConfigVariableDoc, 'name'>> = {
     default: '15',
     description: 'How many minutes before expiry requesters are warned (0 = no warning).',
   },
+  LATCH_RECONCILE_MINUTES: {
+    default: '15',
+    description:
+      'How often every integration is reconciled: what really exists is read and compared with what Latch granted (0 = never).',
+  },
   LATCH_PUBLIC_URL: {
     default: null,
     description: 'Public base URL of the web process, used in links sent to chat.',
@@ -410,6 +418,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     sweepIntervalMs: e.LATCH_SWEEP_INTERVAL_MS,
     ackFront: e.LATCH_ACK_FRONT === 'on',
     expiryWarningMinutes: e.LATCH_EXPIRY_WARNING_MINUTES,
+    reconcileMinutes: e.LATCH_RECONCILE_MINUTES,
     publicUrl: e.LATCH_PUBLIC_URL,
     slack: slackConfig(e),
     teams: teamsConfig(e),

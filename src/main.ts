@@ -152,7 +152,10 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
     log.info({ port: config.port }, `web listening on :${config.port}`);
   }
   if (role === 'all' || role === 'worker') {
-    jobs = await startJobs(db, latch.loop, log, WORKER_JOBS, latch.contextSync, latch.automatic);
+    jobs = await startJobs(db, latch.loop, log, WORKER_JOBS, latch.contextSync, latch.automatic, {
+      reconciliation: latch.reconciliation,
+      everyMinutes: config.reconcileMinutes,
+    });
     log.info('worker started');
   }
 

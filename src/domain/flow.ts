@@ -213,6 +213,11 @@ export const flowSchema = z
      * themselves, any other grantee of the flow, or their direct reports (from a context source).
      */
     requestFor: z.enum(REQUEST_FOR).default('self'),
+    /**
+     * When reconciliation finds a grant of this flow missing on its system: grant it again (true),
+     * or only report it (docs/ARCHITECTURE.md, "Reconciliation").
+     */
+    reapplyOnDrift: z.boolean().default(false),
   })
   .refine((f) => f.targets.length > 0 || f.bundles.length > 0, {
     message: 'a flow needs at least one target or bundle',

@@ -24,6 +24,7 @@ export const EVENT_TYPES = [
   'approvals.digest',
   'request.for_you',
   'request.declined',
+  'access.drift',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -61,4 +62,18 @@ export interface OutboxEntry {
    * approvers.unreached: who no channel reached.
    */
   unreached?: Array<{ person: string; why: string; channel?: string }>;
+  /** access.drift: what reconciliation found on the system and what it did. */
+  drift?: DriftFinding;
+}
+
+/**
+ * What reconciliation found (docs/ARCHITECTURE.md, "Reconciliation"): access Latch holds that is
+ * missing on the system (reported, or re-applied when the flow says so), or access Latch ended that
+ * is still there (revoked).
+ */
+export interface DriftFinding {
+  kind: 'missing' | 'lingering';
+  action: 'reported' | 'reapplied' | 'revoked';
+  /** `integration:resource:permission`. */
+  target: string;
 }

@@ -218,6 +218,7 @@ export function fallbackFlow(settings: Settings): Flow {
     extension: { mode: 'none', maxCount: 0 },
     breakGlass: false,
     requestFor: 'self',
+    reapplyOnDrift: false,
   };
 }
 

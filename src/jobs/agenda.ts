@@ -9,12 +9,15 @@ import type { Logger } from '../logger.js';
 import type { SweepLoop } from './sweep-loop.js';
 import type { ContextSync } from '../context/sync.js';
 import type { AutomaticGrants } from '../lifecycle/automatic.js';
+import type { Reconciliation } from '../lifecycle/reconcile.js';
 
 export const SWEEP_JOB = 'latch:sweep';
 /** One recurring job per context source (`data.source`), every `syncEveryMinutes`. */
 export const CONTEXT_SYNC_JOB = 'latch:context-sync';
 /** Keeps the per-source jobs in step with the sources, and reports sources that turned stale. */
 export const CONTEXT_SCHEDULE_JOB = 'latch:context-schedule';
+/** Reads every integration's real access and compares it with Latch's (docs/ARCHITECTURE.md, "Reconciliation"). */
+export const RECONCILE_JOB = 'latch:reconcile';
 
 export interface JobsOptions {
   /** Agenda's polling interval: how soon a standby worker notices the sweep job is free. */
@@ -43,6 +46,7 @@ export async function startJobs(
   context?: ContextSync,
   /** Automatic grants follow the rotas: checked every minute and after each sync. */
   automatic?: AutomaticGrants,
+  reconcile?: { reconciliation: Reconciliation; everyMinutes: number },
 ): Promise<RunningJobs> {
   const mongo = db.conn.db;
   if (!mongo) throw new Error('database connection is not open');
@@ -62,10 +66,25 @@ export async function startJobs(
     { concurrency: 1, lockLifetime: opts.lockLifetimeMs },
   );
   if (context) defineContextJobs(agenda, db, context, log, stopping.signal, opts.lockLifetimeMs, automatic);
+  if (reconcile)
+    agenda.define(
+      RECONCILE_JOB,
+      async () => {
+        for (const report of await reconcile.reconciliation.runAll())
+          if (!report.ok) log.warn(report, 'reconciliation of an integration failed');
+          else if (report.missing || report.revoked || report.revokeFailed)
+            log.warn(report, 'reconciliation found drift');
+          else log.info(report, 'integration reconciled');
+      },
+      // One listing of every system can take a while; a long lock keeps a second worker out.
+      { concurrency: 1, lockLifetime: 10 * 60_000 },
+    );
   agenda.on('error', (err: unknown) => log.error({ err }, 'agenda error'));
   await agenda.start();
   await agenda.every('5 seconds', SWEEP_JOB);
   if (context) await agenda.every('1 minute', CONTEXT_SCHEDULE_JOB);
+  if (reconcile && reconcile.everyMinutes > 0)
+    await agenda.every(`${reconcile.everyMinutes} minutes`, RECONCILE_JOB);
   return {
     agenda,
     stop: async () => {

@@ -27,6 +27,8 @@ import type { LifecycleContext } from './context.js';
 import type { ContextSourceAdmin, ContextSourceForEdit, ContextSourceStatus } from './context-sources.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 import { Reviews, type ReviewView } from './reviews.js';
+import { Reconciliation, type ReconcileReport } from './reconcile.js';
+import { convertStanding, type StandingView } from './standing.js';
 
 export type Actor = Identity | 'config-file';
 
@@ -350,6 +352,25 @@ export class AdminUseCases {
   }
 
   /** Asks the connector for its resources and stores them; tags and owners set by admins are kept. */
+  /**
+   * Turns standing access into requestable access (docs/ARCHITECTURE.md, "Reconciliation"): a flow
+   * covering it is created or extended, then the access is removed on the system.
+   */
+  async convertStanding(actor: Identity, input: unknown): Promise<{ flow: Flow; removed: StandingView }> {
+    await this.requireAdmin(actor, 'standing.convert');
+    return convertStanding(this.ctx, this, actor, input);
+  }
+
+  /** Reconciles one integration (or all) now, as the scheduled job does. */
+  async reconcileNow(actor: Actor, integration?: string): Promise<ReconcileReport[]> {
+    await this.requireAdmin(actor, 'integration.reconcile');
+    const reconciliation = new Reconciliation(this.ctx);
+    if (!integration) return reconciliation.runAll();
+    if (!(await this.ctx.db.models.Integration.exists({ name: integration })))
+      throw notFound(`No integration called ${integration}.`);
+    return [await reconciliation.run(integration)];
+  }
+
   async discover(actor: Actor, integration: string): Promise<number> {
     await this.requireAdmin(actor, 'integration.discover');
     const doc = await this.ctx.db.models.Integration.findOne({ name: integration }).lean();

@@ -33,6 +33,9 @@ export class LoggingNotifier implements Notifier {
       case 'break_glass.used':
         this.log.warn({ ...base, reason: event.reason, admins: event.admins }, 'break-glass used');
         break;
+      case 'access.drift':
+        this.log.warn({ ...base, drift: event.drift }, 'access drift');
+        break;
       case 'request.failed':
         this.log.error({ ...base, error: event.error }, 'request failed');
         break;

@@ -6,6 +6,7 @@
  */
 import type { ExtensionOffer } from '../domain/duration.js';
 import type { RequestView } from './request-view.js';
+import type { DriftFinding } from '../domain/outbox-entry.js';
 
 export type { ExtensionOffer };
 
@@ -56,7 +57,9 @@ type EventBody =
    */
   | { type: 'request.for_you'; request: RequestView }
   /** The requester declined a request someone asked for them: the asker is told, the cards close. */
-  | { type: 'request.declined'; request: RequestView; by: string };
+  | { type: 'request.declined'; request: RequestView; by: string }
+  /** Reconciliation found the system out of step with the request (docs/ARCHITECTURE.md, "Reconciliation"). */
+  | { type: 'access.drift'; request: RequestView; drift: DriftFinding; admins: string[] };
 
 /** Someone a channel could not reach, and why (never installed the app, blocked it, unknown). */
 export interface Unreached {

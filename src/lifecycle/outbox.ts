@@ -457,6 +457,13 @@ export class Outbox {
           reason: entry.reason ?? doc.decisionReason ?? '',
           admins: entry.approvers?.users ?? (await this.ctx.admins()),
         };
+      case 'access.drift':
+        return {
+          ...base,
+          type: entry.type,
+          drift: entry.drift ?? { kind: 'missing', action: 'reported', target: '' },
+          admins: await this.ctx.admins(),
+        };
     }
   }
 

@@ -35,6 +35,10 @@ const targetSchema = new Schema(
     /** `partial`: a failed grant left something behind (see PartialGrantError) for revoke to remove. */
     grantState: { type: String, enum: ['none', 'active', 'partial', 'revoked', 'failed'], default: 'none' },
     handle: { type: Schema.Types.Mixed, default: null },
+    /** connector.accessKey(handle): what reconciliation matches the system's listing by. */
+    accessKey: String,
+    /** When reconciliation last reported this target missing on the system (cleared when it is back). */
+    driftAt: Date,
     grantedAt: Date,
     revokedAt: Date,
     error: String,
@@ -107,6 +111,8 @@ const requestSchema = new Schema(
     endReasonText: String,
     endedAt: Date,
     revokeRequested: { type: Boolean, default: false },
+    /** Granted again after reconciliation found it missing: the grant keeps the expiry it had. */
+    regrant: Boolean,
     /** Set while the request is open, so one person cannot have two open requests for the same targets. */
     openKey: String,
     lease: {
@@ -134,6 +140,8 @@ requestSchema.index(
   { unique: true, partialFilterExpression: { openKey: { $exists: true } } },
 );
 requestSchema.index({ state: 1, expiresAt: 1 });
+// Reconciliation looks up who held a key it found on a system (docs/ARCHITECTURE.md, "Reconciliation").
+requestSchema.index({ 'targets.integration': 1, 'targets.accessKey': 1 });
 requestSchema.index({ state: 1, warnAt: 1 });
 requestSchema.index({ state: 1, decideBy: 1 });
 requestSchema.index({ state: 1, remindAt: 1 });
@@ -160,6 +168,8 @@ export interface TargetDoc {
   handle: Record<string, string | number | boolean | null> | null;
   grantedAt?: Date;
   revokedAt?: Date;
+  accessKey?: string;
+  driftAt?: Date;
   error?: string;
 }
 
@@ -219,6 +229,7 @@ export interface RequestDoc {
   endReasonText?: string;
   endedAt?: Date;
   revokeRequested: boolean;
+  regrant?: boolean;
   openKey?: string;
   lease?: { owner?: string; until?: Date };
   attempts: number;
@@ -422,6 +433,41 @@ adminNoticeSchema.index(
   { partialFilterExpression: { 'pending.0': { $exists: true } } },
 );
 
+/**
+ * Access found on a system that no Latch grant holds (docs/ARCHITECTURE.md, "Reconciliation"),
+ * as the last reconciliation of its integration listed it; an admin may convert it to a flow.
+ */
+const standingAccessSchema = new Schema(
+  {
+    integration: { type: String, required: true },
+    key: { type: String, required: true },
+    account: { type: String, required: true },
+    email: String,
+    resourceId: { type: String, default: '' },
+    resourceName: String,
+    permission: { type: String, default: '' },
+    madeByLatch: { type: Boolean, default: false },
+    handle: { type: Schema.Types.Mixed, default: {} },
+    firstSeenAt: { type: Date, required: true },
+    lastSeenAt: { type: Date, required: true },
+  },
+  { minimize: false },
+);
+standingAccessSchema.index({ integration: 1, key: 1 }, { unique: true });
+
+/** How each integration's last reconciliation went (docs/ARCHITECTURE.md, "Reconciliation"). */
+const reconcileStatusSchema = new Schema(
+  {
+    _id: { type: String },
+    at: { type: Date, required: true },
+    ok: { type: Boolean, required: true },
+    error: String,
+    ms: Number,
+    counts: { type: Schema.Types.Mixed, default: {} },
+  },
+  { minimize: false },
+);
+
 const counterSchema = new Schema({ _id: { type: String }, seq: { type: Number, required: true } });
 
 export function models(conn: Connection) {
@@ -438,6 +484,8 @@ export function models(conn: Connection) {
     ContextManager: model(conn, 'ContextManager', contextManagerSchema, 'context_managers'),
     AdminNotice: model(conn, 'AdminNotice', adminNoticeSchema, 'admin_notices'),
     Review: model(conn, 'Review', reviewSchema, 'reviews'),
+    StandingAccess: model(conn, 'StandingAccess', standingAccessSchema, 'standing_access'),
+    ReconcileStatus: model(conn, 'ReconcileStatus', reconcileStatusSchema, 'reconcile_status'),
   };
 }
 export type Models = ReturnType<typeof models>;

@@ -7,6 +7,7 @@
  * nothing; secrets never come back.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CONNECTOR_FACTORIES } from '../../src/app.js';
 import { SecretBox } from '../../src/store/secrets.js';
 import type { WebServer } from '../../src/web/server.js';
 import { BotFrameworkStandIn } from '../support/bot-framework-stand-in.js';
@@ -651,7 +652,7 @@ describe('integrations', () => {
 
   it("offers each type's form", async () => {
     const blank = await call('admin', 'GET', '/admin/integrations/new');
-    expect(blank.body.types).toEqual(['postgresql']);
+    expect(blank.body.types).toEqual(Object.keys(CONNECTOR_FACTORIES));
     expect(blank.body.forms.postgresql.fields.map((f: Json) => f.key)).toEqual(
       expect.arrayContaining(['host', 'port', 'user', 'database', 'mode', 'databases']),
     );

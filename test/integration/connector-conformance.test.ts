@@ -1,8 +1,13 @@
 /**
- * The conformance suite (test/support/connector-conformance.ts) against every connector whose
- * fixture lives in test/support/conformance/. A connector with its own server adds its fixture here.
+ * The conformance suites (test/support/connector-conformance.ts: the connector alone;
+ * lifecycle-conformance.ts: overlap, drift and standing access through Latch) against every
+ * connector listed in test/support/conformance/index.ts.
  */
 import { describeConformance } from '../support/connector-conformance.js';
-import { createPostgresFixture } from '../support/conformance/postgres-fixture.js';
+import { CONFORMANCE_FIXTURES } from '../support/conformance/index.js';
+import { describeLifecycleConformance } from '../support/lifecycle-conformance.js';
 
-describeConformance('PostgreSQL', createPostgresFixture);
+for (const [type, make] of CONFORMANCE_FIXTURES) {
+  describeConformance(type, make);
+  describeLifecycleConformance(type, make);
+}

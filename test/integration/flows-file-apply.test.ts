@@ -176,7 +176,7 @@ flows:
 function expectedProblems(text: string, source: string): string[] {
   const line = (needle: string) => text.split('\n').findIndex((l) => l.trimEnd().endsWith(needle)) + 1;
   return [
-    `${source}:${line('type: foo')}: integrations[1].type: unknown integration type "foo"; known: postgresql`,
+    `${source}:${line('type: foo')}: integrations[1].type: unknown integration type "foo"; known: ${Object.keys(CONNECTOR_VALIDATORS).join(', ')}`,
     // A missing key is reported where its mapping starts.
     `${source}:${line('    config:')}: integrations[2].config.host: required (expected string)`,
     `${source}:${line('port: "abc"')}: integrations[2].config.port: expected number, received string`,

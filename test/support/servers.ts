@@ -1,22 +1,26 @@
 /**
  * Starts the servers every test file shares and hands their addresses to the test workers through
  * the environment: MongoDB as docs/ARCHITECTURE.md ("Storage") says (MONGODB_URI, else mongodb-memory-server, else
- * SecantusDB) and PostgreSQL (PG_URL, else a throwaway cluster).
+ * SecantusDB), PostgreSQL (PG_URL, else a throwaway cluster)
+ * Redis (REDIS_URL, else a throwaway redis-server) and OpenLDAP (LDAP_URL + LDAP_TEST, else a
+ * throwaway slapd).
  */
 import path from 'node:path';
 import { startEmbeddedMongo, type EmbeddedMongo } from '../../src/store/embedded-mongo.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
+import { startRedis, type RedisServer } from './redis-server.js';
 import { startLdap, type LdapServer } from './ldap-server.js';
 
 declare global {
-  var __latchServers: { mongo?: EmbeddedMongo; pg?: PostgresServer; ldap?: LdapServer } | undefined;
+  var __latchServers:
+    { mongo?: EmbeddedMongo; pg?: PostgresServer; redis?: RedisServer; ldap?: LdapServer } | undefined;
 }
 
 export async function startServers(): Promise<void> {
   const servers: NonNullable<typeof globalThis.__latchServers> = {};
   globalThis.__latchServers = servers;
   const log = (m: string) => process.stderr.write(`[test setup] ${m}\n`);
-  const [mongo, pg, ldap] = await Promise.all([
+  const [mongo, pg, redis, ldap] = await Promise.all([
     process.env.MONGODB_URI
       ? Promise.resolve(undefined)
       : startEmbeddedMongo({
@@ -26,6 +30,7 @@ export async function startServers(): Promise<void> {
           log,
         }),
     startPostgres(),
+    startRedis(),
     startLdap(),
   ]);
   if (mongo) {
@@ -39,8 +44,17 @@ export async function startServers(): Promise<void> {
   process.env.PG_URL = pg.url;
   process.env.LATCH_TEST_PG_DATA = pg.dataDir ?? '';
   log(`PostgreSQL: ${pg.url}`);
+  servers.redis = redis;
+  process.env.REDIS_URL = redis.url;
+  log(`Redis: ${redis.url.replace(/:[^:@/]*@/, ':***@')}`);
   servers.ldap = ldap;
   process.env.LDAP_URL = ldap.url;
   process.env.LDAP_TEST = JSON.stringify({ ...ldap, stop: undefined });
   log(`OpenLDAP: ${ldap.url}`);
+}
+
+/** Stops what startServers started (benchmarks; the tests' global teardown does the same). */
+export async function stopServers(): Promise<void> {
+  const servers = globalThis.__latchServers ?? {};
+  await Promise.all(Object.values(servers).map((s) => s?.stop()));
 }

@@ -326,6 +326,7 @@ describe('describeConfig', () => {
       'LATCH_SWEEP_INTERVAL_MS',
       'LATCH_ACK_FRONT',
       'LATCH_EXPIRY_WARNING_MINUTES',
+      'LATCH_RECONCILE_MINUTES',
       'LATCH_PUBLIC_URL',
       'SLACK_SIGNING_SECRET',
       'SLACK_BOT_TOKEN',

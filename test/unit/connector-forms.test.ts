@@ -7,6 +7,7 @@ import { describe, expect, it } from '@jest/globals';
 import { CONNECTOR_FORMS, CONNECTOR_TYPES } from '../../src/app.js';
 import { postgresConfigSchema, postgresSecretsSchema } from '../../src/connectors/postgres/config.js';
 import { ldapConfigFields, ldapSecretsSchema } from '../../src/connectors/ldap/config.js';
+import { redisConfigShape, redisSecretsSchema } from '../../src/connectors/redis/config.js';
 
 describe('connector forms', () => {
   it('has a form for every type', () => {
@@ -44,6 +45,20 @@ describe('connector forms', () => {
         f.key,
         [],
       ]);
+    }
+  });
+
+  it("covers Redis's settings, field for field, with defaults the validator accepts", () => {
+    const form = CONNECTOR_FORMS.redis!;
+    expect(form.fields.map((f) => f.key).sort()).toEqual(Object.keys(redisConfigShape).sort());
+    expect(form.secrets.map((s) => s.key)).toEqual(Object.keys(redisSecretsSchema.shape));
+    expect(form.fields.filter((f) => f.required).map((f) => f.key)).toEqual(['host', 'resources']);
+    const validate = CONNECTOR_TYPES.redis!.validate;
+    const required = { host: 'cache', resources: [{ name: 'app', keys: ['app:*'] }] };
+    expect(validate(required, {})).toEqual([]);
+    for (const f of form.fields) {
+      if (f.default === undefined || f.kind === 'yaml') continue;
+      expect([f.key, validate({ ...required, [f.key]: f.default }, {})]).toEqual([f.key, []]);
     }
   });
 });

@@ -22,6 +22,7 @@ import {
 import { esc, mention, when } from '../../../blocks/slack/text.js';
 import { normalizeEmail } from '../../domain/identity.js';
 import { DIGEST_MAX_LISTED } from '../../domain/reminders.js';
+import { driftText } from '../../domain/drift.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { ChannelCore } from '../../app.js';
 import type {
@@ -303,6 +304,13 @@ export class SlackNotifier implements Notifier {
               ),
               key('revoke-failing'),
             );
+        }
+        break;
+      case 'access.drift':
+        for (const admin of event.admins) {
+          const ref = await this.find(admin);
+          if (ref)
+            await this.send.dm(ref, simpleMessage(esc(driftText(r.id, event.drift)), ':mag:'), key('drift'));
         }
         break;
       case 'break_glass.used': {

@@ -9,6 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { formatDuration } from '../../domain/duration.js';
 import { DIGEST_MAX_LISTED } from '../../domain/reminders.js';
+import { driftText } from '../../domain/drift.js';
 import type { SecretBox } from '../../store/secrets.js';
 import type { ChannelCore } from '../../app.js';
 import type { AdminNoticeView, LatchEvent, Notifier } from '../../lifecycle/notifier.js';
@@ -258,6 +259,14 @@ export class TeamsNotifier implements Notifier {
               text: `Revoking ${r.id} (${targetsText(r)}) has failed ${event.attempts} times: ${event.error}. Latch keeps retrying.`,
             },
             key('revoke-failing') && `${key('revoke-failing')}:${admin}`,
+          );
+        break;
+      case 'access.drift':
+        for (const admin of emailsOf(event.admins))
+          await this.send(
+            admin,
+            { text: driftText(r.id, event.drift) },
+            key('drift') && `${key('drift')}:${admin}`,
           );
         break;
       case 'break_glass.used': {

@@ -17,6 +17,7 @@ import type { RequestDoc } from '../../store/models.js';
 import type { AdminUseCases } from '../admin.js';
 import type { LifecycleContext } from '../context.js';
 import { Reviews, type ReviewView } from '../reviews.js';
+import { standingView, type ReconcileStatusView, type StandingView } from '../standing.js';
 import { canApprove } from '../../domain/approval.js';
 import { approvalContext } from '../requests/index.js';
 import { extensionOfferFor, toView, type RequestView } from '../request-view.js';
@@ -292,6 +293,42 @@ export class LatchQueries {
     return Object.fromEntries(
       this.registry.types().flatMap((t) => (Object.hasOwn(this.forms, t) ? [[t, this.forms[t]!]] : [])),
     );
+  }
+
+  /**
+   * Access found on the systems that no Latch grant holds, as the last reconciliation of each
+   * integration listed it (docs/ARCHITECTURE.md, "Reconciliation"); `total` counts all of it.
+   */
+  async standingAccess(
+    who: Identity,
+    opts: { integration?: string; limit?: number; offset?: number } = {},
+  ): Promise<{ total: number; items: StandingView[] }> {
+    await this.admin.assertAdmin(who, 'standing.list');
+    const filter = opts.integration ? { integration: opts.integration } : {};
+    const { StandingAccess } = this.ctx.db.models;
+    const [total, docs] = await Promise.all([
+      StandingAccess.countDocuments(filter),
+      StandingAccess.find(filter)
+        .sort({ integration: 1, resourceName: 1, account: 1 })
+        .skip(opts.offset ?? 0)
+        .limit(Math.min(opts.limit ?? 50, 500))
+        .lean(),
+    ]);
+    return { total, items: docs.map((d) => standingView(d as unknown as Record<string, unknown>)) };
+  }
+
+  /** How each integration's last reconciliation went. */
+  async reconcileStatus(who: Identity): Promise<ReconcileStatusView[]> {
+    await this.admin.assertAdmin(who, 'integration.list');
+    const docs = await this.ctx.db.models.ReconcileStatus.find().sort({ _id: 1 }).lean();
+    return docs.map((d) => ({
+      integration: String(d._id),
+      at: d.at,
+      ok: d.ok,
+      ...(d.error ? { error: d.error } : {}),
+      ms: d.ms ?? undefined,
+      counts: (d.counts ?? {}) as Record<string, number>,
+    }));
   }
 
   async integrationForEdit(who: Identity, name: string): Promise<IntegrationForEdit | null> {

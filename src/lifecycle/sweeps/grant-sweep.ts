@@ -36,7 +36,13 @@ export class GrantSweep {
     const ctx = this.ctx;
     const id = formatRequestId(doc.number);
     const now = ctx.now();
-    const expiresAt = doc.durationMinutes == null ? null : addMinutes(now, doc.durationMinutes);
+    // A re-applied grant (docs/ARCHITECTURE.md, "Reconciliation") ends when it was going to.
+    const expiresAt =
+      doc.regrant && doc.expiresAt
+        ? doc.expiresAt
+        : doc.durationMinutes == null
+          ? null
+          : addMinutes(now, doc.durationMinutes);
     const withExpiry = { ...doc, expiresAt } as RequestDoc;
     const targets = doc.targets.map((t) => ({ ...t }));
     const credentials: GrantedCredentials[] = [];
@@ -50,6 +56,8 @@ export class GrantSweep {
         const result = await connector.grant(grantSpec(withExpiry, i));
         t.grantState = 'active';
         t.handle = result.handle;
+        t.accessKey = connector.accessKey(result.handle);
+        t.driftAt = undefined;
         t.grantedAt = now;
         t.error = undefined;
         if (result.credentials)
@@ -90,7 +98,7 @@ export class GrantSweep {
             attempts: 0,
             ...(warnAt ? { warnAt } : {}),
           },
-          $unset: { nextAttemptAt: 1 },
+          $unset: { nextAttemptAt: 1, regrant: 1 },
         },
         granted,
       );

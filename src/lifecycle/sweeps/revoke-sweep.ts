@@ -148,7 +148,7 @@ export class RevokeSweep {
       const t = doc.targets[r.target]!;
       try {
         const shareKey = t.handle!.shareKey;
-        if (typeof shareKey === 'string' && (await this.heldElsewhere(doc, t.integration, shareKey)))
+        if (typeof shareKey === 'string' && (await this.heldElsewhere(doc, t, shareKey)))
           return settle(r, null, false);
       } catch (err) {
         return settle(r, err, false);
@@ -225,13 +225,24 @@ export class RevokeSweep {
     );
   }
 
-  /** Does another live request of the same person hold the same shared grant (see GrantHandle.shareKey)? */
-  private async heldElsewhere(doc: RequestDoc, integration: string, shareKey: string): Promise<boolean> {
+  /**
+   * Does another live request hold the same shared thing (see GrantHandle.shareKey)? Matched by
+   * the thing on the system, not by requester: the same person asking from Slack and from Teams
+   * has two requester ids and one login (docs/ARCHITECTURE.md, "Connectors", overlapping grants).
+   */
+  private async heldElsewhere(
+    doc: RequestDoc,
+    target: RequestDoc['targets'][number],
+    shareKey: string,
+  ): Promise<boolean> {
+    const { integration } = target;
+    const same = target.accessKey
+      ? { $or: [{ accessKey: target.accessKey }, { 'handle.shareKey': shareKey }] }
+      : { 'handle.shareKey': shareKey };
     const other = await this.ctx.db.models.Request.exists({
       _id: { $ne: doc._id },
-      'requester.id': doc.requester.id,
       state: { $in: ['active', 'granting'] },
-      targets: { $elemMatch: { integration, 'handle.shareKey': shareKey, grantState: 'active' } },
+      targets: { $elemMatch: { integration, grantState: 'active', ...same } },
     });
     return other !== null;
   }

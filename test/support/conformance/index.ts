@@ -1,0 +1,13 @@
+/**
+ * Every connector's conformance fixture, by integration type: the conformance suites
+ * (test/integration/connector-conformance.test.ts) and `npm run bench:reconcile` run each of them.
+ * A new connector adds its line here.
+ */
+import type { ConformanceFixture } from '../connector-conformance.js';
+import { createPostgresFixture } from './postgres-fixture.js';
+import { createRedisFixture } from './redis-fixture.js';
+
+export const CONFORMANCE_FIXTURES: Array<[type: string, make: () => Promise<ConformanceFixture>]> = [
+  ['postgresql', createPostgresFixture],
+  ['redis', createRedisFixture],
+];

@@ -2,7 +2,8 @@
  * The LDAP connector against the test setup's slapd (test/support/ldap-server.ts), bound as the
  * service account the README describes (read everything, write member attributes only). Each run
  * works in its own subtree ou=lt<hex>; the root account reads and changes the directory behind
- * the connector's back (slapd's compare is the oracle).
+ * the connector's back (slapd's compare is the oracle). The conformance suites run it from
+ * test/integration/connector-conformance.test.ts (test/support/conformance/ldap-fixture.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
@@ -16,10 +17,7 @@ import {
 } from '../../src/connectors/ldap/index.js';
 import type { GrantSpec } from '../../src/connectors/types.js';
 import { freePort } from '../../src/store/embedded-mongo.js';
-import { describeConformance } from '../support/connector-conformance.js';
-import { createLdapFixture, ldapRoot, ldapTestDirectory } from '../support/conformance/ldap-fixture.js';
-
-describeConformance('LDAP', createLdapFixture);
+import { ldapRoot, ldapTestDirectory } from '../support/conformance/ldap-fixture.js';
 
 const dir = ldapTestDirectory();
 const s = randomBytes(3).toString('hex');

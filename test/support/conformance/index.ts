@@ -6,8 +6,10 @@
 import type { ConformanceFixture } from '../connector-conformance.js';
 import { createPostgresFixture } from './postgres-fixture.js';
 import { createRedisFixture } from './redis-fixture.js';
+import { createLdapFixture } from './ldap-fixture.js';
 
 export const CONFORMANCE_FIXTURES: Array<[type: string, make: () => Promise<ConformanceFixture>]> = [
   ['postgresql', createPostgresFixture],
   ['redis', createRedisFixture],
+  ['ldap', createLdapFixture],
 ];

@@ -106,7 +106,7 @@ async function run(stops: Stops): Promise<void> {
   for (const [type, make] of chosen) {
     const f: ConformanceFixture = await make();
     stops.push([`${type} fixture`, () => f.close()]);
-    const name = `bench-${type}`;
+    const name = `bench-${type.replace(/[^a-z0-9]+/g, '-').replace(/-$/, '')}`;
     await latch.admin.saveIntegration('config-file', { name, ...f.integration });
     await latch.admin.discover('config-file', name);
     await latch.admin.saveFlow(

@@ -17,6 +17,13 @@ import { createLdapConnector, validateLdapSettings } from './connectors/ldap/ind
 import { ldapForm } from './connectors/ldap/form.js';
 import { createRedisConnector, validateRedisSettings } from './connectors/redis/index.js';
 import { redisForm } from './connectors/redis/form.js';
+import { createWebhookConnector, validateWebhookSettings } from './connectors/webhook/index.js';
+import { webhookForm } from './connectors/webhook/form.js';
+import {
+  createSlackConnector,
+  slackConnectorForm,
+  validateSlackConnectorSettings,
+} from './connectors/slack/index.js';
 import { CONTEXT_TYPES, ContextDirectory, ContextSync } from './context/index.js';
 import { AdminNotices } from './lifecycle/admin-notices.js';
 import { AutomaticGrants } from './lifecycle/automatic.js';
@@ -42,6 +49,8 @@ export const CONNECTOR_TYPES: Record<string, ConnectorType> = {
   postgresql: { create: createPostgresConnector, validate: validatePostgresSettings, form: postgresForm },
   ldap: { create: createLdapConnector, validate: validateLdapSettings, form: ldapForm },
   redis: { create: createRedisConnector, validate: validateRedisSettings, form: redisForm },
+  webhook: { create: createWebhookConnector, validate: validateWebhookSettings, form: webhookForm },
+  slack: { create: createSlackConnector, validate: validateSlackConnectorSettings, form: slackConnectorForm },
 };
 
 /** The forms of the types that have one (the Teams tab's integration editor). */

@@ -6,6 +6,10 @@
  * or `{ ok: false, error }`), keeps a small model of the workspace (users, user groups, messages,
  * views, home tabs) and records every call so tests can assert on what the app sent.
  *
+ * It also models channels and their members, user group membership and paged reads (users.list,
+ * conversations.list/members) for the Slack connector (src/connectors/slack), with hooks that read
+ * and change membership directly (the tests' oracle) and faults that apply a call and then fail it.
+ *
  * Deliberately simple: one process-local server per test file, no persistence, nothing logged.
  * Requests are handled one at a time in arrival order (Node's event loop), so no locking is needed.
  */
@@ -62,6 +66,30 @@ export interface SeedUserGroup {
   name?: string;
   users: string[];
   teamId?: string;
+  /** A disabled group (usergroups.list leaves it out unless include_disabled). Default false. */
+  disabled?: boolean;
+}
+
+export interface SeedChannel {
+  id: string;
+  name: string;
+  teamId?: string;
+  /** A private channel: only its members see it. Default false. */
+  isPrivate?: boolean;
+  /** The workspace's #general: everyone is in it and nobody can be removed. Default false. */
+  isGeneral?: boolean;
+  isArchived?: boolean;
+  members?: string[];
+}
+
+interface Channel {
+  id: string;
+  name: string;
+  teamId: string;
+  isPrivate: boolean;
+  isGeneral: boolean;
+  isArchived: boolean;
+  members: Set<string>;
 }
 
 export interface TokenInfo {
@@ -116,6 +144,8 @@ export interface StandInOptions {
    * `response_metadata.messages`) and are recorded in `standIn.violations`.
    */
   validate?: (method: string, args: Args) => string[] | void;
+  /** Tokens not added with `addToken` are refused with `invalid_auth` (default: they are T0LATCH's). */
+  knownTokensOnly?: boolean;
 }
 
 export interface FailOptions {
@@ -123,6 +153,13 @@ export interface FailOptions {
   status?: number;
   /** Seconds for the `Retry-After` header of a 429. Default 1. */
   retryAfter?: number;
+  /**
+   * The call is carried out before the failure is answered: the outcome the caller cannot know,
+   * as when Slack applies a change and then answers 500 or drops the connection. Default false.
+   */
+  applied?: boolean;
+  /** Let this many calls to the method through before this failure. Default 0. */
+  after?: number;
 }
 
 const DEFAULT_TEAM = 'T0LATCH';
@@ -167,6 +204,8 @@ interface Failure {
   error: string;
   status: number;
   retryAfter: number;
+  applied: boolean;
+  after: number;
 }
 
 export class SlackStandIn {
@@ -181,6 +220,9 @@ export class SlackStandIn {
 
   private readonly users = new Map<string, Required<SeedUser>>();
   private readonly groups = new Map<string, Required<SeedUserGroup>>();
+  private readonly channels = new Map<string, Channel>();
+  /** Most items a paged read returns (Slack caps `limit` at 1000); see setPageLimit. */
+  private pageLimit = 1000;
   private readonly tokens = new Map<string, TokenInfo>();
   private readonly revoked = new Set<string>();
   private readonly messages = new Map<string, StoredMessage>();
@@ -244,7 +286,7 @@ export class SlackStandIn {
     'usergroups.list': (args, auth) => {
       const withUsers = truthy(args.include_users);
       const usergroups = [...this.groups.values()]
-        .filter((g) => g.teamId === auth.teamId)
+        .filter((g) => g.teamId === auth.teamId && (!g.disabled || truthy(args.include_disabled)))
         .map((g) => ({
           id: g.id,
           team_id: g.teamId,
@@ -252,7 +294,7 @@ export class SlackStandIn {
           handle: g.handle,
           name: g.name,
           description: '',
-          date_delete: 0,
+          date_delete: g.disabled ? 1_700_000_000 : 0,
           ...(withUsers ? { users: [...g.users] } : {}),
           user_count: g.users.length,
         }));
@@ -264,6 +306,100 @@ export class SlackStandIn {
       return group && group.teamId === auth.teamId
         ? { ok: true, users: [...group.users] }
         : fail('no_such_subteam');
+    },
+
+    // Replaces the whole member list; Slack refuses an empty one (a group cannot be emptied).
+    'usergroups.users.update': (args, auth) => {
+      const group = this.groups.get(String(args.usergroup ?? ''));
+      if (!group || group.teamId !== auth.teamId) return fail('no_such_subteam');
+      if (args.users === undefined) return fail('no_users_provided');
+      const users = idList(args.users);
+      if (users.length === 0) return fail('invalid_users');
+      if (users.some((u) => this.users.get(u)?.teamId !== auth.teamId)) return fail('invalid_users');
+      group.users = [...new Set(users)];
+      return {
+        ok: true,
+        usergroup: {
+          id: group.id,
+          team_id: group.teamId,
+          is_usergroup: true,
+          handle: group.handle,
+          name: group.name,
+          date_delete: group.disabled ? 1_700_000_000 : 0,
+          users: [...group.users],
+          user_count: group.users.length,
+        },
+      };
+    },
+
+    'users.list': (args, auth) => {
+      const all = [...this.users.values()].filter((u) => u.teamId === auth.teamId);
+      const page = this.page(all, args);
+      if ('error' in page) return fail(page.error);
+      return { ok: true, members: page.items.map(userShape), ...page.meta };
+    },
+
+    'conversations.list': (args, auth) => {
+      const types = String(args.types ?? 'public_channel')
+        .split(',')
+        .map((t) => t.trim());
+      const visible = [...this.channels.values()].filter(
+        (c) =>
+          c.teamId === auth.teamId &&
+          types.includes(c.isPrivate ? 'private_channel' : 'public_channel') &&
+          (!c.isPrivate || c.members.has(auth.botUserId)) &&
+          !(c.isArchived && truthy(args.exclude_archived)),
+      );
+      const page = this.page(visible, args);
+      if ('error' in page) return fail(page.error);
+      return { ok: true, channels: page.items.map((c) => channelShape(c, auth)), ...page.meta };
+    },
+
+    'conversations.info': (args, auth) => {
+      const channel = this.visibleChannel(args.channel, auth);
+      return channel ? { ok: true, channel: channelShape(channel, auth) } : fail('channel_not_found');
+    },
+
+    'conversations.members': (args, auth) => {
+      const channel = this.visibleChannel(args.channel, auth);
+      if (!channel) return fail('channel_not_found');
+      const page = this.page([...channel.members].sort(), args);
+      if ('error' in page) return fail(page.error);
+      return { ok: true, members: page.items, ...page.meta };
+    },
+
+    'conversations.invite': (args, auth) => {
+      const channel = this.visibleChannel(args.channel, auth);
+      if (!channel) return fail('channel_not_found');
+      if (channel.isArchived) return fail('is_archived');
+      if (!channel.members.has(auth.botUserId)) return fail('not_in_channel');
+      const users = idList(args.users);
+      if (users.length === 0) return fail('no_user');
+      for (const u of users) {
+        if (u === auth.botUserId) return fail('cant_invite_self');
+        const user = this.users.get(u);
+        if (!user || user.teamId !== auth.teamId) return fail('user_not_found');
+        if (user.deleted) return fail('cant_invite');
+        if (channel.members.has(u)) return fail('already_in_channel');
+      }
+      for (const u of users) channel.members.add(u);
+      return { ok: true, channel: channelShape(channel, auth) };
+    },
+
+    'conversations.kick': (args, auth) => {
+      const channel = this.visibleChannel(args.channel, auth);
+      if (!channel) return fail('channel_not_found');
+      const user = String(args.user ?? '');
+      if (!user) return fail('no_user');
+      if (user === auth.botUserId) return fail('cant_kick_self');
+      if (channel.isGeneral) return fail('cant_kick_from_general');
+      // Slack gives the same answer when the caller itself is not in the channel: a connector must
+      // not read it as "already removed" without knowing the caller is a member.
+      if (!channel.members.has(auth.botUserId)) return fail('not_in_channel');
+      const known = this.users.get(user);
+      if (!known || known.teamId !== auth.teamId) return fail('user_not_found');
+      if (!channel.members.delete(user)) return fail('not_in_channel');
+      return { ok: true, errors: {} };
     },
 
     'conversations.open': (args) => {
@@ -443,7 +579,50 @@ export class SlackStandIn {
       name: group.name ?? group.handle,
       users: [...group.users],
       teamId: group.teamId ?? DEFAULT_TEAM,
+      disabled: group.disabled ?? false,
     });
+  }
+
+  addChannel(channel: SeedChannel): void {
+    this.channels.set(channel.id, {
+      id: channel.id,
+      name: channel.name,
+      teamId: channel.teamId ?? DEFAULT_TEAM,
+      isPrivate: channel.isPrivate ?? false,
+      isGeneral: channel.isGeneral ?? false,
+      isArchived: channel.isArchived ?? false,
+      members: new Set(channel.members ?? []),
+    });
+  }
+
+  // ---- membership, straight (the oracle; no call is recorded) --------------------------------
+
+  /** A channel's members, sorted. Throws for an unknown channel. */
+  channelMembers(channelId: string): string[] {
+    return [...this.channelOf(channelId).members].sort();
+  }
+
+  addChannelMember(channelId: string, userId: string): void {
+    this.channelOf(channelId).members.add(userId);
+  }
+
+  removeChannelMember(channelId: string, userId: string): void {
+    this.channelOf(channelId).members.delete(userId);
+  }
+
+  /** A user group's members, in Slack's order. Throws for an unknown group. */
+  userGroupMembers(groupId: string): string[] {
+    return [...this.groupOf(groupId).users];
+  }
+
+  /** Sets a user group's members as someone in Slack's UI would (an empty list is allowed here). */
+  setUserGroupMembers(groupId: string, users: string[]): void {
+    this.groupOf(groupId).users = [...new Set(users)];
+  }
+
+  /** Paged reads (users.list, conversations.list, conversations.members) return at most `n` items. */
+  setPageLimit(n: number): void {
+    this.pageLimit = n;
   }
 
   /** Maps a bot token to its workspace. Unknown tokens belong to T0LATCH with bot UBOT/BBOT. */
@@ -480,7 +659,13 @@ export class SlackStandIn {
   failNext(method: string, error: string, opts: FailOptions = {}): void {
     const status = opts.status ?? (error === 'ratelimited' ? 429 : 200);
     const queue = this.failures.get(method) ?? [];
-    queue.push({ error, status, retryAfter: opts.retryAfter ?? 1 });
+    queue.push({
+      error,
+      status,
+      retryAfter: opts.retryAfter ?? 1,
+      applied: opts.applied ?? false,
+      after: opts.after ?? 0,
+    });
     this.failures.set(method, queue);
   }
 
@@ -658,11 +843,12 @@ export class SlackStandIn {
     let status = 200;
     const headers: Record<string, string> = {};
     let response: SlackResponse;
-    const failure = this.failures.get(method)?.shift();
+    const failure = this.nextFailure(method);
     const handler = this.handlers[method];
     if (failure) {
       status = failure.status;
       if (status === 429) headers['retry-after'] = String(failure.retryAfter);
+      if (failure.applied && handler && !parsed.error && token) handler(args, auth);
       response = fail(failure.error);
     } else if (parsed.error) {
       response = fail(parsed.error);
@@ -670,6 +856,8 @@ export class SlackStandIn {
       response = fail('unknown_method');
     } else if (!NO_AUTH.has(method) && !token) {
       response = fail('not_authed');
+    } else if (token && this.opts.knownTokensOnly && !this.tokens.has(token)) {
+      response = fail('invalid_auth');
     } else if (token && this.revoked.has(token)) {
       response = fail('token_revoked');
     } else {
@@ -713,6 +901,52 @@ export class SlackStandIn {
     } catch {
       return false;
     }
+  }
+
+  /** The failure due for this call of `method`, counting down `after` of the one in front. */
+  private nextFailure(method: string): Failure | undefined {
+    const queue = this.failures.get(method);
+    const first = queue?.[0];
+    if (!first) return undefined;
+    if (first.after > 0) {
+      first.after -= 1;
+      return undefined;
+    }
+    return queue.shift();
+  }
+
+  private channelOf(id: string): Channel {
+    const channel = this.channels.get(id);
+    if (!channel) throw new Error(`the stand-in has no channel ${id}`);
+    return channel;
+  }
+
+  private groupOf(id: string): Required<SeedUserGroup> {
+    const group = this.groups.get(id);
+    if (!group) throw new Error(`the stand-in has no user group ${id}`);
+    return group;
+  }
+
+  /** The channel as the token's user sees it: a private one only if it is a member. */
+  private visibleChannel(id: unknown, auth: Auth): Channel | undefined {
+    const channel = this.channels.get(String(id ?? ''));
+    if (!channel || channel.teamId !== auth.teamId) return undefined;
+    return channel.isPrivate && !channel.members.has(auth.botUserId) ? undefined : channel;
+  }
+
+  /** Slack's cursor paging: `limit` (capped by setPageLimit), an opaque `cursor`, `next_cursor` ('' at the end). */
+  private page<T>(all: T[], args: Args): { items: T[]; meta: Args } | { error: string } {
+    const asked = Number(args.limit ?? 0);
+    const limit = Math.min(asked > 0 ? asked : this.pageLimit, this.pageLimit);
+    let start = 0;
+    if (typeof args.cursor === 'string' && args.cursor) {
+      const m = /^offset:(\d+)$/.exec(Buffer.from(args.cursor, 'base64').toString('utf8'));
+      if (!m) return { error: 'invalid_cursor' };
+      start = Number(m[1]);
+    }
+    const items = all.slice(start, start + limit);
+    const next = start + limit < all.length ? Buffer.from(`offset:${start + limit}`).toString('base64') : '';
+    return { items, meta: { response_metadata: { next_cursor: next } } };
   }
 
   private authFor(token: string | undefined): Auth {
@@ -930,6 +1164,29 @@ function zoneInfo(tz: string): { label: string; offset: number } {
   const m = /GMT([+-])(\d{2}):(\d{2})/.exec(part('longOffset'));
   const offset = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 3600 + Number(m[3]) * 60) : 0;
   return { label: part('long'), offset };
+}
+
+function channelShape(c: Channel, auth: Auth): Args {
+  return {
+    id: c.id,
+    name: c.name,
+    name_normalized: c.name,
+    is_channel: true,
+    is_group: false,
+    is_im: false,
+    is_private: c.isPrivate,
+    is_archived: c.isArchived,
+    is_general: c.isGeneral,
+    is_member: c.members.has(auth.botUserId),
+    context_team_id: c.teamId,
+    num_members: c.members.size,
+  };
+}
+
+/** A comma-separated id list as Slack takes `users` (an array, if JSON sent one, is taken too). */
+function idList(v: unknown): string[] {
+  const parts = Array.isArray(v) ? v.map(String) : String(v ?? '').split(',');
+  return parts.map((u) => u.trim()).filter(Boolean);
 }
 
 function messageShape(m: StoredMessage): Args {

@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       sweepIntervalMs: 250,
       ackFront: true,
       expiryWarningMinutes: 15,
+      reconcileMinutes: 15,
       publicUrl: undefined,
     });
   });
@@ -59,6 +60,7 @@ describe('loadConfig', () => {
         LATCH_SWEEP_INTERVAL_MS: '50',
         LATCH_ACK_FRONT: 'off',
         LATCH_EXPIRY_WARNING_MINUTES: '0',
+        LATCH_RECONCILE_MINUTES: '0',
         LATCH_PUBLIC_URL: 'https://latch.example.com/',
       },
       { cwd },
@@ -76,6 +78,7 @@ describe('loadConfig', () => {
       sweepIntervalMs: 50,
       ackFront: false,
       expiryWarningMinutes: 0,
+      reconcileMinutes: 0,
       publicUrl: 'https://latch.example.com',
     });
   });

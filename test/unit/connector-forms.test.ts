@@ -8,6 +8,11 @@ import { CONNECTOR_FORMS, CONNECTOR_TYPES } from '../../src/app.js';
 import { postgresConfigSchema, postgresSecretsSchema } from '../../src/connectors/postgres/config.js';
 import { ldapConfigFields, ldapSecretsSchema } from '../../src/connectors/ldap/config.js';
 import { redisConfigShape, redisSecretsSchema } from '../../src/connectors/redis/config.js';
+import { webhookConfigSchema, webhookSecretsSchema } from '../../src/connectors/webhook/config.js';
+import {
+  slackConnectorConfigSchema,
+  slackConnectorSecretsSchema,
+} from '../../src/connectors/slack/config.js';
 
 describe('connector forms', () => {
   it('has a form for every type', () => {
@@ -60,5 +65,35 @@ describe('connector forms', () => {
       if (f.default === undefined || f.kind === 'yaml') continue;
       expect([f.key, validate({ ...required, [f.key]: f.default }, {})]).toEqual([f.key, []]);
     }
+  });
+
+  it("covers the webhook's settings, and its defaults pass with just the required fields", () => {
+    const form = CONNECTOR_FORMS.webhook!;
+    expect(form.fields.map((f) => f.key).sort()).toEqual(Object.keys(webhookConfigSchema.shape).sort());
+    expect(form.secrets.map((s) => s.key)).toEqual(Object.keys(webhookSecretsSchema.shape));
+    const validate = CONNECTOR_TYPES.webhook!.validate;
+    const required = { url: 'https://access.example.com/latch' };
+    const secrets = { signingSecret: '0123456789abcdef0123' };
+    expect(validate(required, secrets)).toEqual([]);
+    for (const f of form.fields) {
+      if (f.default === undefined) continue;
+      expect([f.key, validate({ ...required, [f.key]: f.default }, secrets)]).toEqual([f.key, []]);
+      expect(webhookConfigSchema.parse(required)[f.key as keyof typeof required]).toEqual(f.default);
+    }
+  });
+
+  it("covers the Slack connector's settings, field for field, with defaults its validator accepts", () => {
+    const form = CONNECTOR_FORMS.slack!;
+    expect(form.fields.map((f) => f.key).sort()).toEqual(
+      Object.keys(slackConnectorConfigSchema.shape).sort(),
+    );
+    expect(form.secrets.map((s) => s.key)).toEqual(Object.keys(slackConnectorSecretsSchema.shape));
+    const validate = CONNECTOR_TYPES.slack!.validate;
+    for (const f of form.fields) {
+      if (f.default === undefined) continue;
+      expect([f.key, validate({ [f.key]: f.default }, { token: 'xoxb-1' })]).toEqual([f.key, []]);
+    }
+    // A form saved with only the required fields: the token alone.
+    expect(validate({}, { token: 'xoxb-1' })).toEqual([]);
   });
 });

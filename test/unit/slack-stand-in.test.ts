@@ -268,3 +268,76 @@ describe('SlackDriver', () => {
     expect((await driver.raw('{}', 'application/json', { signature: 'v0=00' })).status).toBe(401);
   });
 });
+
+describe('Slack stand-in: channels and membership', () => {
+  let standIn: SlackStandIn;
+  let client: WebClient;
+
+  beforeAll(async () => {
+    standIn = await startSlackStandIn({ knownTokensOnly: true });
+    standIn.addToken('xoxb-members', { teamId: 'T0LATCH', botUserId: 'UBOT' });
+    for (const id of ['U1', 'U2', 'U3']) standIn.addUser({ id, email: `${id.toLowerCase()}@example.com` });
+    standIn.addChannel({ id: 'COPS', name: 'ops', members: ['UBOT', 'U1', 'U2', 'U3'] });
+    standIn.addChannel({ id: 'CSECRET', name: 'secret', isPrivate: true, members: ['U1'] });
+    standIn.addUserGroup({ id: 'SOPS', handle: 'ops', users: ['U1'] });
+    client = new WebClient('xoxb-members', { slackApiUrl: standIn.url, retryConfig: { retries: 0 } });
+  });
+
+  afterAll(async () => {
+    await standIn.close();
+  });
+
+  it('pages reads by cursor and refuses unknown tokens', async () => {
+    standIn.setPageLimit(2);
+    const first = await client.conversations.members({ channel: 'COPS', limit: 100 });
+    expect(first.members).toEqual(['U1', 'U2']);
+    const second = await client.conversations.members({
+      channel: 'COPS',
+      cursor: first.response_metadata!.next_cursor!,
+    });
+    expect(second.members).toEqual(['U3', 'UBOT']);
+    expect(second.response_metadata?.next_cursor).toBe('');
+    standIn.setPageLimit(1000);
+    // A private channel is invisible to a token whose user is not in it.
+    expect((await client.conversations.list({ types: 'public_channel,private_channel' })).channels).toEqual([
+      expect.objectContaining({ id: 'COPS', is_member: true, is_general: false }),
+    ]);
+    const stranger = new WebClient('xoxb-unknown', { slackApiUrl: standIn.url, retryConfig: { retries: 0 } });
+    expect(await slackError(stranger.auth.test())).toBe('invalid_auth');
+  });
+
+  it("answers invites, kicks and user group updates with Slack's errors", async () => {
+    expect(await slackError(client.conversations.invite({ channel: 'COPS', users: 'U1' }))).toBe(
+      'already_in_channel',
+    );
+    expect(await slackError(client.conversations.invite({ channel: 'COPS', users: 'UBOT' }))).toBe(
+      'cant_invite_self',
+    );
+    await client.conversations.kick({ channel: 'COPS', user: 'U3' });
+    expect(await slackError(client.conversations.kick({ channel: 'COPS', user: 'U3' }))).toBe(
+      'not_in_channel',
+    );
+    expect(standIn.channelMembers('COPS')).toEqual(['U1', 'U2', 'UBOT']);
+    expect(await slackError(client.usergroups.users.update({ usergroup: 'SOPS', users: '' }))).toBe(
+      'invalid_users',
+    );
+    await client.usergroups.users.update({ usergroup: 'SOPS', users: 'U1,U2' });
+    expect(standIn.userGroupMembers('SOPS')).toEqual(['U1', 'U2']);
+  });
+
+  it('fails a call after applying it, or the second call, on request', async () => {
+    standIn.failNext('conversations.invite', 'internal_error', { status: 500, applied: true });
+    expect(
+      await client.conversations.invite({ channel: 'COPS', users: 'U3' }).then(
+        () => 'ok',
+        (err: { code?: string }) => err.code,
+      ),
+    ).toBe('slack_webapi_http_error');
+    expect(standIn.channelMembers('COPS')).toContain('U3');
+
+    standIn.failNext('usergroups.users.list', 'fatal_error', { after: 1 });
+    await client.usergroups.users.list({ usergroup: 'SOPS' });
+    expect(await slackError(client.usergroups.users.list({ usergroup: 'SOPS' }))).toBe('fatal_error');
+    expect((await client.usergroups.users.list({ usergroup: 'SOPS' })).users).toEqual(['U1', 'U2']);
+  });
+});

@@ -5,7 +5,7 @@ import type { LifecycleContext } from '../context.js';
 import type { GrantedCredentials } from '../notifier.js';
 import { addMinutes, grantSpec, warnTime } from '../requests/index.js';
 import { toView } from '../request-view.js';
-import { PartialGrantError } from '../../connectors/types.js';
+import { PartialGrantError, type Connector } from '../../connectors/types.js';
 import { EPOCH, errorText, mapLimit, type SweepOptions } from './shared.js';
 import type { RequestClaims } from '../transitions/index.js';
 
@@ -50,8 +50,9 @@ export class GrantSweep {
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
       if (doc.revokeRequested) break;
+      let connector: Connector | undefined;
       try {
-        const connector = await ctx.connectors.get(t.integration);
+        connector = await ctx.connectors.get(t.integration);
         // Granting an already-granted target again is harmless (connector contract) and renews credentials.
         const result = await connector.grant(grantSpec(withExpiry, i));
         t.grantState = 'active';
@@ -73,6 +74,8 @@ export class GrantSweep {
         if (err instanceof PartialGrantError) {
           t.grantState = 'partial';
           t.handle = err.handle;
+          // So reconciliation knows it for Latch's if the revoke path never removes it.
+          t.accessKey = connector?.accessKey(err.handle);
         }
         break;
       }

@@ -13,6 +13,8 @@ import type {
 } from './connectors/types.js';
 import { createPostgresConnector, validatePostgresSettings } from './connectors/postgres/index.js';
 import { postgresForm } from './connectors/postgres/form.js';
+import { createLdapConnector, validateLdapSettings } from './connectors/ldap/index.js';
+import { ldapForm } from './connectors/ldap/form.js';
 import { createRedisConnector, validateRedisSettings } from './connectors/redis/index.js';
 import { redisForm } from './connectors/redis/form.js';
 import { createWebhookConnector, validateWebhookSettings } from './connectors/webhook/index.js';
@@ -46,6 +48,7 @@ import { SecretBox } from './store/secrets.js';
 /** The integration types Latch connects to: how each builds its connector and checks its settings. */
 export const CONNECTOR_TYPES: Record<string, ConnectorType> = {
   postgresql: { create: createPostgresConnector, validate: validatePostgresSettings, form: postgresForm },
+  ldap: { create: createLdapConnector, validate: validateLdapSettings, form: ldapForm },
   redis: { create: createRedisConnector, validate: validateRedisSettings, form: redisForm },
   webhook: { create: createWebhookConnector, validate: validateWebhookSettings, form: webhookForm },
   slack: { create: createSlackConnector, validate: validateSlackConnectorSettings, form: slackConnectorForm },

@@ -6,6 +6,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { CONNECTOR_FORMS, CONNECTOR_TYPES } from '../../src/app.js';
 import { postgresConfigSchema, postgresSecretsSchema } from '../../src/connectors/postgres/config.js';
+import { ldapConfigFields, ldapSecretsSchema } from '../../src/connectors/ldap/config.js';
 import { redisConfigShape, redisSecretsSchema } from '../../src/connectors/redis/config.js';
 import { webhookConfigSchema, webhookSecretsSchema } from '../../src/connectors/webhook/config.js';
 import {
@@ -35,6 +36,21 @@ describe('connector forms', () => {
       if (f.default === undefined || f.kind === 'yaml') continue;
       const config = { host: 'db', user: 'latch', [f.key]: f.default };
       expect([f.key, validate(config, {})]).toEqual([f.key, []]);
+    }
+  });
+
+  it("covers LDAP's settings, field for field, and each default is accepted", () => {
+    const form = CONNECTOR_FORMS.ldap!;
+    expect(form.fields.map((f) => f.key).sort()).toEqual(Object.keys(ldapConfigFields.shape).sort());
+    expect(form.secrets.map((s) => s.key)).toEqual(Object.keys(ldapSecretsSchema.shape));
+    const required = { url: 'ldap://dir', bindDN: 'cn=latch,dc=x', baseDN: 'dc=x', groupsDN: 'ou=g,dc=x' };
+    expect(form.fields.filter((f) => f.required).map((f) => f.key)).toEqual(['url', 'bindDN', 'baseDN']);
+    for (const f of form.fields) {
+      if (f.default === undefined) continue;
+      expect([f.key, CONNECTOR_TYPES.ldap!.validate({ ...required, [f.key]: f.default }, {})]).toEqual([
+        f.key,
+        [],
+      ]);
     }
   });
 

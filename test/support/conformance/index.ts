@@ -6,6 +6,7 @@
 import type { ConformanceFixture } from '../connector-conformance.js';
 import { createPostgresFixture } from './postgres-fixture.js';
 import { createRedisFixture } from './redis-fixture.js';
+import { createLdapFixture } from './ldap-fixture.js';
 import { createSlackFixture } from './slack-fixture.js';
 import { createWebhookFixture } from './webhook-fixture.js';
 import { createMysqlFixture } from './mysql-fixture.js';
@@ -13,6 +14,7 @@ import { createMysqlFixture } from './mysql-fixture.js';
 export const CONFORMANCE_FIXTURES: Array<[type: string, make: () => Promise<ConformanceFixture>]> = [
   ['postgresql', createPostgresFixture],
   ['redis', createRedisFixture],
+  ['ldap', createLdapFixture],
   ['slack (channel)', () => createSlackFixture({ target: 'channel' })],
   ['slack (user group)', () => createSlackFixture({ target: 'usergroup' })],
   // The webhook receiver as both kinds of system: a temporary account per grant, and shared memberships.

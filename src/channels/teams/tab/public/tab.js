@@ -1115,6 +1115,11 @@
         ),
         checkbox('Requesters must justify', m.requireJustification, (on) => (m.requireJustification = on)),
         errorSlot('requireJustification'),
+        checkbox(
+          'Re-apply access removed outside Latch (off: reconciliation only reports it)',
+          m.reapplyOnDrift,
+          (on) => (m.reapplyOnDrift = on),
+        ),
       ),
       data.kept.map((k) => el('p', { className: 'muted' }, k)),
     ];

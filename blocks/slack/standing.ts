@@ -131,9 +131,13 @@ export function standingSection(m: StandingHomeModel | undefined, timeZone?: str
   return out;
 }
 
-/** The name a new flow is offered with: what it covers. */
-export function suggestedFlowName(item: StandingView): string {
-  return truncate(`${item.resourceName} ${item.permission}`, 80);
+/** The name a new flow is offered with: what it covers, and whose it was when that name is taken. */
+export function suggestedFlowName(item: StandingView, taken: readonly string[] = []): string {
+  const plainName = truncate(`${item.resourceName} ${item.permission}`, 80);
+  const isTaken = (n: string) => taken.some((t) => t.toLowerCase() === n.toLowerCase());
+  return isTaken(plainName)
+    ? truncate(`${item.resourceName} ${item.permission} (${item.account})`, 80)
+    : plainName;
 }
 
 export function standingConvertModal(m: {
@@ -180,7 +184,10 @@ export function standingConvertModal(m: {
         type: 'plain_text_input',
         action_id: 'value',
         max_length: 80,
-        initial_value: suggestedFlowName(item),
+        initial_value: suggestedFlowName(
+          item,
+          m.flows.map((f) => f.name),
+        ),
       },
     },
     ...(m.flows.length

@@ -350,3 +350,84 @@ describe('standing access in the App Home', () => {
     expect(h.standIn.violations).toEqual([]);
   });
 });
+
+describe('the flow option "Re-apply access removed outside Latch"', () => {
+  const optionsOf = (view: SlackView) =>
+    (
+      (
+        view.blocks as Array<{ block_id?: string; element?: { initial_options?: Array<{ value: string }> } }>
+      ).find((b) => b.block_id === 'options')!.element!.initial_options ?? []
+    ).map((o) => o.value);
+  const reapplyOf = async (name: string) =>
+    (await h.latch.queries.flows(admin)).find((f) => f.name === name)?.reapplyOnDrift;
+
+  it('is off by default, saved when ticked, kept by an untouched edit, and re-applies dropped access', async () => {
+    const flowsHome = await openHome(h, ada, 'flows');
+    const modal = await clickToOpen(h, ada, flowsHome, ACTION.flowNew, 'new');
+    expect(optionsOf(modal)).toEqual([]);
+    const ticked = await h.driver.viewSubmission(
+      ada,
+      modal,
+      formState(modal, {
+        name: plainInput('Billing for Alice'),
+        grantees_users: { type: 'multi_users_select', selected_users: [alice.id] },
+        integration: { type: 'static_select', selected_option: optionOf(modal, 'integration', 'pg') },
+        resources: plainInput(`${database}.billing`),
+        permissions: {
+          type: 'multi_static_select',
+          selected_options: [optionOf(modal, 'permissions', 'read')],
+        },
+        options: {
+          type: 'checkboxes',
+          selected_options: [optionOf(modal, 'options', 'Re-apply access removed outside Latch')],
+        },
+      }),
+    );
+    expect({ status: ticked.status, body: ticked.body }).toEqual({ status: 200, body: '' });
+    expect(await reapplyOf('Billing for Alice')).toBe(true);
+
+    const flow = (await h.latch.queries.flows(admin)).find((f) => f.name === 'Billing for Alice')!;
+    const edit = await clickToOpen(h, ada, await openHome(h, ada, 'flows'), ACTION.flowEdit, flow.id);
+    expect(optionsOf(edit)).toEqual(['reapply_on_drift']);
+    const untouched = await h.driver.viewSubmission(ada, edit, formState(edit));
+    expect(untouched.status).toBe(200);
+    expect(await reapplyOf('Billing for Alice')).toBe(true);
+
+    // Alice's login is dropped behind Latch's back; Reconcile now in the home grants it again.
+    const who = await h.slack.deps.directory.identity('T0LATCH', alice.id);
+    const r = await h.latch.requests.submit(who, {
+      targets: [{ integration: 'pg', resourceId: `db:${database}/schema:billing`, permission: 'read' }],
+      durationMinutes: 60,
+      flowId: flow.id,
+      source: 'slack',
+    });
+    await h.latch.sweeps.tickUrgent();
+    const doc = await h.db.models.Request.findOne({ number: r.number }).lean();
+    expect(doc!.state).toBe('active');
+    const role = String(doc!.targets[0]!.handle!.role);
+    await sql(`DROP ROLE ${ident(role)}`);
+    const home = await openHome(h, ada, 'standing');
+    const mark = h.standIn.mark();
+    await h.driver.blockActions(ada, [{ action_id: ACTION.reconcileNow, value: 'pg' }], { view: home });
+    await h.standIn.waitForCall(
+      'views.publish',
+      (a) => a.user_id === ada.id && /1 missing \(1 re-applied\)/.test(homeText(a)),
+      { after: mark },
+    );
+    await h.latch.sweeps.tickUrgent();
+    expect(await roleExists(role)).toBe(true);
+    await h.latch.requests.revoke(admin, r.id);
+    await h.latch.sweeps.tickUrgent();
+    expect(await roleExists(role)).toBe(false);
+
+    // Unticked, it is off again.
+    const again = await clickToOpen(h, ada, await openHome(h, ada, 'flows'), ACTION.flowEdit, flow.id);
+    const off = await h.driver.viewSubmission(
+      ada,
+      again,
+      formState(again, { options: { type: 'checkboxes', selected_options: [] } }),
+    );
+    expect(off.status).toBe(200);
+    expect(await reapplyOf('Billing for Alice')).toBe(false);
+  });
+});

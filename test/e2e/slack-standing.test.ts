@@ -80,12 +80,11 @@ async function reconcileFromHome(login: string): Promise<SlackView> {
   return h.standIn.homeOf(ada.id)!;
 }
 
-const refOf = (view: SlackView, login: string) => {
-  const entry = standingButtons(view).find((b) => b.block_id === undefined && b.value?.includes(login));
-  return entry?.value;
-};
-const standingButtons = (view: SlackView) =>
-  buttonsOf(view.blocks as unknown[]).filter((b) => b.action_id === ACTION.standingConvert);
+/** The Convert… button's value for `login`'s entry in the home. */
+const refOf = (view: SlackView, login: string) =>
+  buttonsOf(view.blocks as unknown[]).find(
+    (b) => b.action_id === ACTION.standingConvert && b.value?.includes(`:${login}:`),
+  )?.value;
 
 beforeAll(async () => {
   h = await startSlackHarness('slack_standing');

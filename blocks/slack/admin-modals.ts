@@ -169,6 +169,7 @@ export function flowModal(m: FlowFormModel): ModalView {
     ...(f?.requireJustification ? ['justification'] : []),
     ...(f?.duration.allowIndefinite ? ['indefinite'] : []),
     ...(f?.breakGlass ? ['break_glass'] : []),
+    ...(f?.reapplyOnDrift ? ['reapply_on_drift'] : []),
   ];
   const extra = (f?.targets.length ?? 0) - 1 + ((f?.approval.steps.length ?? 0) - 1);
   const blocks: KnownBlock[] = [
@@ -314,6 +315,8 @@ export function flowModal(m: FlowFormModel): ModalView {
         { text: 'Requesters must justify', value: 'justification' },
         { text: 'Indefinite access may be asked for', value: 'indefinite' },
         { text: 'Allow break-glass: approve own request in an emergency', value: 'break_glass' },
+        // docs/ARCHITECTURE.md, "Reconciliation": off, drift is only reported.
+        { text: 'Re-apply access removed outside Latch', value: 'reapply_on_drift' },
       ],
       options,
     ),

@@ -12,6 +12,7 @@ import type { ReviewView } from '../../src/lifecycle/reviews.js';
 import { ACTION } from './ids.js';
 import { describeTargets } from './messages.js';
 import { reviewsSection } from './reviews.js';
+import { standingSection, type StandingHomeModel } from './standing.js';
 import { button, context, divider, esc, header, md, section, truncate, when } from './text.js';
 
 export const HOME_SECTIONS = [
@@ -23,6 +24,7 @@ export const HOME_SECTIONS = [
   'settings',
   'audit',
   'reviews',
+  'standing',
 ] as const;
 export type HomeSection = (typeof HOME_SECTIONS)[number];
 export const ADMIN_SECTIONS: HomeSection[] = [
@@ -32,6 +34,7 @@ export const ADMIN_SECTIONS: HomeSection[] = [
   'settings',
   'audit',
   'reviews',
+  'standing',
 ];
 const LABELS: Record<HomeSection, string> = {
   me: 'My access',
@@ -42,6 +45,7 @@ const LABELS: Record<HomeSection, string> = {
   settings: 'Settings',
   audit: 'Audit',
   reviews: 'Reviews',
+  standing: 'Standing access',
 };
 export const PAGE_SIZE = 10;
 
@@ -84,6 +88,8 @@ export interface HomeModel {
     sources?: ContextSourceRow[];
     /** Break-glass reviews still open (docs/ARCHITECTURE.md, "Break-glass"). */
     reviews?: ReviewView[];
+    /** Access on the systems that no Latch grant holds (docs/ARCHITECTURE.md, "Reconciliation"). */
+    standing?: StandingHomeModel;
   };
 }
 
@@ -118,7 +124,9 @@ export function homeView(m: HomeModel): HomeView {
             ? `${LABELS[s]} (${m.waitingOnMe.length})`
             : s === 'reviews' && (m.admin?.reviews?.length ?? 0) > 0
               ? `${LABELS[s]} (${m.admin!.reviews!.length})`
-              : LABELS[s],
+              : s === 'standing' && (m.admin?.standing?.total ?? 0) > 0
+                ? `${LABELS[s]} (${m.admin!.standing!.total})`
+                : LABELS[s],
           `${ACTION.section}:${s}`,
           s,
           s === current ? { style: 'primary' } : {},
@@ -151,6 +159,9 @@ export function homeView(m: HomeModel): HomeView {
       break;
     case 'reviews':
       blocks.push(...reviewsSection(m.admin?.reviews ?? [], m.timeZone));
+      break;
+    case 'standing':
+      blocks.push(...standingSection(m.admin?.standing, m.timeZone));
       break;
   }
   return { type: 'home', blocks: blocks.slice(0, 100) };

@@ -14,6 +14,7 @@ export const VIEW = {
   settings: 'latch_settings',
   notice: 'latch_notice',
   reviewClose: 'latch_review_close',
+  standingConvert: 'latch_standing_convert',
 } as const;
 
 export const ACTION = {
@@ -54,6 +55,8 @@ export const ACTION = {
   revokeAll: 'admin_revoke_all',
   settingsEdit: 'admin_settings_edit',
   reviewClose: 'admin_review_close',
+  standingConvert: 'admin_standing_convert',
+  reconcileNow: 'admin_reconcile_now',
 } as const;
 
 /** Input block ids of modals; a LatchError's `field` maps onto them for inline errors. */

@@ -45,6 +45,7 @@ let browser: BrowserContext;
 let profile: string;
 let dropDb: () => Promise<void>;
 let billing: string;
+let database: string;
 let granted: RequestView;
 let grantedRole: string;
 
@@ -86,7 +87,6 @@ beforeAll(async () => {
     );
   standIn = await BotFrameworkStandIn.start({ appId: APP_ID, appPassword: 'unused', tenantId: TENANT_ID });
   fx = await createFixture('teams_tab');
-  let database: string;
   ({ database, drop: dropDb } = await createPgDatabase('tab'));
   await addPgIntegration(fx.latch, 'pg', { databases: [database] });
   billing = schemaId(database);
@@ -360,6 +360,59 @@ describe('the Teams personal tab', () => {
     } finally {
       await page.close();
       await okta.close();
+    }
+  });
+
+  it('lets an admin reconcile an integration and convert the standing access it found', async () => {
+    // An integration of its own prefix: the cluster's other Latch logins are not its standing access.
+    const prefix = `tb${Date.now().toString(36)}_`;
+    await addPgIntegration(fx.latch, 'pg-standing', { databases: [database], rolePrefix: prefix });
+    const login = `hand_${prefix}`;
+    const { default: pg } = await import('pg');
+    const sql = async (text: string, db = 'postgres') => {
+      const u = new URL(process.env.PG_URL!);
+      u.pathname = `/${db}`;
+      const c = new pg.Client({ connectionString: u.toString() });
+      await c.connect();
+      try {
+        return await c.query(text);
+      } finally {
+        await c.end();
+      }
+    };
+    await sql(`CREATE ROLE ${login} LOGIN`);
+    await sql(`GRANT USAGE ON SCHEMA billing TO ${login}`, database);
+    const { page, tab } = await openTab('admin');
+    try {
+      await tab.getByRole('button', { name: 'Standing access' }).click();
+      const runs = tab.getByRole('list', { name: 'Reconciliation' });
+      await runs
+        .getByRole('listitem')
+        .filter({ hasText: 'pg-standing' })
+        .getByRole('button', { name: 'Reconcile now' })
+        .click();
+      await tab.getByRole('status').getByText('pg-standing is reconciled.').waitFor();
+      const item = tab
+        .getByRole('list', { name: 'Standing access' })
+        .getByRole('listitem')
+        .filter({ hasText: login });
+      await item.getByText(`${login} · owner unknown`).waitFor();
+      await item.getByRole('button', { name: 'Convert…' }).click();
+      await tab.getByText('is removed now, when you convert').waitFor();
+      await expect(tab.getByLabel('Name of the new flow').inputValue()).resolves.toMatch(/\.billing read$/);
+      // Only the required field: whose it is.
+      await tab.getByLabel("The person's email").fill('ada@example.com');
+      await tab.getByRole('button', { name: 'Remove access and convert' }).click();
+      await tab.getByRole('status').getByText(`${login}'s access is removed`).waitFor();
+      const { rows } = await sql(
+        `SELECT has_schema_privilege('${login}', 'billing', 'USAGE') AS ok`,
+        database,
+      );
+      expect(rows[0].ok).toBe(false);
+      await tab.getByRole('heading', { name: /^Standing access \(\d+\)$/ }).waitFor();
+    } finally {
+      await page.close();
+      await sql(`DROP ROLE IF EXISTS ${login}`, database).catch(() => undefined);
     }
   });
 });

@@ -189,6 +189,7 @@ export async function saveFlowFromView(deps: SlackDeps, view: ViewPayload, who: 
     },
     requireJustification: options.includes('justification'),
     breakGlass: options.includes('break_glass'),
+    reapplyOnDrift: options.includes('reapply_on_drift'),
     requestFor: requestForOf(selected(v, 'request_for')),
     availability: existing?.availability,
     ...(hours?.ok ? { workingHours: hours.hours } : {}),

@@ -11,6 +11,7 @@ import {
 } from '../../../blocks/slack/home.js';
 import type { Identity } from '../../domain/identity.js';
 import type { SlackDeps } from './context.js';
+import { standingHome } from './standing.js';
 
 /** App Home for `who`, from the core's queries; admin sections only for admins. */
 export async function homeModel(
@@ -34,7 +35,7 @@ export async function homeModel(
     waitingOnMe,
   };
   if (isAdmin) {
-    const [settings, flows, integrations, active, audit, sources, reviews] = await Promise.all([
+    const [settings, flows, integrations, active, audit, sources, reviews, standing] = await Promise.all([
       q.settings(who),
       q.flows(who),
       section === 'integrations' ? q.integrations(who) : Promise.resolve([]),
@@ -43,6 +44,8 @@ export async function homeModel(
       section === 'integrations' ? q.contextSources(who) : Promise.resolve([]),
       // Always read: the nav shows how many reviews are open, whatever the section.
       q.openReviews(who),
+      // The nav shows how much standing access there is; the list only in its section.
+      standingHome(q, who, section, nav.page),
     ]);
     model.admin = {
       flows,
@@ -53,6 +56,7 @@ export async function homeModel(
       audit,
       sources,
       reviews,
+      standing,
     };
   }
   return model;

@@ -301,10 +301,14 @@ export class LatchQueries {
    */
   async standingAccess(
     who: Identity,
-    opts: { integration?: string; limit?: number; offset?: number } = {},
+    opts: { integration?: string; key?: string; limit?: number; offset?: number } = {},
   ): Promise<{ total: number; items: StandingView[] }> {
     await this.admin.assertAdmin(who, 'standing.list');
-    const filter = opts.integration ? { integration: opts.integration } : {};
+    const filter = {
+      ...(opts.integration ? { integration: opts.integration } : {}),
+      // One entry, for the console's convert form.
+      ...(opts.key ? { key: opts.key } : {}),
+    };
     const { StandingAccess } = this.ctx.db.models;
     const [total, docs] = await Promise.all([
       StandingAccess.countDocuments(filter),

@@ -36,6 +36,8 @@ import {
   type IntegrationRow,
 } from '../../../blocks/slack/home.js';
 import { VIEW } from '../../../blocks/slack/ids.js';
+import { standingConvertModal, type StandingHomeModel } from '../../../blocks/slack/standing.js';
+import type { StandingView } from '../../../src/lifecycle/standing.js';
 import {
   approvalCard,
   decidedMessage,
@@ -309,6 +311,82 @@ const AUDIT: AuditRow[] = [
   },
   { at: at(-240), actor: 'config-file', action: 'integration.updated', subject: 'integration postgres-prod' },
 ];
+
+/** Standing access as reconciliation lists it: a login given read by hand, and one Latch left behind. */
+const STANDING: StandingView[] = [
+  {
+    integration: 'postgres-prod',
+    key: 'acl:reporting:app:billing',
+    account: 'reporting',
+    resourceId: 'db:app/schema:billing',
+    resourceName: 'app.billing',
+    permission: 'read',
+    madeByLatch: false,
+    firstSeenAt: at(-60 * 24 * 3),
+    lastSeenAt: at(-5),
+  },
+  {
+    integration: 'postgres-prod',
+    key: 'member:maria:analytics_rw',
+    account: 'maria',
+    email: 'maria.garcia@example.com',
+    resourceId: 'db:app/schema:analytics',
+    resourceName: 'app.analytics',
+    permission: 'write',
+    madeByLatch: false,
+    firstSeenAt: at(-60),
+    lastSeenAt: at(-5),
+  },
+  {
+    integration: 'postgres-staging',
+    key: 'role:latch_ar1031_tom',
+    account: 'latch_ar1031_tom',
+    resourceId: '',
+    resourceName: '',
+    permission: '',
+    madeByLatch: true,
+    firstSeenAt: at(-30),
+    lastSeenAt: at(-5),
+  },
+];
+
+const STANDING_HOME: StandingHomeModel = {
+  total: 3,
+  page: 0,
+  pages: 1,
+  items: STANDING,
+  integrations: [
+    {
+      name: 'postgres-prod',
+      status: {
+        integration: 'postgres-prod',
+        at: at(-5),
+        ok: true,
+        ms: 840,
+        counts: {
+          listed: 14,
+          matched: 12,
+          missing: 1,
+          reapplied: 1,
+          revoked: 0,
+          revokeFailed: 0,
+          standing: 2,
+        },
+      },
+    },
+    {
+      name: 'postgres-staging',
+      status: {
+        integration: 'postgres-staging',
+        at: at(-5),
+        ok: false,
+        error: 'connect ECONNREFUSED 10.0.4.11:5432',
+        counts: {},
+      },
+    },
+    { name: 'postgres-analytics' },
+  ],
+};
 
 function home(section: HomeModel['section'], over: Partial<HomeModel> = {}): HomeModel {
   return {
@@ -680,8 +758,16 @@ export const SAMPLE_VIEWS: SampleSet = {
   'home-active': () => view(homeView(home('active'))),
   'home-settings': () => view(homeView(home('settings'))),
   'home-audit': () => view(homeView(home('audit'))),
+  'home-standing': () => {
+    const m = home('standing');
+    return view(homeView({ ...m, admin: { ...m.admin!, standing: STANDING_HOME } }));
+  },
+  'home-standing-empty': () => view(homeView(home('standing'))),
 
   // admin console
+  'standing-convert-modal': () =>
+    view(standingConvertModal({ item: STANDING[0]!, flows: FLOWS, timeZone: 'Europe/Madrid' })),
+  'standing-convert-modal-known-owner': () => view(standingConvertModal({ item: STANDING[1]!, flows: [] })),
   'flow-modal-new': () => view(flowModal(FLOW_FORM)),
   'flow-modal-edit': () =>
     view(
@@ -907,6 +993,49 @@ const X_SETTINGS: Settings = settingsSchema.parse({
   selfExtension: 'approval',
   auditChannel: 'C0LATCHAUDITCHANNEL01',
 });
+
+/** Standing access with the longest names, a full page of it out of thousands, on every integration. */
+const X_STANDING: StandingView[] = range(10).map((i) => ({
+  integration: X_INTEGRATIONS[i]!,
+  key: long(`acl:${i}:`, 400, ':'),
+  account: long(`login_${i}`, 63, '_'),
+  ...(i % 2 ? { email: long(`person-${i}`, 64, '.') + '@example.com' } : {}),
+  resourceId: i === 9 ? '' : X_RESOURCES[i]!,
+  resourceName: i === 9 ? '' : X_RESOURCES[i]!,
+  permission: i === 9 ? '' : X_PERMISSIONS[i % X_PERMISSIONS.length]!,
+  madeByLatch: i % 3 === 0,
+  firstSeenAt: at(-i * 1000),
+  lastSeenAt: at(-5),
+}));
+
+const X_STANDING_HOME: StandingHomeModel = {
+  total: 123_456,
+  page: 99,
+  pages: 12_346,
+  items: X_STANDING,
+  integrations: X_INTEGRATIONS.map((name, i) => ({
+    name,
+    ...(i % 3 === 2
+      ? {}
+      : {
+          status: {
+            integration: name,
+            at: at(-i),
+            ok: i % 3 === 0,
+            error: long('connect ECONNREFUSED <host> & retry', N.name * 3, ' '),
+            counts: {
+              listed: 1_000_000 + i,
+              matched: 999_999,
+              standing: 123_456,
+              missing: 12,
+              reapplied: 3,
+              revoked: 4,
+              revokeFailed: 5,
+            },
+          },
+        }),
+  })),
+};
 
 function xHome(section: HomeModel['section'], page = 0): HomeModel {
   return {
@@ -1154,6 +1283,12 @@ export const STRESS_VIEWS: SampleSet = {
   'home-active-past-the-end': () => view(homeView(xHome('active', 5000))),
   'home-settings': () => view(homeView(xHome('settings'))),
   'home-audit': () => view(homeView(xHome('audit'))),
+  'home-standing': () => {
+    const m = xHome('standing', 99);
+    return view(homeView({ ...m, admin: { ...m.admin!, standing: X_STANDING_HOME } }));
+  },
+  'standing-convert-modal': () =>
+    view(standingConvertModal({ item: X_STANDING[0]!, flows: X_FLOWS, timeZone: 'Pacific/Chatham' })),
   'flow-modal-new': () => view(flowModal(X_FLOW_FORM)),
   'flow-modal-edit': () => view(flowModal({ ...X_FLOW_FORM, flow: X_FLOWS[0] })),
   'integration-modal': () =>

@@ -10,6 +10,8 @@ import {
   type FormAck,
 } from '../admin-forms.js';
 import { saveContextSourceFromView } from '../context-source-form.js';
+import { convertStandingFromView, type ConvertAck } from '../standing.js';
+import { STANDING_BLOCK } from '../../../../blocks/slack/standing.js';
 import { submitRequest, type SubmissionAck, type ViewPayload } from '../request-flow.js';
 
 type Args = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
@@ -25,19 +27,19 @@ function reasonOf(view: ViewPayload): string {
 function submission(
   deps: SlackDeps,
   errorBlock: string,
-  run: (who: Identity, view: ViewPayload, args: Args) => Promise<FormAck>,
+  run: (who: Identity, view: ViewPayload, args: Args) => Promise<FormAck | ConvertAck>,
   refreshHome = true,
 ) {
   return async (args: Args) => {
     const view = args.view as unknown as ViewPayload;
-    let result: FormAck;
+    let result: FormAck | ConvertAck;
     try {
       result = await run(await identityOf(deps, args.body), view, args);
     } catch (err) {
       result = { response_action: 'errors', errors: { [errorBlock]: errorText(deps, err).slice(0, 2000) } };
     }
     await args.ack(result);
-    if (refreshHome && !result) {
+    if (refreshHome && result?.response_action !== 'errors') {
       const a = actorOf(args.body);
       await deps.home
         .publish(a.teamId, a.userId)
@@ -147,6 +149,11 @@ export function registerViews(app: App, deps: SlackDeps): void {
       const a = actorOf(args.body);
       return saveContextSourceFromView(deps, view, who, () => deps.home.publish(a.teamId, a.userId));
     }),
+  );
+  // docs/ARCHITECTURE.md, "Reconciliation": the modal says what was done, and the home is redrawn.
+  app.view<ViewSubmitAction>(
+    VIEW.standingConvert,
+    submission(deps, STANDING_BLOCK.mode, (who, view) => convertStandingFromView(deps, view, who)),
   );
   app.view<ViewSubmitAction>(
     VIEW.settings,

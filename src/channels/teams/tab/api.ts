@@ -33,6 +33,7 @@ import { mountContextSourceEditing } from './context-source-api.js';
 import { flowSummary } from './flow-form.js';
 import { BadBody, parse, readJson, Refusal, sendJson, type Handler, type On } from './http.js';
 import { mountReviews } from './reviews-api.js';
+import { mountStanding } from './standing-api.js';
 
 export const TAB_API = '/teams/tab/api';
 
@@ -77,8 +78,11 @@ export interface TabApiDeps {
 export function mountApi(router: Router, deps: TabApiDeps): void {
   const { core } = deps;
   const q = core.queries;
+  // The query string's parameters come with the route's (which win): list pages read `offset`.
   const on: On = (method, route, handler) =>
-    router.on(method, `${TAB_API}${route}`, (req, res, params) => serve(deps, req, res, params, handler));
+    router.on(method, `${TAB_API}${route}`, (req, res, params, _store, query) =>
+      serve(deps, req, res, { ...query, ...params }, handler),
+    );
 
   on('GET', '/me', async (who) => {
     const [isAdmin, mine, waitingOnMe] = await Promise.all([
@@ -165,6 +169,8 @@ export function mountApi(router: Router, deps: TabApiDeps): void {
   mountContextSourceEditing(on, core);
   // Break-glass reviews (reviews-api.ts).
   mountReviews(on, core);
+  // Standing access and reconciliation (standing-api.ts).
+  mountStanding(on, core);
 }
 
 async function serve(

@@ -84,6 +84,8 @@ export const flowFormSchema = z.object({
   breakGlass: z.boolean().default(false),
   /** docs/ARCHITECTURE.md, "Asking for someone else"; absent: only themselves. */
   requestFor: z.enum(REQUEST_FOR).default('self'),
+  /** docs/ARCHITECTURE.md, "Reconciliation": grant again what was removed outside Latch; absent: only report it. */
+  reapplyOnDrift: z.boolean().default(false),
 });
 export type FlowForm = z.input<typeof flowFormSchema>;
 type ParsedForm = z.infer<typeof flowFormSchema>;
@@ -152,6 +154,7 @@ export function flowToForm(f: Flow | undefined): FlowForm {
     allowSelfApproval: f?.approval.allowSelfApproval ?? false,
     breakGlass: f?.breakGlass ?? false,
     requestFor: f?.requestFor ?? 'self',
+    reapplyOnDrift: f?.reapplyOnDrift ?? false,
   };
 }
 
@@ -397,6 +400,7 @@ export function formToFlowInput(
     extension: { mode: form.extensionMode, maxCount: extensionCount ?? 1 },
     breakGlass: form.breakGlass,
     requestFor: form.requestFor,
+    reapplyOnDrift: form.reapplyOnDrift,
   };
 
   // The core's own schema, for the problems the checks above do not catch, each on its field.

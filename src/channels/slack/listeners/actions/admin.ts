@@ -6,6 +6,7 @@ import { reviewCloseModal } from '../../../../../blocks/slack/reviews.js';
 import { actorOf, type SlackDeps } from '../../context.js';
 import { openFlowModal, openIntegrationModal, openSettingsModal } from '../../admin-forms.js';
 import { openContextSourceModal } from '../../context-source-form.js';
+import { openStandingConvertModal } from '../../standing.js';
 import { handle, valueOf } from './handle.js';
 
 export function registerAdminActions(app: App, deps: SlackDeps): void {
@@ -158,6 +159,24 @@ export function registerAdminActions(app: App, deps: SlackDeps): void {
         trigger_id: args.body.trigger_id,
         view: reviewCloseModal(review, who.timeZone),
       });
+    }),
+  );
+
+  // Standing access (docs/ARCHITECTURE.md, "Reconciliation"): the modal asks before anything is removed.
+  app.action<BlockAction>(
+    ACTION.standingConvert,
+    handle(deps, async (who, args) => {
+      await latch.admin.assertAdmin(who, 'standing.convert');
+      await openStandingConvertModal(deps, who, args.client, args.body.trigger_id, valueOf(args));
+    }),
+  );
+
+  // Runs while the click's handler waits (acknowledged already); the home redrawn after shows the outcome.
+  app.action<BlockAction>(
+    ACTION.reconcileNow,
+    handle(deps, async (who, args) => {
+      const name = valueOf(args);
+      await latch.admin.reconcileNow(who, name === '*' ? undefined : name);
     }),
   );
 

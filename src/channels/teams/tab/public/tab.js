@@ -26,6 +26,9 @@
     integrationEdit: undefined,
     /** The context source being edited: { name, data, m }. */
     sourceEdit: undefined,
+    /** Standing access: the page shown (offset) and the entry being converted ({ item, flows, m }). */
+    standingOffset: 0,
+    standingConvert: undefined,
     filter: '',
     justification: '',
   };
@@ -122,6 +125,7 @@
     ['settings', 'Settings'],
     ['audit', 'Audit'],
     ['reviews', 'Reviews'],
+    ['standing', 'Standing access'],
   ];
 
   function drawNav() {
@@ -149,6 +153,8 @@
     state.flowEdit = undefined;
     state.integrationEdit = undefined;
     state.sourceEdit = undefined;
+    state.standingConvert = undefined;
+    state.standingOffset = 0;
     // What may be asked for changes with the flows: read it again each time the form opens.
     if (section === 'request') state.offers = undefined;
     status('');
@@ -174,6 +180,7 @@
       settings: drawSettings,
       audit: drawAudit,
       reviews: drawReviews,
+      standing: drawStanding,
     };
     try {
       main.replaceChildren(...(await (drawers[state.section] || drawMine)()));
@@ -1115,6 +1122,11 @@
         ),
         checkbox('Requesters must justify', m.requireJustification, (on) => (m.requireJustification = on)),
         errorSlot('requireJustification'),
+        checkbox(
+          'Re-apply access removed outside Latch (off: reconciliation only reports it)',
+          m.reapplyOnDrift,
+          (on) => (m.reapplyOnDrift = on),
+        ),
       ),
       data.kept.map((k) => el('p', { className: 'muted' }, k)),
     ];
@@ -1897,6 +1909,257 @@
       );
     }
     return out;
+  }
+
+  // ---- standing access and reconciliation (docs/ARCHITECTURE.md, "Reconciliation") ----
+
+  const STANDING_PAGE = 20;
+
+  function convertible(item) {
+    return Boolean(item.resourceId && item.permission);
+  }
+
+  /** The new flow's name offered: what it covers, and whose it was when that name is taken. */
+  function suggestedFlowName(item, flows) {
+    const plain = `${item.resourceName} ${item.permission}`.slice(0, 80);
+    const taken = flows.some((f) => f.name.toLowerCase() === plain.toLowerCase());
+    return taken ? `${item.resourceName} ${item.permission} (${item.account})`.slice(0, 80) : plain;
+  }
+
+  function reconcileLine(row) {
+    const s = row.status;
+    if (!s) return 'Not reconciled yet.';
+    if (!s.ok) return `Failed ${when(s.at)}: ${s.error || 'unknown error'}`;
+    const n = (k) => s.counts[k] || 0;
+    return `Reconciled ${when(s.at)}: ${n('listed')} listed, ${n('matched')} held through Latch, ${n('standing')} standing, ${n('missing')} missing (${n('reapplied')} re-applied), ${n('revoked')} revoked${n('revokeFailed') ? `, ${n('revokeFailed')} could not be revoked` : ''}.`;
+  }
+
+  async function drawStanding() {
+    if (state.standingConvert) return drawStandingConvert();
+    const [listed, reconcile] = await Promise.all([
+      api('GET', `/admin/standing?offset=${state.standingOffset}&limit=${STANDING_PAGE}`),
+      api('GET', '/admin/reconcile'),
+    ]);
+    // The last entry of a page converted: show the page before.
+    if (listed.items.length === 0 && listed.total > 0 && state.standingOffset > 0) {
+      state.standingOffset = Math.max(0, state.standingOffset - STANDING_PAGE);
+      return drawStanding();
+    }
+    const out = [
+      el('h2', {}, `Standing access (${listed.total})`),
+      el(
+        'p',
+        { className: 'muted' },
+        'Access found on the systems that no Latch grant holds. Convert… removes it and makes it requestable under a flow.',
+      ),
+    ];
+    if (listed.total === 0)
+      out.push(
+        el(
+          'p',
+          { className: 'muted' },
+          'None found: everything on the systems is held through Latch (as of the last run).',
+        ),
+      );
+    out.push(
+      el(
+        'ul',
+        { className: 'items', 'aria-label': 'Standing access' },
+        listed.items.map((item) =>
+          el(
+            'li',
+            { className: 'item', 'data-standing': item.key },
+            el('div', { className: 'title' }, `${item.account} · ${item.email || 'owner unknown'}`),
+            el(
+              'div',
+              { className: 'muted' },
+              `${convertible(item) ? `${item.permission} on ${item.resourceName}` : 'No resource Latch manages: remove it on the system'} · ${item.integration}${item.madeByLatch ? ' · made by Latch, left over' : ''} · first seen ${when(item.firstSeenAt)}`,
+            ),
+            convertible(item)
+              ? el(
+                  'div',
+                  { className: 'actions' },
+                  el('button', { type: 'button', onclick: () => openStandingConvert(item) }, 'Convert…'),
+                )
+              : undefined,
+          ),
+        ),
+      ),
+    );
+    if (listed.total > STANDING_PAGE) {
+      const page = Math.floor(state.standingOffset / STANDING_PAGE);
+      const pages = Math.ceil(listed.total / STANDING_PAGE);
+      const go = (offset) => {
+        state.standingOffset = offset;
+        draw();
+      };
+      out.push(
+        el(
+          'div',
+          { className: 'actions' },
+          page > 0
+            ? el(
+                'button',
+                { type: 'button', onclick: () => go(state.standingOffset - STANDING_PAGE) },
+                '‹ Previous',
+              )
+            : undefined,
+          page < pages - 1
+            ? el(
+                'button',
+                { type: 'button', onclick: () => go(state.standingOffset + STANDING_PAGE) },
+                'Next ›',
+              )
+            : undefined,
+          el('span', { className: 'muted' }, `Page ${page + 1} of ${pages} · ${listed.total} in all`),
+        ),
+      );
+    }
+    out.push(
+      el('h2', {}, 'Reconciliation'),
+      el(
+        'div',
+        { className: 'actions' },
+        el(
+          'button',
+          {
+            type: 'button',
+            onclick: (e) =>
+              act(
+                e.currentTarget,
+                () => api('POST', '/admin/reconcile', {}),
+                'Every integration is reconciled.',
+              ),
+          },
+          'Reconcile all now',
+        ),
+      ),
+    );
+    if (reconcile.integrations.length === 0)
+      out.push(el('p', { className: 'muted' }, 'No integrations yet.'));
+    out.push(
+      el(
+        'ul',
+        { className: 'items', 'aria-label': 'Reconciliation' },
+        reconcile.integrations.map((row) =>
+          el(
+            'li',
+            { className: 'item' },
+            el('div', { className: 'title' }, row.name),
+            el('div', { className: row.status && !row.status.ok ? 'error' : 'muted' }, reconcileLine(row)),
+            el(
+              'div',
+              { className: 'actions' },
+              el(
+                'button',
+                {
+                  type: 'button',
+                  onclick: (e) =>
+                    act(
+                      e.currentTarget,
+                      () => api('POST', '/admin/reconcile', { integration: row.name }),
+                      `${row.name} is reconciled.`,
+                    ),
+                },
+                'Reconcile now',
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+    return out;
+  }
+
+  async function openStandingConvert(item) {
+    status('');
+    try {
+      const { flows } = await api('GET', '/admin/flows');
+      state.standingConvert = {
+        item,
+        flows,
+        m: { mode: 'new', name: suggestedFlowName(item, flows), flowId: '', person: item.email || '' },
+      };
+      await draw();
+    } catch (err) {
+      status(err.message, true);
+    }
+  }
+
+  /** The convert form: what happens is said before the one button that does it. */
+  function drawStandingConvert() {
+    const { item, flows, m } = state.standingConvert;
+    const modes = [['new', 'A new flow (you approve, at most 8 hours; edit it later)']].concat(
+      flows.length ? [['extend', 'An existing flow (its targets and people grow to cover this)']] : [],
+    );
+    const fields = [
+      el(
+        'p',
+        {},
+        `${item.account} · ${item.email || 'owner unknown'} · ${item.permission} on ${item.resourceName} · ${item.integration}`,
+      ),
+      field(
+        'Make it requestable under',
+        select(modes, m.mode, (v) => {
+          m.mode = v;
+          draw();
+        }),
+        'flow',
+      ),
+      m.mode === 'new'
+        ? field(
+            'Name of the new flow',
+            textInput(m.name, (v) => (m.name = v), { maxlength: 80 }),
+            'flow.name',
+          )
+        : field(
+            'Existing flow',
+            select(
+              [['', 'Choose a flow']].concat(flows.map((f) => [f.id, f.name])),
+              m.flowId,
+              (v) => (m.flowId = v),
+            ),
+            'flow.flowId',
+          ),
+      field(
+        "The person's email",
+        textInput(m.person, (v) => (m.person = v), { type: 'email', maxlength: 254 }),
+        'person',
+        item.email
+          ? 'Who may ask for it from now on: the email the system gave, unless you change it.'
+          : 'The system does not say whose account this is: give the email of the person who may ask for it from now on.',
+      ),
+      el(
+        'p',
+        { className: 'warning' },
+        `${item.account}'s access to ${item.resourceName} (${item.permission}) on ${item.integration} is removed now, when you convert. From then on the person asks for it in Latch, under the flow.`,
+      ),
+    ];
+    const close = () => {
+      state.standingConvert = undefined;
+    };
+    const form = editorForm(
+      'Convert standing access',
+      fields,
+      () => ({
+        integration: item.integration,
+        key: item.key,
+        person: m.person,
+        flow: m.mode === 'new' ? { mode: 'new', name: m.name } : { mode: 'extend', flowId: m.flowId },
+      }),
+      '/admin/standing/convert',
+      (res) => ({
+        text: `${res.removed.account}'s access is removed; flow ${res.flow.name} now covers it.`,
+      }),
+      (saved) => {
+        close();
+        if (!saved) draw();
+      },
+    );
+    const submit = form.querySelector('button[type="submit"]');
+    submit.textContent = 'Remove access and convert';
+    submit.className = 'danger';
+    return [el('h2', {}, 'Convert standing access'), form];
   }
 
   // ---- start ----

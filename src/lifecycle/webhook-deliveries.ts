@@ -275,8 +275,7 @@ export class WebhookDeliveries implements Notifier {
     d: DeliveryDoc,
     sub: { url: string; secret: string; enabled?: boolean },
   ): Promise<SendOutcome> {
-    if (sub.enabled === false)
-      return { kind: 'failed', error: 'not sent: the subscription is disabled' };
+    if (sub.enabled === false) return { kind: 'failed', error: 'not sent: the subscription is disabled' };
     let secret: string;
     try {
       secret = this.box.open(sub.secret);

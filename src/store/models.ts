@@ -467,10 +467,7 @@ const webhookDeliverySchema = new Schema(
   },
   { timestamps: true, minimize: false },
 );
-webhookDeliverySchema.index(
-  { nextAttemptAt: 1 },
-  { partialFilterExpression: { state: 'pending' } },
-);
+webhookDeliverySchema.index({ nextAttemptAt: 1 }, { partialFilterExpression: { state: 'pending' } });
 webhookDeliverySchema.index({ subscription: 1, requestId: 1, seq: 1 });
 webhookDeliverySchema.index({ subscription: 1, createdAt: -1 });
 webhookDeliverySchema.index({ requestId: 1, seq: -1 });
@@ -492,7 +489,12 @@ export function models(conn: Connection) {
     ContextManager: model(conn, 'ContextManager', contextManagerSchema, 'context_managers'),
     AdminNotice: model(conn, 'AdminNotice', adminNoticeSchema, 'admin_notices'),
     Review: model(conn, 'Review', reviewSchema, 'reviews'),
-    WebhookSubscription: model(conn, 'WebhookSubscription', webhookSubscriptionSchema, 'webhook_subscriptions'),
+    WebhookSubscription: model(
+      conn,
+      'WebhookSubscription',
+      webhookSubscriptionSchema,
+      'webhook_subscriptions',
+    ),
     WebhookDelivery: model(conn, 'WebhookDelivery', webhookDeliverySchema, 'webhook_deliveries'),
   };
 }

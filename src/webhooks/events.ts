@@ -36,7 +36,10 @@ interface Mapping<T extends LatchEvent['type']> {
  * `'access.drift': { type: 'access.drift', fields: [...] }`.
  */
 const MAPPINGS: { [T in LatchEvent['type']]?: Mapping<T> } = {
-  'request.submitted': { type: 'request.created', by: (e) => e.request.askedBy?.id ?? e.request.requester.id },
+  'request.submitted': {
+    type: 'request.created',
+    by: (e) => e.request.askedBy?.id ?? e.request.requester.id,
+  },
   'request.approved': { type: 'request.approved', by: (e) => e.by },
   'request.rejected': { type: 'request.denied', by: (e) => e.by, fields: ['reason'] },
   'access.granted': { type: 'access.granted' },

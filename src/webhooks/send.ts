@@ -98,7 +98,12 @@ export function retryAfter(value: string | string[] | undefined, now: Date): num
 }
 
 function describe(err: unknown): string {
-  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const e = err as {
+    name?: string;
+    code?: string;
+    message?: string;
+    cause?: { code?: string; message?: string };
+  };
   if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_HEADERS_TIMEOUT')
     return 'timed out';
   const code = e.cause?.code ?? e.code;

@@ -75,7 +75,10 @@ const schema = z.object({
     .string()
     .trim()
     .max(200, 'At most 200 characters.')
-    .refine((v) => v === '' || v.length >= SECRET_MIN, `At least ${SECRET_MIN} characters, or leave it empty.`)
+    .refine(
+      (v) => v === '' || v.length >= SECRET_MIN,
+      `At least ${SECRET_MIN} characters, or leave it empty.`,
+    )
     .default(''),
   enabled: z.boolean().default(true),
 });

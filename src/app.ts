@@ -36,6 +36,12 @@ import { LifecycleContext } from './lifecycle/context.js';
 import { LoggingNotifier } from './lifecycle/logging-notifier.js';
 import { LatchQueries } from './lifecycle/queries/index.js';
 import { Outbox, type OutboxOptions } from './lifecycle/outbox.js';
+import {
+  WEBHOOK_CHANNEL,
+  WebhookDeliveries,
+  type WebhookDeliveryOptions,
+} from './lifecycle/webhook-deliveries.js';
+import { WebhookSubscriptions } from './lifecycle/webhook-subscriptions.js';
 import { createMetrics, type LatchMetrics } from './metrics.js';
 import type { Notifier } from './lifecycle/notifier.js';
 import { RequestUseCases } from './lifecycle/requests/index.js';
@@ -84,6 +90,11 @@ export interface LatchOptions {
   /** Chat channels (by name, e.g. `slack`): they get every event through the durable outbox. */
   channels?: Record<string, Notifier>;
   outbox?: Partial<OutboxOptions>;
+  /**
+   * Lifecycle webhooks (docs/ARCHITECTURE.md, "Lifecycle webhooks"): events go to the subscribed
+   * endpoints through the outbox's `webhooks` channel. Absent: none are sent (tests, tools).
+   */
+  webhooks?: Partial<WebhookDeliveryOptions>;
   /** Node's process metrics in /metrics too (the server process; off for tests and tools). */
   processMetrics?: boolean;
   factories?: Record<string, ConnectorFactory>;
@@ -120,6 +131,8 @@ export interface Latch {
   sweeps: Sweeps;
   loop: SweepLoop;
   outbox: Outbox;
+  /** Lifecycle webhook deliveries, when `webhooks` is on. */
+  webhooks?: WebhookDeliveries;
   metrics: LatchMetrics;
   /** Syncs context sources; the worker's Agenda jobs run it (src/jobs/agenda.ts). */
   contextSync: ContextSync;
@@ -158,7 +171,11 @@ export function createLatch(opts: LatchOptions): Latch {
     expiryWarningMinutes: opts.expiryWarningMinutes,
     metrics,
   });
-  const outbox = new Outbox(ctx, opts.channels ?? {}, box, opts.outbox);
+  const webhooks = opts.webhooks ? new WebhookDeliveries(ctx, box, opts.webhooks) : undefined;
+  ctx.webhooks = webhooks;
+  // Webhooks first: queuing them is a write, so a chat channel waiting out a rate limit never delays them.
+  const outboxChannels = { ...(webhooks ? { [WEBHOOK_CHANNEL]: webhooks } : {}), ...opts.channels };
+  const outbox = new Outbox(ctx, outboxChannels, box, opts.outbox);
   ctx.outbox = outbox;
   const notices = new AdminNotices(ctx, opts.channels ?? {});
   ctx.notices = notices;
@@ -177,6 +194,7 @@ export function createLatch(opts: LatchOptions): Latch {
     box,
     registry,
     new ContextSourceAdmin(ctx, box, contextTypes, contextSync),
+    new WebhookSubscriptions(ctx, box),
   );
   const sweeps = new Sweeps(ctx, opts.sweep);
   const loop = new SweepLoop(sweeps, opts.log, {
@@ -197,11 +215,14 @@ export function createLatch(opts: LatchOptions): Latch {
     sweeps,
     loop,
     outbox,
+    webhooks,
     metrics,
     contextSync,
     automatic: new AutomaticGrants(ctx),
     reconciliation: new Reconciliation(ctx),
     close: async () => {
+      // Sends under way get a few seconds; what is left is sent by the next process.
+      await webhooks?.close(5_000);
       // The last audit checkpoint goes out before the connections do.
       await audit.close();
       await registry.closeAll();

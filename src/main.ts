@@ -92,6 +92,8 @@ export async function run(roleOverride?: ProcessRole): Promise<void> {
       ...(slackCore ? { slack: slackCore.notifier } : {}),
       ...(teamsCore ? { teams: teamsCore.notifier } : {}),
     },
+    // Receivers with a private CA: NODE_EXTRA_CA_CERTS (README, "Lifecycle webhooks").
+    webhooks: {},
     expiryWarningMinutes: config.expiryWarningMinutes,
     loop: { tickMs: config.sweepIntervalMs },
     auditKey: config.auditKey ? parseAuditKey(config.auditKey) : undefined,

@@ -33,7 +33,7 @@ function input(
   };
 }
 
-function textInput(
+export function textInput(
   blockId: string,
   label: string,
   opts: {
@@ -77,7 +77,7 @@ function staticSelect(
   );
 }
 
-function multiStatic(
+export function multiStatic(
   blockId: string,
   label: string,
   options: Array<{ text: string; value: string }>,
@@ -106,7 +106,7 @@ function usersSelect(blockId: string, label: string, initial: string[], hint?: s
   );
 }
 
-function checkboxes(
+export function checkboxes(
   blockId: string,
   label: string,
   options: Array<{ text: string; value: string }>,

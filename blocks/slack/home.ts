@@ -13,6 +13,8 @@ import { ACTION } from './ids.js';
 import { describeTargets } from './messages.js';
 import { reviewsSection } from './reviews.js';
 import { standingSection, type StandingHomeModel } from './standing.js';
+import { webhooksSection } from './webhooks.js';
+import type { WebhookView } from '../../src/lifecycle/webhook-subscriptions.js';
 import { button, context, divider, esc, header, md, section, truncate, when } from './text.js';
 
 export const HOME_SECTIONS = [
@@ -25,6 +27,7 @@ export const HOME_SECTIONS = [
   'audit',
   'reviews',
   'standing',
+  'webhooks',
 ] as const;
 export type HomeSection = (typeof HOME_SECTIONS)[number];
 export const ADMIN_SECTIONS: HomeSection[] = [
@@ -35,6 +38,7 @@ export const ADMIN_SECTIONS: HomeSection[] = [
   'audit',
   'reviews',
   'standing',
+  'webhooks',
 ];
 const LABELS: Record<HomeSection, string> = {
   me: 'My access',
@@ -46,6 +50,7 @@ const LABELS: Record<HomeSection, string> = {
   audit: 'Audit',
   reviews: 'Reviews',
   standing: 'Standing access',
+  webhooks: 'Webhooks',
 };
 export const PAGE_SIZE = 10;
 
@@ -90,6 +95,8 @@ export interface HomeModel {
     reviews?: ReviewView[];
     /** Access on the systems that no Latch grant holds (docs/ARCHITECTURE.md, "Reconciliation"). */
     standing?: StandingHomeModel;
+    /** Lifecycle webhook subscriptions and their last deliveries (docs/ARCHITECTURE.md, "Lifecycle webhooks"). */
+    webhooks?: WebhookView[];
   };
 }
 
@@ -162,6 +169,9 @@ export function homeView(m: HomeModel): HomeView {
       break;
     case 'standing':
       blocks.push(...standingSection(m.admin?.standing, m.timeZone));
+      break;
+    case 'webhooks':
+      blocks.push(...webhooksSection(m.admin?.webhooks ?? [], m.timeZone));
       break;
   }
   return { type: 'home', blocks: blocks.slice(0, 100) };

@@ -15,6 +15,9 @@ export const VIEW = {
   notice: 'latch_notice',
   reviewClose: 'latch_review_close',
   standingConvert: 'latch_standing_convert',
+  webhook: 'latch_webhook',
+  webhookSecret: 'latch_webhook_secret',
+  webhookDeliveries: 'latch_webhook_deliveries',
 } as const;
 
 export const ACTION = {
@@ -57,6 +60,11 @@ export const ACTION = {
   reviewClose: 'admin_review_close',
   standingConvert: 'admin_standing_convert',
   reconcileNow: 'admin_reconcile_now',
+  webhookNew: 'admin_webhook_new',
+  webhookEdit: 'admin_webhook_edit',
+  webhookDeliveries: 'admin_webhook_deliveries',
+  webhookRotate: 'admin_webhook_rotate',
+  webhookDelete: 'admin_webhook_delete',
 } as const;
 
 /** Input block ids of modals; a LatchError's `field` maps onto them for inline errors. */

@@ -165,6 +165,9 @@ export class LifecycleContext {
   /** Messages to every admin that belong to no request; set by the composition root. */
   notices?: AdminNotices;
 
+  /** Lifecycle webhook deliveries, when on; the sweeps kick them (docs/ARCHITECTURE.md, "Lifecycle webhooks"). */
+  webhooks?: { kick(): void };
+
   /**
    * Tells this process's observers (the log, tests) at once, and lets the outbox deliver to the
    * channels what the state change just queued. Observer problems are logged, never thrown: the

@@ -16,6 +16,8 @@ export type LatchEvent = EventBody & {
    * deliveries, so a channel can send each message once.
    */
   eventId?: string;
+  /** Set when the event comes from the outbox: when it happened (its entry was written). */
+  occurredAt?: Date;
 };
 
 type EventBody =
@@ -112,6 +114,11 @@ export interface AdminNoticeView {
 
 export interface Notifier {
   notify(event: LatchEvent): Promise<void | DeliveryReport>;
+  /**
+   * False for a channel that tells systems rather than people (lifecycle webhooks): approvers
+   * unreached by every other channel are reported without waiting for it to reach them.
+   */
+  readonly tellsPeople?: boolean;
   /** Tells every admin it can reach; throws to be tried again later. Channels without it get none. */
   notifyAdmins?(notice: AdminNoticeView): Promise<void>;
 }

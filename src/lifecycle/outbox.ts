@@ -295,7 +295,9 @@ export class Outbox {
 
   /** People every channel said it could not reach, with each channel's reason. */
   private reachedByNone(unreached: NonNullable<OutboxEntry['unreached']>): Unreached[] {
-    const channels = Object.keys(this.channels);
+    const channels = Object.entries(this.channels)
+      .filter(([, n]) => n.tellsPeople !== false)
+      .map(([name]) => name);
     const byPerson = new Map<string, Map<string, string>>();
     for (const u of unreached) {
       const whys = byPerson.get(u.person) ?? new Map<string, string>();
@@ -375,7 +377,7 @@ export class Outbox {
   /** The event as channels take it: the entry, with the request as it is now. */
   private async build(entry: OutboxEntry, doc: RequestDoc): Promise<LatchEvent> {
     const request = { ...toView(doc) };
-    const base = { eventId: `${request.id}:${entry.id}`, request };
+    const base = { eventId: `${request.id}:${entry.id}`, occurredAt: new Date(entry.at), request };
     switch (entry.type) {
       case 'request.submitted':
         return { ...base, type: entry.type, approvers: entry.approvers ?? { users: [], groups: [] } };

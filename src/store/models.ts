@@ -468,6 +468,57 @@ const reconcileStatusSchema = new Schema(
   { minimize: false },
 );
 
+/**
+ * A lifecycle webhook subscription (docs/ARCHITECTURE.md, "Lifecycle webhooks"): an HTTPS endpoint
+ * and the events it gets. The signing secret is sealed with the SecretBox and never read back out.
+ */
+const webhookSubscriptionSchema = new Schema(
+  {
+    name: { type: String, required: true, unique: true },
+    url: { type: String, required: true },
+    /** Webhook event types (src/webhooks/events.ts); empty: every event. */
+    events: { type: [String], default: [] },
+    /** Sealed with the SecretBox; never returned by any view. */
+    secret: { type: String, required: true },
+    secretSetAt: { type: Date, required: true },
+    enabled: { type: Boolean, default: true },
+  },
+  { timestamps: true, minimize: false },
+);
+
+/**
+ * One event for one subscription: the body as first built (so every retry sends the same bytes and
+ * id), and how its delivery went. Pending ones are the queue; finished ones are the status the
+ * consoles show, kept bounded per subscription and expired after 30 days.
+ */
+const webhookDeliverySchema = new Schema(
+  {
+    /** `<subscription id>:<event id>`: enqueuing the same event twice writes it once. */
+    _id: { type: String },
+    subscription: { type: String, required: true },
+    event: { type: String, required: true },
+    eventId: { type: String, required: true },
+    /** `AR-12`: a subscription gets one request's events in order (`seq`). */
+    requestId: { type: String, required: true },
+    seq: { type: Number, required: true },
+    body: { type: String, required: true },
+    state: { type: String, enum: ['pending', 'delivered', 'failed'], required: true },
+    attempts: { type: Number, default: 0 },
+    nextAttemptAt: Date,
+    lease: { owner: String, until: Date },
+    lastAttemptAt: Date,
+    lastStatus: Number,
+    lastError: String,
+    finishedAt: Date,
+  },
+  { timestamps: true, minimize: false },
+);
+webhookDeliverySchema.index({ nextAttemptAt: 1 }, { partialFilterExpression: { state: 'pending' } });
+webhookDeliverySchema.index({ subscription: 1, requestId: 1, seq: 1 });
+webhookDeliverySchema.index({ subscription: 1, createdAt: -1 });
+webhookDeliverySchema.index({ requestId: 1, seq: -1 });
+webhookDeliverySchema.index({ finishedAt: 1 }, { expireAfterSeconds: 30 * 24 * 3600 });
+
 const counterSchema = new Schema({ _id: { type: String }, seq: { type: Number, required: true } });
 
 export function models(conn: Connection) {
@@ -486,6 +537,13 @@ export function models(conn: Connection) {
     Review: model(conn, 'Review', reviewSchema, 'reviews'),
     StandingAccess: model(conn, 'StandingAccess', standingAccessSchema, 'standing_access'),
     ReconcileStatus: model(conn, 'ReconcileStatus', reconcileStatusSchema, 'reconcile_status'),
+    WebhookSubscription: model(
+      conn,
+      'WebhookSubscription',
+      webhookSubscriptionSchema,
+      'webhook_subscriptions',
+    ),
+    WebhookDelivery: model(conn, 'WebhookDelivery', webhookDeliverySchema, 'webhook_deliveries'),
   };
 }
 export type Models = ReturnType<typeof models>;

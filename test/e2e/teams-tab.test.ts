@@ -17,6 +17,8 @@ import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { silentLogger } from '../../src/logger.js';
 import { BotFrameworkStandIn, TAB_HOST } from '../support/bot-framework-stand-in.js';
 import { startOktaStandIn } from '../support/okta-stand-in.js';
+import { until } from '../support/wait.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/lifecycle-webhook-receiver.js';
 import {
   addPgIntegration,
   admin,
@@ -48,6 +50,7 @@ let billing: string;
 let database: string;
 let granted: RequestView;
 let grantedRole: string;
+let receiver: WebhookReceiver;
 
 /**
  * The Teams client's side of the SDK's protocol, in the page that frames the tab. The SDK posts
@@ -86,7 +89,8 @@ beforeAll(async () => {
       `${CHROMIUM} not found: the Teams tab test needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)`,
     );
   standIn = await BotFrameworkStandIn.start({ appId: APP_ID, appPassword: 'unused', tenantId: TENANT_ID });
-  fx = await createFixture('teams_tab');
+  receiver = await startWebhookReceiver();
+  fx = await createFixture('teams_tab', { webhooks: { ca: receiver.ca } });
   ({ database, drop: dropDb } = await createPgDatabase('tab'));
   await addPgIntegration(fx.latch, 'pg', { databases: [database] });
   billing = schemaId(database);
@@ -166,6 +170,7 @@ afterAll(async () => {
   await web?.close(1_000);
   await standIn?.close();
   await fx?.close();
+  await receiver?.close();
   await dropDb?.();
 });
 
@@ -413,6 +418,63 @@ describe('the Teams personal tab', () => {
     } finally {
       await page.close();
       await sql(`DROP ROLE IF EXISTS ${login}`, database).catch(() => undefined);
+    }
+  });
+
+  it('lets an admin add a webhook with only a name and a URL, shows its secret once, and lists its deliveries', async () => {
+    const { page, tab } = await openTab('admin');
+    try {
+      await tab.getByRole('button', { name: 'Webhooks' }).click();
+      await tab.getByRole('button', { name: 'Add webhook' }).click();
+      await tab.getByLabel('Name', { exact: true }).fill('SIEM');
+      await tab.getByLabel('URL', { exact: true }).fill('http://siem.example.com/latch');
+      await tab.getByRole('button', { name: 'Save' }).click();
+      // The mistake is shown on its field, and nothing is saved.
+      await tab.getByText(/^Use https/).waitFor();
+      expect(await fx.latch.queries.webhooks(admin)).toEqual([]);
+
+      await tab.getByLabel('URL', { exact: true }).fill(receiver.url);
+      await tab.getByRole('button', { name: 'Save' }).click();
+      await tab.getByRole('status').getByText('SIEM is saved.').waitFor();
+      const secret = await tab.locator('[data-secret]').textContent();
+      expect(secret).toMatch(/^whsec_/);
+      receiver.secret = secret!;
+      expect(await fx.latch.queries.webhooks(admin)).toEqual([
+        expect.objectContaining({ name: 'SIEM', url: receiver.url, events: [], enabled: true }),
+      ]);
+
+      // Someone with nothing open: the event is a new request's.
+      const wendy = person('wendy');
+      const req = await fx.latch.requests.submit(wendy, {
+        targets: [{ integration: 'pg', resourceId: billing, permission: 'read' }],
+        durationMinutes: 60,
+        justification: 'webhook check',
+        source: 'api',
+      });
+      const [hook] = await until('the signed event', async () => {
+        await fx.latch.outbox.deliverDue();
+        await fx.latch.webhooks!.deliverDue();
+        const got = receiver.accepted().filter((h) => h.json.request.id === req.id);
+        return got.length ? got : undefined;
+      });
+      expect(hook!.json.type).toBe('request.created');
+
+      // Done: the secret is gone from the page for good, and the delivery is listed.
+      await tab.getByRole('button', { name: 'Done' }).click();
+      // The page redraws after the click: wait for the secret to go, rather than count at once.
+      await tab.locator('[data-secret]').waitFor({ state: 'detached' });
+      await tab
+        .getByRole('list', { name: 'Last deliveries to SIEM' })
+        .getByText(new RegExp(`request\\.created · ${req.id} · ✓ 200 · 1 attempt`))
+        .waitFor();
+      // Earlier tests of this file may have made the flow approve by itself: end it either way.
+      if (req.state === 'pending') await fx.latch.requests.cancel(wendy, req.id);
+      else {
+        await fx.latch.sweeps.tickUrgent();
+        await fx.latch.requests.revoke(admin, req.id);
+      }
+    } finally {
+      await page.close();
     }
   });
 });

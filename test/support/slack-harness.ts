@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { ACTION } from '../../blocks/slack/ids.js';
 import { checkMessage, checkView } from './slack-views/block-kit-limits.js';
-import { createLatch, CONNECTOR_FACTORIES } from '../../src/app.js';
+import { createLatch, CONNECTOR_FACTORIES, type LatchOptions } from '../../src/app.js';
 import { slackAuditChannelWitness } from '../../src/channels/slack/audit-witness.js';
 import { createSlackCore, startSlackApp, type SlackChannel } from '../../src/channels/slack/index.js';
 import type { SlackConfig } from '../../src/config.js';
@@ -58,6 +58,8 @@ export async function startSlackHarness(
     beforeStart?: (standIn: SlackStandIn) => Promise<void> | void;
     /** More outbox channels (Teams), built on the harness's database before Latch is. */
     channels?: (db: Database) => Promise<Record<string, Notifier>>;
+    /** Lifecycle webhooks on, with these delivery options (e.g. the receiver's test CA). */
+    webhooks?: LatchOptions['webhooks'];
   } = {},
 ): Promise<SlackHarness> {
   const standIn = await startSlackStandIn({ validate: blockKitValidator });
@@ -93,6 +95,7 @@ export async function startSlackHarness(
     notifier,
     channels: { slack: core.notifier, ...(opts.channels ? await opts.channels(db) : {}) },
     sweep: { retryBaseMs: 1_000 },
+    webhooks: opts.webhooks,
     // Checkpoints soon after writes, so tests see the audit channel's checkpoint lines without waiting a minute.
     auditCheckpointEveryMs: 200,
   });

@@ -35,18 +35,20 @@ export async function homeModel(
     waitingOnMe,
   };
   if (isAdmin) {
-    const [settings, flows, integrations, active, audit, sources, reviews, standing] = await Promise.all([
-      q.settings(who),
-      q.flows(who),
-      section === 'integrations' ? q.integrations(who) : Promise.resolve([]),
-      section === 'active' ? q.activeAccess(who) : Promise.resolve([]),
-      section === 'audit' ? q.auditPage(who, 50) : Promise.resolve([]),
-      section === 'integrations' ? q.contextSources(who) : Promise.resolve([]),
-      // Always read: the nav shows how many reviews are open, whatever the section.
-      q.openReviews(who),
-      // The nav shows how much standing access there is; the list only in its section.
-      standingHome(q, who, section, nav.page),
-    ]);
+    const [settings, flows, integrations, active, audit, sources, reviews, standing, webhooks] =
+      await Promise.all([
+        q.settings(who),
+        q.flows(who),
+        section === 'integrations' ? q.integrations(who) : Promise.resolve([]),
+        section === 'active' ? q.activeAccess(who) : Promise.resolve([]),
+        section === 'audit' ? q.auditPage(who, 50) : Promise.resolve([]),
+        section === 'integrations' ? q.contextSources(who) : Promise.resolve([]),
+        // Always read: the nav shows how many reviews are open, whatever the section.
+        q.openReviews(who),
+        // The nav shows how much standing access there is; the list only in its section.
+        standingHome(q, who, section, nav.page),
+        section === 'webhooks' ? q.webhooks(who) : Promise.resolve([]),
+      ]);
     model.admin = {
       flows,
       integrations,
@@ -57,6 +59,7 @@ export async function homeModel(
       sources,
       reviews,
       standing,
+      webhooks,
     };
   }
   return model;

@@ -22,6 +22,7 @@ import { canApprove } from '../../domain/approval.js';
 import { approvalContext } from '../requests/index.js';
 import { extensionOfferFor, toView, type RequestView } from '../request-view.js';
 import { offersFor, type Offers } from './request-options.js';
+import { WEBHOOK_EVENTS } from '../../webhooks/events.js';
 
 export interface MyAccess {
   /** Granted (or being revoked), with what may be done about its expiry. */
@@ -374,6 +375,21 @@ export class LatchQueries {
   async review(who: Identity, ref: string): Promise<ReviewView | null> {
     await this.admin.assertAdmin(who, 'review.list');
     return new Reviews(this.ctx).get(ref);
+  }
+
+  /** Lifecycle webhook subscriptions with their newest deliveries (docs/ARCHITECTURE.md, "Lifecycle webhooks"). */
+  webhooks(who: Identity, recent = 5) {
+    return this.admin.listWebhooks(who, recent);
+  }
+
+  /** One subscription with its last `recent` deliveries; null when there is none with that id. */
+  webhook(who: Identity, id: string, recent = 50) {
+    return this.admin.webhook(who, id, recent);
+  }
+
+  /** The events a subscription may choose. */
+  webhookEvents(): readonly string[] {
+    return WEBHOOK_EVENTS;
   }
 
   async auditPage(who: Identity, limit = 50): Promise<AuditLine[]> {

@@ -39,6 +39,7 @@ export class Sweeps {
     Pick<TickStats, 'expired' | 'revoked' | 'revokeFailures' | 'granted' | 'grantFailures'>
   > {
     this.ctx.outbox.kick();
+    this.ctx.webhooks?.kick();
     const [rev, gr] = await Promise.all([this.revokes.processRevokes(), this.grants.processGrants()]);
     return { ...rev, ...gr };
   }

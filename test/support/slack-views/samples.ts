@@ -60,6 +60,9 @@ import {
   type RequestForm,
 } from '../../../blocks/slack/request-modal.js';
 import { esc, mention, when } from '../../../blocks/slack/text.js';
+import { webhookDeliveriesModal, webhookModal, webhookSecretModal } from '../../../blocks/slack/webhooks.js';
+import type { WebhookDeliveryView, WebhookView } from '../../../src/lifecycle/webhook-subscriptions.js';
+import { WEBHOOK_EVENTS } from '../../../src/webhooks/events.js';
 
 export interface Sample {
   kind: 'view' | 'message';
@@ -500,6 +503,66 @@ const CREDENTIALS = [
   },
 ];
 
+const WEBHOOK_DELIVERIES: WebhookDeliveryView[] = [
+  {
+    id: 'd1',
+    event: 'access.granted',
+    eventId: 'AR-1042:1',
+    requestId: 'AR-1042',
+    state: 'delivered',
+    attempts: 1,
+    lastStatus: 200,
+    createdAt: at(-2),
+    lastAttemptAt: at(-2),
+  },
+  {
+    id: 'd2',
+    event: 'request.approved',
+    eventId: 'AR-1042:2',
+    requestId: 'AR-1042',
+    state: 'pending',
+    attempts: 3,
+    lastStatus: 503,
+    lastError: 'HTTP 503',
+    createdAt: at(-5),
+    lastAttemptAt: at(-1),
+    nextAttemptAt: at(1),
+  },
+  {
+    id: 'd3',
+    event: 'request.created',
+    eventId: 'AR-1041:1',
+    requestId: 'AR-1041',
+    state: 'failed',
+    attempts: 1,
+    lastStatus: 404,
+    lastError: 'HTTP 404',
+    createdAt: at(-30),
+  },
+];
+const WEBHOOKS: WebhookView[] = [
+  {
+    id: '6650f0c2a1b2c3d4e5f60718',
+    name: 'SIEM',
+    url: 'https://siem.example.com/hooks/latch',
+    events: [],
+    enabled: true,
+    secretSetAt: at(-600),
+    pending: 1,
+    recent: WEBHOOK_DELIVERIES,
+  },
+  {
+    id: '6650f0c2a1b2c3d4e5f60719',
+    name: 'Grants to the data catalogue',
+    url: 'http://localhost:8088/latch',
+    events: ['access.granted', 'access.revoked', 'access.expired'],
+    enabled: false,
+    secretSetAt: at(-6000),
+    pending: 0,
+    recent: [],
+  },
+];
+
 // ---------------------------------------------------------------------------------------------------------
 // The surfaces
 
@@ -763,6 +826,14 @@ export const SAMPLE_VIEWS: SampleSet = {
     return view(homeView({ ...m, admin: { ...m.admin!, standing: STANDING_HOME } }));
   },
   'home-standing-empty': () => view(homeView(home('standing'))),
+  'home-webhooks': () =>
+    view(homeView(home('webhooks', { admin: { ...home('me').admin!, webhooks: WEBHOOKS } }))),
+  'webhook-modal-new': () => view(webhookModal({ events: WEBHOOK_EVENTS, privateMetadata: '{}' })),
+  'webhook-modal-edit': () =>
+    view(webhookModal({ webhook: WEBHOOKS[1], events: WEBHOOK_EVENTS, privateMetadata: '{"id":"x"}' })),
+  'webhook-secret': () =>
+    view(webhookSecretModal('SIEM', 'whsec_Q2xhdWRlIHdhcyBoZXJlIGFuZCBzbyB3YXMgTGF0Y2g')),
+  'webhook-deliveries': () => view(webhookDeliveriesModal(WEBHOOKS[0]!, 'Europe/Madrid')),
 
   // admin console
   'standing-convert-modal': () =>
@@ -1122,6 +1193,28 @@ const X_FLOW_FORM: FlowFormModel = {
   privateMetadata: JSON.stringify({ id: X_FLOWS[0]!.id, t: 'T01LATCH' }),
 };
 
+const X_WEBHOOKS: WebhookView[] = range(60).map((i) => ({
+  id: `6650f0c2a1b2c3d4e5f6${String(i).padStart(4, '0')}`,
+  name: long(`Hook <${i}> & co`, 80, ' '),
+  url: `https://${long(`h${i}`, 1900, 'x')}.example.com/`,
+  events: i % 2 ? [...WEBHOOK_EVENTS] : [],
+  enabled: i % 3 !== 0,
+  secretSetAt: at(-i),
+  pending: 1_000_000 + i,
+  recent: range(50).map((j) => ({
+    id: `d${i}-${j}`,
+    event: WEBHOOK_EVENTS[j % WEBHOOK_EVENTS.length]!,
+    eventId: `AR-987654321:${j}`,
+    requestId: 'AR-987654321',
+    state: (['pending', 'delivered', 'failed'] as const)[j % 3]!,
+    attempts: j,
+    lastStatus: 500 + j,
+    lastError: long('ECONNRESET: socket hang up <&>', 300, ' '),
+    createdAt: at(-j),
+    nextAttemptAt: at(j),
+  })),
+}));
+
 export const STRESS_VIEWS: SampleSet = {
   'notice-modal': () =>
     view(
@@ -1289,6 +1382,13 @@ export const STRESS_VIEWS: SampleSet = {
   },
   'standing-convert-modal': () =>
     view(standingConvertModal({ item: X_STANDING[0]!, flows: X_FLOWS, timeZone: 'Pacific/Chatham' })),
+  'home-webhooks': () =>
+    view(homeView({ ...xHome('webhooks'), admin: { ...xHome('me').admin!, webhooks: X_WEBHOOKS } })),
+  'webhook-modal-edit': () =>
+    view(webhookModal({ webhook: X_WEBHOOKS[0], events: WEBHOOK_EVENTS, privateMetadata: '{"id":"x"}' })),
+  'webhook-secret': () =>
+    view(webhookSecretModal(long('Hook', 80, ' '), `whsec_${long('s', 200, 'x')}`, true)),
+  'webhook-deliveries': () => view(webhookDeliveriesModal(X_WEBHOOKS[0]!, 'Pacific/Chatham')),
   'flow-modal-new': () => view(flowModal(X_FLOW_FORM)),
   'flow-modal-edit': () => view(flowModal({ ...X_FLOW_FORM, flow: X_FLOWS[0] })),
   'integration-modal': () =>

@@ -1,5 +1,11 @@
 /** Modal submissions: the request form, reasons for deny/revoke, and the admin console's forms. */
-import type { AllMiddlewareArgs, App, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
+import type {
+  AllMiddlewareArgs,
+  App,
+  SlackViewMiddlewareArgs,
+  ViewSubmitAction,
+  ViewUpdateResponseAction,
+} from '@slack/bolt';
 import { BLOCK, VIEW } from '../../../../blocks/slack/ids.js';
 import type { Identity } from '../../../domain/identity.js';
 import { actorOf, errorText, identityOf, parseMetadata, type SlackDeps } from '../context.js';
@@ -12,6 +18,7 @@ import {
 import { saveContextSourceFromView } from '../context-source-form.js';
 import { convertStandingFromView, type ConvertAck } from '../standing.js';
 import { STANDING_BLOCK } from '../../../../blocks/slack/standing.js';
+import { saveWebhookFromView } from '../webhook-form.js';
 import { submitRequest, type SubmissionAck, type ViewPayload } from '../request-flow.js';
 
 type Args = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
@@ -27,18 +34,23 @@ function reasonOf(view: ViewPayload): string {
 function submission(
   deps: SlackDeps,
   errorBlock: string,
-  run: (who: Identity, view: ViewPayload, args: Args) => Promise<FormAck | ConvertAck>,
+  run: (
+    who: Identity,
+    view: ViewPayload,
+    args: Args,
+  ) => Promise<FormAck | ConvertAck | ViewUpdateResponseAction>,
   refreshHome = true,
 ) {
   return async (args: Args) => {
     const view = args.view as unknown as ViewPayload;
-    let result: FormAck | ConvertAck;
+    let result: FormAck | ConvertAck | ViewUpdateResponseAction;
     try {
       result = await run(await identityOf(deps, args.body), view, args);
     } catch (err) {
       result = { response_action: 'errors', errors: { [errorBlock]: errorText(deps, err).slice(0, 2000) } };
     }
     await args.ack(result);
+    // Saved: the modal closed, or shows what comes next (a webhook's secret, once).
     if (refreshHome && result?.response_action !== 'errors') {
       const a = actorOf(args.body);
       await deps.home
@@ -154,6 +166,10 @@ export function registerViews(app: App, deps: SlackDeps): void {
   app.view<ViewSubmitAction>(
     VIEW.standingConvert,
     submission(deps, STANDING_BLOCK.mode, (who, view) => convertStandingFromView(deps, view, who)),
+  );
+  app.view<ViewSubmitAction>(
+    VIEW.webhook,
+    submission(deps, 'name', (who, view) => saveWebhookFromView(deps, view, who)),
   );
   app.view<ViewSubmitAction>(
     VIEW.settings,

@@ -34,6 +34,7 @@ import { flowSummary } from './flow-form.js';
 import { BadBody, parse, readJson, Refusal, sendJson, type Handler, type On } from './http.js';
 import { mountReviews } from './reviews-api.js';
 import { mountStanding } from './standing-api.js';
+import { mountWebhooks } from './webhooks-api.js';
 
 export const TAB_API = '/teams/tab/api';
 
@@ -171,6 +172,8 @@ export function mountApi(router: Router, deps: TabApiDeps): void {
   mountReviews(on, core);
   // Standing access and reconciliation (standing-api.ts).
   mountStanding(on, core);
+  // Lifecycle webhooks (webhooks-api.ts).
+  mountWebhooks(on, core);
 }
 
 async function serve(

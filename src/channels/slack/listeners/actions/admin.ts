@@ -7,6 +7,8 @@ import { actorOf, type SlackDeps } from '../../context.js';
 import { openFlowModal, openIntegrationModal, openSettingsModal } from '../../admin-forms.js';
 import { openContextSourceModal } from '../../context-source-form.js';
 import { openStandingConvertModal } from '../../standing.js';
+import { openWebhookModal } from '../../webhook-form.js';
+import { webhookDeliveriesModal, webhookSecretModal } from '../../../../../blocks/slack/webhooks.js';
 import { handle, valueOf } from './handle.js';
 
 export function registerAdminActions(app: App, deps: SlackDeps): void {
@@ -177,6 +179,55 @@ export function registerAdminActions(app: App, deps: SlackDeps): void {
     handle(deps, async (who, args) => {
       const name = valueOf(args);
       await latch.admin.reconcileNow(who, name === '*' ? undefined : name);
+    }),
+  );
+
+  // ---- lifecycle webhooks (docs/ARCHITECTURE.md, "Lifecycle webhooks") ----
+
+  app.action<BlockAction>(
+    ACTION.webhookNew,
+    handle(deps, async (who, { body, client }) => {
+      await latch.admin.assertAdmin(who, 'webhook.create');
+      await openWebhookModal(deps, who, client, body.trigger_id);
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.webhookEdit,
+    handle(deps, async (who, args) => {
+      await latch.admin.assertAdmin(who, 'webhook.edit');
+      await openWebhookModal(deps, who, args.client, args.body.trigger_id, valueOf(args));
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.webhookDeliveries,
+    handle(deps, async (who, args) => {
+      const webhook = await latch.queries.webhook(who, valueOf(args));
+      if (!webhook) return 'That webhook subscription no longer exists.';
+      await args.client.views.open({
+        trigger_id: args.body.trigger_id,
+        view: webhookDeliveriesModal(webhook, who.timeZone),
+      });
+    }),
+  );
+
+  // Slack asked for confirmation before sending these; the use-cases check the clicker is an admin.
+  app.action<BlockAction>(
+    ACTION.webhookRotate,
+    handle(deps, async (who, args) => {
+      const saved = await latch.admin.rotateWebhookSecret(who, valueOf(args));
+      await args.client.views.open({
+        trigger_id: args.body.trigger_id,
+        view: webhookSecretModal(saved.webhook.name, saved.secret!, true),
+      });
+    }),
+  );
+
+  app.action<BlockAction>(
+    ACTION.webhookDelete,
+    handle(deps, async (who, args) => {
+      await latch.admin.deleteWebhook(who, valueOf(args));
     }),
   );
 

@@ -29,6 +29,11 @@
     /** Standing access: the page shown (offset) and the entry being converted ({ item, flows, m }). */
     standingOffset: 0,
     standingConvert: undefined,
+    /** The webhook being edited: { id, events, m }; a secret Latch generated, shown until Done: { name, secret }. */
+    webhookEdit: undefined,
+    webhookSecret: undefined,
+    /** The webhook whose last deliveries are open: { id, webhook }. */
+    webhookDeliveries: undefined,
     filter: '',
     justification: '',
   };
@@ -126,6 +131,7 @@
     ['audit', 'Audit'],
     ['reviews', 'Reviews'],
     ['standing', 'Standing access'],
+    ['webhooks', 'Webhooks'],
   ];
 
   function drawNav() {
@@ -155,6 +161,9 @@
     state.sourceEdit = undefined;
     state.standingConvert = undefined;
     state.standingOffset = 0;
+    state.webhookEdit = undefined;
+    state.webhookSecret = undefined;
+    state.webhookDeliveries = undefined;
     // What may be asked for changes with the flows: read it again each time the form opens.
     if (section === 'request') state.offers = undefined;
     status('');
@@ -181,6 +190,7 @@
       audit: drawAudit,
       reviews: drawReviews,
       standing: drawStanding,
+      webhooks: drawWebhooks,
     };
     try {
       main.replaceChildren(...(await (drawers[state.section] || drawMine)()));
@@ -2160,6 +2170,265 @@
     submit.textContent = 'Remove access and convert';
     submit.className = 'danger';
     return [el('h2', {}, 'Convert standing access'), form];
+  }
+
+  // ---- lifecycle webhooks (docs/ARCHITECTURE.md, "Lifecycle webhooks") ----
+
+  /** One line per delivery: when, what, for which request, how it went. */
+  function deliveryLine(d) {
+    const outcome =
+      d.state === 'delivered'
+        ? `✓ ${d.lastStatus || ''}`
+        : d.state === 'failed'
+          ? `✗ ${d.lastError || 'failed'}`
+          : d.attempts === 0
+            ? '… queued'
+            : `… ${d.lastError || ''}, next try ${when(d.nextAttemptAt)}`;
+    const tries = d.attempts === 1 ? '1 attempt' : `${d.attempts} attempts`;
+    return `${when(d.createdAt)} · ${d.event} · ${d.requestId} · ${outcome} · ${tries}`;
+  }
+
+  function deliveryList(deliveries, label) {
+    if (deliveries.length === 0) return el('p', { className: 'muted' }, 'Nothing sent yet.');
+    return el(
+      'ul',
+      { className: 'deliveries', 'aria-label': label },
+      deliveries.map((d) =>
+        el(
+          'li',
+          { className: d.state === 'failed' ? 'error' : d.state === 'pending' ? 'muted' : '' },
+          deliveryLine(d),
+        ),
+      ),
+    );
+  }
+
+  /** A secret Latch generated: shown here once, until Done. */
+  function secretNotice() {
+    const shown = state.webhookSecret;
+    if (!shown) return null;
+    return el(
+      'div',
+      { className: 'item secret', role: 'alert' },
+      el(
+        'p',
+        {},
+        el('strong', {}, shown.name),
+        ': give the receiver this signing secret now. Latch never shows it again.',
+      ),
+      el('p', {}, el('code', { 'data-secret': '' }, shown.secret)),
+      el(
+        'div',
+        { className: 'actions' },
+        el(
+          'button',
+          {
+            type: 'button',
+            onclick: () => {
+              state.webhookSecret = undefined;
+              draw();
+            },
+          },
+          'Done',
+        ),
+      ),
+    );
+  }
+
+  async function drawWebhooks() {
+    if (state.webhookEdit) return drawWebhookEditor();
+    if (state.webhookDeliveries) return drawWebhookDeliveries();
+    const { webhooks, events } = await api('GET', '/admin/webhooks');
+    const out = [
+      el('h2', {}, 'Webhooks'),
+      secretNotice(),
+      el(
+        'p',
+        { className: 'muted' },
+        'Latch POSTs each request and access event, signed (Latch-Signature), to the URLs here, and retries what fails.',
+      ),
+      el(
+        'div',
+        { className: 'actions' },
+        el(
+          'button',
+          { type: 'button', className: 'primary', onclick: () => openWebhookEditor(undefined, events) },
+          'Add webhook',
+        ),
+      ),
+    ];
+    if (webhooks.length === 0) out.push(el('p', { className: 'muted' }, 'No webhooks yet.'));
+    out.push(
+      el(
+        'ul',
+        { className: 'items', 'aria-label': 'Webhooks' },
+        webhooks.map((w) =>
+          el(
+            'li',
+            { className: 'item' },
+            el('div', { className: 'title' }, w.enabled ? w.name : `${w.name} (disabled)`),
+            el('div', {}, w.url),
+            el(
+              'div',
+              { className: 'muted' },
+              `${w.events.length ? w.events.join(', ') : 'every event'}${w.pending ? ` · ${w.pending} waiting to be sent` : ''} · secret set ${when(w.secretSetAt)}`,
+            ),
+            deliveryList(w.recent, `Last deliveries to ${w.name}`),
+            el(
+              'div',
+              { className: 'actions' },
+              el('button', { type: 'button', onclick: () => openWebhookEditor(w, events) }, 'Edit'),
+              el(
+                'button',
+                {
+                  type: 'button',
+                  onclick: async () => {
+                    status('');
+                    try {
+                      const data = await api('GET', `/admin/webhooks/${encodeURIComponent(w.id)}`);
+                      state.webhookDeliveries = { id: w.id, webhook: data.webhook };
+                      await draw();
+                    } catch (err) {
+                      status(err.message, true);
+                    }
+                  },
+                },
+                'Deliveries',
+              ),
+              confirmButton(
+                'Rotate secret',
+                `Latch signs with a new secret at once (retries too); ${w.name} must be given it.`,
+                (button) =>
+                  act(
+                    button,
+                    () => api('POST', `/admin/webhooks/${encodeURIComponent(w.id)}/rotate`, {}),
+                    (res) => {
+                      state.webhookSecret = { name: res.saved, secret: res.secret };
+                      return `${res.saved} has a new signing secret.`;
+                    },
+                  ),
+              ),
+              confirmButton(
+                'Delete',
+                `Delete ${w.name}? What is still waiting to be sent to it is dropped.`,
+                (button) =>
+                  act(
+                    button,
+                    () => api('POST', `/admin/webhooks/${encodeURIComponent(w.id)}/delete`, {}),
+                    `${w.name} is deleted.`,
+                  ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+    return out;
+  }
+
+  function drawWebhookDeliveries() {
+    const w = state.webhookDeliveries.webhook;
+    return [
+      el('h2', {}, `Deliveries to ${w.name}`),
+      el('p', { className: 'muted' }, `${w.url} · the last ${w.recent.length}, newest first.`),
+      deliveryList(w.recent, `Deliveries to ${w.name}`),
+      el(
+        'div',
+        { className: 'actions' },
+        el(
+          'button',
+          {
+            type: 'button',
+            onclick: () => {
+              state.webhookDeliveries = undefined;
+              draw();
+            },
+          },
+          'Back',
+        ),
+      ),
+    ];
+  }
+
+  function openWebhookEditor(w, events) {
+    status('');
+    state.webhookSecret = undefined;
+    state.webhookEdit = {
+      id: w ? w.id : undefined,
+      events,
+      m: {
+        name: w ? w.name : '',
+        url: w ? w.url : '',
+        events: w ? w.events.slice() : [],
+        secret: '',
+        enabled: w ? w.enabled : true,
+      },
+    };
+    draw();
+  }
+
+  /** As Slack's modal: name and URL required; events (none: every one), secret and enabled optional. */
+  function drawWebhookEditor() {
+    const { id, events, m } = state.webhookEdit;
+    const fields = [
+      field(
+        'Name',
+        textInput(m.name, (v) => (m.name = v), { maxlength: 80 }),
+        'name',
+      ),
+      field(
+        'URL',
+        textInput(m.url, (v) => (m.url = v), {
+          maxlength: 2000,
+          placeholder: 'https://hooks.example.com/latch',
+        }),
+        'url',
+        'Latch POSTs JSON here. https, or plain http to this machine only (localhost).',
+      ),
+      el(
+        'fieldset',
+        { className: 'field' },
+        el('legend', {}, 'Events (none ticked: every event)'),
+        events.map((e) =>
+          checkbox(e, m.events.includes(e), (on) => {
+            m.events = on ? m.events.concat([e]) : m.events.filter((x) => x !== e);
+          }),
+        ),
+        errorSlot('events'),
+      ),
+      field(
+        'Signing secret (optional)',
+        textInput(m.secret, (v) => (m.secret = v), {
+          type: 'password',
+          autocomplete: 'new-password',
+          maxlength: 200,
+        }),
+        'secret',
+        id
+          ? 'Stored, and never shown. Leave empty to keep it; type one to replace it (or use Rotate secret).'
+          : 'Leave empty and Latch generates one, shown to you once. At least 16 characters if you give your own.',
+      ),
+      checkbox('Enabled', m.enabled, (on) => (m.enabled = on)),
+      errorSlot('enabled'),
+    ];
+    const body = () => ({ name: m.name, url: m.url, events: m.events, secret: m.secret, enabled: m.enabled });
+    return [
+      el('h2', {}, id ? `Edit ${m.name}` : 'Add webhook'),
+      editorForm(
+        id ? 'Edit webhook' : 'Add webhook',
+        fields,
+        body,
+        id ? `/admin/webhooks/${encodeURIComponent(id)}` : '/admin/webhooks',
+        (res) => {
+          if (res.secret) state.webhookSecret = { name: res.saved, secret: res.secret };
+          return { text: `${res.saved} is saved.` };
+        },
+        (saved) => {
+          state.webhookEdit = undefined;
+          if (!saved) draw();
+        },
+      ),
+    ];
   }
 
   // ---- start ----

@@ -114,6 +114,17 @@ describe('the body', () => {
       ),
     ).toMatchObject({ by: 'carol@example.com', request: { askedBy: { email: 'carol@example.com' } } });
   });
+
+  it("carries reconciliation's finding on drift, and not the admins it was told to", () => {
+    const drift = { kind: 'lingering', action: 'revoked', target: 'pg:app.billing:read' } as const;
+    const body = webhookPayload(
+      { type: 'access.drift', request, drift, admins: ['ada@example.com'] },
+      'i',
+      at,
+    );
+    expect(body).toMatchObject({ type: 'access.drift', drift });
+    expect(JSON.stringify(body)).not.toContain('ada@example.com');
+  });
 });
 
 describe('the URL rule', () => {

@@ -76,3 +76,26 @@ export function formatSettingsPath(p: Array<string | number>): string {
     '',
   );
 }
+
+/**
+ * A stored integration's config and secrets as its connector takes them, or an error naming what
+ * is wrong: the config's problems in full, the secrets' only by field (never a value).
+ */
+export function parseIntegration<C extends z.ZodType, S extends z.ZodType>(
+  integration: { name: string; config: unknown; secrets: unknown },
+  label: string,
+  configSchema: C,
+  secretsSchema: S,
+): { config: z.infer<C>; secrets: z.infer<S> } {
+  const config = configSchema.safeParse(integration.config);
+  if (!config.success)
+    throw new Error(
+      `invalid config for ${label} integration ${integration.name}:\n${z.prettifyError(config.error)}`,
+    );
+  const secrets = secretsSchema.safeParse(integration.secrets);
+  if (!secrets.success) {
+    const fields = secrets.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
+    throw new Error(`invalid secrets for ${label} integration ${integration.name}: ${fields}`);
+  }
+  return { config: config.data, secrets: secrets.data };
+}

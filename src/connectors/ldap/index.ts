@@ -2,7 +2,7 @@
  * The LDAP connector: access is membership of a person's directory entry in a group (OpenLDAP,
  * Active Directory, any LDAPv3 directory). See docs/ARCHITECTURE.md, "Connectors".
  */
-import { z } from 'zod';
+import { parseIntegration } from '../settings.js';
 import type {
   AccessEntry,
   Connector,
@@ -81,17 +81,6 @@ export class LdapConnector implements Connector {
 }
 
 export const createLdapConnector: ConnectorFactory = (integration: IntegrationRuntime) => {
-  const config = ldapConfigSchema.safeParse(integration.config);
-  if (!config.success) {
-    throw new Error(
-      `invalid config for LDAP integration ${integration.name}:\n${z.prettifyError(config.error)}`,
-    );
-  }
-  const secrets = ldapSecretsSchema.safeParse(integration.secrets);
-  if (!secrets.success) {
-    // Never echo secret values: report only which fields are wrong.
-    const fields = secrets.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
-    throw new Error(`invalid secrets for LDAP integration ${integration.name}: ${fields}`);
-  }
-  return new LdapConnector(config.data, secrets.data.bindPassword);
+  const { config, secrets } = parseIntegration(integration, 'LDAP', ldapConfigSchema, ldapSecretsSchema);
+  return new LdapConnector(config, secrets.bindPassword);
 };

@@ -2,7 +2,7 @@
  * The MySQL/MariaDB connector. In temporary_user mode every grant is a throwaway account; in
  * existing_user mode a grant is membership of the requester's own account in a role.
  */
-import { z } from 'zod';
+import { parseIntegration } from '../settings.js';
 import type {
   AccessEntry,
   Connector,
@@ -184,17 +184,6 @@ export class MysqlConnector implements Connector {
 }
 
 export const createMysqlConnector: ConnectorFactory = (integration: IntegrationRuntime) => {
-  const config = mysqlConfigSchema.safeParse(integration.config);
-  if (!config.success) {
-    throw new Error(
-      `invalid config for MySQL integration ${integration.name}:\n${z.prettifyError(config.error)}`,
-    );
-  }
-  const secrets = mysqlSecretsSchema.safeParse(integration.secrets);
-  if (!secrets.success) {
-    // Never echo secret values: report only which fields are wrong.
-    const fields = secrets.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
-    throw new Error(`invalid secrets for MySQL integration ${integration.name}: ${fields}`);
-  }
-  return new MysqlConnector(config.data, secrets.data.password);
+  const { config, secrets } = parseIntegration(integration, 'MySQL', mysqlConfigSchema, mysqlSecretsSchema);
+  return new MysqlConnector(config, secrets.password);
 };

@@ -2,7 +2,7 @@
  * The PostgreSQL connector. In temporary_login mode every grant is a throwaway LOGIN role; in
  * existing_login mode a grant is membership of the requester's own login in a group role.
  */
-import { z } from 'zod';
+import { parseIntegration } from '../settings.js';
 import type {
   AccessEntry,
   Connector,
@@ -175,17 +175,11 @@ export class PostgresConnector implements Connector {
 }
 
 export const createPostgresConnector: ConnectorFactory = (integration: IntegrationRuntime) => {
-  const config = postgresConfigSchema.safeParse(integration.config);
-  if (!config.success) {
-    throw new Error(
-      `invalid config for PostgreSQL integration ${integration.name}:\n${z.prettifyError(config.error)}`,
-    );
-  }
-  const secrets = postgresSecretsSchema.safeParse(integration.secrets);
-  if (!secrets.success) {
-    // Never echo secret values: report only which fields are wrong.
-    const fields = secrets.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
-    throw new Error(`invalid secrets for PostgreSQL integration ${integration.name}: ${fields}`);
-  }
-  return new PostgresConnector(config.data, secrets.data.password);
+  const { config, secrets } = parseIntegration(
+    integration,
+    'PostgreSQL',
+    postgresConfigSchema,
+    postgresSecretsSchema,
+  );
+  return new PostgresConnector(config, secrets.password);
 };

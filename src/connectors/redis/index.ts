@@ -3,7 +3,7 @@
  * patterns and the permission's command categories (docs/ARCHITECTURE.md, "Connectors"). Redis has
  * no schema to discover: the resources are the ones the integration's config names.
  */
-import { z } from 'zod';
+import { parseIntegration } from '../settings.js';
 import type {
   AccessEntry,
   Connector,
@@ -100,17 +100,6 @@ export class RedisConnector implements Connector {
 }
 
 export const createRedisConnector: ConnectorFactory = (integration: IntegrationRuntime) => {
-  const config = redisConfigSchema.safeParse(integration.config);
-  if (!config.success) {
-    throw new Error(
-      `invalid config for Redis integration ${integration.name}:\n${z.prettifyError(config.error)}`,
-    );
-  }
-  const secrets = redisSecretsSchema.safeParse(integration.secrets);
-  if (!secrets.success) {
-    // Never echo secret values: report only which fields are wrong.
-    const fields = secrets.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
-    throw new Error(`invalid secrets for Redis integration ${integration.name}: ${fields}`);
-  }
-  return new RedisConnector(config.data, secrets.data.password);
+  const { config, secrets } = parseIntegration(integration, 'Redis', redisConfigSchema, redisSecretsSchema);
+  return new RedisConnector(config, secrets.password);
 };

@@ -3,7 +3,7 @@
  * their email. Memberships are shared things (two grants can give the same one, and people are put
  * in channels by hand too), so handles carry a shareKey and revoke removes only what its handle names.
  */
-import { z } from 'zod';
+import { parseIntegration } from '../settings.js';
 import { registerSecret } from '../../secret-scrubber.js';
 import type {
   AccessEntry,
@@ -162,18 +162,12 @@ export class SlackConnector implements Connector {
 }
 
 export const createSlackConnector: ConnectorFactory = (integration: IntegrationRuntime) => {
-  const config = slackConnectorConfigSchema.safeParse(integration.config);
-  if (!config.success) {
-    throw new Error(
-      `invalid config for Slack integration ${integration.name}:\n${z.prettifyError(config.error)}`,
-    );
-  }
-  const secrets = slackConnectorSecretsSchema.safeParse(integration.secrets);
-  if (!secrets.success) {
-    // Never echo secret values: report only which fields are wrong.
-    const fields = secrets.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
-    throw new Error(`invalid secrets for Slack integration ${integration.name}: ${fields}`);
-  }
-  registerSecret(secrets.data.token);
-  return new SlackConnector(config.data, secrets.data.token);
+  const { config, secrets } = parseIntegration(
+    integration,
+    'Slack',
+    slackConnectorConfigSchema,
+    slackConnectorSecretsSchema,
+  );
+  registerSecret(secrets.token);
+  return new SlackConnector(config, secrets.token);
 };

@@ -3,6 +3,7 @@
  * customer's endpoint (the protocol: protocol.ts; the contract: README, "The webhook integration")
  * and takes its answer as the outcome.
  */
+import { parseIntegration } from '../settings.js';
 import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import { z } from 'zod';
@@ -272,17 +273,11 @@ export class WebhookConnector implements Connector {
 }
 
 export const createWebhookConnector: ConnectorFactory = (integration: IntegrationRuntime) => {
-  const config = webhookConfigSchema.safeParse(integration.config);
-  if (!config.success) {
-    throw new Error(
-      `invalid config for webhook integration ${integration.name}:\n${z.prettifyError(config.error)}`,
-    );
-  }
-  const secrets = webhookSecretsSchema.safeParse(integration.secrets);
-  if (!secrets.success) {
-    // Never echo secret values: report only which fields are wrong.
-    const fields = secrets.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
-    throw new Error(`invalid secrets for webhook integration ${integration.name}: ${fields}`);
-  }
-  return new WebhookConnector(integration.name, config.data, secrets.data.signingSecret);
+  const { config, secrets } = parseIntegration(
+    integration,
+    'webhook',
+    webhookConfigSchema,
+    webhookSecretsSchema,
+  );
+  return new WebhookConnector(integration.name, config, secrets.signingSecret);
 };

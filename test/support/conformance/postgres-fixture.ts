@@ -21,6 +21,9 @@ export async function createPostgresFixture(): Promise<ConformanceFixture> {
   // Pools: the suite asks many questions at once.
   const admin = new pg.Pool({ connectionString: url, max: 4 });
   const app = new pg.Pool({ connectionString: withDatabase(url, database), max: 4 });
+  // Other test files end sessions on the shared cluster; an idle client cut off that way emits
+  // 'error', which unhandled would crash the worker. The pool replaces it; a query cut off still fails.
+  for (const pool of [admin, app]) pool.on('error', () => {});
   const standing: string[] = [];
   const resourceId = schemaId(database);
   const integration = {

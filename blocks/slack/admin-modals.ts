@@ -373,13 +373,13 @@ export function integrationModal(m: {
       initial: m.configYaml,
       multiline: true,
       max: 3000,
-      hint: 'For postgresql: host, port, user, database, mode, databases… Secrets do not go here.',
+      hint: 'The type’s settings, as the README lists them (postgresql: host, user…; slack: channels…). Secrets do not go here.',
     }),
     textInput('secrets', 'Secrets', {
       optional: true,
       multiline: true,
       max: 3000,
-      placeholder: 'password=…',
+      placeholder: 'password=… (each type’s secrets are in the README)',
       hint: m.storedSecretNames.length
         ? `Stored: ${m.storedSecretNames.join(', ')}. They are never shown; leave empty to keep them, or give key=value lines to replace.`
         : 'key=value lines, e.g. password=… They are encrypted and never shown again.',

@@ -117,6 +117,9 @@ function slapdConf(dir: string, rootPassword: string): string {
     'access to attrs=userPassword by anonymous auth by * none',
     `access to attrs=member,uniqueMember,memberUid by dn.exact="${BIND_DN}" write by users read by * none`,
     'access to * by users read by * none',
+    // Reconciliation pages through every person once; as a directory admin would, let Latch's
+    // account have all pages (slapd's default stops paged searches at 500 entries too).
+    `limits dn.exact="${BIND_DN}" size.soft=unlimited size.hard=unlimited size.prtotal=unlimited`,
     '',
   ].join('\n');
 }

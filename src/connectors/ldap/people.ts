@@ -57,18 +57,29 @@ export async function emailsByMember(
 ): Promise<Map<string, string>> {
   const { baseDN, userAttribute, uidAttribute } = ctx.config;
   const out = new Map<string, string>();
-  for await (const page of client.searchPaginated(baseDN, {
-    scope: 'sub',
-    filter: peopleFilter(ctx, new PresenceFilter({ attribute: userAttribute })),
-    attributes: [userAttribute, uidAttribute],
-    paged: { pageSize: 500 },
-  })) {
-    for (const entry of page.searchEntries) {
-      const email = valuesOf(entry, userAttribute)[0];
-      if (!email) continue;
-      if (kind === 'dn') out.set(normalizeDN(entry.dn), email);
-      else for (const uid of valuesOf(entry, uidAttribute)) out.set(uid, email);
+  try {
+    for await (const page of client.searchPaginated(baseDN, {
+      scope: 'sub',
+      filter: peopleFilter(ctx, new PresenceFilter({ attribute: userAttribute })),
+      attributes: [userAttribute, uidAttribute],
+      paged: { pageSize: 500 },
+    })) {
+      for (const entry of page.searchEntries) {
+        const email = valuesOf(entry, userAttribute)[0];
+        if (!email) continue;
+        if (kind === 'dn') out.set(normalizeDN(entry.dn), email);
+        else for (const uid of valuesOf(entry, uidAttribute)) out.set(uid, email);
+      }
     }
+  } catch (err) {
+    // sizeLimitExceeded: the server's limit for this account, not a fault Latch can retry past.
+    if ((err as { code?: number }).code === 4)
+      throw new Error(
+        `the directory stopped listing the people under ${baseDN} at its size limit for ${ctx.config.bindDN}; ` +
+          'allow that account paged searches of the whole directory (OpenLDAP: limits ... size.prtotal=unlimited)',
+        { cause: err },
+      );
+    throw err;
   }
   return out;
 }

@@ -39,6 +39,19 @@ let billing: string;
 let siemId: string;
 
 /** Whatever the background kicks have not done yet: the outbox, then the webhook queue. */
+/** A second Latch on the same store, as after a restart or beside another worker. */
+function anotherInstance(): Latch {
+  return createLatch({
+    db: fx.db,
+    encryptionKey: fx.encryptionKey,
+    log: silentLogger,
+    clock: fx.clock.now,
+    envAdmins: ['admin@example.com'],
+    factories: CONNECTOR_FACTORIES,
+    webhooks: { ca: receiver.ca, retryBaseMs: 1_000 },
+  });
+}
+
 async function flush(latch: Latch = fx.latch): Promise<void> {
   await latch.outbox.deliverDue();
   await latch.webhooks!.deliverDue();
@@ -500,15 +513,7 @@ describe('a restart', () => {
     await a.close();
 
     // Instance B, started later, sends them, in order.
-    const b = createLatch({
-      db: fx.db,
-      encryptionKey: fx.encryptionKey,
-      log: silentLogger,
-      clock: fx.clock.now,
-      envAdmins: ['admin@example.com'],
-      factories: CONNECTOR_FACTORIES,
-      webhooks: { ca: receiver.ca, retryBaseMs: 1_000 },
-    });
+    const b = anotherInstance();
     try {
       const hooks = await until('the events through instance B', async () => {
         await flush(b);
@@ -533,15 +538,7 @@ describe('a restart', () => {
     await hooksFor(receiver, req.id, 1);
     expect((await status()).recent.find((d) => d.requestId === req.id)!.state).toBe('pending');
     // Another instance on the same store, once the backoff is over, sends it.
-    const b = createLatch({
-      db: fx.db,
-      encryptionKey: fx.encryptionKey,
-      log: silentLogger,
-      clock: fx.clock.now,
-      envAdmins: ['admin@example.com'],
-      factories: CONNECTOR_FACTORIES,
-      webhooks: { ca: receiver.ca, retryBaseMs: 1_000 },
-    });
+    const b = anotherInstance();
     try {
       fx.clock.advance(MIN);
       await b.sweeps.tickUrgent();
